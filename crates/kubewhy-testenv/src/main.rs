@@ -1,0 +1,89 @@
+//! `kubewhy-dev`: runs kubewhy's local control plane for people (the tests use the library directly).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kubewhy_testenv::{ControlPlane, Options, binary};
+
+#[derive(Parser)]
+#[command(
+    name = "kubewhy-dev",
+    about = "Run kubewhy's real local Kubernetes control plane (etcd + kube-apiserver)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build (when needed) and start the control plane, print how to reach it, run until Ctrl-C.
+    Up {
+        /// Keep state (certificates, tokens, etcd data) in this directory across restarts.
+        #[arg(long, default_value = ".kubewhy/controlplane")]
+        dir: PathBuf,
+        /// Preferred API server port (another free port is used when it is taken).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Build the control-plane binary (when needed) and print its path.
+    Build,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Build => {
+            println!("{}", binary::ensure_built()?.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Up { dir, port } => {
+            std::fs::create_dir_all(&dir)?;
+            let dir = dir.canonicalize()?;
+            let mut cp = ControlPlane::start(Options {
+                dir: Some(dir),
+                port,
+                ready_timeout: Duration::from_secs(120),
+                exit_with_parent: false,
+                ..Options::default()
+            })?;
+            let state = cp.state();
+            println!(
+                "control plane ready in {:.1}s: kube-apiserver {} at {}",
+                cp.ready_after().as_secs_f64(),
+                state.version,
+                state.server
+            );
+            println!("  admin kubeconfig: {}", state.kubeconfig.display());
+            for user in state.users.keys() {
+                println!("  static-token user: {user} (no permissions until you bind some)");
+            }
+            if let Some(log) = cp.log_path() {
+                println!("  log: {}", log.display());
+            }
+            println!(
+                "\ntry:\n  export KUBECONFIG={}\n  kubectl get --raw /version\n  kubectl get namespaces\n  kubectl auth can-i list pods --as alice\n\nCtrl-C stops it.",
+                state.kubeconfig.display()
+            );
+            let status = cp.wait();
+            println!(
+                "control plane stopped ({})",
+                status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown status".into())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The diagnosis model: plain data describing one failure — its class, the request that failed, who made it,
+//! a one-line summary, the cause and the remedy. Readers (`read`) produce it, renderers (`render`) show it;
+//! nothing here does I/O or knows where a diagnosis came from or where it will be shown.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The stable classification of a failure (the JSON `class` and the text `error[class]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// An authorization denial (RBAC or another authorizer): 403 with "cannot <verb> ...".
+    Forbidden,
+    /// An admission webhook or ValidatingAdmissionPolicy refused the request ("is forbidden" does not make it RBAC).
+    AdmissionDenied,
+    /// The credentials were not accepted (401).
+    Unauthorized,
+    /// The resource type is not served: CRD missing, wrong group/version, misspelled plural.
+    ResourceNotFound,
+    /// The type is served but the named object does not exist.
+    ObjectNotFound,
+    /// Bad request parameters: list/watch options, field selectors, patch types (400, 422 on options).
+    InvalidRequest,
+    /// The object failed validation (422 with field causes).
+    InvalidObject,
+    /// Optimistic-concurrency or server-side-apply field conflict (409).
+    Conflict,
+    /// Create of an object that exists (409 AlreadyExists).
+    AlreadyExists,
+    /// A resource version or continue token too old (410): a watcher relists, harmless.
+    Expired,
+    /// Too many requests (429, API Priority and Fairness) or client-side throttling.
+    Throttled,
+    /// The server failed (5xx other than timeouts).
+    ServerError,
+    /// The request timed out (504, client timeouts).
+    Timeout,
+    /// The server could not be reached: refused, reset, DNS.
+    Connection,
+    /// TLS failed: unknown CA, wrong name, handshake.
+    Tls,
+    /// Not recognised.
+    Unknown,
+}
+
+impl Class {
+    /// Every class, in documentation order.
+    pub const ALL: [Class; 16] = [
+        Class::Forbidden,
+        Class::AdmissionDenied,
+        Class::Unauthorized,
+        Class::ResourceNotFound,
+        Class::ObjectNotFound,
+        Class::InvalidRequest,
+        Class::InvalidObject,
+        Class::Conflict,
+        Class::AlreadyExists,
+        Class::Expired,
+        Class::Throttled,
+        Class::ServerError,
+        Class::Timeout,
+        Class::Connection,
+        Class::Tls,
+        Class::Unknown,
+    ];
+
+    /// The stable name (`forbidden`, `resource-not-found`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Forbidden => "forbidden",
+            Class::AdmissionDenied => "admission-denied",
+            Class::Unauthorized => "unauthorized",
+            Class::ResourceNotFound => "resource-not-found",
+            Class::ObjectNotFound => "object-not-found",
+            Class::InvalidRequest => "invalid-request",
+            Class::InvalidObject => "invalid-object",
+            Class::Conflict => "conflict",
+            Class::AlreadyExists => "already-exists",
+            Class::Expired => "expired",
+            Class::Throttled => "throttled",
+            Class::ServerError => "server-error",
+            Class::Timeout => "timeout",
+            Class::Connection => "connection",
+            Class::Tls => "tls",
+            Class::Unknown => "unknown",
+        }
+    }
+
+    /// Whether retrying with back-off is expected to help without anyone changing anything.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Class::Connection
+                | Class::Timeout
+                | Class::ServerError
+                | Class::Throttled
+                | Class::Expired
+                | Class::Conflict
+        )
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a word that is not a class name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a diagnosis class")]
+pub struct UnknownClass(pub String);
+
+impl FromStr for Class {
+    type Err = UnknownClass;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Class::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownClass(s.to_string()))
+    }
+}
+
+/// The request that failed, as far as it is known. Every field is optional: a log line may say little.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// HTTP method (`GET`, `PATCH`).
+    pub method: Option<String>,
+    /// Path and query as sent (`/apis/kube.rs/v1/documents?watch=true`).
+    pub url: Option<String>,
+    /// Kubernetes verb (`get`, `list`, `watch`, `patch`, ...).
+    pub verb: Option<String>,
+    /// API group (`""` for core).
+    pub group: Option<String>,
+    /// API version.
+    pub version: Option<String>,
+    /// Plural resource.
+    pub resource: Option<String>,
+    /// Subresource (`status`, `finalizers`, ...).
+    pub subresource: Option<String>,
+    /// Kind, when known.
+    pub kind: Option<String>,
+    /// Namespace (absent: cluster scope or unknown).
+    pub namespace: Option<String>,
+    /// Object name.
+    pub name: Option<String>,
+    /// Non-resource URL path (`/metrics`).
+    pub path: Option<String>,
+}
+
+/// What to do about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remedy {
+    /// The next step, in words (may span lines).
+    pub text: String,
+    /// A manifest to apply (`kubectl apply -f -`), when there is one.
+    pub yaml: Option<String>,
+    /// Commands that confirm the cause or apply the fix, in order.
+    #[serde(default)]
+    pub commands: Vec<String>,
+}
+
+/// One diagnosed failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// The class.
+    pub class: Class,
+    /// HTTP status code, when there was a response.
+    pub code: Option<u16>,
+    /// The API server's `reason` (`Forbidden`, `NotFound`, ...), when there was one.
+    pub reason: Option<String>,
+    /// The authenticated user the failure names.
+    pub user: Option<String>,
+    /// The user's groups, when known.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The request.
+    #[serde(flatten)]
+    pub request: Request,
+    /// The original message (server message or error text).
+    pub message: String,
+    /// One line: what failed.
+    pub summary: String,
+    /// Why it failed.
+    pub cause: String,
+    /// Further facts (`= note:` lines).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// What to do.
+    pub remedy: Remedy,
+}
+
+impl Diagnosis {
+    /// A diagnosis of a class with its message; the readers fill in the rest.
+    pub fn new(class: Class, message: impl Into<String>) -> Diagnosis {
+        Diagnosis {
+            class,
+            code: None,
+            reason: None,
+            user: None,
+            groups: Vec::new(),
+            request: Request::default(),
+            message: message.into(),
+            summary: String::new(),
+            cause: String::new(),
+            notes: Vec::new(),
+            remedy: Remedy::default(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnosis {
+    /// `error[class]: summary` — the one-line form for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "error[{}]: {}",
+            self.class,
+            if self.summary.is_empty() {
+                &self.message
+            } else {
+                &self.summary
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_names_round_trip_and_match_serde() {
+        for c in Class::ALL {
+            assert_eq!(c.as_str().parse::<Class>().unwrap(), c);
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::from(c.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn request_fields_are_flat_in_json() {
+        let mut d = Diagnosis::new(Class::Forbidden, "m");
+        d.request.verb = Some("watch".into());
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["verb"], "watch");
+        assert_eq!(v["class"], "forbidden");
+        assert!(v["namespace"].is_null());
+    }
+}

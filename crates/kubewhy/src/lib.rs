@@ -1,0 +1,11 @@
+//! kubewhy: a Kubernetes API failure explains itself.
+//!
+//! One flow runs through the crate: *a failure* (a `kube::Error`, a watcher error, a log line, a failed check)
+//! becomes *a [`Diagnosis`]* (plain data: class, request, subject, cause, remedy) which is shown *somewhere a
+//! person sees it* (a log line, a metric, a readiness answer, a CLI report).
+
+pub mod diagnosis;
+pub mod needs;
+pub mod rbac;
+
+pub use diagnosis::{Class, Diagnosis, Remedy, Request};
