@@ -5,7 +5,9 @@
 //! person sees it* (a log line, a metric, a readiness answer, a CLI report).
 
 pub mod diagnosis;
+pub mod metrics;
 pub mod needs;
 pub mod rbac;
+pub mod trace;
 
 pub use diagnosis::{Class, Diagnosis, Remedy, Request};

@@ -1,0 +1,148 @@
+//! Error and request metrics for a kube-rs program, in Prometheus form (prometheus-client): API requests by
+//! verb, resource and code with a latency histogram (fed by [`crate::trace`]), and per-watcher errors by class
+//! and code, up/synced gauges and the time of the last event (fed by [`crate::watch`]).
+//!
+//! ```
+//! let mut registry = prometheus_client::registry::Registry::default();
+//! let metrics = kubewhy::metrics::Metrics::default();
+//! metrics.register(&mut registry);
+//! metrics.observe_request("list", "documents", "200", std::time::Duration::from_millis(3));
+//! let mut text = String::new();
+//! prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+//! assert!(text.contains(r#"kubewhy_api_requests_total{verb="list",resource="documents",code="200"} 1"#));
+//! ```
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of an API request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Kubernetes verb (`list`, `watch`, `patch`, ...).
+    pub verb: String,
+    /// Resource (with `/subresource`), or the path of a non-resource request.
+    pub resource: String,
+    /// HTTP status code, or `error` when no response came.
+    pub code: String,
+}
+
+/// Labels of a request's latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    /// Kubernetes verb.
+    pub verb: String,
+    /// Resource.
+    pub resource: String,
+}
+
+/// Labels of a watcher error.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatcherErrorLabels {
+    /// The watcher's name (the resource it watches).
+    pub watcher: String,
+    /// The diagnosis class (`forbidden`, `resource-not-found`, ...).
+    pub class: String,
+    /// HTTP status code, or `none`.
+    pub code: String,
+}
+
+/// Labels naming a watcher.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatcherLabels {
+    /// The watcher's name.
+    pub watcher: String,
+}
+
+/// All of kubewhy's metrics. Cheap to clone (shared handles).
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// `kubewhy_api_requests_total{verb,resource,code}`.
+    pub api_requests: Family<RequestLabels, Counter>,
+    /// `kubewhy_api_request_duration_seconds{verb,resource}` (time to response headers).
+    pub api_latency: Family<LatencyLabels, Histogram>,
+    /// `kubewhy_watcher_errors_total{watcher,class,code}`.
+    pub watcher_errors: Family<WatcherErrorLabels, Counter>,
+    /// `kubewhy_watcher_up{watcher}`: 1 while the watcher's last attempt succeeded.
+    pub watcher_up: Family<WatcherLabels, Gauge>,
+    /// `kubewhy_watcher_synced{watcher}`: 1 once the watcher's initial list completed.
+    pub watcher_synced: Family<WatcherLabels, Gauge>,
+    /// `kubewhy_watcher_last_event_timestamp_seconds{watcher}`: Unix time of the last successful event.
+    pub watcher_last_event: Family<WatcherLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            api_requests: Family::default(),
+            api_latency: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+            }),
+            watcher_errors: Family::default(),
+            watcher_up: Family::default(),
+            watcher_synced: Family::default(),
+            watcher_last_event: Family::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Registers every metric (prefix `kubewhy_`) in a registry.
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("kubewhy");
+        r.register(
+            "api_requests",
+            "Kubernetes API requests by verb, resource and status code",
+            self.api_requests.clone(),
+        );
+        r.register(
+            "api_request_duration_seconds",
+            "Latency of Kubernetes API requests until the response headers",
+            self.api_latency.clone(),
+        );
+        r.register(
+            "watcher_errors",
+            "Watcher errors by watcher, diagnosis class and status code",
+            self.watcher_errors.clone(),
+        );
+        r.register(
+            "watcher_up",
+            "1 while the watcher's last attempt succeeded",
+            self.watcher_up.clone(),
+        );
+        r.register(
+            "watcher_synced",
+            "1 once the watcher's initial list completed",
+            self.watcher_synced.clone(),
+        );
+        r.register(
+            "watcher_last_event_timestamp_seconds",
+            "Unix time of the watcher's last successful event",
+            self.watcher_last_event.clone(),
+        );
+    }
+
+    /// Records one API request.
+    pub fn observe_request(&self, verb: &str, resource: &str, code: &str, latency: Duration) {
+        self.api_requests
+            .get_or_create(&RequestLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+                code: code.into(),
+            })
+            .inc();
+        self.api_latency
+            .get_or_create(&LatencyLabels {
+                verb: verb.into(),
+                resource: resource.into(),
+            })
+            .observe(latency.as_secs_f64());
+    }
+}

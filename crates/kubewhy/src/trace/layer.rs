@@ -1,0 +1,352 @@
+//! The tower layer that records every request a `kube::Client` makes: method, path and query, response code,
+//! latency and the span it was made in; logs it (as a redacted `curl` command on demand); counts it in
+//! [`Metrics`]; and remembers recent failures so an error can be matched to the request that caused it.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use http::{Request as HttpRequest, Response};
+use http_body_util::{BodyExt, Either, Full, Limited};
+use kube::client::Body;
+use tower::{BoxError, Layer, Service};
+
+use super::curl::{AuthKind, to_curl};
+use super::path::parse_request;
+use crate::diagnosis::Request;
+use crate::metrics::Metrics;
+
+/// Environment variable that turns on curl logging (`1`, `true`, `yes`).
+pub const CURL_ENV: &str = "KUBEWHY_LOG_CURL";
+
+/// How many failures are remembered for matching errors to requests.
+const RECENT_FAILURES: usize = 256;
+/// Error bodies larger than this are not buffered whole (the API server's are a few hundred bytes).
+const MAX_ERROR_BODY: usize = 1 << 20;
+
+/// A failed request: what was asked and what came back.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// When the response (or transport error) arrived.
+    pub at: SystemTime,
+    /// HTTP status, 0 when there was no response.
+    pub code: u16,
+    /// The Status message (or the raw body / transport error text).
+    pub message: String,
+    /// The request.
+    pub request: Request,
+}
+
+/// Records requests of the clients built with its [`layer`](Inspector::layer). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Inspector {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    base_url: String,
+    auth: AuthKind,
+    curl: AtomicBool,
+    metrics: Option<Metrics>,
+    failures: Mutex<VecDeque<Failure>>,
+}
+
+impl Inspector {
+    /// An inspector for clients built from `config` (the server URL and the kind of credentials are used for
+    /// curl commands; the credentials themselves are never read). Curl logging follows [`CURL_ENV`].
+    pub fn new(config: &kube::Config) -> Inspector {
+        let info = &config.auth_info;
+        let auth = if info.client_certificate.is_some() || info.client_certificate_data.is_some() {
+            AuthKind::ClientCertificate
+        } else if info.token.is_some()
+            || info.token_file.is_some()
+            || info.exec.is_some()
+            || info.auth_provider.is_some()
+        {
+            AuthKind::Bearer
+        } else if info.username.is_some() {
+            AuthKind::Basic
+        } else {
+            AuthKind::None
+        };
+        let curl = std::env::var(CURL_ENV)
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+        Inspector {
+            inner: Arc::new(Inner {
+                base_url: config
+                    .cluster_url
+                    .to_string()
+                    .trim_end_matches('/')
+                    .to_string(),
+                auth,
+                curl: AtomicBool::new(curl),
+                metrics: None,
+                failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
+            }),
+        }
+    }
+
+    /// Also counts every request in `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Inspector {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            base_url: shared.base_url.clone(),
+            auth: shared.auth,
+            curl: AtomicBool::new(shared.curl.load(Ordering::Relaxed)),
+            metrics: None,
+            failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
+        });
+        Inspector {
+            inner: Arc::new(Inner {
+                metrics: Some(metrics),
+                ..inner
+            }),
+        }
+    }
+
+    /// Turns logging of each request as a `curl` command (at INFO, target `kubewhy::trace`) on or off.
+    pub fn set_curl(&self, on: bool) {
+        self.inner.curl.store(on, Ordering::Relaxed);
+    }
+
+    /// The layer to add to a client: `ClientBuilder::try_from(config)?.with_layer(&inspector.layer()).build()`.
+    pub fn layer(&self) -> InspectLayer {
+        InspectLayer {
+            inspector: self.clone(),
+        }
+    }
+
+    /// A client for `config` with this inspector's layer.
+    pub fn client(&self, config: kube::Config) -> Result<kube::Client, kube::Error> {
+        Ok(kube::client::ClientBuilder::try_from(config)?
+            .with_layer(&self.layer())
+            .build())
+    }
+
+    /// Convenience: a client with a new inspector.
+    pub fn new_client(config: kube::Config) -> Result<(kube::Client, Inspector), kube::Error> {
+        let inspector = Inspector::new(&config);
+        Ok((inspector.client(config)?, inspector))
+    }
+
+    /// The request that most likely caused `err`: the most recent failure with the same status code and
+    /// message (API errors), or the most recent transport failure (errors without a response).
+    pub fn request_for(&self, err: &kube::Error) -> Option<Request> {
+        let failures = self.lock();
+        match err {
+            kube::Error::Api(status) => failures
+                .iter()
+                .rev()
+                .find(|f| f.code == status.code && f.message.trim() == status.message.trim())
+                .or_else(|| failures.iter().rev().find(|f| f.code == status.code))
+                .map(|f| f.request.clone()),
+            _ => failures
+                .iter()
+                .rev()
+                .find(|f| f.code == 0)
+                .map(|f| f.request.clone()),
+        }
+    }
+
+    /// The remembered failures, oldest first.
+    pub fn recent_failures(&self) -> Vec<Failure> {
+        self.lock().iter().cloned().collect()
+    }
+
+    fn record(&self, failure: Failure) {
+        let mut failures = self.lock();
+        if failures.len() == RECENT_FAILURES {
+            failures.pop_front();
+        }
+        failures.push_back(failure);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Failure>> {
+        // A panic while holding this lock cannot leave the queue inconsistent (push/pop only): keep using it.
+        self.inner
+            .failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The tower layer of an [`Inspector`].
+#[derive(Clone, Debug)]
+pub struct InspectLayer {
+    inspector: Inspector,
+}
+
+impl<S> Layer<S> for InspectLayer {
+    type Service = InspectService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        InspectService {
+            inner,
+            inspector: self.inspector.clone(),
+        }
+    }
+}
+
+/// The service of [`InspectLayer`].
+#[derive(Clone, Debug)]
+pub struct InspectService<S> {
+    inner: S,
+    inspector: Inspector,
+}
+
+type ResponseBody<B> = Either<B, Full<Bytes>>;
+
+impl<S, B> Service<HttpRequest<Body>> for InspectService<S>
+where
+    S: Service<HttpRequest<Body>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError> + Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<B>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: HttpRequest<Body>) -> Self::Future {
+        let inspector = self.inspector.clone();
+        let uri = req.uri().to_string();
+        let method = req.method().as_str().to_string();
+        let request = parse_request(&method, &uri);
+        let span = tracing::Span::current();
+        let span_name = span.metadata().map_or("none", |m| m.name());
+        let curl = inspector.inner.curl.load(Ordering::Relaxed).then(|| {
+            let url = format!("{}{}", inspector.inner.base_url, uri);
+            // Only in-memory bodies can be shown; they are ready at once, streamed ones are left out.
+            let body = req.body().try_clone().and_then(|b| b.collect_bytes().now_or_never()).and_then(|r| match r {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    tracing::debug!(target: "kubewhy::trace", "request body not shown in curl: {e}");
+                    None
+                }
+            });
+            (url, req.headers().clone(), body)
+        });
+        let started = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            if let Some((url, headers, body)) = curl {
+                let command = to_curl(
+                    &method,
+                    &url,
+                    &headers,
+                    inspector.inner.auth,
+                    body.as_deref(),
+                );
+                tracing::info!(target: "kubewhy::trace", span = span_name, "{command}");
+            }
+            let verb = request.verb.clone().unwrap_or_default();
+            let resource = metric_resource(&request);
+            match fut.await {
+                Ok(response) => {
+                    let latency = started.elapsed();
+                    let status = response.status();
+                    if let Some(m) = &inspector.inner.metrics {
+                        m.observe_request(&verb, &resource, status.as_str(), latency);
+                    }
+                    if status.as_u16() < 400 {
+                        log_response(&method, &uri, status.as_u16(), latency, span_name);
+                        return Ok(response.map(Either::Left));
+                    }
+                    let (parts, body) = response.into_parts();
+                    let bytes = Limited::new(body, MAX_ERROR_BODY)
+                        .collect()
+                        .await
+                        .map(|c| c.to_bytes());
+                    let bytes = match bytes {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            let message = format!("reading the {status} response body failed: {e}");
+                            inspector.record(Failure {
+                                at: SystemTime::now(),
+                                code: status.as_u16(),
+                                message,
+                                request,
+                            });
+                            return Err(e);
+                        }
+                    };
+                    let message = status_message(&bytes);
+                    tracing::debug!(
+                        target: "kubewhy::trace",
+                        method = %method, url = %uri, status = status.as_u16(),
+                        latency_ms = latency.as_millis() as u64, span = span_name, message = %message,
+                        "api request failed"
+                    );
+                    inspector.record(Failure {
+                        at: SystemTime::now(),
+                        code: status.as_u16(),
+                        message,
+                        request,
+                    });
+                    Ok(Response::from_parts(parts, Either::Right(Full::new(bytes))))
+                }
+                Err(e) => {
+                    let e: BoxError = e.into();
+                    let latency = started.elapsed();
+                    if let Some(m) = &inspector.inner.metrics {
+                        m.observe_request(&verb, &resource, "error", latency);
+                    }
+                    tracing::debug!(
+                        target: "kubewhy::trace",
+                        method = %method, url = %uri, latency_ms = latency.as_millis() as u64, span = span_name,
+                        error = %e, "api request got no response"
+                    );
+                    inspector.record(Failure {
+                        at: SystemTime::now(),
+                        code: 0,
+                        message: e.to_string(),
+                        request,
+                    });
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+fn log_response(method: &str, uri: &str, status: u16, latency: Duration, span: &str) {
+    tracing::debug!(
+        target: "kubewhy::trace",
+        method = %method, url = %uri, status, latency_ms = latency.as_millis() as u64, span,
+        "api request"
+    );
+}
+
+/// `documents`, `documents/status`, or the path of a non-resource request.
+fn metric_resource(request: &Request) -> String {
+    match (&request.resource, &request.subresource, &request.path) {
+        (Some(r), Some(s), _) => format!("{r}/{s}"),
+        (Some(r), None, _) => r.clone(),
+        (None, _, Some(p)) => p.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The `message` of a Status body, or the body itself (e.g. `404 page not found`).
+fn status_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct StatusMessage {
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<StatusMessage>(body) {
+        Ok(StatusMessage { message: Some(m) }) => m,
+        _ => String::from_utf8_lossy(&body[..body.len().min(4096)])
+            .trim()
+            .to_string(),
+    }
+}
