@@ -383,3 +383,78 @@ fn a_failed_start_reports_the_log_tail_quickly() {
         started.elapsed()
     );
 }
+
+/// Run by `a_test_process_that_aborts_leaves_no_control_plane_behind` in a child copy of this test binary: starts
+/// a control plane, prints its pid, and aborts (no destructors, no cleanup code runs).
+#[test]
+fn child_starts_a_control_plane_and_aborts() {
+    if std::env::var_os("KUBEWHY_TEST_ABORT_CHILD").is_none() {
+        return; // only meaningful as the child of the test below
+    }
+    let cp = ControlPlane::start(Options::default()).unwrap();
+    println!(
+        "CONTROLPLANE_PID={} DIR={}",
+        cp.pid(),
+        cp.state().dir.display()
+    );
+    std::process::abort();
+}
+
+#[test]
+fn a_test_process_that_aborts_leaves_no_control_plane_behind() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "child_starts_a_control_plane_and_aborts",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KUBEWHY_TEST_ABORT_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the child should have aborted");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("CONTROLPLANE_PID=").map(|(_, rest)| rest))
+        .unwrap_or_else(|| {
+            panic!(
+                "no pid line in the child's output:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let (pid, dir) = line.split_once(" DIR=").unwrap();
+    let proc_path = format!("/proc/{pid}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::path::Path::new(&proc_path).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "control plane {pid} outlived its aborted parent by 30s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !std::path::Path::new(dir).exists(),
+        "its temporary state {dir} was not removed"
+    );
+}
+
+#[test]
+fn missing_go_is_one_clear_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubewhy-dev"))
+        .arg("build")
+        .env("PATH", "/nonexistent")
+        .env_remove(kubewhy_testenv::binary::BIN_ENV)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("could not run `go version`"), "{stderr}");
+    assert!(stderr.contains("needs Go >= 1.26"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{stderr}"
+    );
+}
