@@ -178,13 +178,16 @@ impl ControlPlane {
         fs::create_dir_all(&log_dir)
             .map_err(|e| Error::io(format!("creating {}", log_dir.display()), e))?;
         prune_logs(&log_dir, 20);
+        // Unique per start: several control planes may start from one process within the same second.
+        static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let log = log_dir.join(format!(
-            "controlplane-{}-{}.log",
+            "controlplane-{}-{}-{}.log",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            std::process::id()
+            std::process::id(),
+            STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let log_file =
             File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
