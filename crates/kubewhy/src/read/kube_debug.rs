@@ -1,0 +1,218 @@
+//! kube-rs text: the `Debug` and `Display` forms of `kube::Error::Api` in both the old
+//! `ErrorResponse { status, message, reason, code }` and the new `Status { status, code, message, metadata,
+//! reason, details }` shapes, wherever they sit — inside `WatchFailed(..)`, `InitialListFailed(..)`,
+//! `WatchStartFailed(..)`, `WatchError(..)`, `QueueError(..)`, kube_runtime's `watcher error 403: ..` lines, or a
+//! JSON log whose string escapes them once more.
+
+use super::escape::{normalize_from, string_literal};
+use super::{Cause, Evidence, Phase};
+
+/// Finds the step that failed from kube-rs variant names, their `Display` texts and kube_runtime's log
+/// messages, most specific first.
+const PHASES: [(&str, Phase); 17] = [
+    ("InitialListFailed(", Phase::InitialList),
+    ("failed to perform initial object list", Phase::InitialList),
+    ("watch list error", Phase::InitialList),
+    ("WatchStartFailed(", Phase::WatchStart),
+    ("failed to start watching object", Phase::WatchStart),
+    ("watch initlist error", Phase::WatchStart),
+    ("WatchError(", Phase::WatchEvent),
+    (
+        "error returned by apiserver during watch",
+        Phase::WatchEvent,
+    ),
+    ("watcher watchevent error", Phase::WatchEvent),
+    ("error watchevent error", Phase::WatchEvent),
+    ("WatchFailed(", Phase::WatchStream),
+    ("watch stream failed", Phase::WatchStream),
+    ("watcher error", Phase::WatchStream),
+    ("ReconcilerFailed(", Phase::Reconcile),
+    ("reconciler for object", Phase::Reconcile),
+    ("failed to wait for", Phase::CacheSync),
+    ("timed out waiting for cache to be synced", Phase::CacheSync),
+];
+
+/// Reads kube-rs framing and, when present, the `Status`/`ErrorResponse` struct. Returns whether a struct was
+/// found.
+pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
+    let struct_at = find_struct(text);
+    let framing = struct_at.map_or(text, |(at, _)| &text[..at]);
+    if ev.phase.is_none() {
+        ev.phase = PHASES
+            .iter()
+            .find(|(needle, _)| framing.contains(needle))
+            .map(|(_, phase)| *phase);
+    }
+    if framing.contains("kube_runtime::watcher") || framing.contains("kube_runtime::controller") {
+        ev.notes.push(
+            "logged by kube_runtime: the watcher retries this request with back-off".to_string(),
+        );
+    }
+    let Some((at, open)) = struct_at else {
+        return false;
+    };
+    // Undo the escaping a surrounding JSON log adds: judge it by the first quote inside the struct.
+    let body_from = at + open;
+    let text = match text[body_from..].find('"') {
+        Some(q) => normalize_from(text, at, body_from + q),
+        None => text[at..].to_string(),
+    };
+    parse_struct(&text[open..], ev);
+    ev.is_failure = true;
+    true
+}
+
+/// The byte offset of `Status {` or `ErrorResponse {` and the length of that opener.
+fn find_struct(text: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(rel) = text[from..].find("Status {") {
+        let at = from + rel;
+        // `ErrorResponse { ` or a whole word `Status { ` (not `StatusDetails {`, not `PodStatus {`).
+        let before = text[..at].chars().next_back();
+        if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Some((at, "Status {".len()));
+        }
+        from = at + 1;
+    }
+    text.find("ErrorResponse {")
+        .map(|at| (at, "ErrorResponse {".len()))
+}
+
+/// Walks `field: value` pairs of the struct body (strings parsed as literals so their contents cannot confuse
+/// the walk) until the struct closes or the text ends.
+fn parse_struct(body: &str, ev: &mut Evidence) {
+    let bytes = body.as_bytes();
+    let mut stack: Vec<&str> = vec!["Status"];
+    let mut field: &str = "";
+    let mut cause = Cause::default();
+    let mut i = 0;
+    while i < bytes.len() && !stack.is_empty() {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                let (value, used) = string_literal(&body[i..]);
+                assign(
+                    stack.last().copied().unwrap_or(""),
+                    field,
+                    Value::Str(value),
+                    ev,
+                    &mut cause,
+                );
+                i += used;
+            }
+            b'{' => {
+                stack.push("");
+                i += 1;
+            }
+            b'}' => {
+                if stack.pop() == Some("StatusCause") {
+                    ev.causes.push(std::mem::take(&mut cause));
+                }
+                i += 1;
+            }
+            b'0'..=b'9' => {
+                let end = i + bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                if let Ok(n) = body[i..end].parse::<u64>() {
+                    assign(
+                        stack.last().copied().unwrap_or(""),
+                        field,
+                        Value::Num(n),
+                        ev,
+                        &mut cause,
+                    );
+                }
+                i = end;
+            }
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let end = i + bytes[i..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                let ident = &body[i..end];
+                let rest = &body[end..];
+                if rest.starts_with(": ") {
+                    field = ident;
+                    i = end + 2;
+                } else if rest.starts_with(" {") {
+                    stack.push(ident);
+                    i = end + 2;
+                } else {
+                    i = end;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if stack.last() == Some(&"StatusCause") {
+        ev.causes.push(cause);
+    }
+}
+
+enum Value {
+    Str(String),
+    Num(u64),
+}
+
+fn assign(within: &str, field: &str, value: Value, ev: &mut Evidence, cause: &mut Cause) {
+    match (within, field, value) {
+        ("Status", "message", Value::Str(s)) => ev.message = s,
+        ("Status", "reason", Value::Str(s)) if !s.is_empty() => ev.reason = Some(s),
+        ("Status", "code", Value::Num(n)) if n > 0 => ev.code = u16::try_from(n).ok(),
+        ("StatusDetails", "name", Value::Str(s)) if !s.is_empty() => ev.detail_name = Some(s),
+        ("StatusDetails", "group", Value::Str(s)) if !s.is_empty() => ev.detail_group = Some(s),
+        ("StatusDetails", "kind", Value::Str(s)) if !s.is_empty() => ev.detail_kind = Some(s),
+        ("StatusDetails", "retry_after_seconds", Value::Num(n)) if n > 0 => {
+            ev.retry_after = u32::try_from(n).ok()
+        }
+        ("StatusCause", "reason", Value::Str(s)) => cause.reason = s,
+        ("StatusCause", "message", Value::Str(s)) => cause.message = s,
+        ("StatusCause", "field", Value::Str(s)) => cause.field = s,
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_seed_watcher_line() {
+        let line = r#"WARN kube_runtime::watcher: watcher error 403: Api(ErrorResponse { status: "Failure", message: " is forbidden: User \"system:serviceaccount:default:doc-controller\" cannot watch resource \"documents\" in API group \"\" at the cluster scope", reason: "Forbidden", code: 403 })"#;
+        let mut ev = Evidence::default();
+        assert!(read(line, &mut ev));
+        assert_eq!(ev.code, Some(403));
+        assert_eq!(ev.reason.as_deref(), Some("Forbidden"));
+        assert!(
+            ev.message.starts_with(" is forbidden: User \"system:"),
+            "{}",
+            ev.message
+        );
+        assert_eq!(ev.phase, Some(Phase::WatchStream));
+    }
+
+    #[test]
+    fn reads_the_new_status_shape_with_details_and_causes() {
+        let line = r#"InitialListFailed(Api(Status { status: Some(Failure), code: 422, message: "Document.kube.rs \"x\" is invalid: spec.title: Required value", metadata: Some(ListMeta { continue_: None, remaining_item_count: None, resource_version: None, self_link: None }), reason: "Invalid", details: Some(StatusDetails { name: "x", group: "kube.rs", kind: "Document", uid: "", causes: [StatusCause { reason: "FieldValueRequired", message: "Required value", field: "spec.title" }], retry_after_seconds: 0 }) }))"#;
+        let mut ev = Evidence::default();
+        assert!(read(line, &mut ev));
+        assert_eq!(ev.code, Some(422));
+        assert_eq!(ev.detail_name.as_deref(), Some("x"));
+        assert_eq!(ev.detail_group.as_deref(), Some("kube.rs"));
+        assert_eq!(ev.causes.len(), 1);
+        assert_eq!(ev.causes[0].field, "spec.title");
+        assert_eq!(ev.phase, Some(Phase::InitialList));
+    }
+
+    #[test]
+    fn reads_a_struct_escaped_inside_json() {
+        let line = r#"{"level":"WARN","fields":{"message":"watcher error 403: Api(Status { status: Some(Failure), code: 403, message: \"configmaps is forbidden: User \\\"alice\\\" cannot watch resource \\\"configmaps\\\" in API group \\\"\\\" in the namespace \\\"x\\\"\", metadata: None, reason: \"Forbidden\", details: None })"}}"#;
+        let mut ev = Evidence::default();
+        assert!(read(line, &mut ev));
+        assert_eq!(ev.code, Some(403));
+        assert!(
+            ev.message.contains("User \"alice\" cannot watch"),
+            "{}",
+            ev.message
+        );
+    }
+}

@@ -1,0 +1,601 @@
+//! Server messages: the text of a `metav1.Status` message — or the same text inside a log line, with its
+//! quotes escaped to any depth — read into what it names: who was denied what, which object was missing,
+//! which admission plugin refused, which list option was invalid.
+//!
+//! The formats are the API server's own (kubernetes/apiserver `responsewriters/errors.go`, apimachinery
+//! `api/errors/errors.go`, `registry/rbac/validation/rule.go`, the admission plugins), current and older.
+
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+/// What a message says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Said {
+    /// `User "u" cannot <verb> resource "r" in API group "g" ...` (or the older shapes).
+    Denied,
+    /// `User "u" cannot <verb> path "/p"`.
+    DeniedPath,
+    /// `user "u" (groups=[..]) is attempting to grant RBAC permissions not currently held`.
+    Escalation,
+    /// An admission webhook, ValidatingAdmissionPolicy or built-in admission plugin refused.
+    Admission,
+    /// `<res> "<name>" not found`.
+    ObjectMissing,
+    /// `404 page not found`, `the server could not find the requested resource`, `no matches for kind`,
+    /// `the server doesn't have a resource type`.
+    NotServed,
+    /// `<res> "<name>" already exists`.
+    Exists,
+    /// `Operation cannot be fulfilled on ...` or `Apply failed with N conflicts`.
+    Conflict,
+    /// `ListOptions.meta.k8s.io "" is invalid: ...` and the list/watch option rules.
+    BadOptions,
+    /// `<Kind> "<name>" is invalid: <field>: <reason>`.
+    BadObject,
+    /// `too old resource version`, `... is too old`.
+    TooOld,
+    /// APF's `Too many requests` or the server's `too many requests`.
+    TooMany,
+    /// client-go's `client-side throttling`.
+    ClientThrottled,
+    /// Server-side time-outs.
+    ServerTimeout,
+    /// Server failures (`Internal error occurred`, `an error on the server`, 503 texts).
+    ServerFailed,
+    /// `Unauthorized`, `You must be logged in`.
+    NotLoggedIn,
+}
+
+/// Which admission mechanism refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// `admission webhook "<name>" denied the request: <why>`.
+    Webhook { name: String },
+    /// `ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <why>`.
+    Policy { name: String, binding: String },
+    /// `violates PodSecurity "<level>:<version>": ...`.
+    PodSecurity { level: String },
+    /// `exceeded quota: <name>, ...`.
+    Quota { name: String },
+    /// `unable to create new content in namespace <ns> because it is being terminated`.
+    NamespaceTerminating,
+    /// Another admission plugin (`is forbidden: <plugin text>` without an authorizer's `User ... cannot`).
+    Other,
+}
+
+/// Everything a message names. Empty fields: the message does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub said: Option<Said>,
+    pub user: Option<String>,
+    pub groups: Vec<String>,
+    pub verb: Option<String>,
+    pub resource: Option<String>,
+    pub subresource: Option<String>,
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub path: Option<String>,
+    /// The message says `at the cluster scope`.
+    pub cluster_scope: bool,
+    /// A `RBAC: clusterrole... "x" not found` suffix: (is a ClusterRole, its name).
+    pub missing_role: Option<(bool, String)>,
+    /// Text an authorizer appended after the denial (GKE, AKS, `RBAC: ...`).
+    pub authorizer_text: Option<String>,
+    pub admission: Option<Admission>,
+    /// Why the admission plugin or validation refused (the text after `denied the request:` / the causes).
+    pub detail: Option<String>,
+    /// Field paths named as invalid (`spec.title`, `resourceVersionMatch`).
+    pub fields: Vec<String>,
+    /// A field manager that owns conflicting fields.
+    pub manager: Option<String>,
+    /// The permissions an escalation check said are missing (`{APIGroups:[..], Resources:[..], Verbs:[..]}`).
+    pub escalation_rules: Vec<String>,
+}
+
+/// A quote, escaped to any depth.
+const Q: &str = r#"\\*""#;
+/// A quoted value's characters.
+const V: &str = r#"[^"\\]*"#;
+
+fn re(pattern: &str) -> Regex {
+    let pattern = pattern.replace("{Q}", Q).replace("{V}", V);
+    Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
+}
+
+static DENIED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+    )
+});
+static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) path {Q}(?P<path>{V}){Q}(?::\s*(?P<suffix>.*))?"#,
+    )
+});
+/// Before Kubernetes 1.14: `User "u" cannot list pods in the namespace "x"`, `cannot get deployments.extensions
+/// at the cluster scope`.
+static DENIED_OLD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) (?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
+    )
+});
+static ESCALATION: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<pres>[A-Za-z0-9.\-]+) {Q}(?P<pname>{V}){Q} is forbidden: )?user {Q}(?P<user>{V}){Q} \(groups=\[(?P<groups>[^\]]*)\]\) is attempting to grant RBAC permissions not currently held"#,
+    )
+});
+static RULE: LazyLock<Regex> = LazyLock::new(|| re(r#"\{APIGroups:\[[^}]*\}"#));
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| re(r#"{Q}({V}){Q}"#));
+static MISSING_ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?P<cluster>cluster)?role\.rbac\.authorization\.k8s\.io {Q}(?P<role>{V}){Q} not found"#)
+});
+static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"admission webhook {Q}(?P<name>{V}){Q} denied the request(?::\s*(?P<why>.*))?"#)
+});
+static POLICY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"ValidatingAdmissionPolicy '(?P<name>[^']*)' with binding '(?P<binding>[^']*)' denied request(?::\s*(?P<why>.*))?"#,
+    )
+});
+static POD_SECURITY: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"violates PodSecurity {Q}(?P<level>{V}){Q}(?::\s*(?P<why>.*))?"#));
+static QUOTA: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"exceeded quota: (?P<name>[A-Za-z0-9.\-]+)(?:,\s*(?P<why>.*))?"#));
+static TERMINATING: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"unable to create new content in namespace (?P<ns>[a-z0-9\-]+) because it is being terminated"#,
+    )
+});
+/// `<res>[.<group>] ["<name>"] is forbidden: <text>` where the text is not an authorizer's.
+static FORBIDDEN_OTHER: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?P<pres>[a-z0-9.\-]+)(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
+});
+static OBJECT_MISSING: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
+static NOT_SERVED_GET: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"the server could not find the requested resource(?: \((?P<verb>[a-z]+) (?P<pres>[a-z0-9.\-]+)(?: (?P<name>[^)]*))?\))?"#,
+    )
+});
+static NO_KIND_MATCH: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"no matches for kind {Q}(?P<kind>{V}){Q} in (?:version|group|versions) {Q}?\[?(?P<gv>[^"\\\]]*)"#,
+    )
+});
+static NO_RESOURCE_TYPE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"the server doesn't have a resource type {Q}?'?(?P<res>[A-Za-z0-9.\-/]+)'?{Q}?(?: in group {Q}?'?(?P<group>[a-z0-9.\-]*)'?{Q}?)?(?: and version {Q}?'?(?P<version>[a-z0-9]*)'?{Q}?)?"#,
+    )
+});
+static EXISTS: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} already exists"#));
+static CONFLICT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"Operation cannot be fulfilled on (?P<pres>[a-z0-9.\-]+) {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#,
+    )
+});
+static APPLY_CONFLICT: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"Apply failed with \d+ conflicts?: conflicts? with {Q}(?P<manager>{V}){Q}(?P<why>.*)"#)
+});
+static INVALID: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<kind>[A-Za-z0-9]+)(?:\.(?P<group>[a-z0-9.\-]+))? )?{Q}(?P<name>{V}){Q} is invalid:\s*(?P<why>.*)"#,
+    )
+});
+static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:^|[\[, ]\s*)(?P<field>[A-Za-z][A-Za-z0-9_.\[\]\-]*): (?:Required|Invalid|Unsupported|Forbidden|Duplicate|Not found|Too long|Too many|Internal error)"#,
+    )
+});
+static TOO_OLD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"too old resource version|The resourceVersion for the provided (?:watch|list) is too old|The provided continue parameter is too old|resource version .* is too old|Expired: "#,
+    )
+});
+static FOR_WATCH: LazyLock<Regex> = LazyLock::new(|| re(r#"forbidden for watch|for watch unless"#));
+
+/// The list and watch options the server validates (apimachinery `internalversion/validation`).
+const OPTION_FIELDS: [&str; 9] = [
+    "resourceVersionMatch",
+    "resourceVersion",
+    "sendInitialEvents",
+    "allowWatchBookmarks",
+    "continue",
+    "limit",
+    "timeoutSeconds",
+    "fieldSelector",
+    "labelSelector",
+];
+
+fn cap(c: &Captures<'_>, name: &str) -> Option<String> {
+    c.name(name).map(|m| m.as_str().to_string())
+}
+
+/// Splits `configmaps`, `documents.kube.rs` or `roles.rbac.authorization.k8s.io` into (resource, group).
+pub(crate) fn split_resource(s: &str) -> (String, Option<String>) {
+    match s.split_once('.') {
+        Some((res, group)) => (res.to_string(), Some(group.to_string())),
+        None => (s.to_string(), None),
+    }
+}
+
+/// Cuts a trailing quote left by a surrounding literal, and escape backslashes, from free text.
+fn clean(s: &str) -> String {
+    let mut t = s.trim();
+    // The rest of the line may go on with the literal's closing quote and the next field.
+    for end in [
+        "\", reason:",
+        "\\\", reason:",
+        "\",\"",
+        "\\\",\\\"",
+        "\" logger=",
+        "\" reflector=",
+        "\" type=",
+        "\"}",
+        "\\\"}",
+    ] {
+        if let Some(i) = t.find(end) {
+            t = &t[..i];
+        }
+    }
+    let t = t.trim_end_matches(['"', '\\']).trim();
+    t.replace("\\\"", "\"")
+}
+
+/// Reads a server message. Returns facts with `said == None` when the text says none of the known things.
+pub(crate) fn read(text: &str) -> Facts {
+    let mut f = Facts::default();
+
+    if let Some(c) = ESCALATION.captures(text) {
+        f.said = Some(Said::Escalation);
+        f.user = cap(&c, "user");
+        f.groups = QUOTED
+            .captures_iter(c.name("groups").map_or("", |m| m.as_str()))
+            .filter_map(|g| g.get(1).map(|m| m.as_str().to_string()))
+            .collect();
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = group;
+        }
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+        f.escalation_rules = RULE
+            .find_iter(text)
+            .map(|m| m.as_str().replace("\\\"", "\""))
+            .collect();
+        return f;
+    }
+
+    // Admission comes before RBAC: "is forbidden" in a webhook's or policy's text does not make it RBAC.
+    if let Some(c) = WEBHOOK.captures(text) {
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::Webhook {
+            name: cap(&c, "name").unwrap_or_default(),
+        });
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        admission_target(text, &mut f);
+        return f;
+    }
+    if let Some(c) = POLICY.captures(text) {
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::Policy {
+            name: cap(&c, "name").unwrap_or_default(),
+            binding: cap(&c, "binding").unwrap_or_default(),
+        });
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        admission_target(text, &mut f);
+        return f;
+    }
+
+    if let Some(c) = DENIED.captures(text) {
+        f.said = Some(Said::Denied);
+        f.user = cap(&c, "user");
+        f.verb = cap(&c, "verb");
+        f.resource = cap(&c, "res");
+        f.subresource = cap(&c, "sub").filter(|s| !s.is_empty());
+        f.group = cap(&c, "group");
+        f.namespace = cap(&c, "ns");
+        f.cluster_scope = c.name("cluster").is_some();
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+        if let Some(suffix) = c.name("suffix") {
+            authorizer_suffix(suffix.as_str(), &mut f);
+        }
+        return f;
+    }
+    if let Some(c) = DENIED_PATH.captures(text) {
+        f.said = Some(Said::DeniedPath);
+        f.user = cap(&c, "user");
+        f.verb = cap(&c, "verb");
+        f.path = cap(&c, "path");
+        f.cluster_scope = true;
+        if let Some(suffix) = c.name("suffix") {
+            authorizer_suffix(suffix.as_str(), &mut f);
+        }
+        return f;
+    }
+    if let Some(c) = DENIED_OLD.captures(text) {
+        f.said = Some(Said::Denied);
+        f.user = cap(&c, "user");
+        f.verb = cap(&c, "verb");
+        f.resource = cap(&c, "res");
+        f.subresource = cap(&c, "sub");
+        // The old shape names the core group by leaving it out.
+        f.group = Some(cap(&c, "group").unwrap_or_default());
+        f.namespace = cap(&c, "ns");
+        f.cluster_scope = c.name("cluster").is_some();
+        return f;
+    }
+
+    if let Some(c) = POD_SECURITY.captures(text) {
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::PodSecurity {
+            level: cap(&c, "level").unwrap_or_default(),
+        });
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        admission_target(text, &mut f);
+        return f;
+    }
+    if let Some(c) = QUOTA.captures(text) {
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::Quota {
+            name: cap(&c, "name").unwrap_or_default(),
+        });
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        admission_target(text, &mut f);
+        return f;
+    }
+    if let Some(c) = TERMINATING.captures(text) {
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::NamespaceTerminating);
+        f.namespace = cap(&c, "ns");
+        admission_target(text, &mut f);
+        return f;
+    }
+
+    if text.contains("404 page not found") {
+        f.said = Some(Said::NotServed);
+        return f;
+    }
+    if let Some(c) = NOT_SERVED_GET.captures(text) {
+        f.said = Some(Said::NotServed);
+        f.verb = cap(&c, "verb");
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = Some(group.unwrap_or_default());
+        }
+        f.name = cap(&c, "name").filter(|n| !n.is_empty());
+        return f;
+    }
+    if let Some(c) = NO_KIND_MATCH.captures(text) {
+        f.said = Some(Said::NotServed);
+        f.kind = cap(&c, "kind");
+        if let Some(gv) = c.name("gv").map(|m| m.as_str()) {
+            let gv = gv.split_whitespace().next().unwrap_or("");
+            match gv.split_once('/') {
+                Some((g, v)) => {
+                    f.group = Some(g.to_string());
+                    f.version = Some(v.to_string());
+                }
+                None if gv.starts_with('v')
+                    && gv[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+                {
+                    f.group = Some(String::new());
+                    f.version = Some(gv.to_string());
+                }
+                None if !gv.is_empty() => f.group = Some(gv.to_string()),
+                None => {}
+            }
+        }
+        return f;
+    }
+    if let Some(c) = NO_RESOURCE_TYPE.captures(text) {
+        f.said = Some(Said::NotServed);
+        if let Some(res) = c.name("res") {
+            let (res, group) = split_resource(res.as_str());
+            f.resource = Some(res);
+            f.group = cap(&c, "group").or(group);
+        }
+        f.version = cap(&c, "version").filter(|v| !v.is_empty());
+        return f;
+    }
+
+    if let Some(c) = APPLY_CONFLICT.captures(text) {
+        f.said = Some(Said::Conflict);
+        f.manager = cap(&c, "manager");
+        f.detail = c
+            .name("why")
+            .map(|m| clean(m.as_str()))
+            .filter(|s| !s.is_empty());
+        return f;
+    }
+    if let Some(c) = CONFLICT.captures(text) {
+        f.said = Some(Said::Conflict);
+        named_resource(&c, &mut f);
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        return f;
+    }
+    if let Some(c) = EXISTS.captures(text) {
+        f.said = Some(Said::Exists);
+        named_resource(&c, &mut f);
+        return f;
+    }
+    if TOO_OLD.is_match(text) {
+        f.said = Some(Said::TooOld);
+        return f;
+    }
+    if let Some(c) = INVALID.captures(text) {
+        let why = c.name("why").map(|m| clean(m.as_str())).unwrap_or_default();
+        f.fields = FIELD
+            .captures_iter(&why)
+            .filter_map(|m| m.name("field").map(|m| m.as_str().to_string()))
+            .collect();
+        let kind = cap(&c, "kind");
+        let is_options = kind.as_deref() == Some("ListOptions")
+            || (kind.is_none() && c.name("name").is_some_and(|n| n.as_str().is_empty()))
+            || FOR_WATCH.is_match(&why)
+            || (!f.fields.is_empty()
+                && f.fields
+                    .iter()
+                    .all(|fd| OPTION_FIELDS.contains(&fd.as_str())));
+        if is_options {
+            f.said = Some(Said::BadOptions);
+        } else {
+            f.said = Some(Said::BadObject);
+            f.kind = kind;
+            f.group = cap(&c, "group");
+            f.name = cap(&c, "name").filter(|n| !n.is_empty());
+        }
+        f.detail = Some(why).filter(|s| !s.is_empty());
+        return f;
+    }
+    if let Some(c) = FORBIDDEN_OTHER.captures(text) {
+        // A 403 whose text is not an authorizer's (`User ... cannot ...`) comes from an admission plugin
+        // (ServiceAccount, NodeRestriction, LimitRanger, ...).
+        f.said = Some(Said::Admission);
+        f.admission = Some(Admission::Other);
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = Some(group.unwrap_or_default());
+        }
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        return f;
+    }
+    if let Some(c) = OBJECT_MISSING.captures(text) {
+        f.said = Some(Said::ObjectMissing);
+        named_resource(&c, &mut f);
+        return f;
+    }
+
+    let lower_has = |needle: &str| contains_ignore_ascii_case(text, needle);
+    if lower_has("too many requests") || text.contains("TooManyRequests") {
+        f.said = Some(Said::TooMany);
+    } else if text.contains("client-side throttling") {
+        f.said = Some(Said::ClientThrottled);
+    } else if text.contains("Timeout: request did not complete within")
+        || text.contains("the server was unable to return a response in the time allotted")
+    {
+        f.said = Some(Said::ServerTimeout);
+    } else if text.contains("Internal error occurred")
+        || text.contains("an error on the server")
+        || text.contains("the server is currently unable to handle the request")
+        || text.contains("before all known HTTP paths have been installed")
+    {
+        f.said = Some(Said::ServerFailed);
+    } else if text.contains("You must be logged in to the server")
+        || text.contains("the server has asked for the client to provide credentials")
+    {
+        f.said = Some(Said::NotLoggedIn);
+    }
+    f
+}
+
+/// The resource and name an admission denial names in its `<res> "<name>" is forbidden:` prefix.
+fn admission_target(text: &str, f: &mut Facts) {
+    if let Some(c) = FORBIDDEN_OTHER.captures(text) {
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = Some(group.unwrap_or_default());
+        }
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+    }
+}
+
+fn named_resource(c: &Captures<'_>, f: &mut Facts) {
+    if let Some(pres) = c.name("pres") {
+        let (res, group) = split_resource(pres.as_str());
+        f.resource = Some(res);
+        f.group = Some(group.unwrap_or_default());
+    }
+    f.name = cap(c, "name").filter(|n| !n.is_empty());
+}
+
+fn authorizer_suffix(suffix: &str, f: &mut Facts) {
+    let text = clean(suffix);
+    if text.is_empty() {
+        return;
+    }
+    if let Some(c) = MISSING_ROLE.captures(suffix) {
+        f.missing_role = Some((
+            c.name("cluster").is_some(),
+            cap(&c, "role").unwrap_or_default(),
+        ));
+    }
+    f.authorizer_text = Some(text);
+}
+
+/// ASCII case-insensitive substring test without allocating.
+pub(crate) fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_current_rbac_denial() {
+        let f = read(
+            r#"configmaps is forbidden: User "system:serviceaccount:ns1:sa" cannot list resource "configmaps" in API group "" in the namespace "ns1""#,
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(f.user.as_deref(), Some("system:serviceaccount:ns1:sa"));
+        assert_eq!(f.verb.as_deref(), Some("list"));
+        assert_eq!(f.resource.as_deref(), Some("configmaps"));
+        assert_eq!(f.group.as_deref(), Some(""));
+        assert_eq!(f.namespace.as_deref(), Some("ns1"));
+        assert!(!f.cluster_scope);
+    }
+
+    #[test]
+    fn reads_escaped_quotes_and_the_missing_role_suffix() {
+        let f = read(
+            r#"documents.kube.rs \"a\" is forbidden: User \"bob\" cannot patch resource \"documents/status\" in API group \"kube.rs\" at the cluster scope: RBAC: clusterrole.rbac.authorization.k8s.io \"doc-writer\" not found"#,
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(f.subresource.as_deref(), Some("status"));
+        assert_eq!(f.name.as_deref(), Some("a"));
+        assert!(f.cluster_scope);
+        assert_eq!(f.missing_role, Some((true, "doc-writer".into())));
+    }
+
+    #[test]
+    fn a_webhook_is_admission_even_when_forbidden() {
+        let f = read(
+            r#"pods "p" is forbidden: admission webhook "deny.example.com" denied the request: no"#,
+        );
+        assert_eq!(f.said, Some(Said::Admission));
+        assert_eq!(
+            f.admission,
+            Some(Admission::Webhook {
+                name: "deny.example.com".into()
+            })
+        );
+        assert_eq!(f.resource.as_deref(), Some("pods"));
+        assert_eq!(f.detail.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn list_options_are_bad_options() {
+        let f = read(
+            r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"#,
+        );
+        assert_eq!(f.said, Some(Said::BadOptions));
+        let f = read(
+            r#" "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch"#,
+        );
+        assert_eq!(f.said, Some(Said::BadOptions));
+        let f = read(r#"Document.kube.rs "x" is invalid: spec.title: Required value"#);
+        assert_eq!(f.said, Some(Said::BadObject));
+        assert_eq!(f.fields, vec!["spec.title".to_string()]);
+        assert_eq!(f.kind.as_deref(), Some("Document"));
+    }
+}

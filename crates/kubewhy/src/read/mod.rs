@@ -1,0 +1,121 @@
+//! Readers: each input format (a `kube::Error` value, kube-rs `Debug`/`Display` text, a `metav1.Status` JSON
+//! body, client-go and controller-runtime log lines, kubectl output, transport errors) is read into
+//! [`Evidence`] — what the failure says about itself, before any judgement. [`crate::classify`] turns evidence
+//! into a [`crate::Diagnosis`].
+//!
+//! The text readers never panic and never allocate in proportion to anything but the line they are given.
+
+pub(crate) mod client_go;
+pub(crate) mod escape;
+pub(crate) mod kube_debug;
+pub(crate) mod kube_error;
+pub(crate) mod kubectl;
+pub(crate) mod message;
+pub(crate) mod status_json;
+pub(crate) mod transport;
+pub mod url;
+
+use crate::diagnosis::Request;
+
+/// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The initial LIST (`InitialListFailed`, client-go `failed to list`).
+    InitialList,
+    /// Starting the WATCH (`WatchStartFailed`).
+    WatchStart,
+    /// An ERROR event inside the watch stream (`WatchError`).
+    WatchEvent,
+    /// The watch stream broke (`WatchFailed`).
+    WatchStream,
+    /// A reconciler's own API call (`ReconcilerFailed`).
+    Reconcile,
+    /// controller-runtime gave up waiting for an informer (`timed out waiting for cache to be synced`).
+    CacheSync,
+}
+
+impl Phase {
+    /// The verb the step uses.
+    pub(crate) fn verb(self) -> Option<&'static str> {
+        match self {
+            Phase::InitialList => Some("list"),
+            Phase::WatchStart | Phase::WatchEvent | Phase::WatchStream => Some("watch"),
+            Phase::Reconcile | Phase::CacheSync => None,
+        }
+    }
+}
+
+/// A transport failure: no HTTP response was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// Refused, reset, unreachable, DNS, closed connection.
+    Connection,
+    /// A time-out before a response.
+    Timeout,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+}
+
+/// One field cause of a `metav1.Status` (`details.causes[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Cause {
+    pub reason: String,
+    pub message: String,
+    pub field: String,
+}
+
+/// What a failure says about itself: the API server's answer (code, reason, message, details) when there was
+/// one, what is known about the request, and the step that failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Evidence {
+    /// HTTP status code.
+    pub code: Option<u16>,
+    /// Status reason (`Forbidden`, `NotFound`, `Failed to parse error data`).
+    pub reason: Option<String>,
+    /// The server's message, or the error text when there was no server answer.
+    pub message: String,
+    /// `details.name`, `details.group`, `details.kind` (for 403/404 usually the plural resource).
+    pub detail_name: Option<String>,
+    pub detail_group: Option<String>,
+    pub detail_kind: Option<String>,
+    pub causes: Vec<Cause>,
+    pub retry_after: Option<u32>,
+    /// What the context says about the request.
+    pub request: Request,
+    /// Which step failed.
+    pub phase: Option<Phase>,
+    /// A transport failure, when there was no response.
+    pub transport: Option<Transport>,
+    /// Facts from the framing (`kube_runtime::watcher` logged it at WARN, client-go `Failed to watch`).
+    pub notes: Vec<String>,
+    /// A reader recognised the text as a failure even if no rule classifies it (e.g. a `Status` struct).
+    pub is_failure: bool,
+    /// The class the framing implies when nothing more specific decides (controller-runtime's `if kind is a
+    /// CRD, it should be installed`).
+    pub hint: Option<crate::Class>,
+}
+
+/// Reads one message or log line. `None` when it holds no recognisable Kubernetes API failure.
+pub(crate) fn read_text(text: &str) -> Option<Evidence> {
+    let mut ev = Evidence::default();
+    let found_status = kube_debug::read(text, &mut ev) || status_json::read(text, &mut ev);
+    client_go::read(text, &mut ev);
+    kubectl::read(text, &mut ev);
+    if !found_status && ev.message.is_empty() {
+        ev.message = text.trim().to_string();
+    }
+    if ev.code.is_none() && ev.reason.is_none() && ev.transport.is_none() {
+        // Transport errors: only when no server answer was found.
+        ev.transport = transport::classify_text(&ev.message);
+    }
+    if ev.request.url.is_none() {
+        url::from_log_fields(text, &mut ev.request);
+    }
+    (ev.is_failure
+        || ev.code.is_some()
+        || ev.reason.is_some()
+        || ev.transport.is_some()
+        || ev.hint.is_some()
+        || message::read(&ev.message).said.is_some())
+    .then_some(ev)
+}

@@ -1,0 +1,171 @@
+//! Transport failures — no HTTP response at all: refused, reset and unreachable connections, DNS, time-outs
+//! and TLS, as rustls, hyper, hyper-util, openssl, Go's net/http and kubectl word them.
+
+use super::Transport;
+
+/// Phrases of a failed TLS handshake or certificate check.
+const TLS: [&str; 22] = [
+    "x509:",
+    "certificate verify failed",
+    "invalid peer certificate",
+    "UnknownIssuer",
+    "NotValidForName",
+    "InvalidCertificate",
+    "BadEncoding",
+    "certificate signed by unknown authority",
+    "certificate has expired",
+    "certificate is not valid",
+    "tls: failed to verify certificate",
+    "tls: bad certificate",
+    "tls: handshake failure",
+    "handshake failure",
+    "SSL routines",
+    "SSL_connect",
+    "rustls tls error",
+    "openssl tls error",
+    "AlertReceived",
+    "received fatal alert",
+    "InvalidDnsNameError",
+    "peer is incompatible",
+];
+
+/// Phrases of a time-out (checked before TLS: `TLS handshake timeout` is a time-out).
+const TIMEOUT: [&str; 13] = [
+    "TLS handshake timeout",
+    "context deadline exceeded",
+    "i/o timeout",
+    "Client.Timeout exceeded",
+    "deadline has elapsed",
+    "operation timed out",
+    "request timed out",
+    "connection timed out",
+    "Connection timed out",
+    "TimedOut",
+    "timed out",
+    "timeout elapsed",
+    "os error 110",
+];
+
+/// Phrases of a connection that could not be made or was lost.
+const CONNECTION: [&str; 27] = [
+    "connection refused",
+    "Connection refused",
+    "ConnectionRefused",
+    "os error 111",
+    "connection reset",
+    "Connection reset",
+    "ConnectionReset",
+    "os error 104",
+    "no such host",
+    "failed to lookup address",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "dns error",
+    "No route to host",
+    "no route to host",
+    "network is unreachable",
+    "Network is unreachable",
+    "broken pipe",
+    "Broken pipe",
+    "connection closed before message completed",
+    "http2: client connection lost",
+    "unexpected EOF",
+    "tcp connect error",
+    "error trying to connect",
+    "Unable to connect to the server",
+    "was refused - did you specify the right host or port",
+    "use of closed network connection",
+];
+
+/// The transport failure a text describes, if any.
+pub(crate) fn classify_text(text: &str) -> Option<Transport> {
+    if TIMEOUT.iter().any(|p| text.contains(p)) && !text.contains("waiting for cache to be synced")
+    {
+        return Some(Transport::Timeout);
+    }
+    if TLS.iter().any(|p| text.contains(p)) {
+        return Some(Transport::Tls);
+    }
+    if CONNECTION.iter().any(|p| text.contains(p)) {
+        return Some(Transport::Connection);
+    }
+    None
+}
+
+/// The server a transport error names: `https://host:port`, `dial tcp host:port`, `The connection to the server
+/// host:port was refused`.
+pub(crate) fn server_of(text: &str) -> Option<String> {
+    if let Some(i) = text.find("https://").or_else(|| text.find("http://")) {
+        let rest = &text[i..];
+        let scheme_len = if rest.starts_with("https://") { 8 } else { 7 };
+        let end = rest[scheme_len..]
+            .find(|c: char| {
+                c == '/'
+                    || c == '"'
+                    || c == '\\'
+                    || c == '?'
+                    || c.is_whitespace()
+                    || c == ')'
+                    || c == ','
+            })
+            .map_or(rest.len(), |e| e + scheme_len);
+        return Some(rest[..end].to_string());
+    }
+    for marker in ["dial tcp ", "The connection to the server "] {
+        if let Some(i) = text.find(marker) {
+            let rest = &text[i + marker.len()..];
+            let end = rest.find([' ', ':', '"']).map_or(rest.len(), |e| {
+                // Keep `:port` after a host.
+                let after = &rest[e..];
+                if after.starts_with(':') && after[1..].starts_with(|c: char| c.is_ascii_digit()) {
+                    e + 1 + after[1..].chars().take_while(char::is_ascii_digit).count()
+                } else {
+                    e
+                }
+            });
+            let host = rest[..end].trim_end_matches(':');
+            if !host.is_empty() {
+                return Some(host.to_string());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_and_finds_the_server() {
+        assert_eq!(
+            classify_text(
+                "Unable to connect to the server: x509: certificate signed by unknown authority"
+            ),
+            Some(Transport::Tls)
+        );
+        assert_eq!(
+            classify_text("Get \"https://10.0.0.1:6443/api\": net/http: TLS handshake timeout"),
+            Some(Transport::Timeout)
+        );
+        assert_eq!(
+            classify_text(
+                "The connection to the server localhost:8080 was refused - did you specify the right host or port?"
+            ),
+            Some(Transport::Connection)
+        );
+        assert_eq!(
+            server_of("The connection to the server localhost:8080 was refused"),
+            Some("localhost:8080".into())
+        );
+        assert_eq!(
+            server_of("dial tcp 10.96.0.1:443: connect: connection refused"),
+            Some("10.96.0.1:443".into())
+        );
+        assert_eq!(
+            server_of("Get \"https://k8s.example:6443/api/v1/pods\": EOF"),
+            Some("https://k8s.example:6443".into())
+        );
+        assert_eq!(classify_text("all fine"), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! Text in the rustc/cargo shape: `error[class]: summary`, `--> where`, the line that failed, `= cause:`,
+//! `= note:`, `= help:` and the manifest to apply. Colour only when asked ([`TextOptions::color`]); the caller
+//! decides (a terminal, and `NO_COLOR` unset).
+
+use std::io::{self, Write};
+
+use super::Level;
+use crate::diagnosis::Diagnosis;
+use crate::scan::Finding;
+
+/// How to render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Use ANSI colours.
+    pub color: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn level(&self, l: Level, s: &str) -> String {
+        self.wrap(if l == Level::Error { "1;31" } else { "1;33" }, s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn gutter(&self, s: &str) -> String {
+        self.wrap("1;34", s)
+    }
+    fn added(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+}
+
+/// Where a diagnosis was found, for the `-->` line and the excerpt.
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    /// The file (or `<stdin>`).
+    pub source: &'a str,
+    /// First line it was seen on.
+    pub first_line: u64,
+    /// Last line it was seen on.
+    pub last_line: u64,
+    /// How many lines held it.
+    pub count: u64,
+    /// The first line's text.
+    pub excerpt: &'a str,
+}
+
+/// Writes one diagnosis without a source location: `-->` names the request when it is known, and the server's
+/// message is shown as a note.
+pub fn write_diagnosis(w: &mut impl Write, d: &Diagnosis, opts: &TextOptions) -> io::Result<()> {
+    write_at(w, d, None, opts)
+}
+
+/// Writes one finding of a scan (with its location, count and line).
+pub fn write_finding(w: &mut impl Write, f: &Finding, opts: &TextOptions) -> io::Result<()> {
+    let loc = Location {
+        source: &f.source,
+        first_line: f.first_line,
+        last_line: f.last_line,
+        count: f.count,
+        excerpt: &f.excerpt,
+    };
+    write_at(w, &f.diagnosis, Some(loc), opts)
+}
+
+/// `GET /api/v1/...`, or `list configmaps in namespace x`, or nothing.
+fn request_line(d: &Diagnosis) -> Option<String> {
+    let r = &d.request;
+    if let (Some(m), Some(u)) = (&r.method, &r.url) {
+        return Some(format!("{m} {u}"));
+    }
+    let mut parts = Vec::new();
+    if let Some(v) = &r.verb {
+        parts.push(v.clone());
+    }
+    if let Some(p) = &r.path {
+        parts.push(p.clone());
+    } else if let Some(t) = crate::classify::resource_text(r) {
+        parts.push(t);
+        if let Some(n) = &r.name {
+            parts.push(format!("`{n}`"));
+        }
+    } else if let Some(k) = &r.kind {
+        parts.push(format!("kind {k}"));
+    }
+    if let Some(ns) = &r.namespace {
+        parts.push(format!("in namespace {ns}"));
+    }
+    if let Some(u) = &r.url
+        && r.method.is_none()
+    {
+        parts.push(format!("({u})"));
+    }
+    (parts.len() > 1 || (parts.len() == 1 && r.verb.is_none())).then(|| parts.join(" "))
+}
+
+/// Writes a diagnosis, with a location when one is given.
+pub fn write_at(
+    w: &mut impl Write,
+    d: &Diagnosis,
+    loc: Option<Location<'_>>,
+    opts: &TextOptions,
+) -> io::Result<()> {
+    let p = Paint { on: opts.color };
+    let level = Level::of(d);
+    let width = loc.map_or(1, |l| l.first_line.to_string().len()).max(1);
+    let pad = " ".repeat(width);
+    let bar = p.gutter(&format!("{pad} |"));
+    let eq = p.gutter(&format!("{pad} ="));
+    let summary = if d.summary.is_empty() {
+        &d.message
+    } else {
+        &d.summary
+    };
+    writeln!(
+        w,
+        "{}{}",
+        p.level(level, &format!("{}[{}]", level.as_str(), d.class)),
+        p.bold(&format!(": {summary}"))
+    )?;
+    match loc {
+        Some(l) => {
+            let seen = if l.count > 1 {
+                format!(" (seen {} times, last at line {})", l.count, l.last_line)
+            } else {
+                String::new()
+            };
+            writeln!(
+                w,
+                "{}{} {}:{}{seen}",
+                pad,
+                p.gutter("-->"),
+                l.source,
+                l.first_line
+            )?;
+            writeln!(w, "{bar}")?;
+            writeln!(
+                w,
+                "{} {}",
+                p.gutter(&format!("{:>width$} |", l.first_line)),
+                one_line(l.excerpt)
+            )?;
+            writeln!(w, "{bar}")?;
+        }
+        None => {
+            if let Some(req) = request_line(d) {
+                writeln!(w, "{}{} {req}", pad, p.gutter("-->"))?;
+            }
+            writeln!(w, "{bar}")?;
+            if !d.message.is_empty() && d.message != *summary {
+                writeln!(w, "{eq} {}: {}", p.bold("message"), one_line(&d.message))?;
+            }
+        }
+    }
+    if !d.cause.is_empty() {
+        writeln!(w, "{eq} {}: {}", p.bold("cause"), d.cause)?;
+    }
+    for n in &d.notes {
+        writeln!(w, "{eq} {}: {n}", p.bold("note"))?;
+    }
+    if !d.remedy.text.is_empty() {
+        let mut lines = d.remedy.text.lines();
+        if let Some(first) = lines.next() {
+            writeln!(w, "{eq} {}: {first}", p.bold("help"))?;
+        }
+        for l in lines {
+            writeln!(w, "{pad}   {l}")?;
+        }
+    }
+    if let Some(yaml) = &d.remedy.yaml {
+        writeln!(w, "{bar}")?;
+        for l in yaml.lines() {
+            writeln!(w, "{} {}", p.gutter(&format!("{pad} +")), p.added(l))?;
+        }
+        writeln!(w, "{bar}")?;
+    }
+    for c in &d.remedy.commands {
+        writeln!(w, "{eq} {}: `{c}`", p.bold("help"))?;
+    }
+    writeln!(w)
+}
+
+/// The closing line: `error: 3 problems found in app.log (2 errors, 1 warning)`.
+pub fn write_totals(
+    w: &mut impl Write,
+    findings: &[Finding],
+    sources: &str,
+    opts: &TextOptions,
+) -> io::Result<()> {
+    let p = Paint { on: opts.color };
+    let warnings = findings
+        .iter()
+        .filter(|f| Level::of(&f.diagnosis) == Level::Warning)
+        .count();
+    let errors = findings.len() - warnings;
+    if findings.is_empty() {
+        return writeln!(w, "no Kubernetes API failures found in {sources}");
+    }
+    let level = if errors > 0 {
+        Level::Error
+    } else {
+        Level::Warning
+    };
+    writeln!(
+        w,
+        "{}: {} distinct problem{} found in {sources} ({errors} error{}, {warnings} warning{})",
+        p.level(level, level.as_str()),
+        findings.len(),
+        plural(findings.len()),
+        plural(errors),
+        plural(warnings),
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A line for display: control characters made visible, at most 300 characters.
+fn one_line(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_rustc_style_without_colour() {
+        let d = crate::diagnose_text(
+            r#"configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot list resource "configmaps" in API group "" in the namespace "ns""#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_diagnosis(&mut out, &d, &TextOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("error[forbidden]: service account `ns/sa` cannot `list` `configmaps` in namespace `ns`\n"),
+            "{text}"
+        );
+        assert!(text.contains("  = cause: "), "{text}");
+        assert!(text.contains("  + kind: RoleBinding"), "{text}");
+        assert!(!text.contains('\x1b'));
+        let mut coloured = Vec::new();
+        write_diagnosis(&mut coloured, &d, &TextOptions { color: true }).unwrap();
+        assert!(
+            String::from_utf8(coloured)
+                .unwrap()
+                .contains("\x1b[1;31merror[forbidden]")
+        );
+    }
+}
