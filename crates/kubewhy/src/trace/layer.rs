@@ -2,7 +2,7 @@
 //! latency and the span it was made in; logs it (as a redacted `curl` command on demand); counts it in
 //! [`Metrics`]; and remembers recent failures so an error can be matched to the request that caused it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +27,8 @@ pub const CURL_ENV: &str = "KUBEWHY_LOG_CURL";
 
 /// How many failures are remembered for matching errors to requests.
 const RECENT_FAILURES: usize = 256;
+/// How many paths' last success are remembered.
+const RECENT_SUCCESS_PATHS: usize = 1024;
 /// Error bodies larger than this are not buffered whole (the API server's are a few hundred bytes).
 const MAX_ERROR_BODY: usize = 1 << 20;
 
@@ -56,6 +58,8 @@ struct Inner {
     curl: AtomicBool,
     metrics: Option<Metrics>,
     failures: Mutex<VecDeque<Failure>>,
+    /// Last successful response per path (without query), for telling when a failing watcher recovered.
+    successes: Mutex<HashMap<String, Instant>>,
 }
 
 impl Inspector {
@@ -89,6 +93,7 @@ impl Inspector {
                 curl: AtomicBool::new(curl),
                 metrics: None,
                 failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
+                successes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -101,6 +106,7 @@ impl Inspector {
             curl: AtomicBool::new(shared.curl.load(Ordering::Relaxed)),
             metrics: None,
             failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
+            successes: Mutex::new(HashMap::new()),
         });
         Inspector {
             inner: Arc::new(Inner {
@@ -157,6 +163,30 @@ impl Inspector {
     /// The remembered failures, oldest first.
     pub fn recent_failures(&self) -> Vec<Failure> {
         self.lock().iter().cloned().collect()
+    }
+
+    /// Whether a request to `path` (query ignored) got a successful response after `since`.
+    pub fn succeeded_since(&self, path: &str, since: Instant) -> bool {
+        let path = path.split('?').next().unwrap_or(path);
+        let successes = self
+            .inner
+            .successes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        successes.get(path).is_some_and(|at| *at > since)
+    }
+
+    fn record_success(&self, uri: &str) {
+        let path = uri.split('?').next().unwrap_or(uri);
+        let mut successes = self
+            .inner
+            .successes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if successes.len() >= RECENT_SUCCESS_PATHS && !successes.contains_key(path) {
+            successes.clear(); // bounded memory: only recent successes matter
+        }
+        successes.insert(path.to_string(), Instant::now());
     }
 
     fn record(&self, failure: Failure) {
@@ -259,6 +289,7 @@ where
                         m.observe_request(&verb, &resource, status.as_str(), latency);
                     }
                     if status.as_u16() < 400 {
+                        inspector.record_success(&uri);
                         log_response(&method, &uri, status.as_u16(), latency, span_name);
                         return Ok(response.map(Either::Left));
                     }

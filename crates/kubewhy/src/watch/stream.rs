@@ -1,0 +1,293 @@
+//! The watcher stream extension: names a watcher, diagnoses each of its errors (with the request that failed,
+//! when an [`Inspector`] saw it), logs each distinct cause once per interval with a repeat count (WARN when it
+//! is persistent or outlasts the grace period), backs off across relists, and keeps the [`Health`] registry
+//! and metrics current. Items pass through unchanged, errors included, so it fits in front of a reflector or a
+//! `Controller::for_stream`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use kube::runtime::watcher;
+
+use crate::diagnosis::Diagnosis;
+use crate::trace::Inspector;
+
+use super::backoff::Backoff;
+use super::health::Health;
+use super::policy::is_persistent;
+
+/// After a relist that follows failures, how long the watch must stay quiet (no error) to count as recovered.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// A watcher's identity and where it reports.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    name: String,
+    health: Health,
+    inspector: Option<Inspector>,
+}
+
+impl Watch {
+    /// A watcher named `name` (use the resource it watches, e.g. `documents.kube.rs`) reporting to `health`.
+    pub fn new(name: impl Into<String>, health: &Health) -> Watch {
+        let name = name.into();
+        health.register(&name);
+        Watch {
+            name,
+            health: health.clone(),
+            inspector: None,
+        }
+    }
+
+    /// Matches errors to the requests an [`Inspector`] recorded, so diagnoses carry the URL and verb.
+    pub fn inspector(mut self, inspector: &Inspector) -> Watch {
+        self.inspector = Some(inspector.clone());
+        self
+    }
+
+    /// The watcher's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Diagnoses one watcher error, with the failed request when known.
+    pub fn diagnose(&self, err: &watcher::Error) -> Diagnosis {
+        let kube_err = match err {
+            watcher::Error::InitialListFailed(e)
+            | watcher::Error::WatchStartFailed(e)
+            | watcher::Error::WatchFailed(e) => Some(e),
+            watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => None,
+        };
+        match kube_err {
+            Some(e) => {
+                let request = self.inspector.as_ref().and_then(|i| i.request_for(e));
+                crate::diagnose_in(e, request.as_ref())
+            }
+            None => crate::diagnose_watcher(err),
+        }
+    }
+}
+
+/// Extension for watcher streams.
+///
+/// ```no_run
+/// # async fn demo(client: kube::Client) {
+/// use futures::StreamExt;
+/// use kube::runtime::{watcher, WatchStreamExt};
+/// use kubewhy::watch::{Health, Policy, Watch, WatchStreamDiagnoseExt};
+/// let health = Health::new(Policy::in_cluster());
+/// let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(client);
+/// let mut events = watcher(pods, watcher::Config::default())
+///     .diagnosed(Watch::new("pods", &health))   // diagnosed, logged once per cause, backed off
+///     .applied_objects()
+///     .boxed();
+/// while let Some(pod) = events.next().await { /* errors still arrive here, already reported */ }
+/// # }
+/// ```
+pub trait WatchStreamDiagnoseExt<K>:
+    Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Sized
+{
+    /// Diagnoses, reports and backs off this watcher's errors (see the module docs).
+    fn diagnosed(
+        self,
+        watch: Watch,
+    ) -> BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>
+    where
+        Self: Send + 'static,
+        K: Send + 'static,
+    {
+        let state = State {
+            inner: self.boxed(),
+            backoff: Backoff::new(watch.health.policy().backoff),
+            watch,
+            delay: None,
+            last_failure: None,
+            causes: HashMap::new(),
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            if let Some(delay) = state.delay.take() {
+                tokio::time::sleep(delay).await;
+            }
+            loop {
+                if state.last_failure.is_none() {
+                    let item = state.inner.next().await?;
+                    state.handle(&item);
+                    return Some((item, state));
+                }
+                // Failing: a retried watch that succeeds may stay quiet for minutes, so look for quiet too.
+                match tokio::time::timeout(SETTLE, state.inner.next()).await {
+                    Ok(item) => {
+                        let item = item?;
+                        state.handle(&item);
+                        return Some((item, state));
+                    }
+                    Err(_quiet) => {
+                        if state.quiet_means_recovered() {
+                            state.recovered(false);
+                        }
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+impl<K, S> WatchStreamDiagnoseExt<K> for S where
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Sized
+{
+}
+
+struct State<K> {
+    inner: BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
+    watch: Watch,
+    backoff: Backoff,
+    delay: Option<Duration>,
+    /// While failing: when the last error came and the path of the request that failed.
+    last_failure: Option<(Instant, Option<String>)>,
+    causes: HashMap<(crate::Class, String), CauseLog>,
+}
+
+struct CauseLog {
+    last_logged: Instant,
+    suppressed: u64,
+}
+
+impl<K> State<K> {
+    fn handle(&mut self, item: &Result<watcher::Event<K>, watcher::Error>) {
+        match item {
+            Ok(event) => self.event(event),
+            Err(err) => self.error(err),
+        }
+    }
+
+    fn event(&mut self, event: &watcher::Event<K>) {
+        let synced_now = matches!(event, watcher::Event::InitDone);
+        let live = matches!(event, watcher::Event::Apply(_) | watcher::Event::Delete(_));
+        if self.last_failure.is_some() && !live {
+            // A relist after failures proves little (a denied watch fails right after it): wait for quiet.
+            self.watch.health.progress(&self.watch.name, synced_now);
+            return;
+        }
+        self.recovered(synced_now);
+    }
+
+    /// After a failure, the stream has been quiet for [`SETTLE`]: with an inspector, recovered only if the
+    /// failed request has since succeeded (the retried watch got its 200); without one, quiet is the evidence.
+    fn quiet_means_recovered(&self) -> bool {
+        match (&self.last_failure, &self.watch.inspector) {
+            (Some((at, Some(path))), Some(inspector)) => inspector.succeeded_since(path, *at),
+            _ => true,
+        }
+    }
+
+    fn recovered(&mut self, synced_now: bool) {
+        self.last_failure = None;
+        if let Some((errors, failed_for)) = self.watch.health.success(&self.watch.name, synced_now)
+        {
+            tracing::info!(
+                target: "kubewhy::watch",
+                watcher = %self.watch.name, errors, failed_for_s = failed_for.as_secs(),
+                "watcher {} recovered after {errors} error(s) over {:.0?}", self.watch.name, failed_for
+            );
+            self.causes.clear();
+        }
+    }
+
+    fn error(&mut self, err: &watcher::Error) {
+        let now = Instant::now();
+        let diagnosis = self.watch.diagnose(err);
+        let path = diagnosis
+            .request
+            .url
+            .as_deref()
+            .map(|u| u.split('?').next().unwrap_or(u).to_string());
+        self.last_failure = Some((now, path));
+        let failing_for = self.watch.health.failure(&self.watch.name, &diagnosis);
+        let delay = self.backoff.failure(now);
+        self.delay = Some(delay);
+
+        let policy = self.watch.health.policy();
+        let key = (diagnosis.class, diagnosis.summary.clone());
+        let due = match self.causes.get_mut(&key) {
+            Some(log) if now.saturating_duration_since(log.last_logged) < policy.log_interval => {
+                log.suppressed += 1;
+                None
+            }
+            Some(log) => {
+                let repeated = log.suppressed;
+                log.last_logged = now;
+                log.suppressed = 0;
+                Some(repeated)
+            }
+            None => {
+                self.causes.insert(
+                    key,
+                    CauseLog {
+                        last_logged: now,
+                        suppressed: 0,
+                    },
+                );
+                Some(0)
+            }
+        };
+        let Some(repeated) = due else {
+            tracing::trace!(target: "kubewhy::watch", watcher = %self.watch.name, "{diagnosis} (repeat, reported already)");
+            return;
+        };
+        let persistent = is_persistent(diagnosis.class);
+        let text = report(&self.watch.name, &diagnosis, repeated, failing_for, delay);
+        let r = &diagnosis.request;
+        macro_rules! emit {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "kubewhy::watch", $level,
+                    watcher = %self.watch.name,
+                    class = %diagnosis.class,
+                    code = diagnosis.code.unwrap_or(0),
+                    verb = r.verb.as_deref().unwrap_or(""),
+                    resource = r.resource.as_deref().unwrap_or(""),
+                    namespace = r.namespace.as_deref().unwrap_or(""),
+                    user = diagnosis.user.as_deref().unwrap_or(""),
+                    url = r.url.as_deref().unwrap_or(""),
+                    repeated,
+                    "{text}"
+                )
+            };
+        }
+        if persistent || failing_for >= policy.grace {
+            emit!(tracing::Level::WARN);
+        } else {
+            emit!(tracing::Level::INFO);
+        }
+    }
+}
+
+/// The log line's text: what failed, why, what to do, and how often.
+fn report(
+    name: &str,
+    d: &Diagnosis,
+    repeated: u64,
+    failing_for: Duration,
+    delay: Duration,
+) -> String {
+    let mut text = format!("watcher {name} failing: {d}");
+    if !d.cause.is_empty() {
+        text.push_str(&format!("; cause: {}", d.cause));
+    }
+    if let Some(help) = d.remedy.text.lines().next().filter(|l| !l.is_empty()) {
+        text.push_str(&format!("; help: {help}"));
+    }
+    if repeated > 0 {
+        text.push_str(&format!(
+            "; repeated {repeated} more time(s) since last report"
+        ));
+    }
+    text.push_str(&format!(
+        "; failing for {:.0?}, retrying in {:.1?}",
+        failing_for, delay
+    ));
+    text
+}
