@@ -458,3 +458,40 @@ fn missing_go_is_one_clear_error() {
         "{stderr}"
     );
 }
+
+/// A control plane with a state directory can be stopped and started again on the same data and port: objects,
+/// credentials and the kubeconfig stay valid (what a "the API server went away" test needs).
+#[tokio::test]
+async fn a_control_plane_restarts_on_the_same_data_and_port() {
+    let dir = kubewhy_testenv::scratch_path("restart");
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = Options {
+        dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let mut first = ControlPlane::start(opts.clone()).unwrap();
+    let port: u16 = first.server().rsplit(':').next().unwrap().parse().unwrap();
+    let admin = first.admin().await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(admin, "default");
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("survivor".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some([("k".to_string(), "v".to_string())].into()),
+        ..ConfigMap::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    let token = first.state().admin_token.clone();
+    assert!(first.stop().unwrap().success());
+    assert!(cms.get("survivor").await.is_err(), "the API server is down");
+
+    let second = ControlPlane::start(Options { port, ..opts }).unwrap();
+    assert_eq!(second.server(), format!("https://127.0.0.1:{port}"));
+    assert_eq!(second.state().admin_token, token);
+    // The client made for the first instance works against the second: same URL, CA and token.
+    let survivor = cms.get("survivor").await.unwrap();
+    assert_eq!(survivor.data.unwrap()["k"], "v");
+    drop(second);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
