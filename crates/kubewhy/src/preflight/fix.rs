@@ -1,0 +1,164 @@
+//! The fix for a report: the minimal RBAC granting exactly the permissions the access checks found missing
+//! (made by [`crate::rbac::generate`], the one RBAC generator), the commands that install missing CRDs, and the
+//! corrections a needs file needs — as one stream for `kubectl apply -f -` (everything but the RBAC is a
+//! `#` comment in it).
+
+use serde::Serialize;
+
+use super::discovery::Served;
+use super::{Options, Outcome, Report};
+use crate::diagnosis::Class;
+use crate::needs::Needs;
+use crate::rbac::{self, Permission, RbacObject, Subject};
+
+/// What grants or installs everything the checks found missing.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Fix {
+    /// Who the RBAC grants to.
+    pub subject: Option<Subject>,
+    /// The missing permissions.
+    pub permissions: Vec<Permission>,
+    /// The name of the generated roles and bindings: `<program>-fix-<hash of the permissions>`, so a fix never
+    /// overwrites the program's own roles nor an earlier fix for other permissions.
+    pub name: Option<String>,
+    /// The RBAC manifests granting exactly `permissions` (YAML for `kubectl apply -f -`).
+    pub rbac: Option<String>,
+    /// Commands to run first (CRD installs).
+    pub commands: Vec<String>,
+    /// Corrections to the needs file.
+    pub edits: Vec<String>,
+    /// What the fix cannot do (e.g. the subject is unknown).
+    pub notes: Vec<String>,
+}
+
+impl Fix {
+    /// Whether there is nothing to apply, run or edit.
+    pub fn is_empty(&self) -> bool {
+        self.rbac.is_none() && self.commands.is_empty() && self.edits.is_empty()
+    }
+
+    /// The fix as one YAML stream for `kubectl apply -f -`: commands and edits as `#` comments first, then the
+    /// RBAC.
+    pub fn to_apply_stream(&self) -> String {
+        let mut out = String::new();
+        if self.is_empty() {
+            out.push_str("# kubewhy: nothing to apply\n");
+            for n in &self.notes {
+                out.push_str(&format!("# {n}\n"));
+            }
+            return out;
+        }
+        if !self.commands.is_empty() {
+            out.push_str("# first, install what is missing:\n");
+            for c in &self.commands {
+                out.push_str(&format!("#   {c}\n"));
+            }
+        }
+        if !self.edits.is_empty() {
+            out.push_str("# correct the needs file, then check again:\n");
+            for e in &self.edits {
+                out.push_str(&format!("#   {e}\n"));
+            }
+        }
+        for n in &self.notes {
+            out.push_str(&format!("# {n}\n"));
+        }
+        if let (Some(yaml), Some(subject)) = (&self.rbac, &self.subject) {
+            out.push_str(&format!(
+                "# grants {subject} the {} missing permission(s), nothing more:\n",
+                self.permissions.len()
+            ));
+            out.push_str(yaml);
+        }
+        out
+    }
+}
+
+/// FNV-1a (32 bits): a short name suffix that is stable across runs and Rust versions.
+fn fnv1a(text: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in text.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// The generated objects' name for a set of permissions.
+fn fix_name(program: &str, permissions: &[Permission]) -> String {
+    let key: Vec<String> = permissions.iter().map(|p| format!("{p:?}")).collect();
+    format!("{program}-fix-{:08x}", fnv1a(&key.join("\n")))
+}
+
+pub(super) fn build(needs: &Needs, report: &Report, served: &Served, options: &Options) -> Fix {
+    let mut fix = Fix::default();
+    let mut permissions: Vec<Permission> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .filter(|c| c.diagnosis.as_ref().map(|d| d.class) == Some(Class::Forbidden))
+        .filter_map(|c| c.permission.clone())
+        .collect();
+    permissions.sort();
+    permissions.dedup();
+    for crd in &served.missing_crds {
+        let command = options.crd_install.clone().unwrap_or_else(|| {
+            format!("kubectl apply -f <the manifest of CustomResourceDefinition {crd}>")
+        });
+        if !fix.commands.contains(&command) {
+            fix.commands.push(command);
+        }
+    }
+    fix.edits = served.edits.clone();
+    if !permissions.is_empty() {
+        match &report.subject {
+            Some(subject) if !subject.user.is_empty() => {
+                let subject = Subject::from_username(&subject.user);
+                let name = fix_name(&needs.name, &permissions);
+                let objects: Vec<RbacObject> = rbac::generate(&name, &subject, &permissions);
+                match rbac::to_yaml(&objects) {
+                    Ok(yaml) => {
+                        fix.rbac = Some(yaml);
+                        fix.name = Some(name);
+                    }
+                    Err(e) => fix.notes.push(format!("writing the RBAC as YAML failed: {e}")),
+                }
+                fix.subject = Some(subject);
+            }
+            _ => fix.notes.push(
+                "who is to be granted is unknown (SelfSubjectReview failed): check again with `--as <user>` \
+                 to get the RBAC"
+                    .into(),
+            ),
+        }
+    }
+    fix.permissions = permissions;
+    fix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rbac::Verb;
+
+    #[test]
+    fn fix_names_are_stable_and_differ_by_permissions() {
+        let a = vec![Permission::resource(
+            "kube.rs",
+            "documents",
+            Verb::Watch,
+            None,
+        )];
+        let b = vec![Permission::resource(
+            "kube.rs",
+            "documents",
+            Verb::List,
+            None,
+        )];
+        assert_eq!(fix_name("ctl", &a), fix_name("ctl", &a));
+        assert_ne!(fix_name("ctl", &a), fix_name("ctl", &b));
+        assert!(fix_name("ctl", &a).starts_with("ctl-fix-"));
+        assert_eq!(fnv1a(""), 0x811c_9dc5);
+        assert_eq!(fnv1a("a"), 0xe40c_292c);
+    }
+}

@@ -1,0 +1,35 @@
+//! Check 1, `reach`: the API server answers `/version` with these credentials — which proves the connection,
+//! TLS and authentication (an unknown token is a 401 even on `/version`) — and tells its version.
+
+use std::time::Duration;
+
+use super::{Check, CheckKind, limited};
+use crate::diagnosis::Request;
+
+/// The reach check and the server's version when it answered.
+pub(super) async fn check(
+    client: &kube::Client,
+    server: &str,
+    timeout: Duration,
+) -> (Check, Option<String>) {
+    let check = Check::new(CheckKind::Reach, "API server reachable", None);
+    match limited(timeout, client.apiserver_version()).await {
+        Ok(info) => {
+            let detail = format!("`{server}` answers: Kubernetes {}", info.git_version);
+            (check.pass(detail), Some(info.git_version))
+        }
+        Err(failure) => {
+            let request = Request {
+                method: Some("GET".into()),
+                url: Some("/version".into()),
+                path: Some("/version".into()),
+                ..Request::default()
+            };
+            let mut d = failure.diagnose(&request);
+            d.notes.push(format!(
+                "the API server is `{server}` (from the kubeconfig context in use, or `--kubeconfig`/`--context`)"
+            ));
+            (check.fail(d), None)
+        }
+    }
+}

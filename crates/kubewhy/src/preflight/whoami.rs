@@ -1,0 +1,277 @@
+//! Check 2, `whoami`: SelfSubjectReview tells who the caller is (user and groups); with `--as` the same review
+//! under impersonation tells who is checked — or that the caller may not impersonate, which the probes need —
+//! and, for a ServiceAccount, whether it exists (RBAC answers "yes" for group grants to a misspelled one).
+
+use k8s_openapi::api::authentication::v1::{SelfSubjectReview, UserInfo};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, PostParams};
+
+use super::{AsIdentity, Check, CheckKind, Failure, Identity, Options, limited, who};
+use crate::diagnosis::{Class, Diagnosis, Request};
+use crate::rbac::Subject;
+
+/// What the whoami stage learned.
+pub(super) struct Who {
+    /// The caller.
+    pub caller: Option<Identity>,
+    /// The checked identity (the caller without `--as`).
+    pub subject: Option<Identity>,
+    /// With `--as`: why impersonation cannot be used; `None` when it works (or is not needed).
+    pub impersonation_denied: Option<String>,
+    /// The checks.
+    pub checks: Vec<Check>,
+}
+
+fn ssr_request() -> Request {
+    Request {
+        method: Some("POST".into()),
+        url: Some("/apis/authentication.k8s.io/v1/selfsubjectreviews".into()),
+        verb: Some("create".into()),
+        group: Some("authentication.k8s.io".into()),
+        version: Some("v1".into()),
+        resource: Some("selfsubjectreviews".into()),
+        ..Request::default()
+    }
+}
+
+async fn review(client: &kube::Client, options: &Options) -> Result<Identity, Failure> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let answer = limited(
+        options.timeout,
+        api.create(&PostParams::default(), &SelfSubjectReview::default()),
+    )
+    .await?;
+    let info: UserInfo = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+    Ok(Identity {
+        user: info.username.unwrap_or_default(),
+        // Static-token files can give a user an empty group name; it names nothing.
+        groups: info
+            .groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect(),
+    })
+}
+
+fn groups_phrase(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "no groups".to_string()
+    } else {
+        format!("groups: {}", groups.join(", "))
+    }
+}
+
+/// The groups the API server gives an impersonated user when `--as-group` names none
+/// (kubernetes/apiserver `filters/impersonation`): a ServiceAccount gets `system:serviceaccounts` and
+/// `system:serviceaccounts:<namespace>`; every named user gets `system:authenticated`.
+pub(super) fn impersonated_groups(who: &AsIdentity) -> Vec<String> {
+    let mut groups = who.groups.clone();
+    if groups.is_empty()
+        && let Subject::ServiceAccount { namespace, .. } = Subject::from_username(&who.user)
+    {
+        groups.push("system:serviceaccounts".into());
+        groups.push(format!("system:serviceaccounts:{namespace}"));
+    }
+    let special = ["system:authenticated", "system:unauthenticated"];
+    if who.user != "system:anonymous" && !groups.iter().any(|g| special.contains(&g.as_str())) {
+        groups.push("system:authenticated".into());
+    }
+    groups
+}
+
+pub(super) async fn check(
+    caller: &kube::Client,
+    as_client: Option<&kube::Client>,
+    options: &Options,
+) -> Who {
+    let sa_exists = async {
+        match options
+            .as_identity
+            .as_ref()
+            .map(|w| Subject::from_username(&w.user))
+        {
+            Some(Subject::ServiceAccount { namespace, name }) => {
+                let api: Api<ServiceAccount> = Api::namespaced(caller.clone(), &namespace);
+                Some(limited(options.timeout, api.get_opt(&name)).await)
+            }
+            _ => None,
+        }
+    };
+    let impersonated = async {
+        match as_client {
+            Some(c) => Some(review(c, options).await),
+            None => None,
+        }
+    };
+    let (mine, theirs, sa) = futures::join!(review(caller, options), impersonated, sa_exists);
+
+    let mut checks = Vec::new();
+    let me = Check::new(CheckKind::Whoami, "who am I", None);
+    let caller_identity = match mine {
+        Ok(id) => {
+            checks.push(me.pass(format!(
+                "you are `{}` ({})",
+                id.user,
+                groups_phrase(&id.groups)
+            )));
+            Some(id)
+        }
+        Err(failure) => {
+            let mut d = failure.diagnose(&ssr_request());
+            if failure.code() == Some(404) {
+                d.notes.push(
+                    "the selfsubjectreviews API (authentication.k8s.io/v1) is served from Kubernetes 1.28 on"
+                        .into(),
+                );
+            }
+            d.notes.push(
+                "the other checks go on; without knowing who you are, `--fix` cannot name whom to grant".into(),
+            );
+            checks.push(me.fail(d));
+            None
+        }
+    };
+
+    let Some(as_identity) = &options.as_identity else {
+        return Who {
+            subject: caller_identity.clone(),
+            caller: caller_identity,
+            impersonation_denied: None,
+            checks,
+        };
+    };
+
+    let name = format!("impersonate `{}`", as_identity.user);
+    let them = Check::new(CheckKind::Whoami, name, None);
+    let mut impersonation_denied = None;
+    let mut sa_note = String::new();
+    match sa {
+        Some(Ok(Some(_))) | None => {}
+        Some(Ok(None)) => {
+            let mut d = Diagnosis::new(
+                Class::ObjectNotFound,
+                format!("serviceaccounts \"{}\" not found", as_identity.user),
+            );
+            if let Subject::ServiceAccount { namespace, name } =
+                Subject::from_username(&as_identity.user)
+            {
+                d.request = Request {
+                    verb: Some("get".into()),
+                    version: Some("v1".into()),
+                    group: Some(String::new()),
+                    resource: Some("serviceaccounts".into()),
+                    namespace: Some(namespace.clone()),
+                    name: Some(name.clone()),
+                    ..Request::default()
+                };
+                d.summary = format!("the service account `{namespace}/{name}` does not exist");
+                d.cause = "the checks below answer for a name no program can run as: RBAC grants to the \
+                           `system:serviceaccounts` groups make a misspelled ServiceAccount look allowed"
+                    .into();
+                d.remedy.text = "create it, or check the name the program really runs as (`spec.serviceAccountName` \
+                                 of its Pod)"
+                    .into();
+                d.remedy.commands = vec![format!(
+                    "kubectl create serviceaccount {name} -n {namespace}"
+                )];
+            }
+            checks.push(
+                Check::new(
+                    CheckKind::Whoami,
+                    format!("`{}` exists", as_identity.user),
+                    None,
+                )
+                .fail(d),
+            );
+        }
+        Some(Err(failure)) => {
+            sa_note = format!(
+                "; whether the ServiceAccount exists is unknown: reading it failed ({})",
+                failure.message()
+            );
+        }
+    }
+    let subject = match theirs {
+        Some(Ok(id)) => {
+            checks.push(them.pass(format!(
+                "checking as `{}` ({}), by impersonation{sa_note}",
+                id.user,
+                groups_phrase(&id.groups)
+            )));
+            id
+        }
+        Some(Err(failure)) => {
+            let assumed = Identity {
+                user: as_identity.user.clone(),
+                groups: impersonated_groups(as_identity),
+            };
+            let caller_name = caller_identity
+                .as_ref()
+                .map(|c| format!("`{}`", c.user))
+                .unwrap_or_else(|| "the caller".into());
+            if failure.code() == Some(403) {
+                let reason = format!(
+                    "you ({caller_name}) may not impersonate {}",
+                    who(&as_identity.user)
+                );
+                checks.push(them.skip(format!(
+                    "{reason} ({}); access is reviewed with SubjectAccessReview for `{}` ({}); the live probes, \
+                     which need impersonation, are skipped{sa_note}",
+                    failure.message().trim(),
+                    assumed.user,
+                    groups_phrase(&assumed.groups),
+                )));
+                impersonation_denied = Some(reason);
+            } else {
+                let reason = format!(
+                    "impersonating `{}` failed: {}",
+                    as_identity.user,
+                    failure.message()
+                );
+                checks.push(them.fail(failure.diagnose(&ssr_request())));
+                impersonation_denied = Some(reason);
+            }
+            assumed
+        }
+        None => Identity {
+            user: as_identity.user.clone(),
+            groups: impersonated_groups(as_identity),
+        },
+    };
+    Who {
+        caller: caller_identity,
+        subject: Some(subject),
+        impersonation_denied,
+        checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impersonated_service_accounts_get_the_service_account_groups() {
+        let sa = AsIdentity {
+            user: "system:serviceaccount:ns1:ctl".into(),
+            groups: vec![],
+        };
+        assert_eq!(
+            impersonated_groups(&sa),
+            [
+                "system:serviceaccounts",
+                "system:serviceaccounts:ns1",
+                "system:authenticated"
+            ]
+        );
+        let bob = AsIdentity {
+            user: "bob".into(),
+            groups: vec!["dev-team".into()],
+        };
+        assert_eq!(
+            impersonated_groups(&bob),
+            ["dev-team", "system:authenticated"]
+        );
+    }
+}

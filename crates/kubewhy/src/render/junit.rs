@@ -1,0 +1,129 @@
+//! JUnit XML for CI systems: one `<testsuite>` of named cases, each passed, failed (the diagnosis: class as the
+//! failure `type`, summary as its `message`, the rustc-style text as its body) or skipped (with the reason).
+//! Written with `quick-junit`, the JUnit model and serializer behind cargo-nextest.
+
+use std::io::Write;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::diagnosis::Diagnosis;
+
+/// How one case ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// Passed; the text is shown as the case's standard output.
+    Passed(&'a str),
+    /// Failed with this diagnosis.
+    Failed(&'a Diagnosis),
+    /// Not run, for this reason.
+    Skipped(&'a str),
+}
+
+/// One test case.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    /// The JUnit `classname` (a group, e.g. `kubewhy.check.access`).
+    pub class: &'a str,
+    /// The case's name.
+    pub name: &'a str,
+    /// How it ended.
+    pub outcome: Outcome<'a>,
+}
+
+/// An error writing the XML.
+#[derive(Debug, thiserror::Error)]
+#[error("writing the JUnit XML failed")]
+pub struct Error(#[source] quick_junit::SerializeError);
+
+/// Writes `cases` as one JUnit report with one test suite named `suite`.
+pub fn write(
+    w: impl Write,
+    report_name: &str,
+    suite: &str,
+    cases: &[Case<'_>],
+) -> Result<(), Error> {
+    let mut test_suite = TestSuite::new(suite);
+    for case in cases {
+        let status = match case.outcome {
+            Outcome::Passed(_) => TestCaseStatus::success(),
+            Outcome::Failed(d) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let mut text = Vec::new();
+                let body = match super::text::write_diagnosis(
+                    &mut text,
+                    d,
+                    &super::text::TextOptions::default(),
+                ) {
+                    Ok(()) => String::from_utf8_lossy(&text).into_owned(),
+                    // The text renderer writes to a Vec, which cannot fail; keep the one-line form regardless.
+                    Err(_) => d.to_string(),
+                };
+                status
+                    .set_type(d.class.as_str())
+                    .set_message(if d.summary.is_empty() {
+                        d.message.as_str()
+                    } else {
+                        d.summary.as_str()
+                    })
+                    .set_description(body);
+                status
+            }
+            Outcome::Skipped(reason) => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(reason);
+                status
+            }
+        };
+        let mut test_case = TestCase::new(case.name, status);
+        test_case.set_classname(case.class);
+        if let Outcome::Passed(text) = case.outcome
+            && !text.is_empty()
+        {
+            test_case.set_system_out(text);
+        }
+        test_suite.add_test_case(test_case);
+    }
+    let mut report = Report::new(report_name);
+    report.add_test_suite(test_suite);
+    report.serialize(w).map_err(Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::Class;
+
+    #[test]
+    fn writes_passes_failures_and_skips_with_escaping() {
+        let mut d = Diagnosis::new(Class::Forbidden, "m");
+        d.summary = "cannot `watch` <documents> & more".into();
+        let cases = [
+            Case {
+                class: "kubewhy.check.reach",
+                name: "API server reachable",
+                outcome: Outcome::Passed("answers"),
+            },
+            Case {
+                class: "kubewhy.check.access",
+                name: "watch documents",
+                outcome: Outcome::Failed(&d),
+            },
+            Case {
+                class: "kubewhy.check.probe",
+                name: "list and watch",
+                outcome: Outcome::Skipped("denied"),
+            },
+        ];
+        let mut out = Vec::new();
+        write(&mut out, "kubewhy check", "ctl", &cases).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(xml.contains(r#"tests="3""#), "{xml}");
+        assert!(xml.contains(r#"failures="1""#), "{xml}");
+        assert!(xml.contains(r#"skipped="1""#), "{xml}");
+        assert!(
+            xml.contains(r#"type="forbidden""#) && xml.contains("&lt;documents&gt; &amp; more"),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<skipped message="denied""#), "{xml}");
+    }
+}
