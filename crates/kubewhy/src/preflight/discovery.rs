@@ -201,6 +201,8 @@ pub(crate) struct Served {
     pub checks: Vec<Check>,
     /// Needs (1-based) whose name is wrong, with the reason their access and probes are skipped.
     pub misnamed: BTreeMap<usize, String>,
+    /// (need, verb) pairs the type does not support, with the reason their access reviews are skipped.
+    pub unsupported: BTreeMap<(usize, Verb), String>,
     /// Types that are served as declared.
     pub served: BTreeSet<ResourceType>,
     /// Types not served, with the reason (for the probes).
@@ -302,7 +304,16 @@ pub(super) async fn check(
         }
         match lookup(&catalog, rt) {
             Ok((info, stale)) => {
-                let (check, misdeclared) = served_check(check, key, info, stale, &mut out.edits);
+                let (check, misdeclared, unsupported) =
+                    served_check(check, key, info, stale, &mut out.edits);
+                for verb in unsupported {
+                    for n in &key.needs {
+                        out.unsupported.insert(
+                            (*n, verb),
+                            format!("the type does not support it: {}", check.detail),
+                        );
+                    }
+                }
                 if misdeclared {
                     for n in &key.needs {
                         out.misnamed.insert(
@@ -380,14 +391,15 @@ fn lookup<'a>(
 }
 
 /// The checks on a served type: its scope, the subresource and the verbs; also whether the need declares the
-/// wrong scope (its access reviews and probes would then ask the wrong question).
+/// wrong scope (its access reviews and probes would then ask the wrong question), and the verbs it does not
+/// support.
 fn served_check(
     check: Check,
     key: &ServedKey,
     info: &ResourceInfo,
     stale: bool,
     edits: &mut Vec<String>,
-) -> (Check, bool) {
+) -> (Check, bool, Vec<Verb>) {
     let rt = &key.resource;
     let name = resource_name(rt, None);
     if rt.namespaced != info.namespaced {
@@ -411,7 +423,7 @@ fn served_check(
         d.remedy.text = format!("in the needs file, set `{set}` for {}", needs_list(key));
         edits.push(d.remedy.text.clone());
         d.message = d.summary.clone();
-        return (check.fail(d), true);
+        return (check.fail(d), true, Vec::new());
     }
     let (supported, what) = match &key.subresource {
         None => (Some(&info.verbs), name.clone()),
@@ -449,7 +461,7 @@ fn served_check(
                 };
                 d.message = d.summary.clone();
                 d.message = d.summary.clone();
-                return (check.fail(d), false);
+                return (check.fail(d), false, Vec::new());
             }
         },
     };
@@ -464,12 +476,13 @@ fn served_check(
             Verb::Delete,
             Verb::DeleteCollection,
         ];
-        let unsupported: Vec<String> = key
+        let verbs: Vec<Verb> = key
             .verbs
             .iter()
+            .copied()
             .filter(|v| api_verbs.contains(v) && !supported.iter().any(|s| s == v.as_str()))
-            .map(|v| format!("`{v}`"))
             .collect();
+        let unsupported: Vec<String> = verbs.iter().map(|v| format!("`{v}`")).collect();
         if !unsupported.is_empty() {
             let mut d = Diagnosis::new(
                 Class::InvalidRequest,
@@ -491,7 +504,7 @@ fn served_check(
             );
             edits.push(d.remedy.text.clone());
             d.message = d.summary.clone();
-            return (check.fail(d), false);
+            return (check.fail(d), false, verbs);
         }
     }
     let mut detail = format!(
@@ -509,7 +522,7 @@ fn served_check(
             " (discovery marks this version stale: an aggregated API server behind it may be down)",
         );
     }
-    (check.pass(detail), false)
+    (check.pass(detail), false, Vec::new())
 }
 
 /// The diagnosis of a type that is not served; also whether the name is wrong (access checks are then

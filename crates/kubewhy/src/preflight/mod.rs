@@ -383,10 +383,15 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
     let mut access = access;
     // A need whose name is wrong (a near name or the same name in another group is served) has no meaningful
     // access answer: fix the name first.
+    // So does a verb the type does not support.
     for check in &mut access.checks {
-        if let Some(need) = check.need
-            && let Some(reason) = served.misnamed.get(&need)
-        {
+        let Some(need) = check.need else { continue };
+        let verb = check.permission.as_ref().map(|p| p.verb);
+        let reason = served
+            .misnamed
+            .get(&need)
+            .or_else(|| verb.and_then(|v| served.unsupported.get(&(need, v))));
+        if let Some(reason) = reason {
             *check = check.clone().skip_keeping_permission(reason);
         }
     }
