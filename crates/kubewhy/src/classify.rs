@@ -165,6 +165,10 @@ fn decide(ev: &Evidence, facts: &Facts) -> Class {
     {
         return hint;
     }
+    // client-go wraps a lost connection as "an error on the server (...)": the transport words are the cause.
+    if by_said == Some(Class::ServerError) && ev.transport == Some(Transport::Connection) {
+        return Class::Connection;
+    }
     if let Some(class) = by_said {
         return class;
     }
@@ -592,7 +596,12 @@ fn describe_forbidden(d: &mut Diagnosis, facts: &Facts, who: &str, verb: &str, s
         (None, Some(t)) => format!("`{t}`"),
         (None, None) => "the resource".into(),
     };
-    d.summary = format!("{who} cannot `{verb}` {target}{scope}");
+    let core = if is_wrong_core_group(&r) {
+        " in the core API group"
+    } else {
+        ""
+    };
+    d.summary = format!("{who} cannot `{verb}` {target}{core}{scope}");
     d.cause = match &facts.missing_role {
         Some((cluster, role)) => format!(
             "a binding for this subject refers to the {} `{role}`, which does not exist, so it grants nothing",

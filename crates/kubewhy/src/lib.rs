@@ -9,12 +9,14 @@ pub mod diagnosis;
 pub mod enrich;
 pub mod metrics;
 pub mod needs;
+pub mod preflight;
 pub mod rbac;
 pub mod read;
 pub mod remedy;
 pub mod render;
 pub mod scan;
 pub mod trace;
+pub mod watch;
 
 pub use classify::{
     diagnose, diagnose_controller, diagnose_error, diagnose_in, diagnose_text, diagnose_watcher,

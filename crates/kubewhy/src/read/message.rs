@@ -196,6 +196,8 @@ static TOO_OLD: LazyLock<Regex> = LazyLock::new(|| {
         r#"too old resource version|The resourceVersion for the provided (?:watch|list) is too old|The provided continue parameter is too old|resource version .* is too old|Expired: "#,
     )
 });
+/// client-go's `failed to list *v1.Node: Unauthorized` (the 401 Status message on its own).
+static UNAUTHORIZED: LazyLock<Regex> = LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s])"#));
 static FOR_WATCH: LazyLock<Regex> = LazyLock::new(|| re(r#"forbidden for watch|for watch unless"#));
 
 /// The list and watch options the server validates (apimachinery `internalversion/validation`).
@@ -361,8 +363,8 @@ pub(crate) fn read(text: &str) -> Facts {
         return f;
     }
     if let Some(c) = NOT_SERVED_GET.captures(text) {
+        // `(get x.g)` names the REST client's HTTP verb, not the Kubernetes verb (a list says `get` too).
         f.said = Some(Said::NotServed);
-        f.verb = cap(&c, "verb");
         if let Some(pres) = c.name("pres") {
             let (res, group) = split_resource(pres.as_str());
             f.resource = Some(res);
@@ -488,7 +490,8 @@ pub(crate) fn read(text: &str) -> Facts {
         || text.contains("before all known HTTP paths have been installed")
     {
         f.said = Some(Said::ServerFailed);
-    } else if text.contains("You must be logged in to the server")
+    } else if UNAUTHORIZED.is_match(text)
+        || text.contains("You must be logged in to the server")
         || text.contains("the server has asked for the client to provide credentials")
     {
         f.said = Some(Said::NotLoggedIn);

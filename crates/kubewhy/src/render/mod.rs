@@ -2,6 +2,7 @@
 //! plain data and an `impl Write`; they never classify and never know where a diagnosis came from.
 
 pub mod json;
+pub mod junit;
 pub mod text;
 
 use crate::diagnosis::{Class, Diagnosis};
