@@ -1,1 +1,101 @@
-fn main() {}
+//! `doc-controller`: the command line (see `doc-controller --help`); everything else lives in the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use doc_controller::cli::{Cli, Command};
+use doc_controller::reconcile::describe;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => {
+            if let Err(e) = doc_controller::telemetry::init(cli.log_format) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: starting the async runtime failed: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match runtime.block_on(doc_controller::run::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %describe(&e), "doc-controller stopped");
+                    eprintln!("error: {}", describe(&e));
+                    match e {
+                        doc_controller::run::Error::LostLeadership(_)
+                        | doc_controller::run::Error::ShutdownTimeout(_) => ExitCode::FAILURE,
+                        _ => ExitCode::from(2),
+                    }
+                }
+            }
+        }
+        Command::Crdgen => print(doc_controller::document::crd_yaml().map_err(|e| e.to_string())),
+        Command::Rbac(scope) => print(
+            scope
+                .needs()
+                .rbac_yaml(&scope.subject())
+                .map_err(|e| e.to_string()),
+        ),
+        Command::Needs(scope) => print(scope.needs().to_yaml().map_err(|e| e.to_string())),
+        Command::GenDeploy(args) => {
+            if args.check {
+                match doc_controller::deploy::stale(&args.dir) {
+                    Ok(stale) if stale.is_empty() => {
+                        println!("{} is up to date", args.dir.display());
+                        ExitCode::SUCCESS
+                    }
+                    Ok(stale) => {
+                        for path in stale {
+                            eprintln!("error: {} is stale", path.display());
+                        }
+                        eprintln!(
+                            "  = help: run `cargo run -p doc-controller -- gen-deploy` and commit the result"
+                        );
+                        ExitCode::FAILURE
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            } else {
+                match doc_controller::deploy::write(&args.dir) {
+                    Ok(paths) => {
+                        for p in paths {
+                            println!("wrote {}", p.display());
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Prints generated YAML; a closed pipe is not an error.
+fn print(text: Result<String, String>) -> ExitCode {
+    match text {
+        Ok(text) => match std::io::stdout().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: writing to standard output failed: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Err(e) => {
+            eprintln!("error: generating the YAML failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The command line: one clap `Subcommand` per thing doc-controller does. Every `run` flag can also be set by an
+//! environment variable (shown in `--help`), which is how the Deployment in `deploy/` configures it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::needs::{DEPLOY_NAMESPACE, NAME};
+use crate::telemetry::LogFormat;
+
+/// doc-controller: keeps Document resources (documents.kube.rs) in shape.
+#[derive(Debug, Parser)]
+#[command(
+    name = "doc-controller",
+    version,
+    about = "A Kubernetes controller for Document resources (documents.kube.rs): it hides them, publishes them as \
+             ConfigMaps and keeps their status up to date",
+    long_about = "A Kubernetes controller for Document resources (documents.kube.rs).\n\n\
+                  For each Document it records a HideRequested event when `spec.hide` is set, publishes the title and \
+                  content as a ConfigMap of the same name when `spec.publish` is set (and repairs or removes that \
+                  ConfigMap as needed), and reports what it did in `status` (`hidden`, `observedGeneration`, the \
+                  `Ready` and `Published` conditions). Failures show up on the Document itself: a Ready=False \
+                  condition with the error and a Warning event.\n\n\
+                  Quick start against your current kubectl context:\n  \
+                  doc-controller crdgen | kubectl apply -f -\n  \
+                  doc-controller run\n\n\
+                  Logs go to standard error; filter them with RUST_LOG (default: info,kube=warn).",
+    after_help = "Examples:\n  \
+                  doc-controller run --namespace default          # one namespace, no leader election\n  \
+                  doc-controller run --leader-elect --lease-namespace doc-controller\n  \
+                  doc-controller rbac | kubectl apply -f -        # the RBAC doc-controller needs\n  \
+                  RUST_LOG=debug doc-controller --log-format json run"
+)]
+pub struct Cli {
+    /// How log lines look: `human` for people, `json` (one object per line) for log pipelines.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "human",
+        env = "DOC_CONTROLLER_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What doc-controller can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller until SIGTERM or Ctrl-C.
+    Run(RunArgs),
+    /// Print the Document CustomResourceDefinition as YAML (`doc-controller crdgen | kubectl apply -f -`).
+    Crdgen,
+    /// Print the RBAC objects doc-controller needs, generated from its declared needs.
+    Rbac(ScopeArgs),
+    /// Print doc-controller's declared needs (what it uses of the API) as YAML, e.g. for `kubewhy check`.
+    Needs(ScopeArgs),
+    /// Regenerate the generated files in `deploy/` (CRD, ServiceAccount, RBAC), or check that they are current.
+    GenDeploy(GenDeployArgs),
+}
+
+/// Flags of `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Use this kubeconfig file. Without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Watch Documents in this namespace only (default: all namespaces, which needs a ClusterRole).
+    #[arg(
+        long,
+        short = 'n',
+        value_name = "NAMESPACE",
+        env = "DOC_CONTROLLER_NAMESPACE"
+    )]
+    pub namespace: Option<String>,
+
+    /// Reconcile at most this many Documents at the same time (never the same Document twice at once).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), env = "DOC_CONTROLLER_CONCURRENCY")]
+    pub concurrency: u16,
+
+    /// Reconcile every Document at least this often, even without changes (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, env = "DOC_CONTROLLER_RESYNC")]
+    pub resync: Duration,
+
+    /// After a failed reconcile, retry the Document after this long; each further failure doubles the delay.
+    #[arg(long, default_value = "1s", value_parser = parse_duration, env = "DOC_CONTROLLER_ERROR_BACKOFF_MIN")]
+    pub error_backoff_min: Duration,
+
+    /// The longest retry delay after failures (a random jitter of up to as much again is added).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, env = "DOC_CONTROLLER_ERROR_BACKOFF_MAX")]
+    pub error_backoff_max: Duration,
+
+    /// Serve /metrics, /healthz and /readyz on this address.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "DOC_CONTROLLER_HTTP_ADDR")]
+    pub http_addr: SocketAddr,
+
+    /// On SIGTERM, wait this long for running reconciles to finish before exiting anyway.
+    #[arg(long, default_value = "25s", value_parser = parse_duration, env = "DOC_CONTROLLER_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Duration,
+
+    /// Elect a leader among replicas with a Lease: only the leader reconciles. Needed when running more than one.
+    #[arg(long, env = "DOC_CONTROLLER_LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// The name of the leader-election Lease.
+    #[arg(long, default_value = NAME, env = "DOC_CONTROLLER_LEASE_NAME")]
+    pub lease_name: String,
+
+    /// The namespace of the leader-election Lease (default: the pod's namespace in a cluster, else the
+    /// kubeconfig context's namespace).
+    #[arg(long, value_name = "NAMESPACE", env = "DOC_CONTROLLER_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// A leader that stops renewing loses the Lease after this long (whole seconds).
+    #[arg(long, default_value = "15s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_DURATION")]
+    pub lease_duration: Duration,
+
+    /// The leader gives up leadership when it could not renew the Lease for this long (less than the duration).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_RENEW_DEADLINE")]
+    pub lease_renew_deadline: Duration,
+
+    /// How often the leader renews the Lease and standbys try to take it.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_RETRY_PERIOD")]
+    pub lease_retry_period: Duration,
+
+    /// This replica's name in the Lease and on events (default: host name and process id; the pod name in a
+    /// cluster).
+    #[arg(long, env = "DOC_CONTROLLER_IDENTITY")]
+    pub identity: Option<String>,
+}
+
+/// Which configuration `rbac` and `needs` describe.
+#[derive(Debug, Clone, Args)]
+pub struct ScopeArgs {
+    /// The namespace of doc-controller's ServiceAccount (the subject of the bindings).
+    #[arg(long, default_value = DEPLOY_NAMESPACE)]
+    pub service_account_namespace: String,
+    /// The name of doc-controller's ServiceAccount.
+    #[arg(long, default_value = NAME)]
+    pub service_account_name: String,
+    /// Describe a controller that watches only this namespace (`run --namespace`).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// The namespace of the leader-election Lease.
+    #[arg(long, default_value = DEPLOY_NAMESPACE)]
+    pub lease_namespace: String,
+    /// Describe a controller running without `--leader-elect` (no Lease permissions).
+    #[arg(long)]
+    pub no_leader_election: bool,
+}
+
+impl ScopeArgs {
+    /// The needs of this configuration.
+    pub fn needs(&self) -> kubewhy::needs::Needs {
+        let lease = (!self.no_leader_election).then_some(self.lease_namespace.as_str());
+        crate::needs::needs_for(self.namespace.as_deref(), lease)
+    }
+
+    /// The subject the RBAC binds.
+    pub fn subject(&self) -> kubewhy::rbac::Subject {
+        kubewhy::rbac::Subject::ServiceAccount {
+            namespace: self.service_account_namespace.clone(),
+            name: self.service_account_name.clone(),
+        }
+    }
+}
+
+/// Flags of `gen-deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct GenDeployArgs {
+    /// The `deploy/` directory of the repository.
+    #[arg(long, default_value = "deploy")]
+    pub dir: PathBuf,
+    /// Only check: exit 1 and name the stale files when they differ from what the code generates.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Reads a duration: a number and a unit, `ms`, `s`, `m` or `h` (`500ms`, `10s`, `1.5m`, `2h`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let help = "write a number and a unit: 500ms, 10s, 5m or 1h";
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration ({help})"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "" => return Err(format!("{text:?} has no unit ({help})")),
+        other => return Err(format!("{other:?} in {text:?} is not a unit ({help})")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|e| format!("{text:?} is not a usable duration: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("10d").unwrap_err().contains("not a unit"));
+        assert!(
+            parse_duration("fast")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "doc-controller",
+            "run",
+            "--namespace",
+            "a",
+            "--resync",
+            "1s",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(run.namespace.as_deref(), Some("a"));
+        assert_eq!(run.resync, Duration::from_secs(1));
+        assert!(!run.leader_elect);
+    }
+}

@@ -1,0 +1,363 @@
+//! The Controller and its watchers, built in this one place: a trimmed reflector of Documents (filtered to changes
+//! that matter: generation, finalizers, deletion), a trimmed reflector of the ConfigMaps doc-controller publishes
+//! (selected by label), bounded concurrency, graceful shutdown with a deadline, readiness once both caches have
+//! synced, and the queue-depth gauge.
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use tracing::{debug, error, info, warn};
+
+use crate::backoff::ErrorBackoff;
+use crate::document::Document;
+use crate::metrics::Metrics;
+use crate::readiness::Readiness;
+use crate::reconcile::{self, Context, MANAGED_BY};
+use crate::shutdown::Shutdown;
+
+/// The readiness check this module reports.
+pub const CACHES_CHECK: &str = "caches";
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Watch only this namespace (`None`: all namespaces).
+    pub namespace: Option<String>,
+    /// At most this many reconciles at once.
+    pub concurrency: u16,
+    /// Reconcile every Document at least this often.
+    pub resync: Duration,
+    /// The first retry delay after a failed reconcile.
+    pub error_backoff_min: Duration,
+    /// The longest retry delay (before jitter).
+    pub error_backoff_max: Duration,
+    /// How long running reconciles may take to finish after shutdown starts.
+    pub shutdown_timeout: Duration,
+    /// The reporting instance on events (the pod name or the lease identity).
+    pub instance: String,
+}
+
+/// Tracks which Documents have a change waiting for a worker (the `doc_controller_queue_depth` gauge). A Document
+/// enters when a watch event concerning it reaches the controller and leaves when its reconcile starts; repeated
+/// events for a waiting Document count once, as the controller's scheduler merges them too.
+#[derive(Debug)]
+pub struct Queue {
+    pending: Mutex<HashSet<ObjectRef<Document>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Queue {
+    /// An empty queue reporting to `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Queue {
+        Queue {
+            pending: Mutex::new(HashSet::new()),
+            metrics,
+        }
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashSet<ObjectRef<Document>>> {
+        // Every update is a single insert or remove: a poisoned set is still consistent.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A change for `key` arrived.
+    pub fn triggered(&self, key: ObjectRef<Document>) {
+        let mut pending = self.pending();
+        pending.insert(key);
+        self.metrics.set_queue_depth(pending.len());
+    }
+
+    /// The reconcile of `key` started (or the object is gone).
+    pub fn started(&self, key: &ObjectRef<Document>) {
+        let mut pending = self.pending();
+        pending.remove(key);
+        self.metrics.set_queue_depth(pending.len());
+    }
+
+    /// How many Documents wait.
+    pub fn depth(&self) -> usize {
+        self.pending().len()
+    }
+}
+
+/// Which caches have finished their first list; reports `caches` ready once both have.
+struct Synced {
+    docs: AtomicBool,
+    cms: AtomicBool,
+    docs_store: Store<Document>,
+    cms_store: Store<ConfigMap>,
+    readiness: Readiness,
+}
+
+impl Synced {
+    fn mark(&self, which: &AtomicBool) {
+        let first = !which.swap(true, Ordering::SeqCst);
+        if first && self.docs.load(Ordering::SeqCst) && self.cms.load(Ordering::SeqCst) {
+            let what = format!(
+                "synced {} Documents and {} published ConfigMaps",
+                self.docs_store.len(),
+                self.cms_store.len()
+            );
+            info!("{what}");
+            self.readiness.ready(CACHES_CHECK, what);
+        }
+    }
+}
+
+/// Drops what the controller never reads from cached objects: managed fields and the last-applied annotation
+/// (together often half of an object's size).
+fn trim<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// The part of a Document whose change needs a reconcile: its generation (the spec), its finalizers and whether it
+/// is being deleted. Status-only changes (including the controller's own writes) and label or annotation edits do
+/// not trigger; the periodic resync still visits every Document.
+fn reconcile_relevant(doc: &Document) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    doc.metadata.generation.hash(&mut h);
+    doc.metadata.deletion_timestamp.is_some().hash(&mut h);
+    doc.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// The label selector of the ConfigMap cache.
+pub fn config_map_selector() -> String {
+    format!("{MANAGED_BY}={}", crate::needs::NAME)
+}
+
+/// Runs the controller until `shutdown` is pulled, then lets running reconciles finish within
+/// `settings.shutdown_timeout`. Returns whether they all finished in time.
+pub async fn run(
+    client: Client,
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> bool {
+    let namespace = settings.namespace.as_deref();
+    let queue = Arc::new(Queue::new(metrics.clone()));
+
+    // Readiness: both caches have finished their first list. (Watching the streams for `InitDone` rather than
+    // awaiting `Store::wait_until_ready`: that wakes only one waiter, and the Controller already waits on the
+    // Document store.)
+    readiness.not_ready(
+        CACHES_CHECK,
+        "waiting for the first list of Documents and published ConfigMaps (if this lasts, the log says why: \
+         often the CRD is not installed or RBAC does not allow list/watch)",
+    );
+    let (docs_store, docs_writer) = reflector::store::<Document>();
+    let (cms_store, cms_writer) = reflector::store::<ConfigMap>();
+    let synced = Arc::new(Synced {
+        docs: AtomicBool::new(false),
+        cms: AtomicBool::new(false),
+        docs_store: docs_store.clone(),
+        cms_store: cms_store.clone(),
+        readiness: readiness.clone(),
+    });
+
+    // The watchers, built only here. kubewhy's never-silent layer wraps these two streams.
+    let docs_queue = queue.clone();
+    let docs_synced = synced.clone();
+    let docs = watcher(
+        api::<Document>(&client, namespace),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .modify(trim)
+    .reflect(docs_writer)
+    .inspect_ok(move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            docs_synced.mark(&docs_synced.docs);
+        }
+    })
+    .applied_objects()
+    .predicate_filter(reconcile_relevant, PredicateConfig::default())
+    .inspect_ok(move |doc| docs_queue.triggered(ObjectRef::from_obj(doc)));
+
+    let cms_queue = queue.clone();
+    let cms_synced = synced.clone();
+    let cms = watcher(
+        api::<ConfigMap>(&client, namespace),
+        watcher::Config::default()
+            .labels(&config_map_selector())
+            .any_semantic(),
+    )
+    .default_backoff()
+    .modify(trim)
+    .reflect(cms_writer)
+    .inspect_ok(move |event| {
+        if matches!(event, watcher::Event::InitDone) {
+            cms_synced.mark(&cms_synced.cms);
+        }
+    })
+    .touched_objects()
+    .inspect_ok(move |cm: &ConfigMap| {
+        let ns = cm.namespace().unwrap_or_default();
+        for owner in cm.owner_references() {
+            if owner.kind == Document::kind(&()) && owner.api_version == Document::api_version(&())
+            {
+                cms_queue.triggered(ObjectRef::new(&owner.name).within(&ns));
+            }
+        }
+    });
+
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: crate::needs::NAME.into(),
+                instance: Some(settings.instance.clone()),
+            },
+        ),
+        configmaps: cms_store,
+        metrics: metrics.clone(),
+        backoff: ErrorBackoff::new(settings.error_backoff_min, settings.error_backoff_max),
+        resync: settings.resync,
+        queue: queue.clone(),
+    });
+
+    info!(
+        namespace = namespace.unwrap_or("(all)"),
+        concurrency = settings.concurrency,
+        resync_s = settings.resync.as_secs_f64(),
+        "starting the controller"
+    );
+    let drive = Controller::for_stream(docs, docs_store)
+        .owns_stream(cms)
+        .with_config(controller::Config::default().concurrency(settings.concurrency))
+        .graceful_shutdown_on(shutdown.wait())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| {
+            match result {
+                Ok(_) => {}
+                // Already logged by the error policy, with the attempt and the retry delay.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(controller::Error::ObjectNotFound(obj)) => {
+                    // A trigger for an object deleted meanwhile: usually harmless (kube-rs#1167).
+                    debug!(object = %obj, "skipped a reconcile: the object is gone");
+                    let key = ObjectRef::<Document>::new(&obj.name);
+                    let key = match &obj.namespace {
+                        Some(ns) => key.within(ns),
+                        None => key,
+                    };
+                    queue.started(&key);
+                }
+                Err(controller::Error::QueueError(e)) => {
+                    warn!(error = %reconcile::describe(&e), "watching failed; retrying with back-off");
+                }
+                Err(controller::Error::RunnerError(e)) => {
+                    error!(error = %reconcile::describe(&e), "the controller's runner failed");
+                }
+            }
+            futures::future::ready(())
+        });
+
+    let deadline = async {
+        shutdown.wait().await;
+        tokio::time::sleep(settings.shutdown_timeout).await;
+    };
+    let finished = tokio::select! {
+        () = drive => true,
+        () = deadline => {
+            warn!(
+                timeout_s = settings.shutdown_timeout.as_secs_f64(),
+                "running reconciles did not finish within the shutdown timeout; stopping anyway"
+            );
+            false
+        }
+    };
+    info!("controller stopped");
+    finished
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DocumentSpec;
+    use prometheus_client::registry::Registry;
+
+    #[test]
+    fn status_and_label_changes_are_not_relevant_but_spec_and_deletion_are() {
+        let mut d = Document::new(
+            "d",
+            DocumentSpec {
+                title: "t".into(),
+                content: String::new(),
+                hide: false,
+                publish: false,
+            },
+        );
+        d.metadata.generation = Some(1);
+        let base = reconcile_relevant(&d);
+        let mut status_only = d.clone();
+        status_only.status = Some(Default::default());
+        status_only.metadata.labels = Some([("a".to_string(), "b".to_string())].into());
+        assert_eq!(reconcile_relevant(&status_only), base);
+        let mut spec = d.clone();
+        spec.metadata.generation = Some(2);
+        assert_ne!(reconcile_relevant(&spec), base);
+        let mut finalized = d.clone();
+        finalized.metadata.finalizers = Some(vec![reconcile::FINALIZER.into()]);
+        assert_ne!(reconcile_relevant(&finalized), base);
+    }
+
+    #[test]
+    fn trimming_drops_managed_fields_and_last_applied() {
+        let mut cm = ConfigMap::default();
+        cm.metadata.managed_fields = Some(vec![Default::default()]);
+        cm.metadata.annotations = Some(
+            [
+                (
+                    "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                    "{}".to_string(),
+                ),
+                ("keep".to_string(), "me".to_string()),
+            ]
+            .into(),
+        );
+        trim(&mut cm);
+        assert!(cm.metadata.managed_fields.is_none());
+        assert_eq!(cm.annotations().len(), 1);
+    }
+
+    #[test]
+    fn queue_depth_counts_each_waiting_document_once() {
+        let mut registry = Registry::default();
+        let queue = Queue::new(Arc::new(Metrics::register(&mut registry)));
+        let a = ObjectRef::<Document>::new("a").within("ns");
+        queue.triggered(a.clone());
+        queue.triggered(a.clone());
+        queue.triggered(ObjectRef::new("b").within("ns"));
+        assert_eq!(queue.depth(), 2);
+        queue.started(&a);
+        assert_eq!(queue.depth(), 1);
+    }
+}

@@ -1,0 +1,87 @@
+//! The HTTP endpoints (axum): `/metrics` (Prometheus text format), `/healthz` (liveness: the process serves
+//! requests) and `/readyz` (readiness: every [`Readiness`] check passes; the body lists each check and, when one
+//! fails, why).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use tracing::{error, info};
+
+use crate::readiness::Readiness;
+use crate::shutdown::Shutdown;
+
+#[derive(Clone)]
+struct AppState {
+    registry: Arc<Registry>,
+    readiness: Readiness,
+}
+
+/// The router (exposed for tests and for adding endpoints).
+pub fn router(registry: Arc<Registry>, readiness: Readiness) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(AppState {
+            registry,
+            readiness,
+        })
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match crate::metrics::encode(&state.registry) {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            error!(error = %e, "encoding the metrics failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the metrics failed: {e}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let report = state.readiness.report();
+    let code = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, report.text).into_response()
+}
+
+/// Binds `addr` (fails with a clear message when it cannot).
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen on {addr} for /metrics, /healthz and /readyz: {e} (choose another address with --http-addr)")
+    })
+}
+
+/// Serves until `shutdown` is pulled.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: Shutdown) {
+    match listener.local_addr() {
+        Ok(addr) => info!(%addr, "serving /metrics, /healthz and /readyz"),
+        Err(e) => error!(error = %e, "the HTTP listener has no local address"),
+    }
+    if let Err(e) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.wait())
+        .await
+    {
+        error!(error = %e, "the HTTP server failed; /metrics, /healthz and /readyz are unavailable");
+    }
+}

@@ -1,0 +1,31 @@
+//! doc-controller: the reference controller of kubewhy, for `Document` resources (`documents.kube.rs`).
+//!
+//! It keeps the resource and core semantics of kube-rs's controller-rs (finalizer, `HideRequested` and
+//! `DeleteRequested` events, status by server-side apply) and adds what running it for real needs: publishing as an
+//! owned ConfigMap, per-object back-off with jitter, errors visible on the object, leader election on a Lease,
+//! graceful shutdown, metrics, health and readiness endpoints, and RBAC generated from one declaration of needs.
+//!
+//! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
+//! [`reconcile`] (what one reconcile does), [`backoff`] (per-object retry delays), [`controller`] (the watchers
+//! and the Controller, built in one place), [`lease`] (leader election), [`metrics`], [`readiness`], [`http`]
+//! (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals), [`deploy`] (the generated files in `deploy/`),
+//! [`cli`] (flags) and [`run`] (start-up, wiring it all together).
+
+#![deny(missing_docs)]
+
+pub mod backoff;
+pub mod cli;
+pub mod controller;
+pub mod deploy;
+pub mod document;
+pub mod http;
+pub mod lease;
+pub mod metrics;
+pub mod needs;
+pub mod readiness;
+pub mod reconcile;
+pub mod run;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use document::{Document, DocumentSpec, DocumentStatus};

@@ -1,0 +1,273 @@
+//! Start-up and shutdown of `doc-controller run`: the client, the HTTP endpoints, leader election, and the one
+//! place the controller starts ([`lead`]), in that order; then, on SIGTERM, the controller drains, the Lease is
+//! released and the process exits 0.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use prometheus_client::registry::Registry;
+use tracing::{info, warn};
+
+use crate::cli::RunArgs;
+use crate::controller;
+use crate::http;
+use crate::lease::{self, Elector};
+use crate::metrics::Metrics;
+use crate::readiness::Readiness;
+use crate::reconcile::describe;
+use crate::shutdown::Shutdown;
+
+/// Why `run` stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or environment variable makes no sense.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// No usable Kubernetes configuration.
+    #[error(
+        "no usable Kubernetes configuration: {0}\n  = help: set KUBECONFIG or pass --kubeconfig, or run inside a \
+         cluster with a ServiceAccount"
+    )]
+    Kubeconfig(String),
+    /// The HTTP endpoints could not start.
+    #[error("{0}")]
+    Http(String),
+    /// Signal handlers could not be installed.
+    #[error("installing the SIGTERM/SIGINT handlers failed")]
+    Signals(#[source] std::io::Error),
+    /// This replica lost the Lease while leading.
+    #[error(
+        "lost leadership: {0}; exiting so that a restart rejoins the election as a standby (another replica may be \
+         leading now)"
+    )]
+    LostLeadership(String),
+    /// Running reconciles did not finish within `--shutdown-timeout`.
+    #[error(
+        "running reconciles did not finish within the shutdown timeout ({0:?}); they were abandoned"
+    )]
+    ShutdownTimeout(std::time::Duration),
+}
+
+impl RunArgs {
+    /// The controller's settings.
+    pub fn controller_settings(&self, identity: &str) -> Result<controller::Settings, Error> {
+        if self.error_backoff_min.is_zero() || self.error_backoff_max < self.error_backoff_min {
+            return Err(Error::Config(format!(
+                "--error-backoff-min ({:?}) must be above zero and at most --error-backoff-max ({:?})",
+                self.error_backoff_min, self.error_backoff_max
+            )));
+        }
+        if self.resync.is_zero() {
+            return Err(Error::Config("--resync must be above zero".into()));
+        }
+        Ok(controller::Settings {
+            namespace: self.namespace.clone(),
+            concurrency: self.concurrency,
+            resync: self.resync,
+            error_backoff_min: self.error_backoff_min,
+            error_backoff_max: self.error_backoff_max,
+            shutdown_timeout: self.shutdown_timeout,
+            instance: identity.to_string(),
+        })
+    }
+}
+
+/// Loads the client configuration: `--kubeconfig`, else kube's usual inference.
+async fn kube_config(path: Option<&Path>) -> Result<Config, Error> {
+    match path {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+                Error::Kubeconfig(format!("reading {}: {}", path.display(), describe(&e)))
+            })?;
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| {
+                    Error::Kubeconfig(format!("using {}: {}", path.display(), describe(&e)))
+                })
+        }
+        None => Config::infer()
+            .await
+            .map_err(|e| Error::Kubeconfig(describe(&e))),
+    }
+}
+
+/// The Lease's namespace: `--lease-namespace`, else the pod's namespace, else the kubeconfig's.
+fn lease_namespace(args: &RunArgs, config: &Config) -> String {
+    const IN_CLUSTER: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+    if let Some(ns) = &args.lease_namespace {
+        return ns.clone();
+    }
+    match std::fs::read_to_string(IN_CLUSTER) {
+        Ok(ns) if !ns.trim().is_empty() => ns.trim().to_string(),
+        _ => config.default_namespace.clone(),
+    }
+}
+
+/// Runs the controller until SIGTERM/SIGINT (graceful: exit 0) or a failure.
+pub async fn run(args: RunArgs) -> Result<(), Error> {
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(lease::default_identity);
+    let settings = args.controller_settings(&identity)?;
+    let config = kube_config(args.kubeconfig.as_deref()).await?;
+    let lease_settings = if args.leader_elect {
+        let s = lease::Settings {
+            name: args.lease_name.clone(),
+            namespace: lease_namespace(&args, &config),
+            identity: identity.clone(),
+            duration: args.lease_duration,
+            renew_deadline: args.lease_renew_deadline,
+            retry_period: args.lease_retry_period,
+        };
+        s.validate().map_err(Error::Config)?;
+        Some(s)
+    } else {
+        None
+    };
+    info!(
+        server = %config.cluster_url,
+        identity = %identity,
+        leader_election = args.leader_elect,
+        "doc-controller {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
+    let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(describe(&e)))?;
+
+    let shutdown = Shutdown::new();
+    shutdown.on_signals().map_err(Error::Signals)?;
+
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let readiness = Readiness::default();
+    let listener = http::bind(args.http_addr).await.map_err(Error::Http)?;
+    let server_stop = Shutdown::new();
+    let server = tokio::spawn(http::serve(
+        listener,
+        http::router(Arc::new(registry), readiness.clone()),
+        server_stop.clone(),
+    ));
+
+    let result = match lease_settings {
+        None => {
+            metrics.set_leader(true);
+            finish(
+                lead(client, &settings, metrics, readiness, shutdown).await,
+                &settings,
+            )
+        }
+        Some(lease_settings) => {
+            elect_and_lead(
+                client,
+                lease_settings,
+                &settings,
+                metrics,
+                readiness,
+                shutdown,
+            )
+            .await
+        }
+    };
+
+    server_stop.trigger("controller stopped");
+    if let Err(e) = server.await {
+        warn!(error = %e, "the HTTP server task ended abnormally");
+    }
+    if result.is_ok() {
+        info!("doc-controller stopped cleanly");
+    }
+    result
+}
+
+fn finish(finished: bool, settings: &controller::Settings) -> Result<(), Error> {
+    if finished {
+        Ok(())
+    } else {
+        Err(Error::ShutdownTimeout(settings.shutdown_timeout))
+    }
+}
+
+/// Waits for leadership, leads until shutdown or until leadership is lost, then releases the Lease.
+async fn elect_and_lead(
+    client: Client,
+    lease_settings: lease::Settings,
+    settings: &controller::Settings,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    let lease_name = format!("{}/{}", lease_settings.namespace, lease_settings.name);
+    readiness.not_ready(
+        lease::CHECK,
+        format!("trying to acquire Lease {lease_name}"),
+    );
+    metrics.set_leader(false);
+    let mut elector = Elector::new(client.clone(), lease_settings);
+    if !elector.acquire(&readiness, &shutdown).await {
+        info!("shut down while standing by");
+        return Ok(());
+    }
+    metrics.set_leader(true);
+
+    // `stop` stops the controller: on SIGTERM, or when leadership is lost.
+    let stop = Shutdown::new();
+    // `done` tells the renewal loop the controller has stopped (the leader keeps renewing while it drains).
+    let done = Shutdown::new();
+    let forward = {
+        let (shutdown, stop) = (shutdown.clone(), stop.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            stop.trigger(&shutdown.reason().unwrap_or_default());
+        })
+    };
+    let renewal = {
+        let (done, stop) = (done.clone(), stop.clone());
+        tokio::spawn(async move {
+            let held = elector.hold(&done).await;
+            if let Err(why) = &held {
+                stop.trigger(&format!("lost leadership: {why}"));
+            }
+            (elector, held)
+        })
+    };
+
+    let finished = lead(client, settings, metrics.clone(), readiness.clone(), stop).await;
+    done.trigger("controller stopped");
+    forward.abort();
+    metrics.set_leader(false);
+    let (mut elector, held) = match renewal.await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(Error::LostLeadership(format!(
+                "the Lease renewal task failed: {e}"
+            )));
+        }
+    };
+    if let Err(why) = held {
+        readiness.not_ready(lease::CHECK, format!("lost leadership: {why}"));
+        return Err(Error::LostLeadership(why));
+    }
+    match elector.release().await {
+        Ok(()) => {}
+        Err(e) => warn!(
+            error = %describe(&e),
+            "could not release the Lease; a standby takes over when it expires instead"
+        ),
+    }
+    finish(finished, settings)
+}
+
+/// The one place the controller starts (this replica leads, or runs alone). Returns whether running reconciles
+/// finished in time after `stop`.
+pub async fn lead(
+    client: Client,
+    settings: &controller::Settings,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    stop: Shutdown,
+) -> bool {
+    // A preflight check of the declared needs belongs here: after leadership, before any watcher starts.
+    controller::run(client, settings, metrics, readiness, stop).await
+}

@@ -1,0 +1,45 @@
+//! Logs: `tracing` with `RUST_LOG`-style filters, printed to standard error for people (`human`) or as one JSON
+//! object per line for log pipelines (`json`). Each reconcile is a span carrying the Document's namespace and name,
+//! so every line it logs says which Document it is about. Colours only on a terminal, and never with `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines with the span's fields (`reconcile{namespace=default name=lorem}: ...`).
+    Human,
+    /// One JSON object per line, with the current span's fields under `span`.
+    Json,
+}
+
+/// The filter used when `RUST_LOG` is unset: doc-controller at info, kube's own warnings.
+pub const DEFAULT_FILTER: &str = "info,kube=warn";
+
+/// Installs the global subscriber. Fails on an invalid `RUST_LOG`, saying which directive is wrong.
+pub fn init(format: LogFormat) -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec)
+            .map_err(|e| format!("RUST_LOG={spec:?} is not a valid log filter: {e} (example: RUST_LOG=info,kube=debug)"))?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::NONE);
+    let result = match format {
+        LogFormat::Human => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_target(false).with_ansi(color).try_init()
+        }
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    result.map_err(|e| format!("installing the log subscriber failed: {e}"))
+}

@@ -1,0 +1,93 @@
+//! The files in `deploy/`: the generated ones are current, and the whole package and the samples are accepted by the
+//! API server.
+
+use std::path::PathBuf;
+
+use doc_controller::Document;
+use kube::api::Api;
+
+use crate::harness::*;
+
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+#[test]
+fn the_generated_files_in_deploy_are_current() {
+    let stale = doc_controller::deploy::stale(&deploy_dir()).expect("generating the deploy files");
+    assert!(
+        stale.is_empty(),
+        "stale generated files: {stale:?}\n  = help: run `cargo run -p doc-controller -- gen-deploy` and commit the result"
+    );
+    // The CLI prints the same RBAC.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doc-controller"))
+        .arg("rbac")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rbac = std::fs::read_to_string(deploy_dir().join("rbac.yaml")).unwrap();
+    assert!(
+        rbac.ends_with(&String::from_utf8(out.stdout).unwrap()),
+        "`doc-controller rbac` differs from deploy/rbac.yaml"
+    );
+}
+
+#[tokio::test]
+async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
+    let (admin, ns) = setup("deploy").await;
+    let env = kubewhy_testenv::shared();
+    let dir = deploy_dir();
+    // The namespace must exist for a dry run of what goes into it.
+    let serviceaccount = dir.join("serviceaccount.yaml");
+    let (ok, out, err) = env
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "doc-controller-tests",
+            "-f",
+            serviceaccount.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = env
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-k",
+            dir.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(ok, "kubectl apply -k deploy/ --dry-run=server: {out}{err}");
+    for kind in [
+        "customresourcedefinition",
+        "clusterrole",
+        "clusterrolebinding",
+        "role",
+        "rolebinding",
+        "deployment",
+    ] {
+        assert!(out.contains(kind), "{kind} missing from the package: {out}");
+    }
+    assert!(out.contains("deployment.apps/doc-controller"), "{out}");
+
+    let samples = dir.join("samples");
+    let (ok, out, err) = env
+        .kubectl(&["apply", "-n", &ns, "-f", samples.to_str().unwrap()])
+        .unwrap();
+    assert!(ok, "kubectl apply -f deploy/samples/: {out}{err}");
+    let docs = Api::<Document>::namespaced(admin, &ns)
+        .list(&Default::default())
+        .await
+        .unwrap();
+    let mut names: Vec<_> = docs
+        .items
+        .iter()
+        .map(|d| d.metadata.name.clone().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["kubewhy", "lorem", "samuel"]);
+    assert!(docs.items.iter().any(|d| d.spec.hide) && docs.items.iter().any(|d| d.spec.publish));
+}
