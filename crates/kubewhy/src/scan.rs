@@ -50,6 +50,7 @@ const PREFILTER: &[&str] = &[
     "EOF",
     "to connect",
     "tcp connect",
+    "(Connect)",
     "x509",
     "ertificate",
     "Issuer",

@@ -47,7 +47,7 @@ const TIMEOUT: [&str; 13] = [
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 27] = [
+const CONNECTION: [&str; 28] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -75,6 +75,9 @@ const CONNECTION: [&str; 27] = [
     "Unable to connect to the server",
     "was refused - did you specify the right host or port",
     "use of closed network connection",
+    // hyper-util's connect failure; kube-rs's `Display` of it (`ServiceError: client error (Connect)`) hides the
+    // cause, which only `{:?}` or the source chain shows.
+    "client error (Connect)",
 ];
 
 /// The transport failure a text describes, if any.
