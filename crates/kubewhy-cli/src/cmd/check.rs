@@ -100,8 +100,10 @@ fn read_needs(path: &PathBuf) -> anyhow::Result<Needs> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading the needs file `{}` failed", path.display()))?
     };
+    // The needs error names the position and the help; as a message (not a source) it is shown once.
     Needs::from_yaml(&text)
-        .with_context(|| format!("the needs file `{}` is not valid", path.display()))
+        .map_err(|e| anyhow::Error::msg(e.to_string()))
+        .with_context(|| format!("reading the needs file `{}` failed", path.display()))
 }
 
 /// The client configuration: `--kubeconfig` and `--context` as kubectl reads them.

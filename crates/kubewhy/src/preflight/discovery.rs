@@ -427,6 +427,16 @@ fn served_check(
     }
     let (supported, what) = match &key.subresource {
         None => (Some(&info.verbs), name.clone()),
+        // `finalizers` is no URL: RBAC checks `update` on it when an ownerReference sets `blockOwnerDeletion`
+        // (the OwnerReferencesPermissionEnforcement admission plugin), so discovery never lists it.
+        Some(sub) if sub == "finalizers" => {
+            let detail = format!(
+                "`{name}/finalizers` is checked by RBAC only (an ownerReference with `blockOwnerDeletion` needs \
+                 `update` on it), never served as a URL; `{name}` is served by `{}`",
+                rt.api_version()
+            );
+            return (check.pass(detail), false, Vec::new());
+        }
         Some(sub) => match info.subresources.iter().find(|(s, _)| s == sub) {
             Some((_, verbs)) => (Some(verbs), format!("{name}/{sub}")),
             None => {
