@@ -1,0 +1,155 @@
+//! Property tests (proptest, run by `cargo test`): no input makes the readers or the scanner panic, line
+//! numbers and counts survive any chunking of the input, and a failure reads the same however deeply its
+//! quotes are escaped.
+
+use std::io::Read;
+
+use kubewhy::diagnose_text;
+use kubewhy::scan::{OVERLAP, Scanner};
+use proptest::prelude::*;
+
+const MESSAGES: &[&str] = &[
+    r#"configmaps is forbidden: User "system:serviceaccount:ns1:sa" cannot list resource "configmaps" in API group "" in the namespace "ns1""#,
+    r#"documents.kube.rs "a" is forbidden: User "bob" cannot patch resource "documents/status" in API group "kube.rs" at the cluster scope"#,
+    r#"pods "p" is forbidden: admission webhook "deny.example.com" denied the request: no"#,
+    r#"documents.kube.rs "nope" not found"#,
+    r#"Operation cannot be fulfilled on configmaps "settings": the object has been modified; please apply your changes to the latest version and try again"#,
+    r#"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"#,
+];
+
+/// A reader that hands out its data in the given chunk sizes (cycling), like a pipe.
+struct Chunked<'a> {
+    data: &'a [u8],
+    sizes: Vec<usize>,
+    i: usize,
+}
+
+impl Read for Chunked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = self.sizes[self.i % self.sizes.len()].max(1);
+        self.i += 1;
+        let n = want.min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+fn summarize(s: &Scanner) -> Vec<(String, u64, u64, u64)> {
+    s.findings()
+        .iter()
+        .map(|f| {
+            (
+                f.diagnosis.class.to_string(),
+                f.count,
+                f.first_line,
+                f.last_line,
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        // The tests are in a crate's tests/ directory; failures are reported in full instead of persisted.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn text_readers_never_panic(s in "\\PC*") {
+        let _ = diagnose_text(&s);
+    }
+
+    #[test]
+    fn text_readers_never_panic_on_near_misses(
+        prefix in "[ -~]{0,40}",
+        i in 0..MESSAGES.len(),
+        cut in 0usize..200,
+        junk in "[\"\\\\{}():, a-z]{0,20}",
+    ) {
+        // A real message cut at any point, with junk around it: truncated log lines, broken escapes.
+        let m = MESSAGES[i];
+        let cut = m.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(m.len());
+        for framing in [
+            format!("{prefix}{}{junk}", &m[..cut]),
+            format!("{prefix}Api(Status {{ code: 403, message: {:?}{junk}", &m[..cut]),
+            format!("{prefix}{{\"kind\":\"Status\",\"message\":{}{junk}", serde_json::to_string(&m[..cut]).unwrap()),
+        ] {
+            let _ = diagnose_text(&framing);
+        }
+    }
+
+    #[test]
+    fn the_scanner_counts_lines_in_any_bytes_and_any_chunking(
+        data in proptest::collection::vec(any::<u8>(), 0..4096),
+        sizes in proptest::collection::vec(1usize..700, 1..8),
+    ) {
+        let mut s = Scanner::with_window(2 * OVERLAP);
+        let stats = s.read("p", Chunked { data: &data, sizes, i: 0 }).unwrap();
+        let newlines = data.iter().filter(|b| **b == b'\n').count() as u64;
+        let partial = u64::from(!data.is_empty() && data.last() != Some(&b'\n'));
+        prop_assert_eq!(stats.lines, newlines + partial);
+        prop_assert_eq!(stats.bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn a_failure_is_found_on_its_line_whatever_surrounds_it(
+        before in proptest::collection::vec("[ -~]{0,120}", 0..40),
+        after in proptest::collection::vec("[ -~]{0,120}", 0..40),
+        i in 0..MESSAGES.len(),
+        sizes in proptest::collection::vec(1usize..5000, 1..5),
+    ) {
+        let noise = |l: &String| !l.is_empty() && diagnose_text(l).is_none();
+        let before: Vec<String> = before.into_iter().filter(|l| noise(l)).collect();
+        let after: Vec<String> = after.into_iter().filter(|l| noise(l)).collect();
+        let mut input = String::new();
+        for l in &before { input.push_str(l); input.push('\n'); }
+        input.push_str(MESSAGES[i]);
+        input.push('\n');
+        for l in &after { input.push_str(l); input.push('\n'); }
+        let line = before.len() as u64 + 1;
+        let want = diagnose_text(MESSAGES[i]).unwrap().class.to_string();
+
+        let mut whole = Scanner::new();
+        whole.read("p", input.as_bytes()).unwrap();
+        prop_assert_eq!(summarize(&whole), vec![(want, 1, line, line)]);
+        let mut chunked = Scanner::with_window(2 * OVERLAP);
+        chunked.read("p", Chunked { data: input.as_bytes(), sizes, i: 0 }).unwrap();
+        prop_assert_eq!(summarize(&chunked), summarize(&whole));
+    }
+
+    #[test]
+    fn long_lines_are_searched_in_windows(pad in 0usize..120_000, i in 0..MESSAGES.len()) {
+        let mut input = "x".repeat(pad);
+        input.push(' ');
+        input.push_str(MESSAGES[i]);
+        input.push(' ');
+        input.push_str(&"y".repeat(pad / 2));
+        input.push('\n');
+        let mut s = Scanner::with_window(2 * OVERLAP);
+        let stats = s.read("p", input.as_bytes()).unwrap();
+        prop_assert_eq!(stats.lines, 1);
+        let f = s.findings();
+        prop_assert_eq!(f.len(), 1);
+        prop_assert_eq!((f[0].count, f[0].first_line), (1, 1));
+    }
+
+    #[test]
+    fn escaping_does_not_change_the_diagnosis(i in 0..MESSAGES.len(), prefix in "[a-zA-Z0-9 :=]{0,30}") {
+        let m = MESSAGES[i];
+        let plain = diagnose_text(m).unwrap();
+        let status_debug = format!("{prefix}Api(Status {{ status: Some(Failure), code: 0, message: {m:?}, metadata: None, reason: \"\", details: None }})");
+        let json_of_debug = serde_json::to_string(&serde_json::json!({ "msg": status_debug })).unwrap();
+        for text in [format!("{prefix} {m}"), status_debug.clone(), json_of_debug] {
+            let d = diagnose_text(&text).unwrap();
+            prop_assert_eq!(d.class, plain.class, "{}", text);
+            prop_assert_eq!(&d.user, &plain.user);
+            prop_assert_eq!(&d.request.verb, &plain.request.verb);
+            prop_assert_eq!(&d.request.resource, &plain.request.resource);
+            prop_assert_eq!(&d.request.namespace, &plain.request.namespace);
+            prop_assert_eq!(&d.request.name, &plain.request.name);
+        }
+    }
+}
