@@ -231,7 +231,16 @@ fn request_of(ev: &Evidence, facts: &Facts, class: Class) -> Request {
 
 /// Turns evidence into a diagnosis with summary, cause, notes and remedy.
 pub(crate) fn classify(ev: Evidence) -> Diagnosis {
-    let facts = message::read(&ev.message);
+    classify_with(ev, true)
+}
+
+/// [`classify`], optionally without the remedy (its RBAC YAML is the costly part): the scanner needs the
+/// remedy only for the first occurrence of a failure.
+pub(crate) fn classify_with(mut ev: Evidence, with_remedy: bool) -> Diagnosis {
+    let facts = match ev.facts.take() {
+        Some(f) => f,
+        None => message::read(&ev.message),
+    };
     let class = decide(&ev, &facts);
     let request = request_of(&ev, &facts, class);
     let mut d = Diagnosis::new(class, ev.message.trim_end().to_string());
@@ -244,8 +253,15 @@ pub(crate) fn classify(ev: Evidence) -> Diagnosis {
     d.request = request;
     d.notes = ev.notes.clone();
     describe(&mut d, &ev, &facts);
-    d.remedy = remedy::remedy_for(&d, &facts);
+    if with_remedy {
+        d.remedy = remedy::remedy_for(&d, &facts);
+    }
     d
+}
+
+/// [`diagnose_text`] without the remedy, for telling occurrences apart cheaply.
+pub(crate) fn diagnose_text_bare(text: &str) -> Option<Diagnosis> {
+    crate::read::read_text(text).map(|ev| classify_with(ev, false))
 }
 
 /// `service account `ns/name``, `user `alice``, or `the client`.

@@ -241,7 +241,8 @@ impl Scanner {
         }
         self.stats.candidates += 1;
         let text = String::from_utf8_lossy(line);
-        let Some(d) = crate::diagnose_text(&text) else {
+        // Telling occurrences apart needs no remedy; only a new failure gets its full diagnosis.
+        let Some(d) = crate::classify::diagnose_text_bare(&text) else {
             return;
         };
         let key = Key::of(source, &d);
@@ -255,6 +256,7 @@ impl Scanner {
                 }
             }
             None => {
+                let d = crate::diagnose_text(&text).unwrap_or(d);
                 self.index.insert(key, self.findings.len());
                 self.findings.push(Finding {
                     diagnosis: d,

@@ -65,11 +65,15 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
             ev.request.group = c.name("group").map(|m| m.as_str().to_string());
         }
     }
-    if let Some(c) = THROTTLED.captures(text) {
+    if text.contains("client-side throttling")
+        && let Some(c) = THROTTLED.captures(text)
+    {
         ev.request.method = c.name("method").map(|m| m.as_str().to_string());
         ev.request.url = c.name("url").map(|m| m.as_str().to_string());
     }
-    if let Some(c) = DISCOVERY.captures(text) {
+    if text.contains("server APIs")
+        && let Some(c) = DISCOVERY.captures(text)
+    {
         ev.request.group = c.name("group").map(|m| m.as_str().to_string());
         ev.request.version = c.name("version").map(|m| m.as_str().to_string());
         ev.notes.push(

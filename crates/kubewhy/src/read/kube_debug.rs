@@ -4,6 +4,10 @@
 //! `WatchStartFailed(..)`, `WatchError(..)`, `QueueError(..)`, kube_runtime's `watcher error 403: ..` lines, or a
 //! JSON log whose string escapes them once more.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::escape::{normalize_from, string_literal};
 use super::{Cause, Evidence, Phase};
 
@@ -32,16 +36,23 @@ const PHASES: [(&str, Phase); 17] = [
     ("timed out waiting for cache to be synced", Phase::CacheSync),
 ];
 
+static PHASE_FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new(PHASES.iter().map(|(needle, _)| needle))
+        .expect("the phase phrases are valid patterns")
+});
+
 /// Reads kube-rs framing and, when present, the `Status`/`ErrorResponse` struct. Returns whether a struct was
 /// found.
 pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
     let struct_at = find_struct(text);
     let framing = struct_at.map_or(text, |(at, _)| &text[..at]);
     if ev.phase.is_none() {
-        ev.phase = PHASES
-            .iter()
-            .find(|(needle, _)| framing.contains(needle))
-            .map(|(_, phase)| *phase);
+        // The most specific (earliest in PHASES) of the phrases present.
+        ev.phase = PHASE_FINDER
+            .find_overlapping_iter(framing)
+            .map(|m| m.pattern().as_usize())
+            .min()
+            .map(|i| PHASES[i].1);
     }
     if framing.contains("kube_runtime::watcher") || framing.contains("kube_runtime::controller") {
         ev.notes.push(

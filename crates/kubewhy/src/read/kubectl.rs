@@ -25,7 +25,9 @@ static LOGGED_IN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Reads kubectl framing into `ev`.
 pub(crate) fn read(text: &str, ev: &mut Evidence) {
-    if let Some(c) = FROM_SERVER.captures(text) {
+    if text.contains("Error from server")
+        && let Some(c) = FROM_SERVER.captures(text)
+    {
         if ev.reason.is_none() {
             ev.reason = c.name("reason").map(|m| m.as_str().to_string());
         }
@@ -36,7 +38,9 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         }
         ev.is_failure = true;
     }
-    if let Some(c) = LOGGED_IN.captures(text) {
+    if text.contains("logged in")
+        && let Some(c) = LOGGED_IN.captures(text)
+    {
         ev.reason.get_or_insert_with(|| "Unauthorized".to_string());
         ev.code.get_or_insert(401);
         if ev.message.is_empty() {
@@ -45,7 +49,9 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
                 .map_or_else(|| "Unauthorized".to_string(), |m| m.as_str().to_string());
         }
     }
-    if let Some(c) = MAPPING.captures(text) {
+    if text.contains("resource mapping")
+        && let Some(c) = MAPPING.captures(text)
+    {
         ev.request.name = c
             .name("name")
             .map(|m| m.as_str().to_string())

@@ -213,6 +213,16 @@ const OPTION_FIELDS: [&str; 9] = [
     "labelSelector",
 ];
 
+/// Runs `re` only when `text` holds `literal` (which every match contains): a fast substring test spares the
+/// regex engine on the many messages that cannot match.
+fn gated<'t>(re: &Regex, literal: &str, text: &'t str) -> Option<Captures<'t>> {
+    if text.contains(literal) {
+        re.captures(text)
+    } else {
+        None
+    }
+}
+
 fn cap(c: &Captures<'_>, name: &str) -> Option<String> {
     c.name(name).map(|m| m.as_str().to_string())
 }
@@ -252,7 +262,7 @@ fn clean(s: &str) -> String {
 pub(crate) fn read(text: &str) -> Facts {
     let mut f = Facts::default();
 
-    if let Some(c) = ESCALATION.captures(text) {
+    if let Some(c) = gated(&ESCALATION, "attempting to grant", text) {
         f.said = Some(Said::Escalation);
         f.user = cap(&c, "user");
         f.groups = QUOTED
@@ -273,7 +283,7 @@ pub(crate) fn read(text: &str) -> Facts {
     }
 
     // Admission comes before RBAC: "is forbidden" in a webhook's or policy's text does not make it RBAC.
-    if let Some(c) = WEBHOOK.captures(text) {
+    if let Some(c) = gated(&WEBHOOK, "admission webhook", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admission::Webhook {
             name: cap(&c, "name").unwrap_or_default(),
@@ -282,7 +292,7 @@ pub(crate) fn read(text: &str) -> Facts {
         admission_target(text, &mut f);
         return f;
     }
-    if let Some(c) = POLICY.captures(text) {
+    if let Some(c) = gated(&POLICY, "ValidatingAdmissionPolicy", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admission::Policy {
             name: cap(&c, "name").unwrap_or_default(),
@@ -293,7 +303,7 @@ pub(crate) fn read(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = DENIED.captures(text) {
+    if let Some(c) = gated(&DENIED, " cannot ", text) {
         f.said = Some(Said::Denied);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");
@@ -308,7 +318,7 @@ pub(crate) fn read(text: &str) -> Facts {
         }
         return f;
     }
-    if let Some(c) = DENIED_PATH.captures(text) {
+    if let Some(c) = gated(&DENIED_PATH, " path ", text) {
         f.said = Some(Said::DeniedPath);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");
@@ -319,7 +329,7 @@ pub(crate) fn read(text: &str) -> Facts {
         }
         return f;
     }
-    if let Some(c) = DENIED_OLD.captures(text) {
+    if let Some(c) = gated(&DENIED_OLD, " cannot ", text) {
         f.said = Some(Said::Denied);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");
@@ -332,7 +342,7 @@ pub(crate) fn read(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = POD_SECURITY.captures(text) {
+    if let Some(c) = gated(&POD_SECURITY, "PodSecurity", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admission::PodSecurity {
             level: cap(&c, "level").unwrap_or_default(),
@@ -341,7 +351,7 @@ pub(crate) fn read(text: &str) -> Facts {
         admission_target(text, &mut f);
         return f;
     }
-    if let Some(c) = QUOTA.captures(text) {
+    if let Some(c) = gated(&QUOTA, "exceeded quota", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admission::Quota {
             name: cap(&c, "name").unwrap_or_default(),
@@ -350,7 +360,7 @@ pub(crate) fn read(text: &str) -> Facts {
         admission_target(text, &mut f);
         return f;
     }
-    if let Some(c) = TERMINATING.captures(text) {
+    if let Some(c) = gated(&TERMINATING, "being terminated", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admission::NamespaceTerminating);
         f.namespace = cap(&c, "ns");
@@ -362,7 +372,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.said = Some(Said::NotServed);
         return f;
     }
-    if let Some(c) = NOT_SERVED_GET.captures(text) {
+    if let Some(c) = gated(&NOT_SERVED_GET, "could not find the requested", text) {
         // `(get x.g)` names the REST client's HTTP verb, not the Kubernetes verb (a list says `get` too).
         f.said = Some(Said::NotServed);
         if let Some(pres) = c.name("pres") {
@@ -373,7 +383,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.name = cap(&c, "name").filter(|n| !n.is_empty());
         return f;
     }
-    if let Some(c) = NO_KIND_MATCH.captures(text) {
+    if let Some(c) = gated(&NO_KIND_MATCH, "no matches for kind", text) {
         f.said = Some(Said::NotServed);
         f.kind = cap(&c, "kind");
         if let Some(gv) = c.name("gv").map(|m| m.as_str()) {
@@ -395,7 +405,7 @@ pub(crate) fn read(text: &str) -> Facts {
         }
         return f;
     }
-    if let Some(c) = NO_RESOURCE_TYPE.captures(text) {
+    if let Some(c) = gated(&NO_RESOURCE_TYPE, "doesn't have a resource type", text) {
         f.said = Some(Said::NotServed);
         if let Some(res) = c.name("res") {
             let (res, group) = split_resource(res.as_str());
@@ -406,7 +416,7 @@ pub(crate) fn read(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = APPLY_CONFLICT.captures(text) {
+    if let Some(c) = gated(&APPLY_CONFLICT, "Apply failed", text) {
         f.said = Some(Said::Conflict);
         f.manager = cap(&c, "manager");
         f.detail = c
@@ -415,22 +425,22 @@ pub(crate) fn read(text: &str) -> Facts {
             .filter(|s| !s.is_empty());
         return f;
     }
-    if let Some(c) = CONFLICT.captures(text) {
+    if let Some(c) = gated(&CONFLICT, "Operation cannot be fulfilled", text) {
         f.said = Some(Said::Conflict);
         named_resource(&c, &mut f);
         f.detail = c.name("why").map(|m| clean(m.as_str()));
         return f;
     }
-    if let Some(c) = EXISTS.captures(text) {
+    if let Some(c) = gated(&EXISTS, "already exists", text) {
         f.said = Some(Said::Exists);
         named_resource(&c, &mut f);
         return f;
     }
-    if TOO_OLD.is_match(text) {
+    if (text.contains("too old") || text.contains("Expired: ")) && TOO_OLD.is_match(text) {
         f.said = Some(Said::TooOld);
         return f;
     }
-    if let Some(c) = INVALID.captures(text) {
+    if let Some(c) = gated(&INVALID, "is invalid", text) {
         let why = c.name("why").map(|m| clean(m.as_str())).unwrap_or_default();
         f.fields = FIELD
             .captures_iter(&why)
@@ -455,7 +465,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.detail = Some(why).filter(|s| !s.is_empty());
         return f;
     }
-    if let Some(c) = FORBIDDEN_OTHER.captures(text) {
+    if let Some(c) = gated(&FORBIDDEN_OTHER, "is forbidden", text) {
         // A 403 whose text is not an authorizer's (`User ... cannot ...`) comes from an admission plugin
         // (ServiceAccount, NodeRestriction, LimitRanger, ...).
         f.said = Some(Said::Admission);
@@ -469,7 +479,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.detail = c.name("why").map(|m| clean(m.as_str()));
         return f;
     }
-    if let Some(c) = OBJECT_MISSING.captures(text) {
+    if let Some(c) = gated(&OBJECT_MISSING, "not found", text) {
         f.said = Some(Said::ObjectMissing);
         named_resource(&c, &mut f);
         return f;
@@ -501,7 +511,7 @@ pub(crate) fn read(text: &str) -> Facts {
 
 /// The resource and name an admission denial names in its `<res> "<name>" is forbidden:` prefix.
 fn admission_target(text: &str, f: &mut Facts) {
-    if let Some(c) = FORBIDDEN_OTHER.captures(text) {
+    if let Some(c) = gated(&FORBIDDEN_OTHER, "is forbidden", text) {
         if let Some(pres) = c.name("pres") {
             let (res, group) = split_resource(pres.as_str());
             f.resource = Some(res);
@@ -532,6 +542,11 @@ fn authorizer_suffix(suffix: &str, f: &mut Facts) {
         ));
     }
     f.authorizer_text = Some(text);
+}
+
+/// Whether a message is an RBAC escalation-prevention denial.
+pub(crate) fn is_escalation(text: &str) -> bool {
+    text.contains("is attempting to grant RBAC permissions not currently held")
 }
 
 /// ASCII case-insensitive substring test without allocating.

@@ -93,6 +93,8 @@ pub(crate) struct Evidence {
     /// The class the framing implies when nothing more specific decides (controller-runtime's `if kind is a
     /// CRD, it should be installed`).
     pub hint: Option<crate::Class>,
+    /// The message, already read (so it is read once).
+    pub facts: Option<message::Facts>,
 }
 
 /// Reads one message or log line. `None` when it holds no recognisable Kubernetes API failure.
@@ -111,11 +113,13 @@ pub(crate) fn read_text(text: &str) -> Option<Evidence> {
     if ev.request.url.is_none() {
         url::from_log_fields(text, &mut ev.request);
     }
-    (ev.is_failure
+    let facts = message::read(&ev.message);
+    let found = ev.is_failure
         || ev.code.is_some()
         || ev.reason.is_some()
         || ev.transport.is_some()
         || ev.hint.is_some()
-        || message::read(&ev.message).said.is_some())
-    .then_some(ev)
+        || facts.said.is_some();
+    ev.facts = Some(facts);
+    found.then_some(ev)
 }

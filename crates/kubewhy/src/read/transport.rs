@@ -1,6 +1,10 @@
 //! Transport failures — no HTTP response at all: refused, reset and unreachable connections, DNS, time-outs
 //! and TLS, as rustls, hyper, hyper-util, openssl, Go's net/http and kubectl word them.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+
 use super::Transport;
 
 /// Phrases of a failed TLS handshake or certificate check.
@@ -80,19 +84,35 @@ const CONNECTION: [&str; 28] = [
     "client error (Connect)",
 ];
 
-/// The transport failure a text describes, if any.
+/// All phrases in one automaton (one pass over the text): TIMEOUT, then TLS, then CONNECTION.
+static PHRASES: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasick::new(TIMEOUT.iter().chain(TLS.iter()).chain(CONNECTION.iter()))
+        .expect("the transport phrases are valid patterns")
+});
+
+/// The transport failure a text describes, if any: a time-out beats TLS (`TLS handshake timeout`), TLS beats a
+/// connection failure (a TLS failure is also a failed connect).
 pub(crate) fn classify_text(text: &str) -> Option<Transport> {
-    if TIMEOUT.iter().any(|p| text.contains(p)) && !text.contains("waiting for cache to be synced")
-    {
-        return Some(Transport::Timeout);
+    let (mut timeout, mut tls, mut connection) = (false, false, false);
+    for m in PHRASES.find_overlapping_iter(text) {
+        let i = m.pattern().as_usize();
+        if i < TIMEOUT.len() {
+            timeout = true;
+        } else if i < TIMEOUT.len() + TLS.len() {
+            tls = true;
+        } else {
+            connection = true;
+        }
     }
-    if TLS.iter().any(|p| text.contains(p)) {
-        return Some(Transport::Tls);
+    if timeout && !text.contains("waiting for cache to be synced") {
+        Some(Transport::Timeout)
+    } else if tls {
+        Some(Transport::Tls)
+    } else if connection {
+        Some(Transport::Connection)
+    } else {
+        None
     }
-    if CONNECTION.iter().any(|p| text.contains(p)) {
-        return Some(Transport::Connection);
-    }
-    None
 }
 
 /// The server a transport error names: `https://host:port`, `dial tcp host:port`, `The connection to the server

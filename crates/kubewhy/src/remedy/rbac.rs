@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::classify::{builtin_group, is_wrong_core_group};
 use crate::diagnosis::{Class, Diagnosis};
 use crate::rbac::{self, Permission, Subject, Verb};
-use crate::read::message::{self, Said};
+use crate::read::message;
 
 /// One denied permission and who needs it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,7 +25,7 @@ pub fn grant(d: &Diagnosis) -> Option<Grant> {
     if d.class != Class::Forbidden {
         return None;
     }
-    if message::read(&d.message).said == Some(Said::Escalation) {
+    if message::is_escalation(&d.message) {
         return None;
     }
     let user = d.user.as_deref()?;
