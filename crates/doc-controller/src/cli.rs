@@ -59,6 +59,10 @@ pub enum Command {
     Rbac(ScopeArgs),
     /// Print doc-controller's declared needs (what it uses of the API) as YAML, e.g. for `kubewhy check`.
     Needs(ScopeArgs),
+    /// Check that everything doc-controller needs works on the cluster (CRD installed, every verb allowed,
+    /// watches open), as yourself or `--as` another identity, and print the exact fix (`--fix`). Exit status:
+    /// 0 every check passed, 1 a check failed, 2 the checks could not run.
+    Doctor(DoctorArgs),
     /// Regenerate the generated files in `deploy/` (CRD, ServiceAccount, RBAC), or check that they are current.
     GenDeploy(GenDeployArgs),
 }
@@ -132,6 +136,18 @@ pub struct RunArgs {
     /// cluster).
     #[arg(long, env = "DOC_CONTROLLER_IDENTITY")]
     pub identity: Option<String>,
+
+    /// What to do when the start-up check of the declared needs (CRD installed, every verb allowed, watches open)
+    /// fails: `wait` stays not ready and checks again with back-off until it passes, logging the report on each
+    /// change; `fail` exits 1 with the report (restart back-off and CrashLoopBackOff in a cluster); `warn` logs and
+    /// starts anyway.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "wait",
+        env = "DOC_CONTROLLER_PREFLIGHT"
+    )]
+    pub preflight: crate::preflight::Mode,
 }
 
 /// Which configuration `rbac` and `needs` describe.
@@ -168,6 +184,40 @@ impl ScopeArgs {
             name: self.service_account_name.clone(),
         }
     }
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Which configuration to check (its needs differ with `--namespace` and leader election).
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Use this kubeconfig file. Without it: $KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Check this user's access instead of yours (needs `create` on SubjectAccessReviews or `impersonate`).
+    #[arg(
+        long = "as",
+        value_name = "USER",
+        conflicts_with = "as_service_account"
+    )]
+    pub as_user: Option<String>,
+    /// Check as doc-controller's ServiceAccount (`--service-account-namespace`, `--service-account-name`).
+    #[arg(long)]
+    pub as_service_account: bool,
+    /// A group of the `--as` user (repeatable).
+    #[arg(long = "as-group", value_name = "GROUP")]
+    pub as_groups: Vec<String>,
+    /// Print the fix (the RBAC that grants exactly what is missing, the CRD install command) on standard output,
+    /// ready for `kubectl apply -f -`; the report then goes to standard error.
+    #[arg(long)]
+    pub fix: bool,
+    /// The report format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: crate::preflight::Format,
 }
 
 /// Flags of `gen-deploy`.

@@ -9,7 +9,8 @@
 //! [`reconcile`] (what one reconcile does), [`backoff`] (per-object retry delays), [`controller`] (the watchers
 //! and the Controller, built in one place), [`lease`] (leader election), [`metrics`], [`readiness`], [`http`]
 //! (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals), [`deploy`] (the generated files in `deploy/`),
-//! [`cli`] (flags) and [`run`] (start-up, wiring it all together).
+//! [`preflight`] (the checks of its needs: `doctor`, `run --preflight`), [`cli`] (flags) and [`run`] (start-up,
+//! wiring it all together).
 
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod http;
 pub mod lease;
 pub mod metrics;
 pub mod needs;
+pub mod preflight;
 pub mod readiness;
 pub mod reconcile;
 pub mod run;

@@ -29,7 +29,8 @@ fn main() -> ExitCode {
                     eprintln!("error: {}", describe(&e));
                     match e {
                         doc_controller::run::Error::LostLeadership(_)
-                        | doc_controller::run::Error::ShutdownTimeout(_) => ExitCode::FAILURE,
+                        | doc_controller::run::Error::ShutdownTimeout(_)
+                        | doc_controller::run::Error::Preflight(_) => ExitCode::FAILURE,
                         _ => ExitCode::from(2),
                     }
                 }
@@ -43,6 +44,29 @@ fn main() -> ExitCode {
                 .map_err(|e| e.to_string()),
         ),
         Command::Needs(scope) => print(scope.needs().to_yaml().map_err(|e| e.to_string())),
+        Command::Doctor(args) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: starting the async runtime failed: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            match runtime.block_on(doc_controller::preflight::doctor(&args, &mut out, &mut err)) {
+                Ok(code) => ExitCode::from(code),
+                // A closed pipe (`doctor | head`) is not an error.
+                Err(doc_controller::preflight::DoctorError::Write(e))
+                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {}", describe(&e));
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::GenDeploy(args) => {
             if args.check {
                 match doc_controller::deploy::stale(&args.dir) {

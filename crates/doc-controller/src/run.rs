@@ -1,6 +1,6 @@
-//! Start-up and shutdown of `doc-controller run`: the client, the HTTP endpoints, leader election, and the one
-//! place the controller starts ([`lead`]), in that order; then, on SIGTERM, the controller drains, the Lease is
-//! released and the process exits 0.
+//! Start-up and shutdown of `doc-controller run`: the client, the HTTP endpoints, the preflight check of the
+//! declared needs (`--preflight`), leader election, and the one place the controller starts ([`lead`]), in that
+//! order; then, on SIGTERM, the controller drains, the Lease is released and the process exits 0.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use crate::controller;
 use crate::http;
 use crate::lease::{self, Elector};
 use crate::metrics::Metrics;
+use crate::preflight;
 use crate::readiness::Readiness;
 use crate::reconcile::describe;
 use crate::shutdown::Shutdown;
@@ -43,6 +44,12 @@ pub enum Error {
          leading now)"
     )]
     LostLeadership(String),
+    /// The start-up check of the declared needs failed and `--preflight=fail` was given.
+    #[error(
+        "the preflight check failed: {0}\n  = help: `doc-controller doctor --fix | kubectl apply -f -` (run as an \
+         admin, with `--as-service-account` or `--as`) grants what is missing; `--preflight=wait` waits for it instead"
+    )]
+    Preflight(String),
     /// Running reconciles did not finish within `--shutdown-timeout`.
     #[error(
         "running reconciles did not finish within the shutdown timeout ({0:?}); they were abandoned"
@@ -134,7 +141,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         "doc-controller {} starting",
         env!("CARGO_PKG_VERSION")
     );
-    let client = Client::try_from(config).map_err(|e| Error::Kubeconfig(describe(&e)))?;
+    let client = Client::try_from(config.clone()).map_err(|e| Error::Kubeconfig(describe(&e)))?;
 
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(Error::Signals)?;
@@ -150,15 +157,24 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         server_stop.clone(),
     ));
 
-    let result = match lease_settings {
-        None => {
+    // Before leader election (which needs the Lease permissions it checks) and before any watcher starts.
+    let needs = crate::needs::needs_for(
+        args.namespace.as_deref(),
+        lease_settings.as_ref().map(|l| l.namespace.as_str()),
+    );
+    let preflight =
+        preflight::at_start(&config, &needs, args.preflight, &readiness, &shutdown).await;
+    let result = match (preflight, lease_settings) {
+        (Err(why), _) => Err(Error::Preflight(why)),
+        (Ok(preflight::Decision::ShutDown), _) => Ok(()),
+        (Ok(preflight::Decision::Start), None) => {
             metrics.set_leader(true);
             finish(
                 lead(client, &settings, metrics, readiness, shutdown).await,
                 &settings,
             )
         }
-        Some(lease_settings) => {
+        (Ok(preflight::Decision::Start), Some(lease_settings)) => {
             elect_and_lead(
                 client,
                 lease_settings,
@@ -268,6 +284,5 @@ pub async fn lead(
     readiness: Readiness,
     stop: Shutdown,
 ) -> bool {
-    // A preflight check of the declared needs belongs here: after leadership, before any watcher starts.
     controller::run(client, settings, metrics, readiness, stop).await
 }

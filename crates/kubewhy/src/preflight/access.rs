@@ -315,6 +315,39 @@ pub(super) async fn check(
     .await
 }
 
+/// One access review as a check.
+async fn review_one(
+    method: &Method,
+    subject: &Identity,
+    key: &AccessKey,
+    as_other: bool,
+    options: &Options,
+) -> Check {
+    let mut check = Check::new(CheckKind::Access, access_name(key), Some(key.need));
+    check.permission = Some(key.permission.clone());
+    match review(method, attributes(key), options).await {
+        Ok(status) if status.allowed => {
+            let reason = status.reason.unwrap_or_default();
+            check.pass(if reason.is_empty() {
+                "allowed".to_string()
+            } else {
+                format!("allowed ({reason})")
+            })
+        }
+        Ok(status) => check.fail(denied(key, subject, &status, method, as_other)),
+        Err(failure) => {
+            let mut d = failure.diagnose(&review_request(method));
+            d.notes.push(format!(
+                "this review asked whether {} may `{}` `{}`; its answer is unknown",
+                who(&subject.user),
+                key.permission.verb,
+                resource_name(&key.resource, key.subresource.as_deref())
+            ));
+            check.fail(d)
+        }
+    }
+}
+
 async fn run_reviews(
     method: Method,
     subject: Identity,
@@ -322,34 +355,13 @@ async fn run_reviews(
     plan: &Plan,
     options: &Options,
 ) -> Access {
-    let method = &method;
-    let subject = &subject;
-    let checks = futures::stream::iter(plan.access.iter())
-        .map(|key| async move {
-            let mut check = Check::new(CheckKind::Access, access_name(key), Some(key.need));
-            check.permission = Some(key.permission.clone());
-            match review(method, attributes(key), options).await {
-                Ok(status) if status.allowed => {
-                    let reason = status.reason.unwrap_or_default();
-                    check.pass(if reason.is_empty() {
-                        "allowed".to_string()
-                    } else {
-                        format!("allowed ({reason})")
-                    })
-                }
-                Ok(status) => check.fail(denied(key, subject, &status, method, as_other)),
-                Err(failure) => {
-                    let mut d = failure.diagnose(&review_request(method));
-                    d.notes.push(format!(
-                        "this review asked whether {} may `{}` `{}`; its answer is unknown",
-                        who(&subject.user),
-                        key.permission.verb,
-                        resource_name(&key.resource, key.subresource.as_deref())
-                    ));
-                    check.fail(d)
-                }
-            }
-        })
+    // The futures are made in a loop, not by a closure over references: a stream of closure-made futures that
+    // borrow is not `Send` (rustc cannot prove the closure general over lifetimes), and callers spawn this.
+    let mut reviews = Vec::with_capacity(plan.access.len());
+    for key in &plan.access {
+        reviews.push(review_one(&method, &subject, key, as_other, options));
+    }
+    let checks = futures::stream::iter(reviews)
         .buffered(options.concurrency.max(1))
         .collect::<Vec<_>>()
         .await;

@@ -284,14 +284,14 @@ pub(super) async fn check(
             crd_names.insert(format!("{}.{}", rt.resource, rt.group));
         }
     }
-    let crds: BTreeMap<String, Crd> =
-        futures::future::join_all(crd_names.into_iter().map(|name| async {
-            let crd = read_crd(client, &name, options).await;
-            (name, crd)
-        }))
-        .await
-        .into_iter()
-        .collect();
+    // Made in a loop, not by a closure over references, so that the whole preflight future stays `Send`.
+    let names: Vec<String> = crd_names.into_iter().collect();
+    let mut reads = Vec::with_capacity(names.len());
+    for name in &names {
+        reads.push(read_crd(client, name, options));
+    }
+    let read = futures::future::join_all(reads).await;
+    let crds: BTreeMap<String, Crd> = names.iter().cloned().zip(read).collect();
 
     let mut reported: BTreeMap<ResourceType, String> = BTreeMap::new();
     for key in &plan.served {

@@ -159,9 +159,19 @@ pub struct Check {
     /// The permission an `access` check reviewed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permission: Option<Permission>,
-    /// The diagnosis of a failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The diagnosis of a failure (in JSON, the schema of [`crate::render::json`], as `kubewhy explain` writes it).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "wire_diagnosis"
+    )]
     pub diagnosis: Option<Diagnosis>,
+}
+
+fn wire_diagnosis<S: serde::Serializer>(d: &Option<Diagnosis>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => crate::render::json::diagnosis_value(d).serialize(s),
+        None => s.serialize_none(),
+    }
 }
 
 impl Check {
@@ -687,5 +697,19 @@ impl Failure {
             Failure::TimedOut(limit) => format!("no answer within {}s", limit.as_secs_f64()),
             Failure::Unsupported(what) => what.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Callers spawn the preflight (doc-controller's start-up waits in a task): its future must be `Send`.
+    #[test]
+    fn the_preflight_future_is_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        let needs = crate::needs::Needs::new("x");
+        let options = super::Options::default();
+        let future = super::run(&config, &needs, &options);
+        is_send(&future);
     }
 }

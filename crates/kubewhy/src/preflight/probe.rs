@@ -127,31 +127,43 @@ pub(super) async fn check(
     access: &[Check],
     options: &Options,
 ) -> Vec<Check> {
-    futures::stream::iter(plan.probes.iter())
-        .map(|(index, need)| {
-            let client = client.clone();
-            async move {
-                let reason = skip_reason(*index, need, served, access).or_else(|| {
-                    client.as_ref().err().map(|why| {
-                        format!(
-                            "the probe runs as the checked identity, by impersonation, and {why}"
-                        )
-                    })
-                });
-                let mut check = match (reason, client) {
-                    (Some(reason), _) => {
-                        Check::new(CheckKind::Probe, probe_name(need), None).skip(reason)
-                    }
-                    (None, Ok(client)) => probe(client, need, options).await,
-                    (None, Err(why)) => {
-                        Check::new(CheckKind::Probe, probe_name(need), None).skip(why)
-                    }
-                };
-                check.need = Some(*index);
-                check
-            }
-        })
+    // Made in a loop, not by a closure over references, so that the whole preflight future stays `Send`.
+    let mut probes = Vec::with_capacity(plan.probes.len());
+    for (index, need) in &plan.probes {
+        probes.push(probe_one(
+            client.clone(),
+            *index,
+            need,
+            served,
+            access,
+            options,
+        ));
+    }
+    futures::stream::iter(probes)
         .buffered(options.concurrency.max(1))
         .collect()
         .await
+}
+
+/// One probe as a check (skipped, with the reason, when its answer would mean nothing or it cannot run).
+async fn probe_one(
+    client: Result<&kube::Client, String>,
+    index: usize,
+    need: &Need,
+    served: &Served,
+    access: &[Check],
+    options: &Options,
+) -> Check {
+    let reason = skip_reason(index, need, served, access).or_else(|| {
+        client.as_ref().err().map(|why| {
+            format!("the probe runs as the checked identity, by impersonation, and {why}")
+        })
+    });
+    let mut check = match (reason, client) {
+        (Some(reason), _) => Check::new(CheckKind::Probe, probe_name(need), None).skip(reason),
+        (None, Ok(client)) => probe(client, need, options).await,
+        (None, Err(why)) => Check::new(CheckKind::Probe, probe_name(need), None).skip(why),
+    };
+    check.need = Some(index);
+    check
 }

@@ -1,0 +1,336 @@
+//! doc-controller's preflight: kubewhy's checks ([`kubewhy::preflight`]) of its own declared needs
+//! ([`crate::needs`]) — `doctor` runs them on demand (as itself, or `--as` another identity), and `run` runs them
+//! at start according to `--preflight`:
+//!
+//! - `wait` (the default): re-check with back-off (1 s doubling to 30 s) until everything passes, not ready
+//!   meanwhile (`/readyz` names the failures), logging the report whenever it changes. A missing CRD or RBAC
+//!   applied after the Deployment is picked up within seconds, no restart needed; the rollout stays unready, so
+//!   `kubectl rollout status` and not-ready alerts show it, and the log says exactly what to grant.
+//! - `fail`: log the report and exit 1 (in a cluster, the restart back-off and CrashLoopBackOff alert come for
+//!   free; the next start checks again).
+//! - `warn`: log the report and go on (the watchers then keep reporting what fails).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::Duration;
+
+use kubewhy::needs::Needs;
+use kubewhy::preflight::{self, AsIdentity, Options, Outcome, Report};
+use tracing::{error, info, warn};
+
+use crate::cli::DoctorArgs;
+use crate::readiness::Readiness;
+use crate::shutdown::Shutdown;
+
+/// How missing CRDs are installed, named in the fix.
+pub const CRD_INSTALL: &str = "doc-controller crdgen | kubectl apply -f -";
+/// The readiness check the start-up preflight reports under.
+pub const CHECK: &str = "preflight";
+
+/// What `run` does when a preflight check fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    /// Exit 1 with the report.
+    Fail,
+    /// Stay not ready and re-check with back-off until everything passes, logging the report on each change.
+    Wait,
+    /// Log the report and start anyway.
+    Warn,
+}
+
+/// How `doctor` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// rustc-style text.
+    Text,
+    /// The report as one JSON document.
+    Json,
+    /// JUnit XML, one test case per check.
+    Junit,
+}
+
+/// The checks' options for doc-controller: its CRD install command, and `--as` when given.
+pub fn options(as_identity: Option<AsIdentity>) -> Options {
+    Options {
+        as_identity,
+        crd_install: Some(CRD_INSTALL.into()),
+        ..Options::default()
+    }
+}
+
+/// Writes a report as text, JSON or JUnit.
+pub fn write_report(
+    w: &mut dyn Write,
+    report: &Report,
+    format: Format,
+    fix_command: &str,
+) -> std::io::Result<()> {
+    match format {
+        Format::Text => {
+            let text = preflight::text::render(
+                report,
+                &preflight::text::TextOptions {
+                    color: false,
+                    fix_command: Some(fix_command.into()),
+                },
+            );
+            w.write_all(text.as_bytes())?;
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
+            writeln!(w)?;
+        }
+        Format::Junit => report.write_junit(&mut *w).map_err(std::io::Error::other)?,
+    }
+    w.flush()
+}
+
+/// What the start-up preflight decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go on and start the controller.
+    Start,
+    /// Shut down was requested while waiting.
+    ShutDown,
+}
+
+/// The identity of a report for "has it changed": every check's kind, name and outcome.
+fn signature(report: &Report) -> BTreeSet<(String, String, String)> {
+    report
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.kind.to_string(),
+                c.name.clone(),
+                format!("{:?}", c.outcome),
+            )
+        })
+        .collect()
+}
+
+/// Logs the report: one line per failure (class, check, summary, what to do), then a summary line.
+fn log_report(report: &Report, mode: Mode) {
+    for check in report.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
+        let Some(d) = &check.diagnosis else { continue };
+        let help = if d.remedy.commands.is_empty() {
+            d.remedy.text.clone()
+        } else {
+            format!("{} (`{}`)", d.remedy.text, d.remedy.commands.join("`, `"))
+        };
+        match mode {
+            Mode::Warn => warn!(
+                check = %check.kind, need = check.need, class = %d.class, help = %help,
+                "preflight: {}", d.summary
+            ),
+            Mode::Fail | Mode::Wait => error!(
+                check = %check.kind, need = check.need, class = %d.class, help = %help,
+                "preflight: {}", d.summary
+            ),
+        }
+    }
+    let s = report.summary;
+    let what = match mode {
+        Mode::Fail => "exiting (--preflight=fail)",
+        Mode::Wait => "not ready; checking again with back-off (--preflight=wait)",
+        Mode::Warn => "starting anyway (--preflight=warn)",
+    };
+    let fix = if report.fix.is_empty() {
+        String::new()
+    } else {
+        "; `doc-controller doctor --fix | kubectl apply -f -` (with the same flags, as an admin with `--as`) prints \
+         the fix"
+            .to_string()
+    };
+    let blocked = report
+        .blocked
+        .as_deref()
+        .map(|b| format!(" ({b})"))
+        .unwrap_or_default();
+    let line = format!(
+        "preflight: {} of {} checks failed{blocked}, {} skipped: {what}{fix}",
+        s.failed,
+        s.passed + s.failed + s.skipped,
+        s.skipped
+    );
+    match mode {
+        Mode::Warn => warn!("{line}"),
+        Mode::Fail | Mode::Wait => error!("{line}"),
+    }
+}
+
+/// The preflight `run` does at start: returns whether to start, or the one-line reason to exit 1 (`fail`).
+pub async fn at_start(
+    config: &kube::Config,
+    needs: &Needs,
+    mode: Mode,
+    readiness: &Readiness,
+    shutdown: &Shutdown,
+) -> Result<Decision, String> {
+    let options = options(None);
+    let mut delay = Duration::from_secs(1);
+    let mut last = None;
+    loop {
+        let report = preflight::run(config, needs, &options)
+            .await
+            .map_err(|e| format!("the preflight could not start: {e}"))?;
+        let s = report.summary;
+        if report.passed() {
+            info!(
+                passed = s.passed,
+                skipped = s.skipped,
+                "preflight: every check of the declared needs passed"
+            );
+            readiness.ready(CHECK, format!("{} checks passed", s.passed));
+            return Ok(Decision::Start);
+        }
+        let changed = last.as_ref() != Some(&signature(&report));
+        if changed {
+            log_report(&report, mode);
+        }
+        let why = format!(
+            "{} of {} checks failed (see the log, or run `doc-controller doctor`)",
+            s.failed,
+            s.passed + s.failed + s.skipped
+        );
+        match mode {
+            Mode::Fail => {
+                readiness.not_ready(CHECK, why.clone());
+                return Err(why);
+            }
+            Mode::Warn => {
+                readiness.ready(CHECK, format!("started anyway (--preflight=warn): {why}"));
+                return Ok(Decision::Start);
+            }
+            Mode::Wait => readiness.not_ready(CHECK, why),
+        }
+        last = Some(signature(&report));
+        tokio::select! {
+            () = shutdown.wait() => {
+                info!("shut down while waiting for the preflight to pass");
+                return Ok(Decision::ShutDown);
+            }
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The client configuration of `doctor`: `--kubeconfig` and `--context` as kubectl reads them, else kube's
+/// usual inference (in a cluster: the pod's ServiceAccount).
+async fn load_config(args: &DoctorArgs) -> Result<kube::Config, String> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    match (&args.kubeconfig, &args.context) {
+        (Some(path), _) => {
+            let kc = Kubeconfig::read_from(path)
+                .map_err(|e| format!("reading the kubeconfig `{}` failed: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| format!("the kubeconfig `{}` cannot be used: {e}", path.display()))
+        }
+        (None, Some(name)) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| format!("the kubeconfig context `{name}` cannot be used: {e}")),
+        (None, None) => kube::Config::infer().await.map_err(|e| {
+            format!("no usable kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a cluster: {e}")
+        }),
+    }
+}
+
+/// The `doctor --fix` command line matching these flags.
+fn fix_command(args: &DoctorArgs) -> String {
+    let mut cmd = String::from("doc-controller doctor");
+    let mut add = |flag: &str, value: Option<&str>| {
+        cmd.push(' ');
+        cmd.push_str(flag);
+        if let Some(v) = value {
+            cmd.push(' ');
+            cmd.push_str(v);
+        }
+    };
+    if let Some(k) = &args.kubeconfig {
+        add("--kubeconfig", Some(&k.display().to_string()));
+    }
+    if let Some(c) = &args.context {
+        add("--context", Some(c));
+    }
+    if let Some(u) = &args.as_user {
+        add("--as", Some(u));
+    }
+    if args.as_service_account {
+        add("--as-service-account", None);
+    }
+    for g in &args.as_groups {
+        add("--as-group", Some(g));
+    }
+    let scope = &args.scope;
+    if scope.service_account_namespace != crate::needs::DEPLOY_NAMESPACE {
+        add(
+            "--service-account-namespace",
+            Some(&scope.service_account_namespace),
+        );
+    }
+    if scope.service_account_name != crate::needs::NAME {
+        add("--service-account-name", Some(&scope.service_account_name));
+    }
+    if let Some(ns) = &scope.namespace {
+        add("--namespace", Some(ns));
+    }
+    if scope.no_leader_election {
+        add("--no-leader-election", None);
+    } else if scope.lease_namespace != crate::needs::DEPLOY_NAMESPACE {
+        add("--lease-namespace", Some(&scope.lease_namespace));
+    }
+    add("--fix", None);
+    cmd
+}
+
+/// Why `doctor` could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// A flag, the kubeconfig or the client configuration cannot be used.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the report or the fix failed (a closed pipe is not worth an error message).
+    #[error("writing the report failed")]
+    Write(#[source] std::io::Error),
+}
+
+/// `doctor`: the checks of doc-controller's needs (for the configuration the scope flags describe), written to
+/// `out` as text, JSON or JUnit; with `--fix`, the fix goes to `out` and the report to `err`. Returns the exit
+/// status (0 passed, 1 a check failed, 2 the checks could not run).
+pub async fn doctor(
+    args: &DoctorArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, DoctorError> {
+    let as_user = match (&args.as_user, args.as_service_account) {
+        (Some(user), _) => Some(user.clone()),
+        (None, true) => Some(args.scope.subject().username()),
+        (None, false) => None,
+    };
+    let needs = args.scope.needs();
+    let config = load_config(args).await.map_err(DoctorError::Usage)?;
+    let options = options(as_user.map(|user| AsIdentity {
+        user,
+        groups: args.as_groups.clone(),
+    }));
+    let report = preflight::run(&config, &needs, &options)
+        .await
+        .map_err(|e| DoctorError::Usage(format!("the checks could not start: {e}")))?;
+    let write_failed = DoctorError::Write;
+    let command = fix_command(args);
+    if args.fix {
+        out.write_all(report.fix.to_apply_stream().as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(write_failed)?;
+        write_report(err, &report, args.output, &command).map_err(write_failed)?;
+    } else {
+        write_report(out, &report, args.output, &command).map_err(write_failed)?;
+    }
+    Ok(u8::try_from(report.exit_code()).unwrap_or(2))
+}
