@@ -412,7 +412,10 @@ fn describe(d: &mut Diagnosis, ev: &Evidence, facts: &Facts) {
                     ),
                 ),
             };
-            d.summary = format!("{by} denied `{verb}` of {what}{scope}");
+            d.summary = match &r.verb {
+                Some(v) => format!("{by} denied `{v}` of {what}{scope}"),
+                None => format!("{by} denied a request for {what}{scope}"),
+            };
             d.cause = cause;
             d.notes.push(
                 "\"is forbidden\" in this message does not make it RBAC: more permissions will not help".into(),
@@ -424,7 +427,7 @@ fn describe(d: &mut Diagnosis, ev: &Evidence, facts: &Facts) {
                        certificate is not signed by a CA the server trusts"
                 .into();
         }
-        Class::ResourceNotFound => describe_not_served(d, ev, &verb),
+        Class::ResourceNotFound => describe_not_served(d, ev),
         Class::ObjectNotFound => {
             if r.resource.as_deref() == Some("namespaces") && r.name.is_some() {
                 d.summary = format!(
@@ -650,6 +653,7 @@ fn describe_forbidden(d: &mut Diagnosis, facts: &Facts, who: &str, verb: &str, s
         );
     }
     if let Some(name) = &r.name
+        && !is_wrong_core_group(&r)
         && matches!(verb, "get" | "update" | "patch" | "delete")
     {
         d.notes.push(format!(
@@ -664,7 +668,7 @@ fn describe_forbidden(d: &mut Diagnosis, facts: &Facts, who: &str, verb: &str, s
     }
 }
 
-fn describe_not_served(d: &mut Diagnosis, ev: &Evidence, verb: &str) {
+fn describe_not_served(d: &mut Diagnosis, ev: &Evidence) {
     let r = d.request.clone();
     let gv = match (&r.group, &r.version) {
         (Some(g), Some(v)) if g.is_empty() => format!("v1 core group ({v})"),
@@ -689,7 +693,10 @@ fn describe_not_served(d: &mut Diagnosis, ev: &Evidence, verb: &str) {
                 format!(" in {gv}")
             }
         ),
-        (None, None) => format!("the resource type of a `{verb}` request is not served (404)"),
+        (None, None) => match &r.verb {
+            Some(v) => format!("the resource type of a `{v}` request is not served (404)"),
+            None => "the resource type of a request is not served (404)".to_string(),
+        },
     };
     d.cause = if is_wrong_core_group(&r) {
         let res = r.resource.as_deref().unwrap_or_default();

@@ -276,7 +276,8 @@ fn forbidden(d: &Diagnosis, facts: &Facts, m: &mut Remedy) {
         m.text
             .push_str("grant the denied verb to the subject with a Role/ClusterRole and a binding");
     }
-    if let Some(cmd) = can_i(d) {
+    // kubectl resolves the name through discovery, so `can-i` cannot ask about the core group of a wrong URL.
+    if !wrong_group && let Some(cmd) = can_i(d) {
         m.commands.push(cmd);
     }
 }
