@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use kubewhy_testenv::{ControlPlane, Options, binary};
 
+mod demo;
+
 #[derive(Parser)]
 #[command(
     name = "kubewhy-dev",
@@ -30,6 +32,17 @@ enum Command {
     },
     /// Build the control-plane binary (when needed) and print its path.
     Build,
+    /// Run the real thing: the control plane, doc-controller installed from deploy/ and running as its own
+    /// ServiceAccount with the shipped RBAC, and the samples from deploy/samples/ with their status printed as it
+    /// changes, until Ctrl-C.
+    Demo {
+        /// Use this doc-controller binary instead of building it with `cargo build -p doc-controller`.
+        #[arg(long, value_name = "PATH")]
+        controller: Option<PathBuf>,
+        /// Build doc-controller in release mode (default: the profile kubewhy-dev was built with).
+        #[arg(long)]
+        release: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +57,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo {
+            controller,
+            release,
+        } => {
+            demo::run(demo::DemoOptions {
+                controller,
+                release: release.then_some(true),
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Build => {
             println!("{}", binary::ensure_built()?.display());
             Ok(ExitCode::SUCCESS)
