@@ -218,6 +218,9 @@ pub struct DoctorArgs {
     /// The report format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: crate::preflight::Format,
+    /// List every passing check in the text report (default: passes are counted per kind).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Flags of `gen-deploy`.

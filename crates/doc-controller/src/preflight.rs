@@ -63,6 +63,7 @@ pub fn write_report(
     w: &mut dyn Write,
     report: &Report,
     format: Format,
+    verbose: bool,
     fix_command: &str,
 ) -> std::io::Result<()> {
     match format {
@@ -71,6 +72,7 @@ pub fn write_report(
                 report,
                 &preflight::text::TextOptions {
                     color: false,
+                    verbose,
                     fix_command: Some(fix_command.into()),
                 },
             );
@@ -135,12 +137,14 @@ fn log_report(report: &Report, mode: Mode) {
         Mode::Wait => "not ready; checking again with back-off (--preflight=wait)",
         Mode::Warn => "starting anyway (--preflight=warn)",
     };
-    let fix = if report.fix.is_empty() {
-        String::new()
-    } else {
-        "; `doc-controller doctor --fix | kubectl apply -f -` (with the same flags, as an admin with `--as`) prints \
-         the fix"
-            .to_string()
+    let fix = match (&report.subject, report.fix.is_empty()) {
+        (_, true) => String::new(),
+        (Some(subject), false) => format!(
+            "; `doc-controller doctor --as {} --fix | kubectl apply -f -`, run by an admin with this run's \
+             --namespace and --lease-namespace, prints the fix",
+            subject.user
+        ),
+        (None, false) => "; `doc-controller doctor --fix` prints the fix".to_string(),
     };
     let blocked = report
         .blocked
@@ -328,9 +332,9 @@ pub async fn doctor(
         out.write_all(report.fix.to_apply_stream().as_bytes())
             .and_then(|()| out.flush())
             .map_err(write_failed)?;
-        write_report(err, &report, args.output, &command).map_err(write_failed)?;
+        write_report(err, &report, args.output, args.verbose, &command).map_err(write_failed)?;
     } else {
-        write_report(out, &report, args.output, &command).map_err(write_failed)?;
+        write_report(out, &report, args.output, args.verbose, &command).map_err(write_failed)?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(2))
 }

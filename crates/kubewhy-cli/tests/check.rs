@@ -327,6 +327,27 @@ fn a_service_account_with_nothing_gets_every_need_and_applying_the_fix_output_pa
         "{}",
         stdout(&out)
     );
+    // Passes are counted per kind; `--verbose` lists each, with the binding that grants it.
+    assert!(
+        stdout(&out).contains("\n  pass  access  6 of 6 permissions allowed\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = kubewhy(&[
+        "check",
+        "--needs",
+        needs,
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--verbose",
+    ]);
+    let verbose = stdout(&out);
+    assert!(
+        verbose.contains(&format!(
+            "  pass  access  `delete` `configmaps` in namespace `{ns}`: allowed (RBAC: allowed by RoleBinding"
+        )),
+        "{verbose}"
+    );
     // Nothing left to fix.
     let out = kubewhy(&[
         "check",

@@ -81,6 +81,9 @@ pub struct Args {
     /// The command that installs a missing CRD, named in the fix (e.g. `doc-controller crdgen | kubectl apply -f -`).
     #[arg(long, value_name = "COMMAND")]
     pub crd_install: Option<String>,
+    /// List every passing check in the text report (default: passes are counted per kind).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Skip the live probes (list + watch of watched needs).
     #[arg(long)]
     pub no_probes: bool,
@@ -142,13 +145,18 @@ pub fn write_report(
     report: &Report,
     format: Format,
     color: bool,
+    verbose: bool,
     fix_command: Option<String>,
 ) -> anyhow::Result<()> {
     match format {
         Format::Text => {
             let text = preflight::text::render(
                 report,
-                &preflight::text::TextOptions { color, fix_command },
+                &preflight::text::TextOptions {
+                    color,
+                    verbose,
+                    fix_command,
+                },
             );
             w.write_all(text.as_bytes())?;
         }
@@ -214,9 +222,13 @@ pub fn run(args: Args) -> ExitCode {
 
 /// A reader of the output went away (`kubewhy check | head`): not an error, as in ripgrep.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    // The XML writer keeps the I/O error in an `Arc`.
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<std::sync::Arc<std::io::Error>>()
+                .is_some_and(|io| io.kind() == BrokenPipe)
     })
 }
 
@@ -250,6 +262,7 @@ async fn check(args: Args) -> anyhow::Result<u8> {
             &report,
             args.output,
             color_for(std::io::stderr().is_terminal()),
+            args.verbose,
             None,
         )?;
     } else {
@@ -259,6 +272,7 @@ async fn check(args: Args) -> anyhow::Result<u8> {
             &report,
             args.output,
             color_for(std::io::stdout().is_terminal()),
+            args.verbose,
             Some(fix_command(&args)),
         )?;
     }

@@ -329,7 +329,7 @@ pub(super) async fn check(
                 let crd = crds.get(&crd_name);
                 let (d, misnamed, crd_missing, edit) =
                     explain_not_served(key, &catalog, missing, crd, options);
-                reported.insert(rt.clone(), format!("`{}`", served_name(key)));
+                reported.insert(rt.clone(), served_name(key));
                 out.not_served.insert(rt.clone(), d.summary.clone());
                 if misnamed {
                     for n in &key.needs {

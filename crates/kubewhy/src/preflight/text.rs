@@ -17,6 +17,9 @@ macro_rules! say {
 pub struct TextOptions {
     /// Use ANSI colours in the diagnoses.
     pub color: bool,
+    /// List every passing check (default: the passes of `served`, `access` and `probe` are counted on one line
+    /// per kind).
+    pub verbose: bool,
     /// The command that prints the fix (e.g. `kubewhy check --needs needs.yaml --fix`), named in the last help
     /// line when something is missing.
     pub fix_command: Option<String>,
@@ -96,12 +99,46 @@ pub fn render(report: &Report, options: &TextOptions) -> String {
         report.name,
         report.server
     );
-    for check in &report.checks {
+    for (i, check) in report.checks.iter().enumerate() {
         let word = match check.outcome {
             Outcome::Pass => "pass",
             Outcome::Fail => "FAIL",
             Outcome::Skipped => "skip",
         };
+        // Without `verbose`, the passes of the numerous kinds are counted on one line after the kind's last check.
+        let numerous = matches!(
+            check.kind,
+            CheckKind::Served | CheckKind::Access | CheckKind::Probe
+        );
+        if check.outcome == Outcome::Pass && numerous && !options.verbose {
+            let last_of_kind = report
+                .checks
+                .get(i + 1)
+                .is_none_or(|next| next.kind != check.kind);
+            if last_of_kind {
+                let of_kind: Vec<&Check> = report
+                    .checks
+                    .iter()
+                    .filter(|c| c.kind == check.kind)
+                    .collect();
+                let passed = of_kind
+                    .iter()
+                    .filter(|c| c.outcome == Outcome::Pass)
+                    .count();
+                let what = match check.kind {
+                    CheckKind::Served => "types served",
+                    CheckKind::Access => "permissions allowed",
+                    _ => "watched types listed and watched",
+                };
+                say!(
+                    out,
+                    "  pass  {:<6}  {passed} of {} {what}",
+                    check.kind.as_str(),
+                    of_kind.len()
+                );
+            }
+            continue;
+        }
         let detail = match check.outcome {
             Outcome::Fail => String::new(),
             _ if check.detail.is_empty() => String::new(),

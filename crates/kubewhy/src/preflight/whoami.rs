@@ -195,8 +195,7 @@ pub(super) async fn check(
     let subject = match theirs {
         Some(Ok(id)) => {
             checks.push(them.pass(format!(
-                "checking as `{}` ({}), by impersonation{sa_note}",
-                id.user,
+                "checking as it, by impersonation ({}){sa_note}",
                 groups_phrase(&id.groups)
             )));
             id
