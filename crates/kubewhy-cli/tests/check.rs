@@ -1,13 +1,17 @@
 //! `kubewhy check` as a user runs it, against the real API server: the RBAC shipped in `deploy/` passes
 //! doc-controller's declared needs, and removing any single rule from it makes the check name exactly that rule's
 //! verbs and resources; a ServiceAccount with nothing gets every need reported and applying the `--fix` output
-//! makes the next check pass; exit codes, usage errors, and the JSON and JUnit forms.
+//! makes the next check pass; the shipped RBAC grants nothing beyond the needs (SelfSubjectRulesReview); exit
+//! codes, usage errors, and the JSON and JUnit forms.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+use kube::api::{Api, PostParams};
+use kubewhy::rbac::Target;
 use kubewhy_testenv::ControlPlane;
 use serde_json::Value;
 
@@ -125,6 +129,35 @@ fn rule_permissions(rule: &Value) -> BTreeSet<(String, String, String)> {
     out
 }
 
+/// Every (verb, group, resource) the rules of `client` allow in `namespace`, per SelfSubjectRulesReview.
+async fn rules(client: kube::Client, namespace: &str) -> BTreeSet<(String, String, String)> {
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec {
+            namespace: Some(namespace.into()),
+        },
+        ..SelfSubjectRulesReview::default()
+    };
+    let status = Api::<SelfSubjectRulesReview>::all(client)
+        .create(&PostParams::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert!(!status.incomplete, "{status:?}");
+    let mut out = BTreeSet::new();
+    for rule in status.resource_rules {
+        assert!(rule.resource_names.unwrap_or_default().is_empty());
+        for g in rule.api_groups.unwrap_or_default() {
+            for r in rule.resources.clone().unwrap_or_default() {
+                for v in &rule.verbs {
+                    out.insert((v.clone(), g.clone(), r.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn to_yaml(docs: &[Value]) -> String {
     docs.iter()
         .map(|d| serde_yaml::to_string(d).unwrap())
@@ -173,6 +206,31 @@ fn deploy_rbac_passes_and_removing_any_single_rule_names_exactly_that_rule() {
         .filter(|c| c["kind"] == "probe")
         .count();
     assert_eq!(probes, 2, "Documents and ConfigMaps are watched and probed");
+
+    // The shipped RBAC grants nothing beyond the declared needs: what SelfSubjectRulesReview lists for the
+    // ServiceAccount, minus what a ServiceAccount without bindings gets, is exactly the needs, per namespace.
+    let bare = runtime
+        .block_on(env().service_account(ns, "no-bindings"))
+        .unwrap();
+    let perms = doc_controller::needs::needs().permissions();
+    for namespace in [ns, "default"] {
+        let granted: BTreeSet<_> = runtime
+            .block_on(rules(sa.client.clone(), namespace))
+            .difference(&runtime.block_on(rules(bare.client.clone(), namespace)))
+            .cloned()
+            .collect();
+        let expected: BTreeSet<(String, String, String)> = perms
+            .iter()
+            .filter(|p| p.namespace.is_none() || p.namespace.as_deref() == Some(namespace))
+            .map(|p| match &p.target {
+                Target::Resource {
+                    group, resource, ..
+                } => (p.verb.to_string(), group.clone(), resource.clone()),
+                Target::NonResource { path } => panic!("no non-resource needs: {path}"),
+            })
+            .collect();
+        assert_eq!(granted, expected, "in namespace {namespace}");
+    }
 
     // Remove each rule in turn (the previous one comes back with the same apply).
     let mut removed = 0;
