@@ -230,8 +230,6 @@ pub async fn wait_event(client: &Client, ns: &str, name: &str, reason: &str) -> 
 /// One log line of the controller, as received.
 #[derive(Debug, Clone)]
 pub struct LogLine {
-    /// When the test read it.
-    pub at: Instant,
     /// The parsed JSON (or `{"raw": line}` when it is not JSON).
     pub json: Value,
 }
@@ -275,10 +273,7 @@ impl Controller {
                 let Ok(line) = line else { break };
                 let json = serde_json::from_str(&line)
                     .unwrap_or_else(|_| serde_json::json!({ "raw": line }));
-                sink.lock().unwrap().push(LogLine {
-                    at: Instant::now(),
-                    json,
-                });
+                sink.lock().unwrap().push(LogLine { json });
             }
         });
         Controller {
