@@ -555,9 +555,11 @@ async fn a_bad_token_is_unauthorized_and_a_closed_port_is_connection() {
 #[tokio::test]
 async fn a_non_resource_path_denial_gets_a_cluster_role() {
     let env = kubewhy_testenv::shared();
-    let carol = env.user("carol").await.unwrap();
+    // A fresh service account: the grant below is cluster-wide, and must not change what shared users can do.
+    let ns = env.namespace("dxpath").await.unwrap();
+    let scraper = env.service_account(&ns, "scraper").await.unwrap().client;
     let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let err = api_err(carol.request_text(request).await);
+    let err = api_err(scraper.request_text(request).await);
     let d = diagnose_everywhere(&err, None);
     assert_eq!(d.class, Class::Forbidden);
     assert_eq!(
@@ -571,7 +573,7 @@ async fn a_non_resource_path_denial_gets_a_cluster_role() {
     );
     kubectl_apply(env, &yaml);
     eventually("GET /metrics", || {
-        carol.request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
+        scraper.request_text(http::Request::get("/metrics").body(Vec::new()).unwrap())
     })
     .await;
 }
