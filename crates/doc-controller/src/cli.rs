@@ -148,6 +148,35 @@ pub struct RunArgs {
         env = "DOC_CONTROLLER_PREFLIGHT"
     )]
     pub preflight: crate::preflight::Mode,
+
+    /// What to do when a watcher keeps failing for a reason that will not pass by itself (RBAC denies it, the
+    /// CRD is missing, the credentials are rejected, the request options are invalid) for longer than
+    /// --error-grace: `retry` keeps retrying with back-off and reports not ready (/readyz names the watcher and
+    /// the diagnosis) until someone fixes it, with no restart needed; `exit` prints the full diagnosis and exits
+    /// with a code naming the class: 10 forbidden, 11 unauthorized, 12 resource-not-found, 13 invalid-request,
+    /// 14 admission-denied, 15 tls. Transient failures (connection, timeouts, 5xx, throttling) always retry.
+    #[arg(
+        long,
+        value_name = "retry|exit",
+        default_value = "retry",
+        env = "DOC_CONTROLLER_ON_PERSISTENT_ERROR"
+    )]
+    pub on_persistent_error: kubewhy::watch::OnPersistent,
+
+    /// How long a watcher may keep failing before doc-controller reports not ready (and, with
+    /// --on-persistent-error=exit, exits). Each distinct cause is logged at once, then at most once a minute.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "DOC_CONTROLLER_ERROR_GRACE")]
+    pub error_grace: Duration,
+
+    /// Each watch request ends after this many seconds and is renewed (it is also when a watch first notices
+    /// that RBAC no longer allows it). kube's default is 290.
+    #[arg(long, default_value_t = 290, value_parser = clap::value_parser!(u32).range(1..), env = "DOC_CONTROLLER_WATCH_TIMEOUT")]
+    pub watch_timeout: u32,
+
+    /// Log every Kubernetes API request as a copy-paste `curl` command, like `kubectl -v=9`, with the bearer
+    /// token, client keys and Secret bodies redacted (target `kubewhy::trace`, level INFO).
+    #[arg(long, env = "KUBEWHY_LOG_CURL")]
+    pub log_requests: bool,
 }
 
 /// Which configuration `rbac` and `needs` describe.

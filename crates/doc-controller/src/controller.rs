@@ -19,6 +19,9 @@ use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tracing::{debug, error, info, warn};
 
+use kubewhy::trace::Inspector;
+use kubewhy::watch::{Health, Watch, WatchStreamDiagnoseExt};
+
 use crate::backoff::ErrorBackoff;
 use crate::document::Document;
 use crate::metrics::Metrics;
@@ -46,6 +49,28 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// The reporting instance on events (the pod name or the lease identity).
     pub instance: String,
+    /// Watch requests end after this many seconds and are renewed (kube's default is 290).
+    pub watch_timeout: u32,
+    /// Where the watchers report: kubewhy's health registry (readiness, metrics, exit policy).
+    pub health: Health,
+    /// The request recorder of the client, so each watcher error carries the request that failed.
+    pub inspector: Option<Inspector>,
+}
+
+/// The name of the Documents watcher in logs, metrics and `/readyz`.
+pub const DOCUMENTS_WATCHER: &str = "documents.kube.rs";
+/// The name of the published-ConfigMaps watcher.
+pub const CONFIGMAPS_WATCHER: &str = "configmaps";
+
+fn watch(name: &str, settings: &Settings) -> Watch {
+    let mut watch = Watch::new(name, &settings.health);
+    if name == DOCUMENTS_WATCHER {
+        watch = watch.install_command("doc-controller crdgen | kubectl apply -f -");
+    }
+    match &settings.inspector {
+        Some(inspector) => watch.inspector(inspector),
+        None => watch,
+    }
 }
 
 /// Tracks which Documents have a change waiting for a worker (the `doc_controller_queue_depth` gauge). A Document
@@ -187,9 +212,11 @@ pub async fn run(
     let docs_synced = synced.clone();
     let docs = watcher(
         api::<Document>(&client, namespace),
-        watcher::Config::default().any_semantic(),
+        watcher::Config::default()
+            .any_semantic()
+            .timeout(settings.watch_timeout),
     )
-    .default_backoff()
+    .diagnosed(watch(DOCUMENTS_WATCHER, settings))
     .modify(trim)
     .reflect(docs_writer)
     .inspect_ok(move |event| {
@@ -207,9 +234,10 @@ pub async fn run(
         api::<ConfigMap>(&client, namespace),
         watcher::Config::default()
             .labels(&config_map_selector())
-            .any_semantic(),
+            .any_semantic()
+            .timeout(settings.watch_timeout),
     )
-    .default_backoff()
+    .diagnosed(watch(CONFIGMAPS_WATCHER, settings))
     .modify(trim)
     .reflect(cms_writer)
     .inspect_ok(move |event| {
@@ -271,7 +299,8 @@ pub async fn run(
                     queue.started(&key);
                 }
                 Err(controller::Error::QueueError(e)) => {
-                    warn!(error = %reconcile::describe(&e), "watching failed; retrying with back-off");
+                    // Diagnosed, logged (once per cause) and backed off by the watcher that failed.
+                    debug!(error = %reconcile::describe(&e), "a watcher error, already reported by its watcher");
                 }
                 Err(controller::Error::RunnerError(e)) => {
                     error!(error = %reconcile::describe(&e), "the controller's runner failed");

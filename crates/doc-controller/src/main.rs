@@ -24,6 +24,18 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(doc_controller::run::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(doc_controller::run::Error::Persistent(diagnosis)) => {
+                    // The exit policy: the full diagnosis, then an exit code that names its class.
+                    let code = kubewhy::watch::exit_code(diagnosis.class);
+                    tracing::error!(class = %diagnosis.class, exit_code = code, "{diagnosis}; exiting (--on-persistent-error=exit)");
+                    let mut err = std::io::stderr().lock();
+                    let written = kubewhy::render::text::write_diagnosis(&mut err, &diagnosis, &Default::default())
+                        .and_then(|()| writeln!(err, "doc-controller: exiting with code {code} ({}) after --error-grace, as --on-persistent-error=exit asks", diagnosis.class));
+                    if let Err(e) = written {
+                        eprintln!("error: {diagnosis} (printing the full diagnosis failed: {e})");
+                    }
+                    ExitCode::from(code)
+                }
                 Err(e) => {
                     tracing::error!(error = %describe(&e), "doc-controller stopped");
                     eprintln!("error: {}", describe(&e));

@@ -10,6 +10,9 @@ use kube::{Client, Config};
 use prometheus_client::registry::Registry;
 use tracing::{info, warn};
 
+use kubewhy::trace::Inspector;
+use kubewhy::watch::{Health, Policy};
+
 use crate::cli::RunArgs;
 use crate::controller;
 use crate::http;
@@ -50,6 +53,9 @@ pub enum Error {
          admin, with `--as-service-account` or `--as`) grants what is missing; `--preflight=wait` waits for it instead"
     )]
     Preflight(String),
+    /// A watcher kept failing for a persistent reason past `--error-grace` with `--on-persistent-error=exit`.
+    #[error("{0}")]
+    Persistent(Box<kubewhy::Diagnosis>),
     /// Running reconciles did not finish within `--shutdown-timeout`.
     #[error(
         "running reconciles did not finish within the shutdown timeout ({0:?}); they were abandoned"
@@ -59,7 +65,12 @@ pub enum Error {
 
 impl RunArgs {
     /// The controller's settings.
-    pub fn controller_settings(&self, identity: &str) -> Result<controller::Settings, Error> {
+    pub fn controller_settings(
+        &self,
+        identity: &str,
+        health: Health,
+        inspector: Option<Inspector>,
+    ) -> Result<controller::Settings, Error> {
         if self.error_backoff_min.is_zero() || self.error_backoff_max < self.error_backoff_min {
             return Err(Error::Config(format!(
                 "--error-backoff-min ({:?}) must be above zero and at most --error-backoff-max ({:?})",
@@ -77,7 +88,20 @@ impl RunArgs {
             error_backoff_max: self.error_backoff_max,
             shutdown_timeout: self.shutdown_timeout,
             instance: identity.to_string(),
+            watch_timeout: self.watch_timeout,
+            health,
+            inspector,
         })
+    }
+
+    /// kubewhy's error policy for the watchers: back-off and log interval as in a cluster, the grace period and
+    /// what happens after it from the flags.
+    pub fn watch_policy(&self) -> Policy {
+        Policy {
+            on_persistent: self.on_persistent_error,
+            grace: self.error_grace,
+            ..Policy::in_cluster()
+        }
     }
 }
 
@@ -118,8 +142,17 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         .identity
         .clone()
         .unwrap_or_else(lease::default_identity);
-    let settings = args.controller_settings(&identity)?;
     let config = kube_config(args.kubeconfig.as_deref()).await?;
+    let mut registry = Registry::default();
+    // kubewhy's metrics (API requests by verb/resource/code, watcher errors/up/synced/last event) beside ours.
+    let api_metrics = kubewhy::metrics::Metrics::default();
+    api_metrics.register(&mut registry);
+    let inspector = Inspector::new(&config).with_metrics(api_metrics.clone());
+    if args.log_requests {
+        inspector.set_curl(true);
+    }
+    let health = Health::new(args.watch_policy()).with_metrics(api_metrics);
+    let settings = args.controller_settings(&identity, health.clone(), Some(inspector.clone()))?;
     let lease_settings = if args.leader_elect {
         let s = lease::Settings {
             name: args.lease_name.clone(),
@@ -141,14 +174,16 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         "doc-controller {} starting",
         env!("CARGO_PKG_VERSION")
     );
-    let client = Client::try_from(config.clone()).map_err(|e| Error::Kubeconfig(describe(&e)))?;
+    let client = inspector
+        .client(config.clone())
+        .map_err(|e| Error::Kubeconfig(describe(&e)))?;
 
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(Error::Signals)?;
 
-    let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let readiness = Readiness::default();
+    let watchers_readiness = tokio::spawn(report_watchers(health.clone(), readiness.clone()));
     let listener = http::bind(args.http_addr).await.map_err(Error::Http)?;
     let server_stop = Shutdown::new();
     let server = tokio::spawn(http::serve(
@@ -164,28 +199,35 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     );
     let preflight =
         preflight::at_start(&config, &needs, args.preflight, &readiness, &shutdown).await;
-    let result = match (preflight, lease_settings) {
-        (Err(why), _) => Err(Error::Preflight(why)),
-        (Ok(preflight::Decision::ShutDown), _) => Ok(()),
-        (Ok(preflight::Decision::Start), None) => {
-            metrics.set_leader(true);
-            finish(
-                lead(client, &settings, metrics, readiness, shutdown).await,
-                &settings,
-            )
-        }
-        (Ok(preflight::Decision::Start), Some(lease_settings)) => {
-            elect_and_lead(
-                client,
-                lease_settings,
-                &settings,
-                metrics,
-                readiness,
-                shutdown,
-            )
-            .await
+    let work = async move {
+        match (preflight, lease_settings) {
+            (Err(why), _) => Err(Error::Preflight(why)),
+            (Ok(preflight::Decision::ShutDown), _) => Ok(()),
+            (Ok(preflight::Decision::Start), None) => {
+                metrics.set_leader(true);
+                finish(
+                    lead(client, &settings, metrics, readiness, shutdown).await,
+                    &settings,
+                )
+            }
+            (Ok(preflight::Decision::Start), Some(lease_settings)) => {
+                elect_and_lead(
+                    client,
+                    lease_settings,
+                    &settings,
+                    metrics,
+                    readiness,
+                    shutdown,
+                )
+                .await
+            }
         }
     };
+    let result = tokio::select! {
+        result = work => result,
+        diagnosis = health.fatal() => Err(Error::Persistent(Box::new(diagnosis))),
+    };
+    watchers_readiness.abort();
 
     server_stop.trigger("controller stopped");
     if let Err(e) = server.await {
@@ -196,6 +238,32 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     }
     result
 }
+
+/// The `watchers` readiness check: not ready while any watcher has been failing past the grace period (or has
+/// not completed its first list), naming the watcher and the diagnosis.
+async fn report_watchers(health: Health, readiness: Readiness) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        interval.tick().await;
+        match health.readiness() {
+            Ok(()) if health.snapshot().is_empty() => {
+                readiness.ready(WATCHERS_CHECK, "no watcher has started (starting, or standing by)")
+            }
+            Ok(()) => readiness.ready(WATCHERS_CHECK, "every watcher is healthy"),
+            Err(problems) => {
+                let why = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.watcher, p.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                readiness.not_ready(WATCHERS_CHECK, why);
+            }
+        }
+    }
+}
+
+/// The readiness check the watchers report.
+pub const WATCHERS_CHECK: &str = "watchers";
 
 fn finish(finished: bool, settings: &controller::Settings) -> Result<(), Error> {
     if finished {

@@ -16,8 +16,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// The filter used when `RUST_LOG` is unset: doc-controller at info, kube's own warnings.
-pub const DEFAULT_FILTER: &str = "info,kube=warn";
+/// The filter used when `RUST_LOG` is unset: doc-controller and kubewhy at info, kube's own warnings. (`kube=warn`
+/// alone would also silence `kubewhy`: filter targets match by prefix.)
+pub const DEFAULT_FILTER: &str = "info,kube=warn,kubewhy=info";
 
 /// Installs the global subscriber. Fails on an invalid `RUST_LOG`, saying which directive is wrong.
 pub fn init(format: LogFormat) -> Result<(), String> {

@@ -374,7 +374,7 @@ impl Controller {
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .env(
                 "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,kube=warn".into()),
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,kube=warn,kubewhy=info".into()),
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -259,7 +259,7 @@ impl Controller {
             .arg(kubeconfig)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(args)
-            .env("RUST_LOG", "info,kube=warn")
+            .env("RUST_LOG", "info,kube=warn,kubewhy=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

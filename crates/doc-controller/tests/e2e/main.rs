@@ -6,5 +6,6 @@ mod deploy;
 mod harness;
 mod leader;
 mod lifecycle;
+mod never_silent;
 mod rbac;
 mod validation;

@@ -27,6 +27,7 @@ pub struct Watch {
     name: String,
     health: Health,
     inspector: Option<Inspector>,
+    install: Option<String>,
 }
 
 impl Watch {
@@ -38,7 +39,15 @@ impl Watch {
             name,
             health: health.clone(),
             inspector: None,
+            install: None,
         }
+    }
+
+    /// How to install the watched type (e.g. `doc-controller crdgen | kubectl apply -f -`): the first fix offered
+    /// when it is not served (`resource-not-found`).
+    pub fn install_command(mut self, command: impl Into<String>) -> Watch {
+        self.install = Some(command.into());
+        self
     }
 
     /// Matches errors to the requests an [`Inspector`] recorded, so diagnoses carry the URL and verb.
@@ -60,13 +69,19 @@ impl Watch {
             | watcher::Error::WatchFailed(e) => Some(e),
             watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => None,
         };
-        match kube_err {
+        let mut diagnosis = match kube_err {
             Some(e) => {
                 let request = self.inspector.as_ref().and_then(|i| i.request_for(e));
                 crate::diagnose_in(e, request.as_ref())
             }
             None => crate::diagnose_watcher(err),
+        };
+        if let (crate::Class::ResourceNotFound, Some(install)) = (diagnosis.class, &self.install) {
+            let remedy = &mut diagnosis.remedy;
+            remedy.text = format!("install it: `{install}`\n{}", remedy.text);
+            remedy.commands.insert(0, install.clone());
         }
+        diagnosis
     }
 }
 
