@@ -142,29 +142,9 @@ impl Error {
     }
 }
 
-/// A coarse class of a kube error by HTTP status (kubewhy's reader refines this into a full diagnosis).
+/// The class of a kube error, as kubewhy diagnoses it (the same class the watchers and `kubewhy explain` report).
 fn kube_class(e: &kube::Error) -> &'static str {
-    use kubewhy::Class;
-    let class = match e {
-        kube::Error::Api(s) => match s.code {
-            401 => Class::Unauthorized,
-            403 => Class::Forbidden,
-            404 if s.reason == "NotFound" => Class::ObjectNotFound,
-            404 => Class::ResourceNotFound,
-            409 if s.reason == "AlreadyExists" => Class::AlreadyExists,
-            409 => Class::Conflict,
-            410 => Class::Expired,
-            400 => Class::InvalidRequest,
-            422 => Class::InvalidObject,
-            429 => Class::Throttled,
-            504 => Class::Timeout,
-            500..=599 => Class::ServerError,
-            _ => Class::Unknown,
-        },
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Class::Connection,
-        _ => Class::Unknown,
-    };
-    class.as_str()
+    kubewhy::diagnose(e).class.as_str()
 }
 
 /// The error and its causes on one line (`publishing ConfigMap ns/x failed: configmaps "x" is forbidden: ... (403
@@ -252,19 +232,28 @@ async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<Action, Er
         .namespace()
         .ok_or_else(|| Error::Malformed("it has no namespace".into()))?;
     let api: Api<Document> = Api::namespaced(ctx.client.clone(), &namespace);
-    finalizer(&api, FINALIZER, doc, |event| async {
+    let result = finalizer(&api, FINALIZER, doc, |event| async {
         match event {
             finalizer::Event::Apply(doc) => apply(&doc, ctx).await,
             finalizer::Event::Cleanup(doc) => cleanup(&doc, ctx).await,
         }
     })
-    .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        finalizer::Error::AddFinalizer(e) => Error::AddFinalizer(e),
-        finalizer::Error::RemoveFinalizer(e) => Error::RemoveFinalizer(e),
-        other => Error::Malformed(other.to_string()),
-    })
+    .await;
+    match result {
+        Ok(action) => Ok(action),
+        // The finalizer was ours to remove and the object is gone: an earlier reconcile (or another replica
+        // during a hand-over) already finished the cleanup. Nothing is left to do.
+        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
+            debug!("the Document is already gone: its cleanup is complete");
+            Ok(Action::await_change())
+        }
+        Err(e) => Err(match e {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+            finalizer::Error::AddFinalizer(e) => Error::AddFinalizer(e),
+            finalizer::Error::RemoveFinalizer(e) => Error::RemoveFinalizer(e),
+            other => Error::Malformed(other.to_string()),
+        }),
+    }
 }
 
 /// The Document exists and is not being deleted.
