@@ -616,9 +616,9 @@ mod tests {
 
     #[test]
     fn api_errors_are_described_by_the_server_message() {
-        let status =
-            kube::core::Status::failure("configmaps \"d\" is forbidden: nope", "Forbidden")
-                .with_code(403);
+        let message = "configmaps \"d\" is forbidden: User \"system:serviceaccount:ns:sa\" cannot patch resource \
+                       \"configmaps\" in API group \"\" in the namespace \"ns\"";
+        let status = kube::core::Status::failure(message, "Forbidden").with_code(403);
         let err = Error::ApplyConfigMap {
             namespace: "ns".into(),
             name: "d".into(),
@@ -626,9 +626,19 @@ mod tests {
         };
         assert_eq!(
             describe(&err),
-            "publishing ConfigMap ns/d failed: configmaps \"d\" is forbidden: nope (403 Forbidden)"
+            format!("publishing ConfigMap ns/d failed: {message} (403 Forbidden)")
         );
         assert_eq!(err.class(), "forbidden");
+        // A 403 that names no denied verb is not RBAC's: kubewhy classes it as an admission denial.
+        let webhook =
+            kube::core::Status::failure("configmaps \"d\" is forbidden: nope", "Forbidden")
+                .with_code(403);
+        let err = Error::ApplyConfigMap {
+            namespace: "ns".into(),
+            name: "d".into(),
+            source: kube::Error::Api(Box::new(webhook)),
+        };
+        assert_eq!(err.class(), "admission-denied");
         assert_eq!(truncate("ééé".into(), 5), "é...");
     }
 }
