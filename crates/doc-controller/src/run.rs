@@ -246,9 +246,9 @@ async fn report_watchers(health: Health, readiness: Readiness) {
     loop {
         interval.tick().await;
         match health.readiness() {
-            Ok(()) if health.snapshot().is_empty() => {
-                readiness.ready(WATCHERS_CHECK, "no watcher has started (starting, or standing by)")
-            }
+            // No watcher yet (starting, or a standby that never starts one): other checks say why not ready,
+            // and a check of ours reported now would make an empty start-up look ready.
+            Ok(()) if health.snapshot().is_empty() => {}
             Ok(()) => readiness.ready(WATCHERS_CHECK, "every watcher is healthy"),
             Err(problems) => {
                 let why = problems
