@@ -17,8 +17,10 @@ pub enum LogFormat {
 }
 
 /// The filter used when `RUST_LOG` is unset: doc-controller and kubewhy at info, kube's own warnings. (`kube=warn`
-/// alone would also silence `kubewhy`: filter targets match by prefix.)
-pub const DEFAULT_FILTER: &str = "info,kube=warn,kubewhy=info";
+/// alone would also silence `kubewhy`: filter targets match by prefix.) kube-runtime's own watcher warnings are left
+/// out: kubewhy reports every watcher error, diagnosed and once per cause, where kube-runtime prints the raw error on
+/// every retry.
+pub const DEFAULT_FILTER: &str = "info,kube=warn,kube_runtime::watcher=error,kubewhy=info";
 
 /// Installs the global subscriber. Fails on an invalid `RUST_LOG`, saying which directive is wrong.
 pub fn init(format: LogFormat) -> Result<(), String> {

@@ -301,8 +301,9 @@ fn report(
         ));
     }
     text.push_str(&format!(
-        "; failing for {:.0?}, retrying in {:.1?}",
-        failing_for, delay
+        "; failing for {}s, retrying in {:.1}s",
+        failing_for.as_secs(),
+        delay.as_secs_f64()
     ));
     text
 }
