@@ -78,7 +78,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dir: Some(dir),
                 port,
                 ready_timeout: Duration::from_secs(120),
-                exit_with_parent: false,
+                // Tied to this process: Ctrl-C reaches both, and however kubewhy-dev ends (SIGTERM, a crash),
+                // the control plane sees its standard input close and shuts down cleanly.
+                exit_with_parent: true,
                 ..Options::default()
             })?;
             let state = cp.state();
