@@ -359,10 +359,27 @@ pub fn tail(path: &Path, n: usize) -> String {
 }
 
 fn prune_logs(dir: &Path, keep: usize) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
+    // Pruning only bounds the disk used by old logs: when it cannot run, say so and carry on.
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            eprintln!(
+                "kubewhy-testenv: not pruning old logs in {}: {e}",
+                dir.display()
+            );
+            return;
+        }
     };
-    let mut logs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    let mut logs = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => logs.push(entry.path()),
+            Err(e) => eprintln!(
+                "kubewhy-testenv: not pruning an entry of {}: {e}",
+                dir.display()
+            ),
+        }
+    }
     if logs.len() <= keep {
         return;
     }
