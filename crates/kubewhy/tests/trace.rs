@@ -2,46 +2,16 @@
 //! to the request that caused them, curl commands are logged on demand, and no credential reaches the log at
 //! any level (the whole process logs at TRACE into a buffer that is searched for the tokens).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
 use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+mod common;
 
 /// Everything this test process logs, at TRACE for every target (kube, hyper, rustls, kubewhy).
-fn log() -> &'static Buffer {
-    static LOG: OnceLock<Buffer> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        buffer
-    })
+fn log() -> &'static common::Log {
+    common::capture("trace")
 }
 
 #[tokio::test]

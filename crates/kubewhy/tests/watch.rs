@@ -1,8 +1,6 @@
 //! Watchers that are never silent, against the real API server with faults made for real: a watch denied by
 //! RBAC while the list is allowed, a resource type that is not installed, and the exit policy.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -17,39 +15,14 @@ use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{BackoffConfig, Health, OnPersistent, Policy, Watch, WatchStreamDiagnoseExt};
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
+mod common;
 
-impl Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn log() -> &'static Buffer {
-    static LOG: OnceLock<Buffer> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter("kubewhy=debug")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        buffer
-    })
+fn log() -> &'static common::Log {
+    common::capture("kubewhy=debug")
 }
 
 fn lines_with(needle: &str) -> Vec<String> {
-    let text = String::from_utf8_lossy(&log().0.lock().unwrap()).into_owned();
-    text.lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
+    log().lines_with(needle)
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {

@@ -187,53 +187,42 @@ impl Health {
 
     /// Records a successful item that does not prove recovery (a relist): last success, synced, metrics.
     pub(crate) fn progress(&self, name: &str, synced_now: bool) {
-        let now = SystemTime::now();
-        let mut watchers = self.lock();
-        let w = watchers
-            .entry(name.to_string())
-            .or_insert_with(|| WatcherStatus::new(name));
-        w.last_success = Some(now);
-        w.synced |= synced_now;
-        let synced = w.synced;
-        drop(watchers);
-        if let Some(m) = &self.inner.metrics {
-            let labels = crate::metrics::WatcherLabels {
-                watcher: name.to_string(),
-            };
-            m.watcher_synced
-                .get_or_create(&labels)
-                .set(i64::from(synced));
-            let secs = now
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            m.watcher_last_event.get_or_create(&labels).set(secs);
-        }
+        self.succeeded(name, synced_now, false);
     }
 
+    /// Records a success that ends any failure; returns (errors, how long it failed) when it was failing.
     pub(crate) fn success(&self, name: &str, synced_now: bool) -> Option<(u64, Duration)> {
+        self.succeeded(name, synced_now, true)
+    }
+
+    fn succeeded(&self, name: &str, synced_now: bool, recovered: bool) -> Option<(u64, Duration)> {
         let now = SystemTime::now();
         let mut watchers = self.lock();
         let w = watchers
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
-        let recovered = (!w.healthy).then(|| {
+        let ended = (recovered && !w.healthy).then(|| {
             (
                 w.errors,
                 w.failing_since.map_or(Duration::ZERO, |s| s.elapsed()),
             )
         });
-        w.healthy = true;
-        w.diagnosis = None;
-        w.failing_since = None;
+        if recovered {
+            w.healthy = true;
+            w.diagnosis = None;
+            w.failing_since = None;
+        }
         w.last_success = Some(now);
         w.synced |= synced_now;
-        let synced = w.synced;
+        let (synced, healthy) = (w.synced, w.healthy);
         drop(watchers);
         if let Some(m) = &self.inner.metrics {
             let labels = crate::metrics::WatcherLabels {
                 watcher: name.to_string(),
             };
-            m.watcher_up.get_or_create(&labels).set(1);
+            if healthy {
+                m.watcher_up.get_or_create(&labels).set(1);
+            }
             m.watcher_synced
                 .get_or_create(&labels)
                 .set(i64::from(synced));
@@ -242,7 +231,7 @@ impl Health {
                 .map_or(0, |d| d.as_secs() as i64);
             m.watcher_last_event.get_or_create(&labels).set(secs);
         }
-        recovered
+        ended
     }
 
     /// Records a failure; returns how long the watcher has been failing.
