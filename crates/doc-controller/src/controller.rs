@@ -270,6 +270,7 @@ pub async fn run(
         backoff: ErrorBackoff::new(settings.error_backoff_min, settings.error_backoff_max),
         resync: settings.resync,
         queue: queue.clone(),
+        inspector: settings.inspector.clone(),
     });
 
     info!(

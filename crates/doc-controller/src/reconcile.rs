@@ -51,6 +51,8 @@ pub struct Context {
     pub resync: Duration,
     /// The queue-depth tracker.
     pub queue: Arc<Queue>,
+    /// The client's request recorder: a failed reconcile's log names the request that failed.
+    pub inspector: Option<kubewhy::trace::Inspector>,
 }
 
 /// A failed reconcile step.
@@ -131,20 +133,26 @@ impl Error {
         match self {
             Error::ForeignConfigMap { .. } => "configmap-conflict",
             Error::Malformed(_) => "malformed-object",
+            // The same class the watchers and `kubewhy explain` report.
+            _ => self
+                .api_error()
+                .map_or("unknown", |e| kubewhy::diagnose(e).class.as_str()),
+        }
+    }
+
+    /// The API error underneath, when a request to the API server failed.
+    pub fn api_error(&self) -> Option<&kube::Error> {
+        match self {
+            Error::ForeignConfigMap { .. } | Error::Malformed(_) => None,
             Error::AddFinalizer(e)
             | Error::RemoveFinalizer(e)
             | Error::PatchStatus(e)
             | Error::PublishEvent { source: e, .. }
             | Error::ReadConfigMap { source: e, .. }
             | Error::ApplyConfigMap { source: e, .. }
-            | Error::DeleteConfigMap { source: e, .. } => kube_class(e),
+            | Error::DeleteConfigMap { source: e, .. } => Some(e),
         }
     }
-}
-
-/// The class of a kube error, as kubewhy diagnoses it (the same class the watchers and `kubewhy explain` report).
-fn kube_class(e: &kube::Error) -> &'static str {
-    kubewhy::diagnose(e).class.as_str()
 }
 
 /// The error and its causes on one line (`publishing ConfigMap ns/x failed: configmaps "x" is forbidden: ... (403
@@ -215,6 +223,18 @@ pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Actio
     let retry = ctx.backoff.failed(&key);
     ctx.metrics.failure(err.class());
     ctx.metrics.set_in_backoff(ctx.backoff.failing());
+    // The failed request (from the client's request recorder) and kubewhy's diagnosis of it, when the API failed.
+    let diagnosis = err.api_error().map(|e| {
+        let request = ctx.inspector.as_ref().and_then(|i| i.request_for(e));
+        kubewhy::diagnose_in(e, request.as_ref())
+    });
+    let (verb, url, help) = diagnosis.as_ref().map_or(("", "", ""), |d| {
+        (
+            d.request.verb.as_deref().unwrap_or(""),
+            d.request.url.as_deref().unwrap_or(""),
+            d.remedy.text.lines().next().unwrap_or(""),
+        )
+    });
     warn!(
         namespace = doc.namespace().unwrap_or_default(),
         name = doc.name_any(),
@@ -222,6 +242,9 @@ pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Actio
         retry_in_ms = u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX),
         class = err.class(),
         error = %describe(err),
+        verb,
+        url,
+        help,
         "reconcile failed; retrying with back-off"
     );
     Action::requeue(retry.delay)

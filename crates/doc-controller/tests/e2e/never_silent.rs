@@ -486,3 +486,49 @@ async fn a_list_failing_for_a_minute_stays_within_the_back_off_cap() {
         warns.len()
     );
 }
+
+/// A reconcile that fails on an API call logs the request that failed (from the client's request recorder) and
+/// the fix, not only the error text.
+#[tokio::test]
+async fn a_failed_reconcile_names_the_request_that_failed() {
+    let (admin, ns) = setup("reconcilerequest").await;
+    let cp = kubewhy_testenv::shared();
+    let (kubeconfig, _) = service_account_kubeconfig(cp, &ns, "ctl").await;
+    grant(cp, &ns, "ctl", |p| {
+        on("configmaps", Verb::Create)(p) || on("configmaps", Verb::Patch)(p)
+    });
+    let mut args = vec!["--namespace", ns.as_str()];
+    args.extend_from_slice(FAST);
+    let controller = Controller::start("reconcile-request", &kubeconfig, &args);
+    create(
+        &admin,
+        &ns,
+        &document("published", "Published", false, true),
+    )
+    .await;
+    let line = eventually(
+        "a failed reconcile's log line",
+        Duration::from_secs(30),
+        || async {
+            controller
+                .logs()
+                .into_iter()
+                .find(|l| fields(l)["message"] == "reconcile failed; retrying with back-off")
+        },
+    )
+    .await;
+    let f = fields(&line);
+    assert_eq!(f["class"], "forbidden", "{}", line.json);
+    assert_eq!(f["verb"], "patch", "{}", line.json);
+    let url = f["url"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with(&format!("/api/v1/namespaces/{ns}/configmaps/published?")),
+        "{}",
+        line.json
+    );
+    assert!(
+        f["help"].as_str().unwrap_or_default().contains("Role"),
+        "{}",
+        line.json
+    );
+}
