@@ -1,0 +1,222 @@
+//! The observer: the harness's own watch on the run's Documents. It is the ground truth for convergence (a
+//! Document is converged when it carries a finalizer and `status.hidden == spec.hide`, for the current generation
+//! when the contender reports `observedGeneration`), times each spec update until its status follows, and counts
+//! resourceVersion changes, so writes that changed nothing can be told from writes that did.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use futures::StreamExt;
+use kube::api::DynamicObject;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::task::JoinHandle;
+
+use crate::cluster;
+
+/// What the observer knows of one Document.
+#[derive(Debug, Clone)]
+struct Seen {
+    resource_version: String,
+    converged: bool,
+    hidden: Option<bool>,
+}
+
+/// A spec update waiting for its status.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    want_hidden: bool,
+    sent: Instant,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    docs: HashMap<String, Seen>,
+    converged: usize,
+    deleted: usize,
+    rv_changes: u64,
+    pending: HashMap<String, Pending>,
+    latencies: Vec<Duration>,
+    watch_errors: Vec<String>,
+}
+
+/// A running observer; dropping it stops the watch.
+pub struct Observer {
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Whether a Document (as JSON) is converged.
+fn converged(obj: &DynamicObject) -> bool {
+    let hide = obj
+        .data
+        .pointer("/spec/hide")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let hidden = obj.data.pointer("/status/hidden").and_then(|v| v.as_bool());
+    let observed = obj
+        .data
+        .pointer("/status/observedGeneration")
+        .and_then(|v| v.as_i64());
+    let generation_ok = match (observed, obj.metadata.generation) {
+        (Some(o), Some(g)) => o >= g,
+        _ => true, // controller-rs writes no observedGeneration: judge by `hidden` alone
+    };
+    hidden == Some(hide) && !obj.finalizers().is_empty() && generation_ok
+}
+
+impl Observer {
+    /// Starts watching the Documents of `namespace`.
+    pub fn start(client: &Client, namespace: &str) -> Observer {
+        let state = Arc::new(Mutex::new(State::default()));
+        let api = cluster::documents(client, namespace);
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            let mut events = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
+            while let Some(event) = events.next().await {
+                let mut s = st.lock().unwrap_or_else(PoisonError::into_inner);
+                match event {
+                    Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                        s.apply(&obj)
+                    }
+                    Ok(watcher::Event::Delete(obj)) => s.delete(&obj),
+                    Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+                    // The watcher retries by itself; keep the error so the run's report shows it.
+                    Err(e) => s.watch_errors.push(e.to_string()),
+                }
+            }
+        });
+        Observer { state, task }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Each update is a few field writes; a panic half-way cannot leave it unusable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many Documents exist.
+    pub fn existing(&self) -> usize {
+        self.state().docs.len()
+    }
+
+    /// How many Documents are converged.
+    pub fn converged(&self) -> usize {
+        self.state().converged
+    }
+
+    /// resourceVersion changes seen so far (each is a write that changed the object).
+    pub fn rv_changes(&self) -> u64 {
+        self.state().rv_changes
+    }
+
+    /// Errors the watch reported (it retried after each).
+    pub fn watch_errors(&self) -> Vec<String> {
+        self.state().watch_errors.clone()
+    }
+
+    /// Records that `name`'s spec is being changed so that `status.hidden` should become `want_hidden`.
+    pub fn expect(&self, name: &str, want_hidden: bool) {
+        self.state().pending.insert(
+            name.to_string(),
+            Pending {
+                want_hidden,
+                sent: Instant::now(),
+            },
+        );
+    }
+
+    /// Updates still waiting for their status.
+    pub fn pending(&self) -> usize {
+        self.state().pending.len()
+    }
+
+    /// Takes the update→status latencies measured so far.
+    pub fn take_latencies(&self) -> Vec<Duration> {
+        std::mem::take(&mut self.state().latencies)
+    }
+
+    /// What `status.hidden` says now for a Document.
+    pub fn hidden(&self, name: &str) -> Option<bool> {
+        self.state().docs.get(name).and_then(|s| s.hidden)
+    }
+
+    /// Waits until `check` holds, polling every 20 ms; fails after `timeout` with `what` and the last value.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Observer) -> (bool, String),
+    ) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let (done, detail) = check(self);
+            if done {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{what} did not happen within {:.0} s ({detail})",
+                    timeout.as_secs_f64()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl State {
+    fn apply(&mut self, obj: &DynamicObject) {
+        let name = obj.name_any();
+        let rv = obj.resource_version().unwrap_or_default();
+        let now_converged = converged(obj);
+        let hidden = obj.data.pointer("/status/hidden").and_then(|v| v.as_bool());
+        let was_converged = match self.docs.get(&name) {
+            Some(prev) => {
+                if prev.resource_version != rv {
+                    self.rv_changes += 1;
+                }
+                prev.converged
+            }
+            None => false,
+        };
+        match (was_converged, now_converged) {
+            (false, true) => self.converged += 1,
+            (true, false) => self.converged -= 1,
+            _ => {}
+        }
+        if let Some(p) = self.pending.get(&name).copied()
+            && hidden == Some(p.want_hidden)
+            && now_converged
+        {
+            self.latencies.push(p.sent.elapsed());
+            self.pending.remove(&name);
+        }
+        self.docs.insert(
+            name,
+            Seen {
+                resource_version: rv,
+                converged: now_converged,
+                hidden,
+            },
+        );
+    }
+
+    fn delete(&mut self, obj: &DynamicObject) {
+        if let Some(prev) = self.docs.remove(&obj.name_any()) {
+            if prev.converged {
+                self.converged -= 1;
+            }
+            self.deleted += 1;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The harness itself, tested: `doc-bench --smoke` against the real local control plane with the
+//! controller-runtime peer (built by the harness), checking that every phase produced real figures and that the
+//! correctness gates passed. The full benchmark is never part of `cargo test`.
+
+use std::process::Command;
+
+#[test]
+fn smoke_run_measures_the_go_peer_end_to_end() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let run = Command::new(env!("CARGO_BIN_EXE_doc-bench"))
+        .args(["--smoke", "--contender", "cr-tuned", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("running doc-bench");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "doc-bench --smoke failed ({}):\n{stderr}",
+        run.status
+    );
+
+    let md = std::fs::read_to_string(out.path().join("results.md")).expect("results.md");
+    assert!(md.contains("| cr-tuned | 1/1 |"), "{md}");
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("results.json")).expect("results.json"),
+    )
+    .expect("results.json is JSON");
+    let results = &json["results"];
+
+    // The floor: some write rate was measured within the SLO.
+    assert!(
+        results["floor"]["w"].as_f64().unwrap() > 0.0,
+        "{}",
+        results["floor"]
+    );
+
+    // One run, every gate passed, and every figure is a real measurement.
+    let runs = results["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0];
+    assert!(r["error"].is_null(), "{r}");
+    for gate in [
+        "all_converged",
+        "churn_applied",
+        "no_finalizer_left",
+        "clean_exit",
+    ] {
+        assert_eq!(r["gates"][gate], true, "gate {gate}: {r}");
+    }
+    assert!(r["t_converge_s"].as_f64().unwrap() > 0.0);
+    assert!(r["peak_rss"].as_u64().unwrap() > 1_000_000, "{r}");
+    assert!(r["cpu_s"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["apiserver_cpu_s"].as_f64().unwrap() > 0.0, "{r}");
+    // The peer wrote at least a finalizer and a status for each of the 20 Documents, and one event each.
+    let api = &r["api"];
+    assert!(api["rv_changes"].as_f64().unwrap() >= 40.0, "{api}");
+    assert!(
+        api["by_verb_resource"]["POST events"].as_f64().unwrap() >= 20.0,
+        "{api}"
+    );
+    assert!(
+        api["by_verb_resource"]["APPLY documents/status"]
+            .as_f64()
+            .unwrap()
+            >= 20.0,
+        "{api}"
+    );
+    let churn = &r["churn"];
+    assert_eq!(churn["updates"], 20, "{churn}");
+    assert_eq!(churn["lost"], 0, "{churn}");
+    assert!(churn["p99_ms"].as_f64().unwrap() > 0.0, "{churn}");
+    assert_eq!(r["left_after_delete"], 0, "{r}");
+
+    // The CLI timings ran (kubewhy's own steps may be skipped while it is not built, with the reason given).
+    assert!(
+        results["explain"]["grep_mb_per_s"].as_f64().unwrap() > 0.0,
+        "{}",
+        results["explain"]
+    );
+    let explain = &results["explain"];
+    assert!(
+        explain["explain_s"].is_number() || explain["skipped"].is_string(),
+        "{explain}"
+    );
+    assert!(
+        results["check"]["ssar_ms"].as_f64().unwrap() > 0.0,
+        "{}",
+        results["check"]
+    );
+}
