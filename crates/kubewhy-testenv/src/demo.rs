@@ -320,28 +320,7 @@ fn resource_name(resource: &ApiResource) -> String {
 }
 
 async fn wait_crd_established(client: &Client, name: &str) -> anyhow::Result<()> {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let crd = crds
-            .get(name)
-            .await
-            .with_context(|| format!("reading CRD {name}"))?;
-        let established = crd
-            .status
-            .and_then(|s| s.conditions)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True");
-        if established {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("CRD {name} was not Established within 30s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok(kubewhy_testenv::crd::wait_established(client, name, Duration::from_secs(30)).await?)
 }
 
 /// The doc-controller child process (in its own process group, so that Ctrl-C reaches only the demo, which then

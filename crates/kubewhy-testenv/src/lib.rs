@@ -17,6 +17,7 @@
 
 pub mod binary;
 pub mod controlplane;
+pub mod crd;
 mod identity;
 
 pub use identity::scratch_path;

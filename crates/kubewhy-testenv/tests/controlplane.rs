@@ -44,7 +44,7 @@ const DOCUMENT_CRD: &str = r#"{
 /// Installs the Document CRD unless it is there (another test binary, e.g. doc-controller's, may own a richer
 /// one) and waits until it is Established.
 async fn ensure_document_crd(admin: kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(admin);
+    let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
     if crds
         .get_opt("documents.kube.rs")
         .await
@@ -58,24 +58,9 @@ async fn ensure_document_crd(admin: kube::Client) {
             Err(e) => panic!("installing the Document CRD: {e}"),
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let crd = crds.get("documents.kube.rs").await.unwrap();
-        let established = crd
-            .status
-            .and_then(|s| s.conditions)
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Established" && c.status == "True");
-        if established {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the Document CRD was not Established within 30s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    kubewhy_testenv::crd::wait_established(&admin, "documents.kube.rs", Duration::from_secs(30))
+        .await
+        .unwrap();
 }
 
 fn documents_resource() -> ApiResource {

@@ -46,23 +46,9 @@ pub async fn ensure_crd(admin: &Client) {
     )
     .await
     .expect("installing the Document CRD as admin");
-    eventually(
-        "the Document CRD to be Established",
-        Duration::from_secs(30),
-        || {
-            let crds = crds.clone();
-            async move {
-                let crd = crds.get("documents.kube.rs").await.ok()?;
-                let established = crd
-                    .status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                established.then_some(())
-            }
-        },
-    )
-    .await;
+    kubewhy_testenv::crd::wait_established(admin, "documents.kube.rs", Duration::from_secs(30))
+        .await
+        .expect("the Document CRD to be Established");
 }
 
 /// The admin client, a fresh namespace, and the CRD installed, on the shared control plane.
