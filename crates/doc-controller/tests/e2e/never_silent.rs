@@ -102,27 +102,30 @@ const FAST: &[&str] = &[
     "warn",
 ];
 
-#[tokio::test]
-async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
-    let (admin, ns) = setup("revoke").await;
-    let cp = kubewhy_testenv::shared();
-    let (kubeconfig, user) = service_account_kubeconfig(cp, &ns, "ctl").await;
-    grant(cp, &ns, "ctl", |_| false);
-    let mut args = vec!["--namespace", &ns];
+/// doc-controller for one namespace, with short grace, watch renewal and a non-blocking preflight.
+fn start_fast(name: &str, kubeconfig: &std::path::Path, ns: &str) -> Controller {
+    let mut args = vec!["--namespace", ns];
     args.extend_from_slice(FAST);
-    let controller = Controller::start("revoke", &kubeconfig, &args);
+    Controller::start(name, kubeconfig, &args)
+}
+
+/// Waits until `/readyz` is 200 and every watcher healthy.
+async fn wait_healthy(controller: &Controller, timeout: Duration) {
     wait_readyz(
-        &controller,
+        controller,
         true,
         "watchers: every watcher is healthy",
-        Duration::from_secs(30),
+        timeout,
     )
     .await;
-    create(&admin, &ns, &document("before", "Before", false, false)).await;
+}
+
+/// Waits until the Document has been reconciled (its status observed a generation).
+async fn wait_reconciled(admin: &Client, ns: &str, name: &str) {
     wait_doc(
-        &admin,
-        &ns,
-        "before",
+        admin,
+        ns,
+        name,
         "reconciled",
         Duration::from_secs(30),
         |d: &doc_controller::Document| {
@@ -132,6 +135,18 @@ async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
+    let (admin, ns) = setup("revoke").await;
+    let cp = kubewhy_testenv::shared();
+    let (kubeconfig, user) = service_account_kubeconfig(cp, &ns, "ctl").await;
+    grant(cp, &ns, "ctl", |_| false);
+    let controller = start_fast("revoke", &kubeconfig, &ns);
+    wait_healthy(&controller, Duration::from_secs(30)).await;
+    create(&admin, &ns, &document("before", "Before", false, false)).await;
+    wait_reconciled(&admin, &ns, "before").await;
 
     grant(cp, &ns, "ctl", on("documents", Verb::Watch));
     let revoked = Instant::now();
@@ -186,13 +201,7 @@ async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
     );
 
     grant(cp, &ns, "ctl", |_| false);
-    wait_readyz(
-        &controller,
-        true,
-        "watchers: every watcher is healthy",
-        Duration::from_secs(40),
-    )
-    .await;
+    wait_healthy(&controller, Duration::from_secs(40)).await;
     assert_eq!(
         controller
             .metric(r#"kubewhy_watcher_up{watcher="documents.kube.rs"}"#)
@@ -201,19 +210,7 @@ async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
     );
     // And it really works again: a new Document is reconciled.
     create(&admin, &ns, &document("after", "After", false, false)).await;
-    wait_doc(
-        &admin,
-        &ns,
-        "after",
-        "reconciled",
-        Duration::from_secs(30),
-        |d: &doc_controller::Document| {
-            d.status
-                .as_ref()
-                .is_some_and(|s| s.observed_generation.is_some())
-        },
-    )
-    .await;
+    wait_reconciled(&admin, &ns, "after").await;
     assert!(
         !watcher_lines(&controller, "INFO", "documents.kube.rs").is_empty(),
         "a recovery line"
@@ -229,9 +226,7 @@ async fn partial_rbac_names_only_the_failing_watcher() {
     grant(cp, &ns, "ctl", |p| {
         on("configmaps", Verb::List)(p) || on("configmaps", Verb::Watch)(p)
     });
-    let mut args = vec!["--namespace", &ns];
-    args.extend_from_slice(FAST);
-    let controller = Controller::start("partial", &kubeconfig, &args);
+    let controller = start_fast("partial", &kubeconfig, &ns);
     let warn = eventually(
         "a WARN line for the ConfigMaps watcher",
         Duration::from_secs(20),
@@ -266,16 +261,8 @@ async fn partial_rbac_names_only_the_failing_watcher() {
 async fn a_deleted_crd_is_diagnosed_with_the_install_command_and_recovers_on_reinstall() {
     let cp = ControlPlane::start(Options::default()).expect("a separate control plane");
     let (admin, ns) = setup_on(&cp, "crd").await;
-    let mut args = vec!["--namespace", &ns];
-    args.extend_from_slice(FAST);
-    let controller = Controller::start("crd", cp.kubeconfig(), &args);
-    wait_readyz(
-        &controller,
-        true,
-        "watchers: every watcher is healthy",
-        Duration::from_secs(30),
-    )
-    .await;
+    let controller = start_fast("crd", cp.kubeconfig(), &ns);
+    wait_healthy(&controller, Duration::from_secs(30)).await;
 
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
         Api::all(admin.clone());
@@ -309,27 +296,9 @@ async fn a_deleted_crd_is_diagnosed_with_the_install_command_and_recovers_on_rei
     .await;
 
     ensure_crd(&admin).await;
-    wait_readyz(
-        &controller,
-        true,
-        "watchers: every watcher is healthy",
-        Duration::from_secs(40),
-    )
-    .await;
+    wait_healthy(&controller, Duration::from_secs(40)).await;
     create(&admin, &ns, &document("back", "Back", false, false)).await;
-    wait_doc(
-        &admin,
-        &ns,
-        "back",
-        "reconciled",
-        Duration::from_secs(30),
-        |d: &doc_controller::Document| {
-            d.status
-                .as_ref()
-                .is_some_and(|s| s.observed_generation.is_some())
-        },
-    )
-    .await;
+    wait_reconciled(&admin, &ns, "back").await;
 }
 
 /// On a control plane of its own (it is stopped and restarted on the same data and port).
@@ -344,30 +313,10 @@ async fn the_api_server_restarting_loses_nothing() {
     let mut cp = ControlPlane::start(opts.clone()).expect("a separate control plane");
     let port: u16 = cp.server().rsplit(':').next().unwrap().parse().unwrap();
     let (admin, ns) = setup_on(&cp, "restart").await;
-    let mut args = vec!["--namespace", ns.as_str()];
-    args.extend_from_slice(FAST);
-    let controller = Controller::start("restart", cp.kubeconfig(), &args);
-    wait_readyz(
-        &controller,
-        true,
-        "watchers: every watcher is healthy",
-        Duration::from_secs(30),
-    )
-    .await;
+    let controller = start_fast("restart", cp.kubeconfig(), &ns);
+    wait_healthy(&controller, Duration::from_secs(30)).await;
     create(&admin, &ns, &document("first", "First", false, true)).await;
-    wait_doc(
-        &admin,
-        &ns,
-        "first",
-        "reconciled",
-        Duration::from_secs(30),
-        |d: &doc_controller::Document| {
-            d.status
-                .as_ref()
-                .is_some_and(|s| s.observed_generation.is_some())
-        },
-    )
-    .await;
+    wait_reconciled(&admin, &ns, "first").await;
 
     assert!(cp.stop().expect("running").success());
     // The controller notices (connection errors are transient: logged, retried with back-off).
@@ -393,27 +342,9 @@ async fn the_api_server_restarting_loses_nothing() {
         .await;
     }
     for i in 0..5 {
-        wait_doc(
-            &admin,
-            &ns,
-            &format!("meanwhile-{i}"),
-            "reconciled",
-            Duration::from_secs(30),
-            |d: &doc_controller::Document| {
-                d.status
-                    .as_ref()
-                    .is_some_and(|s| s.observed_generation.is_some())
-            },
-        )
-        .await;
+        wait_reconciled(&admin, &ns, &format!("meanwhile-{i}")).await;
     }
-    wait_readyz(
-        &controller,
-        true,
-        "watchers: every watcher is healthy",
-        Duration::from_secs(40),
-    )
-    .await;
+    wait_healthy(&controller, Duration::from_secs(40)).await;
     drop(controller);
     drop(cp);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -497,9 +428,7 @@ async fn a_failed_reconcile_names_the_request_that_failed() {
     grant(cp, &ns, "ctl", |p| {
         on("configmaps", Verb::Create)(p) || on("configmaps", Verb::Patch)(p)
     });
-    let mut args = vec!["--namespace", ns.as_str()];
-    args.extend_from_slice(FAST);
-    let controller = Controller::start("reconcile-request", &kubeconfig, &args);
+    let controller = start_fast("reconcile-request", &kubeconfig, &ns);
     create(
         &admin,
         &ns,
