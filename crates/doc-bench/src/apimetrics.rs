@@ -190,6 +190,11 @@ impl Delta {
     pub fn conflicts(&self) -> f64 {
         self.count(|k| k.code == "409")
     }
+
+    /// Requests the server answered with a 5xx (e.g. 504 when a request outlived its timeout).
+    pub fn server_errors(&self) -> f64 {
+        self.count(|k| k.code.starts_with('5'))
+    }
 }
 
 #[cfg(test)]

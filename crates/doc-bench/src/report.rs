@@ -380,9 +380,15 @@ pub fn markdown(results: &Results) -> String {
                         .join(", ")
                 })
                 .unwrap_or_default();
+            let server_errors: f64 = results
+                .runs
+                .iter()
+                .filter(|r| r.contender == c.contender && r.n == n)
+                .filter_map(|r| r.api.as_ref().map(|a| a.server_errors))
+                .fold(0.0, |a, b| a + b);
             let _ = writeln!(
                 md,
-                "- {}: {}; watches held open: {}",
+                "- {}: {}; watches held open: {}; 5xx answers (all runs): {server_errors:.0}",
                 c.contender,
                 verbs.join(", "),
                 if watches.is_empty() {

@@ -53,6 +53,8 @@ pub struct ApiCost {
     pub noop_writes: f64,
     /// Requests answered 409 Conflict.
     pub conflicts: f64,
+    /// Requests answered 5xx.
+    pub server_errors: f64,
     /// Watches the contender opened and still holds at convergence, by resource.
     pub open_watches: BTreeMap<String, f64>,
 }
@@ -248,6 +250,7 @@ async fn run_inner(
         rv_changes,
         noop_writes: (document_writes - rv_changes).max(0.0),
         conflicts: delta.conflicts(),
+        server_errors: delta.server_errors(),
         open_watches: m1.new_watches(&m0),
     });
     tokio::time::sleep(Duration::from_secs(2)).await;
