@@ -4,7 +4,10 @@
 //!
 //! Speed comes from a cheap pre-filter: one multi-pattern search (aho-corasick) over whole buffers for words
 //! every recognised failure contains; only lines it hits are decoded and parsed. Lines longer than the
-//! buffer are read in overlapping windows, so a 100 MB line costs one buffer of memory and is still searched.
+//! buffer are read in overlapping windows, so a 100 MB line costs one buffer of memory and is still searched:
+//! each pre-filter hit of such a line belongs to exactly one window (the one that sees at least
+//! `OVERLAP / 2` bytes on both sides of it), and only the text around the hit is parsed, so a message cut by a
+//! window's edge is never read as a second, different failure.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -276,6 +279,9 @@ impl Scanner {
         let mut buf = vec![0u8; self.window];
         let mut len = 0usize; // bytes in buf
         let mut line_no: u64 = 1; // the line that starts at buf[0]
+        // Inside a line longer than the window: buf[0] is not a line start, and the hits in buf[..skip] were
+        // read with the previous window.
+        let mut skip = 0usize;
         let mut in_long_line = false;
         let mut eof = false;
         loop {
@@ -303,19 +309,28 @@ impl Scanner {
                         self.stats.long_lines += 1;
                     }
                     in_long_line = true;
-                    self.search(source, &buf[..len], line_no);
+                    let window = Region { skip, cut: true };
+                    let searched = self.search(source, &buf[..len], line_no, window);
+                    // The next window starts OVERLAP bytes before this one's end; what this one has read there
+                    // (at least the hits it owns, up to OVERLAP / 2 before the end) is not read again.
+                    skip = searched
+                        .read_to
+                        .saturating_sub(len - OVERLAP)
+                        .max(OVERLAP / 2);
                     buf.copy_within(len - OVERLAP..len, 0);
                     len = OVERLAP;
                     continue;
                 }
             };
-            let newlines = self.search(source, &buf[..end], line_no);
+            let region = Region { skip, cut: false };
+            let newlines = self.search(source, &buf[..end], line_no, region).newlines;
             line_no += newlines;
             self.stats.lines += newlines;
             if eof && end == len && buf[end - 1] != b'\n' {
                 self.stats.lines += 1;
             }
             in_long_line = false;
+            skip = 0;
             buf.copy_within(end..len, 0);
             len -= end;
             if eof && len == 0 {
@@ -330,27 +345,70 @@ impl Scanner {
         })
     }
 
-    /// Searches a region of whole lines (the first starting at `first_line`) and returns its newline count.
-    fn search(&mut self, source: &str, region: &[u8], first_line: u64) -> u64 {
-        let mut pos = 0;
+    /// Searches a region of lines (the first starting at `first_line`). Whole lines are parsed whole; a
+    /// line longer than the window (the region's first line when `region.skip > 0`, its only line when
+    /// `region.cut`) is parsed as pieces of at most `OVERLAP` bytes centred on each pre-filter hit it owns.
+    fn search(&mut self, source: &str, bytes: &[u8], first_line: u64, region: Region) -> Searched {
+        const HALF: usize = OVERLAP / 2;
+        // Hits in a cut window's last HALF bytes belong to the next window, which sees HALF bytes after them.
+        let owned_end = if region.cut {
+            bytes.len() - HALF
+        } else {
+            bytes.len()
+        };
+        let mut pos = region.skip;
+        let mut read_to = 0;
         let mut counted_to = 0;
         let mut line_no = first_line;
-        while pos < region.len() {
-            let Some(m) = FILTER.find(&region[pos..]) else {
+        while pos < owned_end {
+            let Some(m) = FILTER.find(&bytes[pos..]) else {
                 break;
             };
             let hit = pos + m.start();
-            let start = memchr::memrchr(b'\n', &region[..hit]).map_or(0, |i| i + 1);
-            let stop = memchr::memchr(b'\n', &region[hit..]).map_or(region.len(), |i| hit + i);
-            line_no += memchr::memchr_iter(b'\n', &region[counted_to..start]).count() as u64;
+            if hit >= owned_end {
+                break;
+            }
+            let start = memchr::memrchr(b'\n', &bytes[..hit]).map_or(0, |i| i + 1);
+            let stop = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+            line_no += memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count() as u64;
             counted_to = start;
-            self.line(source, line_no, &region[start..stop]);
-            pos = stop + 1;
+            let long = start == 0 && (region.skip > 0 || region.cut);
+            let (from, to) = if long {
+                // Never re-read text already parsed: a message's tail is not a second failure.
+                let from = start.max(hit.saturating_sub(HALF)).max(read_to);
+                (from, stop.min(hit + HALF))
+            } else {
+                (start, stop)
+            };
+            self.line(source, line_no, &bytes[from..to]);
+            read_to = to;
+            pos = if to < stop { to } else { stop + 1 };
         }
-        let rest =
-            memchr::memchr_iter(b'\n', &region[counted_to.min(region.len())..]).count() as u64;
-        line_no - first_line + rest
+        let rest = memchr::memchr_iter(b'\n', &bytes[counted_to.min(bytes.len())..]).count() as u64;
+        Searched {
+            newlines: line_no - first_line + rest,
+            read_to,
+        }
     }
+}
+
+/// Where a region handed to [`Scanner::search`] stands in a line longer than the window.
+#[derive(Debug, Clone, Copy)]
+struct Region {
+    /// The region starts inside a long line, and that line's hits before this offset were read with the
+    /// previous window (0: the region starts at a line start).
+    skip: usize,
+    /// The region ends inside a long line (it holds no newline).
+    cut: bool,
+}
+
+/// What [`Scanner::search`] did with a region.
+#[derive(Debug, Clone, Copy)]
+struct Searched {
+    /// Newlines in the region.
+    newlines: u64,
+    /// The end of the last text parsed (0 if none).
+    read_to: usize,
 }
 
 fn excerpt(text: &str) -> String {
@@ -394,5 +452,30 @@ mod tests {
         let f = s.findings();
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!((f[0].count, f[0].first_line, f[0].last_line), (2, 1, 2));
+    }
+
+    #[test]
+    fn each_failure_on_a_long_line_is_found_once() {
+        let window = 2 * OVERLAP;
+        let missing = r#"documents.kube.rs "nope" not found"#;
+        // Both failures lie in the first window; the second also in the next two, and near their edges.
+        let long = format!(
+            "{DENIED} {} {missing} {}\n",
+            "x".repeat(window - OVERLAP / 2 - DENIED.len() - 20),
+            "y".repeat(window * 2)
+        );
+        let mut s = Scanner::with_window(window);
+        s.read("t", long.as_bytes()).unwrap();
+        let found: Vec<_> = s
+            .findings()
+            .iter()
+            .map(|f| (f.diagnosis.class, f.count, f.first_line))
+            .collect();
+        assert_eq!(
+            found,
+            vec![(Class::Forbidden, 1, 1), (Class::ObjectNotFound, 1, 1)],
+            "{:#?}",
+            s.findings()
+        );
     }
 }

@@ -122,18 +122,8 @@ proptest! {
 
     #[test]
     fn long_lines_are_searched_in_windows(pad in 0usize..120_000, i in 0..MESSAGES.len()) {
-        let mut input = "x".repeat(pad);
-        input.push(' ');
-        input.push_str(MESSAGES[i]);
-        input.push(' ');
-        input.push_str(&"y".repeat(pad / 2));
-        input.push('\n');
-        let mut s = Scanner::with_window(2 * OVERLAP);
-        let stats = s.read("p", input.as_bytes()).unwrap();
-        prop_assert_eq!(stats.lines, 1);
-        let f = s.findings();
-        prop_assert_eq!(f.len(), 1);
-        prop_assert_eq!((f[0].count, f[0].first_line), (1, 1));
+        let want = diagnose_text(MESSAGES[i]).unwrap().class.to_string();
+        prop_assert_eq!(scan_long_line(pad, i), vec![(want, 1, 1, 1)]);
     }
 
     #[test]
@@ -150,6 +140,46 @@ proptest! {
             prop_assert_eq!(&d.request.resource, &plain.request.resource);
             prop_assert_eq!(&d.request.namespace, &plain.request.namespace);
             prop_assert_eq!(&d.request.name, &plain.request.name);
+        }
+    }
+}
+
+/// The scanner's findings for one long line: `pad` bytes, a space, message `i`, a space, `pad / 2` bytes.
+fn scan_long_line(pad: usize, i: usize) -> Vec<(String, u64, u64, u64)> {
+    let mut input = "x".repeat(pad);
+    input.push(' ');
+    input.push_str(MESSAGES[i]);
+    input.push(' ');
+    input.push_str(&"y".repeat(pad / 2));
+    input.push('\n');
+    let mut s = Scanner::with_window(2 * OVERLAP);
+    let stats = s.read("p", input.as_bytes()).unwrap();
+    assert_eq!(stats.lines, 1);
+    summarize(&s)
+}
+
+/// The input proptest found (`long_lines_are_searched_in_windows`): the window ending at byte 81,920 cut the
+/// message just before its namespace, so the cut copy (no namespace) and the whole copy in the next window were
+/// two different failures.
+#[test]
+fn a_message_cut_by_a_window_edge_is_one_failure() {
+    let want = diagnose_text(MESSAGES[0]).unwrap().class.to_string();
+    assert_eq!(scan_long_line(81_789, 0), vec![(want, 1, 1, 1)]);
+}
+
+/// Every message across a window's edge and across the boundary where the next window takes over the
+/// pre-filter hits, at every third offset (each offset costs a parse of 16 KiB in a debug build): always one
+/// failure, read whole.
+#[test]
+fn a_message_at_any_offset_around_a_window_edge_is_one_failure() {
+    for (i, m) in MESSAGES.iter().enumerate() {
+        let want = vec![(diagnose_text(m).unwrap().class.to_string(), 1, 1, 1)];
+        // The first window is [0, 2 * OVERLAP); the second starts at OVERLAP and owns the hits from
+        // 1.5 * OVERLAP on. The message starts at pad + 1.
+        for edge in [2 * OVERLAP, 3 * OVERLAP / 2] {
+            for pad in (edge - m.len() - 2..edge + 2).step_by(3) {
+                assert_eq!(scan_long_line(pad, i), want, "message {i}, pad {pad}");
+            }
         }
     }
 }
