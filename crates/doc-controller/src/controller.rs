@@ -3,10 +3,9 @@
 //! (selected by label), bounded concurrency, graceful shutdown with a deadline, readiness once both caches have
 //! synced, and the queue-depth gauge.
 
-use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -25,6 +24,7 @@ use kubewhy::watch::{Health, Watch, WatchStreamDiagnoseExt};
 use crate::backoff::ErrorBackoff;
 use crate::document::Document;
 use crate::metrics::Metrics;
+use crate::queue::Queue;
 use crate::readiness::Readiness;
 use crate::reconcile::{self, Context, MANAGED_BY};
 use crate::shutdown::Shutdown;
@@ -70,49 +70,6 @@ fn watch(name: &str, settings: &Settings) -> Watch {
     match &settings.inspector {
         Some(inspector) => watch.inspector(inspector),
         None => watch,
-    }
-}
-
-/// Tracks which Documents have a change waiting for a worker (the `doc_controller_queue_depth` gauge). A Document
-/// enters when a watch event concerning it reaches the controller and leaves when its reconcile starts; repeated
-/// events for a waiting Document count once, as the controller's scheduler merges them too.
-#[derive(Debug)]
-pub struct Queue {
-    pending: Mutex<HashSet<ObjectRef<Document>>>,
-    metrics: Arc<Metrics>,
-}
-
-impl Queue {
-    /// An empty queue reporting to `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Queue {
-        Queue {
-            pending: Mutex::new(HashSet::new()),
-            metrics,
-        }
-    }
-
-    fn pending(&self) -> MutexGuard<'_, HashSet<ObjectRef<Document>>> {
-        // Every update is a single insert or remove: a poisoned set is still consistent.
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A change for `key` arrived.
-    pub fn triggered(&self, key: ObjectRef<Document>) {
-        let mut pending = self.pending();
-        pending.insert(key);
-        self.metrics.set_queue_depth(pending.len());
-    }
-
-    /// The reconcile of `key` started (or the object is gone).
-    pub fn started(&self, key: &ObjectRef<Document>) {
-        let mut pending = self.pending();
-        pending.remove(key);
-        self.metrics.set_queue_depth(pending.len());
-    }
-
-    /// How many Documents wait.
-    pub fn depth(&self) -> usize {
-        self.pending().len()
     }
 }
 
@@ -332,7 +289,6 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::DocumentSpec;
-    use prometheus_client::registry::Registry;
 
     #[test]
     fn status_and_label_changes_are_not_relevant_but_spec_and_deletion_are() {
@@ -376,18 +332,5 @@ mod tests {
         trim(&mut cm);
         assert!(cm.metadata.managed_fields.is_none());
         assert_eq!(cm.annotations().len(), 1);
-    }
-
-    #[test]
-    fn queue_depth_counts_each_waiting_document_once() {
-        let mut registry = Registry::default();
-        let queue = Queue::new(Arc::new(Metrics::register(&mut registry)));
-        let a = ObjectRef::<Document>::new("a").within("ns");
-        queue.triggered(a.clone());
-        queue.triggered(a.clone());
-        queue.triggered(ObjectRef::new("b").within("ns"));
-        assert_eq!(queue.depth(), 2);
-        queue.started(&a);
-        assert_eq!(queue.depth(), 1);
     }
 }

@@ -178,6 +178,24 @@ pub fn same_status(a: &DocumentStatus, b: &DocumentStatus) -> bool {
     key(a) == key(b)
 }
 
+/// A Document as the API server would hand it over (namespace `ns`, uid `uid-1`, generation 3), for unit tests.
+#[cfg(test)]
+pub(crate) fn sample(hide: bool, publish: bool) -> Document {
+    let mut d = Document::new(
+        "d",
+        DocumentSpec {
+            title: "t".into(),
+            content: "c".into(),
+            hide,
+            publish,
+        },
+    );
+    d.metadata.namespace = Some("ns".into());
+    d.metadata.uid = Some("uid-1".into());
+    d.metadata.generation = Some(3);
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

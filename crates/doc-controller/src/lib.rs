@@ -6,7 +6,7 @@
 //! graceful shutdown, metrics, health and readiness endpoints, and RBAC generated from one declaration of needs.
 //!
 //! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
-//! [`reconcile`] (what one reconcile does), [`backoff`] (per-object retry delays), [`controller`] (the watchers
+//! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object retry delays), [`controller`] (the watchers
 //! and the Controller, built in one place), [`lease`] (leader election), [`metrics`], [`readiness`], [`http`]
 //! (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals), [`deploy`] (the generated files in `deploy/`),
 //! [`preflight`] (the checks of its needs: `doctor`, `run --preflight`), [`cli`] (flags) and [`run`] (start-up,
@@ -24,6 +24,7 @@ pub mod lease;
 pub mod metrics;
 pub mod needs;
 pub mod preflight;
+pub mod queue;
 pub mod readiness;
 pub mod reconcile;
 pub mod run;

@@ -1,0 +1,171 @@
+//! The ConfigMap a published Document owns: what it should hold, and creating, repairing or removing it — from the
+//! cache first, so an up-to-date ConfigMap costs no request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, Preconditions};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use tracing::info;
+
+use super::context::{Context, FIELD_MANAGER};
+use super::error::Error;
+use crate::document::Document;
+use crate::needs::NAME;
+
+/// The label on every ConfigMap doc-controller publishes (value [`NAME`]); the ConfigMap cache selects on it.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// The ConfigMap a published Document should have.
+pub fn desired_config_map(doc: &Document) -> Result<ConfigMap, Error> {
+    let owner = doc
+        .controller_owner_ref(&())
+        .ok_or_else(|| Error::Malformed("it has no name or uid".into()))?;
+    Ok(ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(doc.name_any()),
+            namespace: doc.namespace(),
+            labels: Some(BTreeMap::from([(MANAGED_BY.into(), NAME.into())])),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([
+            ("title".into(), doc.spec.title.clone()),
+            ("content".into(), doc.spec.content.clone()),
+        ])),
+        ..ConfigMap::default()
+    })
+}
+
+/// Whether a ConfigMap is owned by this Document (an ownerReference with its uid).
+fn owned_by(cm: &ConfigMap, doc: &Document) -> bool {
+    let Some(uid) = doc.uid() else { return false };
+    cm.owner_references().iter().any(|o| o.uid == uid)
+}
+
+/// Whether a ConfigMap already says what the desired one says (fields of other managers are left alone, as
+/// server-side apply does).
+fn up_to_date(cm: &ConfigMap, desired: &ConfigMap, doc: &Document) -> bool {
+    let data = |c: &ConfigMap, k: &str| c.data.as_ref().and_then(|d| d.get(k).cloned());
+    owned_by(cm, doc)
+        && cm.labels().get(MANAGED_BY).map(String::as_str) == Some(NAME)
+        && data(cm, "title") == data(desired, "title")
+        && data(cm, "content") == data(desired, "content")
+}
+
+/// The published ConfigMap from the cache, or from the API server when the cache has none (a ConfigMap without
+/// our label is never cached; a new one may not be cached yet).
+async fn find_config_map(doc: &Document, ctx: &Context) -> Result<Option<Arc<ConfigMap>>, Error> {
+    let namespace = doc.namespace().unwrap_or_default();
+    let name = doc.name_any();
+    let key = ObjectRef::<ConfigMap>::new(&name).within(&namespace);
+    if let Some(cm) = ctx.configmaps.get(&key) {
+        return Ok(Some(cm));
+    }
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    api.get_opt(&name)
+        .await
+        .map(|cm| cm.map(Arc::new))
+        .map_err(|source| Error::ReadConfigMap {
+            namespace,
+            name,
+            source,
+        })
+}
+
+/// Creates or repairs the published ConfigMap; returns its name.
+pub(super) async fn ensure_config_map(doc: &Document, ctx: &Context) -> Result<String, Error> {
+    let namespace = doc.namespace().unwrap_or_default();
+    let name = doc.name_any();
+    let desired = desired_config_map(doc)?;
+    match find_config_map(doc, ctx).await? {
+        Some(cm) if !owned_by(&cm, doc) => {
+            return Err(Error::ForeignConfigMap { namespace, name });
+        }
+        Some(cm) if up_to_date(&cm, &desired, doc) => return Ok(name),
+        Some(_) => info!("repairing the published ConfigMap"),
+        None => info!("publishing the Document as a ConfigMap"),
+    }
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired),
+    )
+    .await
+    .map_err(|source| Error::ApplyConfigMap {
+        namespace,
+        name: name.clone(),
+        source,
+    })?;
+    Ok(name)
+}
+
+/// Deletes the published ConfigMap if there is one owned by this Document.
+pub(super) async fn remove_config_map(doc: &Document, ctx: &Context) -> Result<(), Error> {
+    let namespace = doc.namespace().unwrap_or_default();
+    let name = doc.name_any();
+    let key = ObjectRef::<ConfigMap>::new(&name).within(&namespace);
+    let might_exist = doc.spec.publish
+        || doc
+            .status
+            .as_ref()
+            .is_some_and(|s| s.published_config_map.is_some());
+    let cm = match ctx.configmaps.get(&key) {
+        Some(cm) => Some(cm),
+        None if might_exist => find_config_map(doc, ctx).await?,
+        None => None,
+    };
+    let Some(cm) = cm.filter(|cm| owned_by(cm, doc)) else {
+        return Ok(());
+    };
+    info!("removing the published ConfigMap");
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let params = DeleteParams {
+        // Only the ConfigMap we saw: if it was replaced meanwhile, the new one is not ours to delete.
+        preconditions: Some(Preconditions {
+            uid: cm.uid(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => Ok(()),
+        // Already gone (404), or replaced by another object (409 on the uid precondition): nothing of ours is left.
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(source) => Err(Error::DeleteConfigMap {
+            namespace,
+            name,
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::sample;
+
+    #[test]
+    fn the_config_map_is_owned_labelled_and_compared_on_its_data() {
+        let d = sample(false, true);
+        let cm = desired_config_map(&d).unwrap();
+        assert!(owned_by(&cm, &d));
+        assert!(up_to_date(&cm, &cm, &d));
+        let owner = &cm.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!(owner.controller, Some(true));
+        assert_eq!(owner.kind, "Document");
+        let mut edited = cm.clone();
+        edited
+            .data
+            .as_mut()
+            .unwrap()
+            .insert("title".into(), "x".into());
+        assert!(!up_to_date(&edited, &cm, &d));
+        let mut foreign = cm.clone();
+        foreign.metadata.owner_references = None;
+        assert!(!owned_by(&foreign, &d));
+    }
+}
