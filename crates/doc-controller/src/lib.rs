@@ -6,11 +6,14 @@
 //! graceful shutdown, metrics, health and readiness endpoints, and RBAC generated from one declaration of needs.
 //!
 //! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
-//! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object retry delays), [`controller`] (the watchers
-//! and the Controller, built in one place), [`lease`] (leader election), [`metrics`], [`readiness`], [`http`]
-//! (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals), [`deploy`] (the generated files in `deploy/`),
-//! [`preflight`] (the checks of its needs: `doctor`, `run --preflight`), [`cli`] (flags) and [`run`] (start-up,
-//! wiring it all together).
+//! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object
+//! retry delays), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
+//! election), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
+//! [`deploy`] (the generated files in `deploy/`), [`preflight`] (the checks of its needs, and `run --preflight`),
+//! [`doctor`] (the checks on demand), [`cli`] (flags) and [`run`] (start-up, wiring it all together).
+//!
+//! Modules depend one way: `cli` → `run` → `controller` → `reconcile` → `document`, `needs`, `metrics`, ...; a unit
+//! test (`module_graph`) lists the imports between modules and fails on a cycle.
 
 #![deny(missing_docs)]
 
@@ -18,6 +21,7 @@ pub mod backoff;
 pub mod cli;
 pub mod controller;
 pub mod deploy;
+pub mod doctor;
 pub mod document;
 pub mod http;
 pub mod lease;
@@ -30,5 +34,8 @@ pub mod reconcile;
 pub mod run;
 pub mod shutdown;
 pub mod telemetry;
+
+#[cfg(test)]
+mod module_graph;
 
 pub use document::{Document, DocumentSpec, DocumentStatus};

@@ -65,10 +65,10 @@ fn main() -> ExitCode {
                 }
             };
             let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-            match runtime.block_on(doc_controller::preflight::doctor(&args, &mut out, &mut err)) {
+            match runtime.block_on(doc_controller::doctor::doctor(&args, &mut out, &mut err)) {
                 Ok(code) => ExitCode::from(code),
                 // A closed pipe (`doctor | head`) is not an error.
-                Err(doc_controller::preflight::DoctorError::Write(e))
+                Err(doc_controller::doctor::DoctorError::Write(e))
                     if e.kind() == std::io::ErrorKind::BrokenPipe =>
                 {
                     ExitCode::SUCCESS

@@ -30,7 +30,7 @@ fn doctor_args(args: &[&str]) -> DoctorArgs {
 /// Runs `doctor` in-process: (exit status, standard output, standard error).
 async fn doctor(args: &[&str]) -> (u8, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = preflight::doctor(&doctor_args(args), &mut out, &mut err)
+    let code = doc_controller::doctor::doctor(&doctor_args(args), &mut out, &mut err)
         .await
         .unwrap();
     (
