@@ -73,22 +73,53 @@ pub fn generated() -> Result<Vec<File>, serde_yaml::Error> {
     ])
 }
 
+/// Generating, writing or checking the files in `deploy/` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Encoding a generated object as YAML failed.
+    #[error("generating the deploy files failed")]
+    Generate(#[source] serde_yaml::Error),
+    /// The directory could not be created.
+    #[error("creating {}", dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Writes every generated file into `dir`; returns the paths written.
-pub fn write(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let files = generated().map_err(|e| format!("generating the deploy files failed: {e}"))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+pub fn write(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let files = generated().map_err(Error::Generate)?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let mut written = Vec::new();
     for f in files {
         let path = dir.join(f.path);
-        std::fs::write(&path, f.content).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        if let Err(source) = std::fs::write(&path, f.content) {
+            return Err(Error::Write { path, source });
+        }
         written.push(path);
     }
     Ok(written)
 }
 
 /// The generated files in `dir` that are missing or differ from what the code generates now.
-pub fn stale(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let files = generated().map_err(|e| format!("generating the deploy files failed: {e}"))?;
+pub fn stale(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let files = generated().map_err(Error::Generate)?;
     Ok(files
         .into_iter()
         .filter(|f| {

@@ -65,11 +65,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (code, report.text).into_response()
 }
 
+/// The HTTP endpoints' address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} for /metrics, /healthz and /readyz")]
+pub struct BindError {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Binds `addr` (fails with a clear message when it cannot).
-pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        format!("cannot listen on {addr} for /metrics, /healthz and /readyz: {e} (choose another address with --http-addr)")
-    })
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, BindError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| BindError { addr, source })
 }
 
 /// Serves until `shutdown` is pulled.

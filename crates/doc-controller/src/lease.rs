@@ -46,27 +46,24 @@ pub struct Settings {
 
 impl Settings {
     /// Checks that the durations make sense together.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         if self.duration < Duration::from_secs(1) {
-            return Err(
-                "the lease duration must be at least 1s (a Lease counts whole seconds)".into(),
-            );
+            return Err(SettingsError::DurationTooShort);
         }
         if self.renew_deadline >= self.duration {
-            return Err(format!(
-                "the renew deadline ({:?}) must be shorter than the lease duration ({:?}), or a leader that cannot \
-                 renew would still act after another replica took over",
-                self.renew_deadline, self.duration
-            ));
+            return Err(SettingsError::RenewDeadline {
+                renew_deadline: self.renew_deadline,
+                duration: self.duration,
+            });
         }
         if self.retry_period.is_zero() || self.retry_period >= self.renew_deadline {
-            return Err(format!(
-                "the retry period ({:?}) must be above zero and shorter than the renew deadline ({:?})",
-                self.retry_period, self.renew_deadline
-            ));
+            return Err(SettingsError::RetryPeriod {
+                retry_period: self.retry_period,
+                renew_deadline: self.renew_deadline,
+            });
         }
         if self.identity.is_empty() {
-            return Err("the identity must not be empty".into());
+            return Err(SettingsError::NoIdentity);
         }
         Ok(())
     }
@@ -74,6 +71,67 @@ impl Settings {
     fn lease(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+}
+
+/// Leader-election settings that do not make sense together.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The lease duration is under a second.
+    #[error("the lease duration must be at least 1s (a Lease counts whole seconds)")]
+    DurationTooShort,
+    /// The renew deadline is not shorter than the lease duration.
+    #[error(
+        "the renew deadline ({renew_deadline:?}) must be shorter than the lease duration ({duration:?}), or a leader \
+         that cannot renew would still act after another replica took over"
+    )]
+    RenewDeadline {
+        /// The renew deadline.
+        renew_deadline: Duration,
+        /// The lease duration.
+        duration: Duration,
+    },
+    /// The retry period is zero or not shorter than the renew deadline.
+    #[error(
+        "the retry period ({retry_period:?}) must be above zero and shorter than the renew deadline \
+         ({renew_deadline:?})"
+    )]
+    RetryPeriod {
+        /// The retry period.
+        retry_period: Duration,
+        /// The renew deadline.
+        renew_deadline: Duration,
+    },
+    /// The identity is empty.
+    #[error("the identity must not be empty")]
+    NoIdentity,
+}
+
+/// Why a leader lost its leadership.
+#[derive(Debug, thiserror::Error)]
+pub enum Lost {
+    /// Another replica holds the Lease now.
+    #[error("the Lease is now held by {holder}")]
+    TakenOver {
+        /// Who holds it, as far as this replica knows.
+        holder: String,
+    },
+    /// Renewing failed until the renew deadline passed.
+    #[error("could not renew the Lease within the renew deadline ({deadline:?})")]
+    RenewFailed {
+        /// The renew deadline.
+        deadline: Duration,
+        /// The last renewal's failure.
+        #[source]
+        source: Error,
+    },
+    /// A renewal request was still running when the renew deadline passed.
+    #[error(
+        "could not renew the Lease within the renew deadline ({deadline:?}): the request did not finish"
+    )]
+    RenewTimedOut {
+        /// The renew deadline.
+        deadline: Duration,
+    },
 }
 
 /// A failed Lease request.
@@ -312,41 +370,28 @@ impl Elector {
 
     /// Keeps renewing the Lease. Returns `Ok(())` when `shutdown` is pulled, or `Err(why)` when leadership is lost
     /// (another replica holds the Lease, or it could not be renewed within the renew deadline).
-    pub async fn hold(&mut self, shutdown: &Shutdown) -> Result<(), String> {
+    pub async fn hold(&mut self, shutdown: &Shutdown) -> Result<(), Lost> {
         let mut renewed = Instant::now();
+        let deadline = self.settings.renew_deadline;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.settings.retry_period) => {}
                 () = shutdown.wait() => return Ok(()),
             }
-            let left = self
-                .settings
-                .renew_deadline
-                .saturating_sub(renewed.elapsed());
+            let left = deadline.saturating_sub(renewed.elapsed());
             match tokio::time::timeout(left, self.try_acquire_or_renew()).await {
                 Ok(Ok(Attempt::Leader)) => {
                     renewed = Instant::now();
                     debug!("renewed the Lease");
                 }
-                Ok(Ok(Attempt::Standby { holder })) => {
-                    return Err(format!("the Lease is now held by {holder}"));
-                }
-                Ok(Err(e)) => {
-                    let why = describe(&e);
-                    if renewed.elapsed() >= self.settings.renew_deadline {
-                        return Err(format!(
-                            "could not renew the Lease within the renew deadline ({:?}): {why}",
-                            self.settings.renew_deadline
-                        ));
+                Ok(Ok(Attempt::Standby { holder })) => return Err(Lost::TakenOver { holder }),
+                Ok(Err(source)) => {
+                    if renewed.elapsed() >= deadline {
+                        return Err(Lost::RenewFailed { deadline, source });
                     }
-                    warn!(error = %why, "renewing the Lease failed; retrying");
+                    warn!(error = %describe(&source), "renewing the Lease failed; retrying");
                 }
-                Err(_) => {
-                    return Err(format!(
-                        "could not renew the Lease within the renew deadline ({:?}): the request did not finish",
-                        self.settings.renew_deadline
-                    ));
-                }
+                Err(_) => return Err(Lost::RenewTimedOut { deadline }),
             }
         }
     }
@@ -424,10 +469,20 @@ mod tests {
         assert!(settings().validate().is_ok());
         let mut s = settings();
         s.renew_deadline = Duration::from_secs(15);
-        assert!(s.validate().unwrap_err().contains("renew deadline"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("renew deadline")
+        );
         let mut s = settings();
         s.retry_period = Duration::from_secs(10);
-        assert!(s.validate().unwrap_err().contains("retry period"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("retry period")
+        );
         let mut s = settings();
         s.duration = Duration::from_millis(500);
         assert!(s.validate().is_err());

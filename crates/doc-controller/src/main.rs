@@ -37,10 +37,15 @@ fn main() -> ExitCode {
                     ExitCode::from(code)
                 }
                 Err(e) => {
-                    tracing::error!(error = %describe(&e), "doc-controller stopped");
+                    let help = e.help();
+                    tracing::error!(error = %describe(&e), help, "doc-controller stopped");
                     eprintln!("error: {}", describe(&e));
+                    if let Some(help) = help {
+                        eprintln!("  = help: {help}");
+                    }
                     match e {
                         doc_controller::run::Error::LostLeadership(_)
+                        | doc_controller::run::Error::RenewalTask(_)
                         | doc_controller::run::Error::ShutdownTimeout(_)
                         | doc_controller::run::Error::Preflight(_) => ExitCode::FAILURE,
                         _ => ExitCode::from(2),
@@ -96,7 +101,7 @@ fn main() -> ExitCode {
                         ExitCode::FAILURE
                     }
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", describe(&e));
                         ExitCode::from(2)
                     }
                 }
@@ -109,7 +114,7 @@ fn main() -> ExitCode {
                         ExitCode::SUCCESS
                     }
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        eprintln!("error: {}", describe(&e));
                         ExitCode::from(2)
                     }
                 }

@@ -162,21 +162,37 @@ fn log_report(report: &Report, mode: Mode) {
     }
 }
 
-/// The preflight `run` does at start: returns whether to start, or the one-line reason to exit 1 (`fail`).
+/// Why the start-up preflight stops `run`.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The checks could not run at all (the client configuration cannot be used).
+    #[error("the preflight could not start")]
+    NotStarted(#[source] preflight::Error),
+    /// Checks failed and `--preflight=fail` was given.
+    #[error("{failed} of {total} checks failed (see the log, or run `doc-controller doctor`)")]
+    Failed {
+        /// How many checks failed.
+        failed: usize,
+        /// How many checks there were.
+        total: usize,
+    },
+}
+
+/// The preflight `run` does at start: returns whether to start, or why to exit 1 (`fail`).
 pub async fn at_start(
     config: &kube::Config,
     needs: &Needs,
     mode: Mode,
     readiness: &Readiness,
     shutdown: &Shutdown,
-) -> Result<Decision, String> {
+) -> Result<Decision, StartError> {
     let options = options(None);
     let mut delay = Duration::from_secs(1);
     let mut last = None;
     loop {
         let report = preflight::run(config, needs, &options)
             .await
-            .map_err(|e| format!("the preflight could not start: {e}"))?;
+            .map_err(StartError::NotStarted)?;
         let s = report.summary;
         if report.passed() {
             info!(
@@ -191,15 +207,15 @@ pub async fn at_start(
         if changed {
             log_report(&report, mode);
         }
-        let why = format!(
-            "{} of {} checks failed (see the log, or run `doc-controller doctor`)",
-            s.failed,
-            s.passed + s.failed + s.skipped
-        );
+        let failed = StartError::Failed {
+            failed: s.failed,
+            total: s.passed + s.failed + s.skipped,
+        };
+        let why = failed.to_string();
         match mode {
             Mode::Fail => {
-                readiness.not_ready(CHECK, why.clone());
-                return Err(why);
+                readiness.not_ready(CHECK, why);
+                return Err(failed);
             }
             Mode::Warn => {
                 readiness.ready(CHECK, format!("started anyway (--preflight=warn): {why}"));

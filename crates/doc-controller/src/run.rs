@@ -2,7 +2,7 @@
 //! declared needs (`--preflight`), leader election, and the one place the controller starts ([`lead`]), in that
 //! order; then, on SIGTERM, the controller drains, the Lease is released and the process exits 0.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -27,32 +27,26 @@ use crate::shutdown::Shutdown;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A flag or environment variable makes no sense.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    #[error("invalid configuration")]
+    Config(#[source] ConfigError),
     /// No usable Kubernetes configuration.
-    #[error(
-        "no usable Kubernetes configuration: {0}\n  = help: set KUBECONFIG or pass --kubeconfig, or run inside a \
-         cluster with a ServiceAccount"
-    )]
-    Kubeconfig(String),
+    #[error("no usable Kubernetes configuration")]
+    Kubeconfig(#[source] ClientConfigError),
     /// The HTTP endpoints could not start.
-    #[error("{0}")]
-    Http(String),
+    #[error(transparent)]
+    Http(http::BindError),
     /// Signal handlers could not be installed.
     #[error("installing the SIGTERM/SIGINT handlers failed")]
     Signals(#[source] std::io::Error),
     /// This replica lost the Lease while leading.
-    #[error(
-        "lost leadership: {0}; exiting so that a restart rejoins the election as a standby (another replica may be \
-         leading now)"
-    )]
-    LostLeadership(String),
+    #[error("lost leadership")]
+    LostLeadership(#[source] lease::Lost),
+    /// The task renewing the Lease ended abnormally while this replica was leading.
+    #[error("lost leadership: the Lease renewal task failed")]
+    RenewalTask(#[source] tokio::task::JoinError),
     /// The start-up check of the declared needs failed and `--preflight=fail` was given.
-    #[error(
-        "the preflight check failed: {0}\n  = help: `doc-controller doctor --fix | kubectl apply -f -` (run as an \
-         admin, with `--as-service-account` or `--as`) grants what is missing; `--preflight=wait` waits for it instead"
-    )]
-    Preflight(String),
+    #[error("the preflight check failed")]
+    Preflight(#[source] preflight::StartError),
     /// A watcher kept failing for a persistent reason past `--error-grace` with `--on-persistent-error=exit`.
     #[error("{0}")]
     Persistent(Box<kubewhy::Diagnosis>),
@@ -61,6 +55,80 @@ pub enum Error {
         "running reconciles did not finish within the shutdown timeout ({0:?}); they were abandoned"
     )]
     ShutdownTimeout(std::time::Duration),
+}
+
+impl Error {
+    /// What to do about it, when there is more to say than the error and its causes (printed after them).
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Error::Kubeconfig(_) => Some(
+                "set KUBECONFIG or pass --kubeconfig, or run inside a cluster with a ServiceAccount",
+            ),
+            Error::Http(_) => Some("choose another address with --http-addr"),
+            Error::LostLeadership(_) | Error::RenewalTask(_) => Some(
+                "doc-controller exits so that a restart rejoins the election as a standby (another replica may be \
+                 leading now)",
+            ),
+            Error::Preflight(_) => Some(
+                "`doc-controller doctor --fix | kubectl apply -f -` (run as an admin, with `--as-service-account` or \
+                 `--as`) grants what is missing; `--preflight=wait` waits for it instead",
+            ),
+            Error::Config(_)
+            | Error::Signals(_)
+            | Error::Persistent(_)
+            | Error::ShutdownTimeout(_) => None,
+        }
+    }
+}
+
+/// A flag or environment variable of `run` that makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The error back-off bounds are out of order.
+    #[error(
+        "--error-backoff-min ({min:?}) must be above zero and at most --error-backoff-max ({max:?})"
+    )]
+    ErrorBackoff {
+        /// `--error-backoff-min`.
+        min: std::time::Duration,
+        /// `--error-backoff-max`.
+        max: std::time::Duration,
+    },
+    /// `--resync` is zero.
+    #[error("--resync must be above zero")]
+    Resync,
+    /// The leader-election durations do not fit together.
+    #[error(transparent)]
+    Lease(lease::SettingsError),
+}
+
+/// Why no client configuration could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientConfigError {
+    /// The `--kubeconfig` file could not be read.
+    #[error("reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The `--kubeconfig` file could not be used.
+    #[error("using {}", path.display())]
+    Use {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// Neither `$KUBECONFIG`, `~/.kube/config` nor the in-cluster ServiceAccount gave a configuration.
+    #[error(transparent)]
+    Infer(kube::config::InferConfigError),
+    /// The configuration could not be turned into a client (TLS material, proxy, headers).
+    #[error(transparent)]
+    Client(kube::Error),
 }
 
 impl RunArgs {
@@ -72,13 +140,13 @@ impl RunArgs {
         inspector: Option<Inspector>,
     ) -> Result<controller::Settings, Error> {
         if self.error_backoff_min.is_zero() || self.error_backoff_max < self.error_backoff_min {
-            return Err(Error::Config(format!(
-                "--error-backoff-min ({:?}) must be above zero and at most --error-backoff-max ({:?})",
-                self.error_backoff_min, self.error_backoff_max
-            )));
+            return Err(Error::Config(ConfigError::ErrorBackoff {
+                min: self.error_backoff_min,
+                max: self.error_backoff_max,
+            }));
         }
         if self.resync.is_zero() {
-            return Err(Error::Config("--resync must be above zero".into()));
+            return Err(Error::Config(ConfigError::Resync));
         }
         Ok(controller::Settings {
             namespace: self.namespace.clone(),
@@ -106,21 +174,22 @@ impl RunArgs {
 }
 
 /// Loads the client configuration: `--kubeconfig`, else kube's usual inference.
-async fn kube_config(path: Option<&Path>) -> Result<Config, Error> {
+async fn kube_config(path: Option<&Path>) -> Result<Config, ClientConfigError> {
     match path {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                Error::Kubeconfig(format!("reading {}: {}", path.display(), describe(&e)))
-            })?;
+            let kubeconfig =
+                Kubeconfig::read_from(path).map_err(|source| ClientConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| {
-                    Error::Kubeconfig(format!("using {}: {}", path.display(), describe(&e)))
+                .map_err(|source| ClientConfigError::Use {
+                    path: path.to_path_buf(),
+                    source,
                 })
         }
-        None => Config::infer()
-            .await
-            .map_err(|e| Error::Kubeconfig(describe(&e))),
+        None => Config::infer().await.map_err(ClientConfigError::Infer),
     }
 }
 
@@ -142,7 +211,9 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         .identity
         .clone()
         .unwrap_or_else(lease::default_identity);
-    let config = kube_config(args.kubeconfig.as_deref()).await?;
+    let config = kube_config(args.kubeconfig.as_deref())
+        .await
+        .map_err(Error::Kubeconfig)?;
     let mut registry = Registry::default();
     // kubewhy's metrics (API requests by verb/resource/code, watcher errors/up/synced/last event) beside ours.
     let api_metrics = kubewhy::metrics::Metrics::default();
@@ -162,7 +233,8 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
             renew_deadline: args.lease_renew_deadline,
             retry_period: args.lease_retry_period,
         };
-        s.validate().map_err(Error::Config)?;
+        s.validate()
+            .map_err(|e| Error::Config(ConfigError::Lease(e)))?;
         Some(s)
     } else {
         None
@@ -176,7 +248,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     );
     let client = inspector
         .client(config.clone())
-        .map_err(|e| Error::Kubeconfig(describe(&e)))?;
+        .map_err(|e| Error::Kubeconfig(ClientConfigError::Client(e)))?;
 
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(Error::Signals)?;
@@ -311,7 +383,7 @@ async fn elect_and_lead(
         tokio::spawn(async move {
             let held = elector.hold(&done).await;
             if let Err(why) = &held {
-                stop.trigger(&format!("lost leadership: {why}"));
+                stop.trigger(&format!("lost leadership: {}", describe(why)));
             }
             (elector, held)
         })
@@ -321,16 +393,9 @@ async fn elect_and_lead(
     done.trigger("controller stopped");
     forward.abort();
     metrics.set_leader(false);
-    let (mut elector, held) = match renewal.await {
-        Ok(r) => r,
-        Err(e) => {
-            return Err(Error::LostLeadership(format!(
-                "the Lease renewal task failed: {e}"
-            )));
-        }
-    };
+    let (mut elector, held) = renewal.await.map_err(Error::RenewalTask)?;
     if let Err(why) = held {
-        readiness.not_ready(lease::CHECK, format!("lost leadership: {why}"));
+        readiness.not_ready(lease::CHECK, format!("lost leadership: {}", describe(&why)));
         return Err(Error::LostLeadership(why));
     }
     match elector.release().await {

@@ -152,7 +152,8 @@ async fn run_waits_not_ready_until_the_rbac_appears_fails_or_warns() {
     let readiness = Readiness::default();
     let why = preflight::at_start(&config, &needs, Mode::Fail, &readiness, &Shutdown::new())
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         why,
         "3 of 7 checks failed (see the log, or run `doc-controller doctor`)"
