@@ -20,6 +20,62 @@ pub const MIN_GO: (u32, u32) = (1, 26);
 /// Environment variable naming a prebuilt control-plane binary to use instead of building one.
 pub const BIN_ENV: &str = "KUBEWHY_CONTROLPLANE_BIN";
 
+/// What Go this crate needs and where to get it: the help of every Go-related [`BuildError`].
+pub const GO_HELP: &str = "kubewhy builds a real kube-apiserver from Go modules and needs Go >= 1.26 \
+                           (https://go.dev/dl/, or your package manager) with access to the Go module proxy";
+
+/// Why the control-plane binary could not be built (or found).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// `KUBEWHY_CONTROLPLANE_BIN` names no file.
+    #[error(
+        "{}={} does not name a file; unset it to build the control plane from controlplane/",
+        BIN_ENV,
+        path.display()
+    )]
+    NoBinary {
+        /// What it names.
+        path: PathBuf,
+    },
+    /// `go version` could not be run (Go is not installed or not on `PATH`).
+    #[error("could not run `go version`")]
+    NoGo(#[source] std::io::Error),
+    /// `go version` ran and failed.
+    #[error("`go version` failed ({status}): {stderr}")]
+    GoVersionFailed {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed on standard error.
+        stderr: String,
+    },
+    /// `go version` printed something this crate cannot read.
+    #[error("could not read the Go version from `{text}`")]
+    UnreadableGoVersion {
+        /// What it printed.
+        text: String,
+    },
+    /// The Go found is older than the one required.
+    #[error("found Go {major}.{minor} (`{text}`), but Go >= {}.{} is required", MIN_GO.0, MIN_GO.1)]
+    GoTooOld {
+        /// Its major version.
+        major: u32,
+        /// Its minor version.
+        minor: u32,
+        /// What `go version` printed.
+        text: String,
+    },
+    /// `go build` failed.
+    #[error("`go build` in {} failed ({status}):\n{output}", dir.display())]
+    GoBuild {
+        /// Where it ran.
+        dir: PathBuf,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed (standard output, then standard error).
+        output: String,
+    },
+}
+
 /// The workspace root (two levels above this crate's manifest).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,10 +100,7 @@ pub fn ensure_built() -> Result<PathBuf, Error> {
     if let Some(bin) = std::env::var_os(BIN_ENV) {
         let bin = PathBuf::from(bin);
         if !bin.is_file() {
-            return Err(Error::Build(format!(
-                "{BIN_ENV}={} does not name a file; unset it to build the control plane from controlplane/",
-                bin.display()
-            )));
+            return Err(Error::Build(BuildError::NoBinary { path: bin }));
         }
         return Ok(bin);
     }
@@ -91,13 +144,15 @@ pub fn ensure_built() -> Result<PathBuf, Error> {
         .output()
         .map_err(|e| Error::io("running `go build`", e))?;
     if !output.status.success() {
-        return Err(Error::Build(format!(
-            "`go build` in {} failed ({}):\n{}{}",
-            src.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )));
+        return Err(Error::Build(BuildError::GoBuild {
+            dir: src,
+            status: output.status,
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }));
     }
     fs::rename(&tmp_bin, &bin)
         .map_err(|e| Error::io(format!("moving the build to {}", bin.display()), e))?;
@@ -113,31 +168,22 @@ pub fn ensure_built() -> Result<PathBuf, Error> {
 
 /// Checks that Go is installed and new enough, returning its version line (e.g. `go1.26.8 linux/amd64`).
 pub fn go_version() -> Result<String, Error> {
-    let help = "kubewhy builds a real kube-apiserver from Go modules and needs Go >= 1.26 \
-                (https://go.dev/dl/, or your package manager) with access to the Go module proxy";
-    let output = Command::new("go").arg("version").output().map_err(|e| {
-        Error::Build(format!(
-            "could not run `go version`: {e}.\n  = help: {help}"
-        ))
-    })?;
+    let output = Command::new("go")
+        .arg("version")
+        .output()
+        .map_err(|e| Error::Build(BuildError::NoGo(e)))?;
     let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
-        return Err(Error::Build(format!(
-            "`go version` failed ({}): {}\n  = help: {help}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(Error::Build(BuildError::GoVersionFailed {
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        }));
     }
     let found = parse_go_version(&text);
     match found {
         Some(v) if v >= MIN_GO => Ok(text.trim_start_matches("go version ").to_string()),
-        Some((major, minor)) => Err(Error::Build(format!(
-            "found Go {major}.{minor} (`{text}`), but Go >= {}.{} is required.\n  = help: {help}",
-            MIN_GO.0, MIN_GO.1
-        ))),
-        None => Err(Error::Build(format!(
-            "could not read the Go version from `{text}`.\n  = help: {help}"
-        ))),
+        Some((major, minor)) => Err(Error::Build(BuildError::GoTooOld { major, minor, text })),
+        None => Err(Error::Build(BuildError::UnreadableGoVersion { text })),
     }
 }
 

@@ -16,6 +16,46 @@ use serde::Deserialize;
 
 use crate::{Error, binary};
 
+/// Why a started control plane did not become ready.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The state file it wrote cannot be read.
+    #[error("{} is not a control-plane state file", path.display())]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// It announced readiness in a form this crate does not understand.
+    #[error("unexpected ready line: {line}")]
+    ReadyLine {
+        /// The line.
+        line: String,
+    },
+    /// It exited before it was ready.
+    #[error("the control plane exited before it was ready ({status}); last lines of {}:\n{tail}", log.display())]
+    Exited {
+        /// Its exit status, as far as known.
+        status: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The log's last lines.
+        tail: String,
+    },
+    /// It was not ready in time (and was stopped).
+    #[error("the control plane was not ready within {timeout_s}s; last lines of {}:\n{tail}", log.display())]
+    NotReady {
+        /// The timeout, in seconds.
+        timeout_s: u64,
+        /// Its log file.
+        log: PathBuf,
+        /// The log's last lines.
+        tail: String,
+    },
+}
+
 /// Static-token users every control plane started here knows (name, groups).
 pub const DEFAULT_USERS: &[(&str, &str)] = &[("alice", ""), ("bob", "dev-team"), ("carol", "")];
 
@@ -59,10 +99,10 @@ impl State {
             )
         })?;
         serde_json::from_slice(&data).map_err(|e| {
-            Error::Start(format!(
-                "{} is not a control-plane state file: {e}",
-                path.display()
-            ))
+            Error::Start(StartError::StateFile {
+                path: path.clone(),
+                source: e,
+            })
         })
     }
 }
@@ -245,7 +285,9 @@ impl ControlPlane {
                     let state_path = line
                         .rsplit_once("state ")
                         .map(|(_, p)| PathBuf::from(p.trim()))
-                        .ok_or_else(|| Error::Start(format!("unexpected ready line: {line}")))?;
+                        .ok_or_else(|| {
+                            Error::Start(StartError::ReadyLine { line: line.clone() })
+                        })?;
                     let dir = state_path.parent().unwrap_or(Path::new("/")).to_path_buf();
                     return Ok(ControlPlane {
                         state: State::load(&dir)?,
@@ -257,32 +299,30 @@ impl ControlPlane {
                 Ok(_) => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(status)) = process.child.try_wait() {
-                        return Err(Error::Start(format!(
-                            "the control plane exited before it was ready ({status}); last lines of {}:\n{}",
-                            log.display(),
-                            tail(&log, 40)
-                        )));
+                        return Err(Error::Start(StartError::Exited {
+                            status: status.to_string(),
+                            tail: tail(&log, 40),
+                            log,
+                        }));
                     }
                     if Instant::now() >= deadline {
                         process.stop();
-                        return Err(Error::Start(format!(
-                            "the control plane was not ready within {}s; last lines of {}:\n{}",
-                            opts.ready_timeout.as_secs(),
-                            log.display(),
-                            tail(&log, 40)
-                        )));
+                        return Err(Error::Start(StartError::NotReady {
+                            timeout_s: opts.ready_timeout.as_secs(),
+                            tail: tail(&log, 40),
+                            log,
+                        }));
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = process.stop();
-                    return Err(Error::Start(format!(
-                        "the control plane exited before it was ready ({}); last lines of {}:\n{}",
-                        status
+                    return Err(Error::Start(StartError::Exited {
+                        status: status
                             .map(|s| s.to_string())
                             .unwrap_or_else(|| "exit status unknown".into()),
-                        log.display(),
-                        tail(&log, 40)
-                    )));
+                        tail: tail(&log, 40),
+                        log,
+                    }));
                 }
             }
         }

@@ -32,10 +32,10 @@ pub async fn wait_established(client: &Client, name: &str, timeout: Duration) ->
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(Error::Start(format!(
-                "CRD {name} was not Established within {}s (see `kubectl get crd {name} -o yaml`, status.conditions)",
-                timeout.as_secs()
-            )));
+            return Err(Error::NotEstablished {
+                name: name.into(),
+                timeout_s: timeout.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

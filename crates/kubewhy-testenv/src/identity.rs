@@ -69,17 +69,20 @@ impl ControlPlane {
 
     /// A static-token user known to the control plane (see [`crate::controlplane::DEFAULT_USERS`]).
     pub fn user_identity(&self, name: &str) -> Result<Identity, Error> {
-        let token = self.state().users.get(name).ok_or_else(|| {
-            Error::Start(format!(
-                "the control plane has no static-token user {name:?} (it has: {})",
-                self.state()
+        let token = self
+            .state()
+            .users
+            .get(name)
+            .ok_or_else(|| Error::UnknownUser {
+                name: name.into(),
+                known: self
+                    .state()
                     .users
                     .keys()
                     .cloned()
                     .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+                    .join(", "),
+            })?;
         Ok(Identity {
             user: name.into(),
             token: token.clone(),
@@ -235,10 +238,9 @@ impl ControlPlane {
             })?
             .status
             .and_then(|s| s.token)
-            .ok_or_else(|| {
-                Error::Start(format!(
-                    "TokenRequest for {namespace}/{name} returned no status"
-                ))
+            .ok_or_else(|| Error::NoToken {
+                namespace: namespace.into(),
+                name: name.into(),
             })?;
         let identity = Identity {
             user: format!("system:serviceaccount:{namespace}:{name}"),

@@ -25,40 +25,71 @@ pub use identity::scratch_path;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-pub use controlplane::{ControlPlane, Options, State};
+pub use binary::BuildError;
+pub use controlplane::{ControlPlane, Options, StartError, State};
 pub use identity::{Identity, ServiceAccount};
 
 /// What can go wrong while building, starting or using the control plane.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Go is missing or too old, or `go build` failed.
-    #[error("building the local control plane failed: {0}")]
-    Build(String),
+    #[error("building the local control plane failed")]
+    Build(#[source] binary::BuildError),
     /// The control plane did not come up.
-    #[error("starting the local control plane failed: {0}")]
-    Start(String),
+    #[error("starting the local control plane failed")]
+    Start(#[source] controlplane::StartError),
+    /// The control plane has no static-token user of this name.
+    #[error("the control plane has no static-token user {name:?} (it has: {known})")]
+    UnknownUser {
+        /// The name asked for.
+        name: String,
+        /// The users it has, comma-separated.
+        known: String,
+    },
+    /// A TokenRequest was answered without a token.
+    #[error("TokenRequest for {namespace}/{name} returned no status")]
+    NoToken {
+        /// The ServiceAccount's namespace.
+        namespace: String,
+        /// The ServiceAccount's name.
+        name: String,
+    },
+    /// A CRD did not become Established in time.
+    #[error(
+        "CRD {name} was not Established within {timeout_s}s (see `kubectl get crd {name} -o yaml`, \
+         status.conditions)"
+    )]
+    NotEstablished {
+        /// The CRD's name.
+        name: String,
+        /// How long it was waited for, in seconds.
+        timeout_s: u64,
+    },
     /// A file or process operation failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// A Kubernetes API call made by the harness failed.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Kube {
         /// What was being done.
         what: String,
         /// The underlying error.
+        #[source]
         source: Box<kube::Error>,
     },
     /// Building a client configuration failed.
-    #[error("building a client for {who}: {source}")]
+    #[error("building a client for {who}")]
     Config {
         /// The identity.
         who: String,
         /// The underlying error.
+        #[source]
         source: Box<kube::config::KubeconfigError>,
     },
 }
@@ -76,9 +107,34 @@ impl Error {
             source: Box::new(source),
         }
     }
+
+    /// What to do about it, when there is more to say than the error and its causes (printed after them).
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            Error::Build(
+                binary::BuildError::NoGo(_)
+                | binary::BuildError::GoVersionFailed { .. }
+                | binary::BuildError::UnreadableGoVersion { .. }
+                | binary::BuildError::GoTooOld { .. },
+            ) => Some(binary::GO_HELP),
+            _ => None,
+        }
+    }
 }
 
-static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+/// The error and its causes on one line (`: `-separated), then its help: the message [`shared`] panics with.
+fn panic_message(e: &Error) -> String {
+    let chain = anyhow::Chain::new(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    match e.help() {
+        Some(help) => format!("{chain}\n  = help: {help}"),
+        None => chain,
+    }
+}
+
+static SHARED: OnceLock<Result<ControlPlane, Error>> = OnceLock::new();
 
 /// The control plane shared by every test in this process: started on first use (or reused from
 /// `KUBEWHY_CONTROLPLANE`). Panics with the full reason (including the tail of the control plane's log) when it
@@ -86,20 +142,16 @@ static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
 pub fn shared() -> &'static ControlPlane {
     match try_shared() {
         Ok(cp) => cp,
-        Err(e) => panic!("{e}"),
+        Err(e) => panic!("{}", panic_message(e)),
     }
 }
 
 /// Like [`shared`], returning the error instead of panicking.
-pub fn try_shared() -> Result<&'static ControlPlane, &'static str> {
+pub fn try_shared() -> Result<&'static ControlPlane, &'static Error> {
     SHARED
-        .get_or_init(|| {
-            let result = match std::env::var_os(controlplane::REUSE_ENV) {
-                Some(dir) => ControlPlane::reuse(&PathBuf::from(dir)),
-                None => ControlPlane::start(Options::default()),
-            };
-            result.map_err(|e| e.to_string())
+        .get_or_init(|| match std::env::var_os(controlplane::REUSE_ENV) {
+            Some(dir) => ControlPlane::reuse(&PathBuf::from(dir)),
+            None => ControlPlane::start(Options::default()),
         })
         .as_ref()
-        .map_err(|e| e.as_str())
 }

@@ -50,6 +50,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(help) = e
+                .downcast_ref::<kubewhy_testenv::Error>()
+                .and_then(kubewhy_testenv::Error::help)
+            {
+                eprintln!("  = help: {help}");
+            }
             ExitCode::from(2)
         }
     }

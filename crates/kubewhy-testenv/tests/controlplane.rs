@@ -354,8 +354,9 @@ fn a_failed_start_reports_the_log_tail_quickly() {
         apiserver_args: vec!["--authorization-mode=NoSuchMode".into()],
         ..Options::default()
     })
-    .unwrap_err()
-    .to_string();
+    .unwrap_err();
+    // The error and its causes, as `kubewhy-dev` prints them.
+    let err = format!("{:#}", anyhow::Error::from(err));
     assert!(err.contains("exited before it was ready"), "{err}");
     assert!(
         err.contains("NoSuchMode"),
