@@ -12,6 +12,46 @@
 //! assert!(yaml.contains("kind: Role\n"));
 //! assert!(yaml.contains("kind: ServiceAccount"));
 //! ```
+//!
+//! Around it, the RBAC advisor: [`eval`] evaluates rules as the API server does, [`advisor`] explains why each
+//! binding that names an identity does not grant a request (its near misses), [`fix`] turns that into the
+//! smallest edit of what exists, [`objects`] holds the RBAC objects and [`fetch`] reads them from a cluster.
+//!
+//! ```
+//! use kubewhy::rbac::{AccessRequest, Identity, RbacObjects, explain, fix, FixKind};
+//! let rbac = RbacObjects::from_yaml(r#"
+//! kind: ClusterRole
+//! metadata: {name: doc-controller}
+//! rules: [{apiGroups: [kube.rs], resources: [documents], verbs: [get, list, patch]}]
+//! ---
+//! kind: ClusterRoleBinding
+//! metadata: {name: doc-controller}
+//! roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: doc-controller}
+//! subjects: [{kind: ServiceAccount, name: doc-controller, namespace: doc-controller}]
+//! "#).unwrap();
+//! let who = Identity::new("system:serviceaccount:doc-controller:doc-controller", ["system:serviceaccounts"]);
+//! let watch = AccessRequest::resource("watch", "kube.rs", "documents");
+//! let why = explain(&who, &watch, &rbac);
+//! assert_eq!(why.near_misses[0].binding.name, "doc-controller");
+//! let fix = fix(&why, &rbac).unwrap();
+//! assert!(matches!(fix.kind, FixKind::EditRule { .. }));
+//! assert!(fix.kubectl_patch().unwrap().join(" ").contains(r#""path":"/rules/0/verbs/-","value":"watch""#));
+//! ```
+
+pub mod advisor;
+pub mod eval;
+pub mod fetch;
+pub mod fix;
+pub mod objects;
+
+#[cfg(test)]
+mod near_miss_tests;
+
+pub use advisor::{Explanation, explain};
+pub use eval::{AccessRequest, Identity};
+pub use fetch::{FetchError, fetch};
+pub use fix::{Fix, FixKind, fix};
+pub use objects::RbacObjects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
