@@ -19,6 +19,7 @@ use tower::{BoxError, Layer, Service};
 
 use super::curl::{AuthKind, to_curl};
 use super::path::parse_request;
+use super::used::{Recorder, Used};
 use crate::diagnosis::Request;
 use crate::metrics::Metrics;
 
@@ -60,6 +61,8 @@ struct Inner {
     failures: Mutex<VecDeque<Failure>>,
     /// Last successful response per path (without query), for telling when a failing watcher recovered.
     successes: Mutex<HashMap<String, Instant>>,
+    /// The permissions the clients used.
+    used: Arc<Recorder>,
 }
 
 impl Inspector {
@@ -94,6 +97,7 @@ impl Inspector {
                 metrics: None,
                 failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
                 successes: Mutex::new(HashMap::new()),
+                used: Arc::default(),
             }),
         }
     }
@@ -107,6 +111,7 @@ impl Inspector {
             metrics: None,
             failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
             successes: Mutex::new(HashMap::new()),
+            used: shared.used.clone(),
         });
         Inspector {
             inner: Arc::new(Inner {
@@ -160,6 +165,11 @@ impl Inspector {
         }
     }
 
+    /// The permissions the clients used so far (see [`super::used`]).
+    pub fn used(&self) -> Used {
+        self.inner.used.snapshot()
+    }
+
     /// The remembered failures, oldest first.
     pub fn recent_failures(&self) -> Vec<Failure> {
         self.lock().iter().cloned().collect()
@@ -190,6 +200,9 @@ impl Inspector {
     }
 
     fn record(&self, failure: Failure) {
+        self.inner
+            .used
+            .observe(&failure.request, failure.code, &failure.message);
         let mut failures = self.lock();
         if failures.len() == RECENT_FAILURES {
             failures.pop_front();
@@ -289,6 +302,7 @@ where
                         m.observe_request(&verb, &resource, status.as_str(), latency);
                     }
                     if status.as_u16() < 400 {
+                        inspector.inner.used.observe(&request, status.as_u16(), "");
                         inspector.record_success(&uri);
                         log_response(&method, &uri, status.as_u16(), latency, span_name);
                         return Ok(response.map(Either::Left));

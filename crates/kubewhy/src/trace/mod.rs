@@ -2,7 +2,7 @@
 //! response code, latency, the span it belongs to), counts it in [`crate::metrics::Metrics`], logs it as a
 //! redacted copy-paste `curl` command on demand (like `kubectl -v=9`), and keeps recent failures so an API
 //! error can be matched to the request that caused it (see [`Inspector::request_for`] and
-//! [`crate::diagnose_in`]).
+//! [`crate::diagnose_in`]), and records the permissions the program used ([`Inspector::used`], [`used`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,6 +23,7 @@
 pub mod curl;
 mod layer;
 mod path;
+pub mod used;
 
 pub use layer::{CURL_ENV, Failure, InspectLayer, InspectService, Inspector};
 pub use path::parse_request;
