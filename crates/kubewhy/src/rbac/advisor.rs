@@ -365,9 +365,18 @@ pub fn explain(identity: &Identity, request: &AccessRequest, rbac: &RbacObjects)
     }
     out.near_misses
         .sort_by_key(|m| (m.via.is_broad(), closeness(m), m.binding.clone()));
+    // Meant for the identity first: bindings whose role would grant where the request is made, those in the
+    // identity's or the request's own namespace before those elsewhere.
+    let home = identity.service_account().map(|(ns, _)| ns);
+    let local = |l: &Lookalike| {
+        l.binding.namespace.is_some()
+            && (l.binding.namespace.as_deref() == request.namespace()
+                || l.binding.namespace == home)
+    };
     out.lookalikes.sort_by_key(|l| {
         (
             !(l.role_grants && l.scope_fits),
+            !local(l),
             !l.role_grants,
             l.binding.clone(),
         )

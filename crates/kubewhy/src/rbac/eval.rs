@@ -158,6 +158,36 @@ impl AccessRequest {
         })
     }
 
+    /// What RBAC's escalation prevention checks when this request creates or changes a Role or ClusterRole that
+    /// grants more than its caller holds: `escalate` on the same roles (kubernetes
+    /// `pkg/registry/rbac/escalation_check.go`). `None` for other requests.
+    pub fn escalation(&self) -> Option<AccessRequest> {
+        match &self.target {
+            AccessTarget::Resource {
+                group,
+                resource,
+                namespace,
+                name,
+                ..
+            } if group == "rbac.authorization.k8s.io"
+                && matches!(resource.as_str(), "roles" | "clusterroles")
+                && matches!(self.verb.as_str(), "create" | "update" | "patch") =>
+            {
+                Some(AccessRequest {
+                    verb: "escalate".into(),
+                    target: AccessTarget::Resource {
+                        group: group.clone(),
+                        resource: resource.clone(),
+                        subresource: None,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                    },
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The namespace the request is in (`None`: cluster-wide).
     pub fn namespace(&self) -> Option<&str> {
         match &self.target {
@@ -647,5 +677,18 @@ mod tests {
             Some(AccessRequest::non_resource("get", "/metrics"))
         );
         assert_eq!(AccessRequest::from_request(&Request::default()), None);
+        let create = AccessRequest::resource("create", "rbac.authorization.k8s.io", "roles")
+            .in_namespace("n");
+        assert_eq!(
+            create.escalation(),
+            Some(
+                AccessRequest::resource("escalate", "rbac.authorization.k8s.io", "roles")
+                    .in_namespace("n")
+            )
+        );
+        assert_eq!(
+            AccessRequest::resource("create", "", "roles").escalation(),
+            None
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The fix that edits what is there: from an [`Explanation`], the smallest change of the RBAC objects that exist —
-//! one rule of a role bound to the identity, the role a binding names but nobody created, the subject of a
+//! one rule of a role bound to the identity, the role a binding names but nobody created, the subjects of a
 //! binding meant for the identity, the binding of a role that already grants the request — and a new role with
 //! its binding ([`crate::rbac::generate`]) only when nothing close exists. The choice is data ([`FixKind`]); so are
 //! the JSON patch and the object after the change.
@@ -41,6 +41,10 @@ pub struct Fix {
     /// What it grants beyond the request (empty: exactly the request).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_grants: Vec<PolicyRule>,
+    /// The request was in one namespace but the fix takes effect in all of them: it changes a role bound by a
+    /// ClusterRoleBinding (what a controller that works in every namespace needs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_namespaces: bool,
 }
 
 /// Which change a fix makes.
@@ -71,9 +75,9 @@ pub enum FixKind {
     CreateRole {
         /// The role to create.
         role: RoleKey,
-        /// The binding that names it (a missing role), when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        binding: Option<BindingRef>,
+        /// The binding through which it reaches the identity: the one that names the missing role, or the one of
+        /// the aggregated ClusterRole.
+        binding: BindingRef,
         /// The aggregated ClusterRole whose selectors the new role matches (its rules reach the identity once the
         /// aggregation controller has run).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,13 +85,16 @@ pub enum FixKind {
         /// The new role.
         object: Value,
     },
-    /// Correct the subject of a binding that was meant for the identity.
-    EditSubject {
+    /// Add the identity to the subjects of a binding that looks meant for it. The subject as written stays: it
+    /// may well name someone else (a ServiceAccount of the same name in another namespace).
+    AddSubject {
         /// The binding.
         binding: BindingRef,
-        /// The subject's position in `subjects`.
-        index: usize,
-        /// The JSON patch, guarded by a `test` of the subject.
+        /// The position of the subject that resembles the identity.
+        resembling: usize,
+        /// The subject added.
+        subject: RbacSubject,
+        /// The JSON patch.
         patch: Vec<Value>,
         /// The binding after the edit.
         after: Value,
@@ -182,11 +189,11 @@ pub enum RuleEdit {
 }
 
 impl Fix {
-    /// Whether it edits objects that exist (a rule or a binding subject) rather than creating any.
+    /// Whether it edits objects that exist (a rule, a binding's subjects) rather than creating any.
     pub fn is_edit(&self) -> bool {
         matches!(
             self.kind,
-            FixKind::EditRule { .. } | FixKind::EditSubject { .. }
+            FixKind::EditRule { .. } | FixKind::AddSubject { .. }
         )
     }
 
@@ -197,7 +204,7 @@ impl Fix {
             FixKind::EditRule { role, patch, .. } => {
                 (role.kind.plural(), &role.name, &role.namespace, patch)
             }
-            FixKind::EditSubject { binding, patch, .. } => (
+            FixKind::AddSubject { binding, patch, .. } => (
                 binding.kind.plural(),
                 &binding.name,
                 &binding.namespace,
@@ -221,7 +228,7 @@ impl Fix {
     /// [`FixKind::NewRole`], whose objects [`crate::rbac::generate`] writes, and for [`FixKind::ClientGroup`]).
     pub fn object(&self) -> Option<&Value> {
         match &self.kind {
-            FixKind::EditRule { after, .. } | FixKind::EditSubject { after, .. } => Some(after),
+            FixKind::EditRule { after, .. } | FixKind::AddSubject { after, .. } => Some(after),
             FixKind::CreateRole { object, .. } | FixKind::NewBinding { object, .. } => Some(object),
             FixKind::NewRole { .. } | FixKind::ClientGroup { .. } => None,
         }
@@ -237,6 +244,19 @@ impl Fix {
 /// meant for the identity and whose role grants the request; bind a role that grants exactly the request where it
 /// is made; add a rule to a role bound to the identity; a new role and binding.
 pub fn fix(explanation: &Explanation, rbac: &RbacObjects) -> Option<Fix> {
+    let mut fix = choose(explanation, rbac)?;
+    let through = match &fix.kind {
+        FixKind::EditRule { binding, .. }
+        | FixKind::CreateRole { binding, .. }
+        | FixKind::AddSubject { binding, .. } => Some(binding.kind),
+        FixKind::NewBinding { .. } | FixKind::NewRole { .. } | FixKind::ClientGroup { .. } => None,
+    };
+    fix.all_namespaces = explanation.request.namespace().is_some()
+        && through == Some(BindingKind::ClusterRoleBinding);
+    Some(fix)
+}
+
+fn choose(explanation: &Explanation, rbac: &RbacObjects) -> Option<Fix> {
     if explanation.is_granted() {
         return None;
     }
@@ -315,6 +335,7 @@ pub fn fix(explanation: &Explanation, rbac: &RbacObjects) -> Option<Fix> {
             permission,
         },
         also_grants: Vec::new(),
+        all_namespaces: false,
     })
 }
 
@@ -355,6 +376,7 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
                 .or_else(|| crate::classify::builtin_group(resource).map(str::to_string)),
         },
         also_grants: Vec::new(),
+        all_namespaces: false,
     })
 }
 
@@ -754,6 +776,7 @@ fn role_edit(
             after,
         },
         also_grants: also,
+        all_namespaces: false,
     }
 }
 
@@ -794,11 +817,12 @@ fn create_missing(request: &AccessRequest, miss: &BindingMiss) -> Fix {
     Fix {
         kind: FixKind::CreateRole {
             role: miss.role.clone(),
-            binding: Some(miss.binding.clone()),
+            binding: miss.binding.clone(),
             aggregated_into: None,
             object: object.to_value(),
         },
         also_grants: Vec::new(),
+        all_namespaces: false,
     }
 }
 
@@ -858,11 +882,12 @@ fn create_aggregated(
                 name,
                 namespace: None,
             },
-            binding: None,
+            binding: miss.binding.clone(),
             aggregated_into: Some(miss.role.name.clone()),
             object: object.to_value(),
         },
         also_grants: Vec::new(),
+        all_namespaces: false,
     })
 }
 
@@ -900,13 +925,9 @@ fn edit_subject(
 ) -> Option<Fix> {
     let binding = rbac.binding(&look.binding)?;
     let intended = intended_subject(explanation, &look.subject, &look.why);
-    let path = format!("/subjects/{}", look.index);
-    let patch = vec![
-        json!({"op": "test", "path": path, "value": look.subject}),
-        json!({"op": "replace", "path": path, "value": intended}),
-    ];
+    let patch = vec![json!({"op": "add", "path": "/subjects/-", "value": intended})];
     let mut subjects = binding.subjects.to_vec();
-    subjects[look.index] = intended;
+    subjects.push(intended.clone());
     let after = match look.binding.kind {
         BindingKind::RoleBinding => {
             let mut b = rbac
@@ -933,9 +954,10 @@ fn edit_subject(
         }
     };
     Some(Fix {
-        kind: FixKind::EditSubject {
+        kind: FixKind::AddSubject {
             binding: look.binding.clone(),
-            index: look.index,
+            resembling: look.index,
+            subject: intended,
             patch,
             after,
         },
@@ -943,6 +965,7 @@ fn edit_subject(
             rbac.rules_of(&look.role).unwrap_or(&[]),
             &explanation.request,
         ),
+        all_namespaces: false,
     })
 }
 
@@ -1013,5 +1036,6 @@ fn bind_where_requested(
             object: object.to_value(),
         },
         also_grants: Vec::new(),
+        all_namespaces: false,
     })
 }

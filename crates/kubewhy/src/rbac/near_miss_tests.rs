@@ -301,8 +301,9 @@ fn cases() -> Vec<Case> {
                 let l = &e.lookalikes[0];
                 assert!(matches!(&l.why, LookalikeWhy::ServiceAccountNamespace { subject_namespace, defaulted: false } if subject_namespace == "default"));
                 assert!(l.role_grants && l.scope_fits);
-                let Some(FixKind::EditSubject { index: 0, after, .. }) = f.map(|f| &f.kind) else { panic!("{f:?}") };
-                assert_eq!(after["subjects"][0]["namespace"], "app");
+                let Some(FixKind::AddSubject { resembling: 0, after, .. }) = f.map(|f| &f.kind) else { panic!("{f:?}") };
+                assert_eq!(after["subjects"][0]["namespace"], "default", "the subject as written stays");
+                assert_eq!(after["subjects"][1]["namespace"], "app");
                 assert!(f.unwrap().also_grants.is_empty());
             },
         },
@@ -314,7 +315,7 @@ fn cases() -> Vec<Case> {
             request: docs("patch"),
             check: |e, f| {
                 assert!(matches!(e.lookalikes[0].why, LookalikeWhy::ServiceAccountWithoutNamespace));
-                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::EditSubject { .. })));
+                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::AddSubject { .. })));
             },
         },
         Case {
@@ -325,8 +326,8 @@ fn cases() -> Vec<Case> {
             request: docs("patch"),
             check: |e, f| {
                 assert!(matches!(&e.lookalikes[0].why, LookalikeWhy::Kind { kind } if kind == "User"));
-                let Some(FixKind::EditSubject { after, .. }) = f.map(|f| &f.kind) else { panic!("{f:?}") };
-                assert_eq!(after["subjects"][0]["kind"], "ServiceAccount");
+                let Some(FixKind::AddSubject { after, .. }) = f.map(|f| &f.kind) else { panic!("{f:?}") };
+                assert_eq!(after["subjects"][1]["kind"], "ServiceAccount");
             },
         },
         Case {
@@ -531,7 +532,7 @@ fn applied(rbac: &RbacObjects, fix: &Fix) -> RbacObjects {
                 "the patch and the changed role disagree"
             );
         }
-        FixKind::EditSubject {
+        FixKind::AddSubject {
             binding,
             patch,
             after,
