@@ -559,10 +559,7 @@ pub fn differences(request: &AccessRequest, rule: &PolicyRule) -> Vec<Difference
                 });
             }
             let sub = subresource.as_deref().unwrap_or("");
-            let combined = match subresource {
-                Some(s) => format!("{resource}/{s}"),
-                None => resource.clone(),
-            };
+            let combined = request.rbac_resource().unwrap_or_default();
             if !resource_matches(rule, &combined, sub) {
                 let listed = list(&rule.resources).to_vec();
                 let names_base = !sub.is_empty()

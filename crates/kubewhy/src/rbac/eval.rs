@@ -211,28 +211,25 @@ impl AccessRequest {
 
     /// Whether `rule` allows this request (the authorizer's `RuleAllows`).
     pub fn allowed_by(&self, rule: &PolicyRule) -> bool {
-        match &self.target {
-            AccessTarget::Resource {
-                group,
-                resource,
-                subresource,
-                name,
-                ..
-            } => {
-                let sub = subresource.as_deref().unwrap_or("");
-                let combined = if sub.is_empty() {
-                    resource.clone()
-                } else {
-                    format!("{resource}/{sub}")
-                };
+        match (&self.target, self.rbac_resource()) {
+            (
+                AccessTarget::Resource {
+                    group,
+                    subresource,
+                    name,
+                    ..
+                },
+                Some(combined),
+            ) => {
                 verb_matches(rule, &self.verb)
                     && group_matches(rule, group)
-                    && resource_matches(rule, &combined, sub)
+                    && resource_matches(rule, &combined, subresource.as_deref().unwrap_or(""))
                     && name_matches(rule, name.as_deref().unwrap_or(""))
             }
-            AccessTarget::NonResource { path } => {
+            (AccessTarget::NonResource { path }, _) => {
                 verb_matches(rule, &self.verb) && url_matches(rule, path)
             }
+            (AccessTarget::Resource { .. }, None) => false,
         }
     }
 }
