@@ -65,25 +65,19 @@ pub fn write_report(
     verbose: bool,
     fix_command: &str,
 ) -> std::io::Result<()> {
-    match format {
-        Format::Text => {
-            let text = preflight::text::render(
-                report,
-                &preflight::text::TextOptions {
-                    color: false,
-                    verbose,
-                    fix_command: Some(fix_command.into()),
-                },
-            );
-            w.write_all(text.as_bytes())?;
-        }
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, report).map_err(std::io::Error::other)?;
-            writeln!(w)?;
-        }
-        Format::Junit => report.write_junit(&mut *w).map_err(std::io::Error::other)?,
-    }
-    w.flush()
+    let format = match format {
+        Format::Text => kubewhy::render::Format::Text,
+        Format::Json => kubewhy::render::Format::Json,
+        Format::Junit => kubewhy::render::Format::Junit,
+    };
+    let options = kubewhy::render::ReportOptions {
+        color: false,
+        verbose,
+        fix_command: Some(fix_command.into()),
+    };
+    report
+        .write(w, format, &options)
+        .map_err(std::io::Error::other)
 }
 
 /// What the start-up preflight decided.
@@ -114,19 +108,20 @@ fn signature(report: &Report) -> BTreeSet<(String, String, String)> {
 fn log_report(report: &Report, mode: Mode) {
     for check in report.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
         let Some(d) = &check.diagnosis else { continue };
-        let help = if d.remedy.commands.is_empty() {
-            d.remedy.text.clone()
+        let remedy = d.remedy();
+        let help = if remedy.commands.is_empty() {
+            remedy.summary
         } else {
-            format!("{} (`{}`)", d.remedy.text, d.remedy.commands.join("`, `"))
+            format!("{} (`{}`)", remedy.summary, remedy.commands.join("`, `"))
         };
         match mode {
             Mode::Warn => warn!(
                 check = %check.kind, need = check.need, class = %d.class, help = %help,
-                "preflight: {}", d.summary
+                "preflight: {}", d.summary()
             ),
             Mode::Fail | Mode::Wait => error!(
                 check = %check.kind, need = check.need, class = %d.class, help = %help,
-                "preflight: {}", d.summary
+                "preflight: {}", d.summary()
             ),
         }
     }

@@ -459,7 +459,7 @@ fn usage_and_connection_errors_exit_2_and_say_what_to_do() {
     ]);
     assert_eq!(code(&out), 2);
     assert!(
-        stderr(&out).contains("unknown variant `fly`, expected one of `get`")
+        stderr(&out).contains(r#""fly" is not a Kubernetes verb (expected one of get,"#)
             && stderr(&out).contains("= help: see the format in `kubewhy check --help`"),
         "{}",
         stderr(&out)

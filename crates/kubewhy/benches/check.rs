@@ -92,11 +92,17 @@ async fn main() {
         if report.passed() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the check did not pass:\n{}",
-            preflight::text::render(&report, &Default::default())
-        );
+        assert!(Instant::now() < deadline, "the check did not pass:\n{}", {
+            let mut text = Vec::new();
+            report
+                .write(
+                    &mut text,
+                    kubewhy::render::Format::Text,
+                    &Default::default(),
+                )
+                .expect("writing to a Vec");
+            String::from_utf8_lossy(&text).into_owned()
+        });
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

@@ -1,11 +1,14 @@
-//! The diagnosis model: plain data describing one failure — its class, the request that failed, who made it,
-//! a one-line summary, the cause and the remedy. Readers (`read`) produce it, renderers (`render`) show it;
-//! nothing here does I/O or knows where a diagnosis came from or where it will be shown.
+//! The diagnosis model: plain data describing one failure — its class, the request that failed, who made it, the
+//! step that failed and the typed [`Cause`]. Readers and checks produce it, [`crate::describe`] words it,
+//! [`crate::remedy`] derives the fix, renderers show it; nothing here does I/O or formats a sentence.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::cause::Cause;
+use crate::note::Note;
 
 /// The stable classification of a failure (the JSON `class` and the text `error[class]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -150,22 +153,40 @@ pub struct Request {
     pub path: Option<String>,
 }
 
-/// What to do about it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Remedy {
-    /// The next step, in words (may span lines).
-    pub text: String,
-    /// A manifest to apply (`kubectl apply -f -`), when there is one.
-    pub yaml: Option<String>,
-    /// Commands that confirm the cause or apply the fix, in order.
-    #[serde(default)]
-    pub commands: Vec<String>,
+/// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The initial LIST (`InitialListFailed`, client-go `failed to list`).
+    InitialList,
+    /// Starting the WATCH (`WatchStartFailed`).
+    WatchStart,
+    /// An ERROR event inside the watch stream (`WatchError`).
+    WatchEvent,
+    /// The watch stream broke (`WatchFailed`).
+    WatchStream,
+    /// A reconciler's own API call (`ReconcilerFailed`).
+    Reconcile,
+    /// controller-runtime gave up waiting for an informer (`timed out waiting for cache to be synced`).
+    CacheSync,
 }
 
-/// One diagnosed failure.
+impl Phase {
+    /// The verb the step uses.
+    pub fn verb(self) -> Option<&'static str> {
+        match self {
+            Phase::InitialList => Some("list"),
+            Phase::WatchStart | Phase::WatchEvent | Phase::WatchStream => Some("watch"),
+            Phase::Reconcile | Phase::CacheSync => None,
+        }
+    }
+}
+
+/// One diagnosed failure: plain data. Its wording ([`Diagnosis::describe`]) and its fix ([`Diagnosis::remedy`])
+/// are derived from it, the same for every surface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnosis {
-    /// The class.
+    /// The class (always `cause.class()`).
     pub class: Class,
     /// HTTP status code, when there was a response.
     pub code: Option<u16>,
@@ -181,49 +202,42 @@ pub struct Diagnosis {
     pub request: Request,
     /// The original message (server message or error text).
     pub message: String,
-    /// One line: what failed.
-    pub summary: String,
-    /// Why it failed.
-    pub cause: String,
-    /// Further facts (`= note:` lines).
+    /// The step of a watcher or controller that failed, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// What was found.
+    pub cause: Cause,
+    /// Facts about the circumstances (who logged it, what a live check found).
     #[serde(default)]
-    pub notes: Vec<String>,
-    /// What to do.
-    pub remedy: Remedy,
+    pub notes: Vec<Note>,
 }
 
 impl Diagnosis {
-    /// A diagnosis of a class with its message; the readers fill in the rest.
-    pub fn new(class: Class, message: impl Into<String>) -> Diagnosis {
+    /// A diagnosis of `cause` with its message; the class follows from the cause.
+    pub fn new(cause: Cause, message: impl Into<String>) -> Diagnosis {
         Diagnosis {
-            class,
+            class: cause.class(),
             code: None,
             reason: None,
             user: None,
             groups: Vec::new(),
             request: Request::default(),
             message: message.into(),
-            summary: String::new(),
-            cause: String::new(),
+            phase: None,
+            cause,
             notes: Vec::new(),
-            remedy: Remedy::default(),
         }
     }
-}
 
-impl fmt::Display for Diagnosis {
-    /// `error[class]: summary` — the one-line form for logs.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "error[{}]: {}",
-            self.class,
-            if self.summary.is_empty() {
-                &self.message
-            } else {
-                &self.summary
-            }
-        )
+    /// Replaces the cause (and with it the class).
+    pub fn set_cause(&mut self, cause: Cause) {
+        self.class = cause.class();
+        self.cause = cause;
+    }
+
+    /// Whether retrying with back-off is expected to help without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        self.cause.is_transient()
     }
 }
 
@@ -244,11 +258,12 @@ mod tests {
 
     #[test]
     fn request_fields_are_flat_in_json() {
-        let mut d = Diagnosis::new(Class::Forbidden, "m");
+        let mut d = Diagnosis::new(Cause::Denied(Default::default()), "m");
         d.request.verb = Some("watch".into());
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["verb"], "watch");
         assert_eq!(v["class"], "forbidden");
+        assert_eq!(v["cause"]["kind"], "denied");
         assert!(v["namespace"].is_null());
     }
 }

@@ -85,6 +85,12 @@ const PREFILTER: &[&str] = &[
     "cache to be synced",
     "should be installed",
     "server APIs",
+    "leader changed",
+    "initializing",
+    "from the storage",
+    "failed calling webhook",
+    "provide credentials",
+    "error[",
 ];
 
 static FILTER: LazyLock<AhoCorasick> =
@@ -119,9 +125,23 @@ pub struct Finding {
     pub excerpt: String,
 }
 
+impl Finding {
+    /// Where it was found, for a renderer.
+    pub fn location(&self) -> crate::render::Location<'_> {
+        crate::render::Location {
+            source: &self.source,
+            first_line: self.first_line,
+            last_line: self.last_line,
+            count: self.count,
+            excerpt: &self.excerpt,
+        }
+    }
+}
+
 /// What makes two occurrences the same failure: the class, the answer, the subject and request (without the
-/// URL, whose query changes on every retry), and the summary; for unrecognised failures also the message with
-/// digits folded (timestamps, resource versions).
+/// URL, whose query changes on every retry), the cause's kind and the summary (not the cause's free text, which
+/// may run on into the rest of a line); for unrecognised failures also the message with digits folded
+/// (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     source: String,
@@ -130,6 +150,7 @@ struct Key {
     reason: Option<String>,
     user: Option<String>,
     fields: [Option<String>; 9],
+    cause: &'static str,
     summary: String,
     text: Option<String>,
 }
@@ -154,7 +175,8 @@ impl Key {
                 r.name.clone(),
                 r.path.clone(),
             ],
-            summary: d.summary.clone(),
+            cause: d.cause.kind(),
+            summary: d.summary(),
             text: (d.class == Class::Unknown).then(|| fold_digits(&d.message)),
         }
     }
@@ -244,8 +266,7 @@ impl Scanner {
         }
         self.stats.candidates += 1;
         let text = String::from_utf8_lossy(line);
-        // Telling occurrences apart needs no remedy; only a new failure gets its full diagnosis.
-        let Some(d) = crate::classify::diagnose_text_bare(&text) else {
+        let Some(d) = crate::diagnose_text(&text) else {
             return;
         };
         let key = Key::of(source, &d);
@@ -259,7 +280,6 @@ impl Scanner {
                 }
             }
             None => {
-                let d = crate::diagnose_text(&text).unwrap_or(d);
                 self.index.insert(key, self.findings.len());
                 self.findings.push(Finding {
                     diagnosis: d,

@@ -60,21 +60,25 @@ fn check(case: &Case, d: &Diagnosis) -> Vec<String> {
                 let want: Vec<String> = serde_yaml::from_value(want.clone()).unwrap();
                 want == d.groups
             }
-            "yaml" => want.is_null() == d.remedy.yaml.is_none(),
+            "yaml" => want.is_null() == d.remedy().yaml.is_none(),
             "yaml_kind" => d
-                .remedy
+                .remedy()
                 .yaml
                 .as_deref()
                 .is_some_and(|y| y.contains(&format!("kind: {}\n", want.as_str().unwrap()))),
             "yaml_subject" => d
-                .remedy
+                .remedy()
                 .yaml
                 .as_deref()
                 .and_then(|y| y.split("subjects:").nth(1))
                 .is_some_and(|s| s.contains(&format!("kind: {}\n", want.as_str().unwrap()))),
-            "cause_contains" => d.cause.contains(want.as_str().unwrap()),
-            "summary_contains" => d.summary.contains(want.as_str().unwrap()),
-            "note_contains" => d.notes.iter().any(|n| n.contains(want.as_str().unwrap())),
+            "cause_contains" => d.describe().cause.contains(want.as_str().unwrap()),
+            "summary_contains" => d.summary().contains(want.as_str().unwrap()),
+            "note_contains" => d
+                .describe()
+                .notes
+                .iter()
+                .any(|n| n.contains(want.as_str().unwrap())),
             name => match want {
                 Value::Null => field(d, name).is_none(),
                 v => field(d, name) == v.as_str(),

@@ -13,7 +13,7 @@ use kube::api::{
     PostParams, WatchParams,
 };
 use kube::runtime::watcher;
-use kubewhy::read::url::request_from_url;
+use kubewhy::url::parse_request;
 use kubewhy::{Class, Diagnosis, Request, diagnose, diagnose_in, diagnose_text, diagnose_watcher};
 use kubewhy_testenv::{ControlPlane, Identity};
 use serde_json::json;
@@ -104,7 +104,8 @@ fn diagnose_everywhere(err: &kube::Error, request: Option<&Request>) -> Diagnosi
             }
         }
         assert_eq!(
-            from_text.remedy.yaml, value.remedy.yaml,
+            from_text.remedy().yaml,
+            value.remedy().yaml,
             "remedy of {text:?}"
         );
     }
@@ -162,11 +163,11 @@ async fn a_service_account_403_is_forbidden_and_its_role_fixes_it() {
     assert_eq!(d.request.group.as_deref(), Some(""));
     assert_eq!(d.request.namespace.as_deref(), Some(ns.as_str()));
     assert_eq!(
-        d.summary,
+        d.summary(),
         format!("service account `{ns}/reader` cannot `list` `configmaps` in namespace `{ns}`")
     );
     let yaml = d
-        .remedy
+        .remedy()
         .yaml
         .clone()
         .expect("a forbidden diagnosis carries RBAC");
@@ -262,9 +263,12 @@ async fn a_403_on_watch_only_is_diagnosed_from_the_watcher_and_fixed() {
     assert_eq!(d.class, Class::Forbidden);
     assert_eq!(d.request.verb.as_deref(), Some("watch"));
     assert!(
-        d.notes.iter().any(|n| n.contains("never sees changes")),
+        d.describe()
+            .notes
+            .iter()
+            .any(|n| n.contains("never sees changes")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
     // The watcher error's logged text says the same.
     for text in [format!("{err:?}"), format!("{err}")] {
@@ -274,9 +278,9 @@ async fn a_403_on_watch_only_is_diagnosed_from_the_watcher_and_fixed() {
             (Class::Forbidden, Some("watch")),
             "{text}"
         );
-        assert_eq!(t.remedy.yaml, d.remedy.yaml);
+        assert_eq!(t.remedy().yaml, d.remedy().yaml);
     }
-    kubectl_apply(env, d.remedy.yaml.as_deref().unwrap());
+    kubectl_apply(env, d.remedy().yaml.as_deref().unwrap());
     eventually("watching configmaps", || async {
         cms.watch(&WatchParams::default().timeout(1), "0")
             .await
@@ -308,38 +312,44 @@ async fn a_missing_crd_and_a_misspelled_plural_are_resource_not_found() {
     let d = diagnose_everywhere(&err, None);
     assert_eq!((d.class, d.code), (Class::ResourceNotFound, Some(404)));
     assert!(
-        d.notes
+        d.describe()
+            .notes
             .iter()
             .any(|n| n.contains("Failed to parse error data")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 
     // With the request, the resource is named.
-    let req = request_from_url(Some("GET"), "/apis/example.com/v1/gadgets");
+    let req = parse_request("GET", "/apis/example.com/v1/gadgets");
     let d = diagnose_everywhere(&err, Some(&req));
     assert_eq!(d.request.resource.as_deref(), Some("gadgets"));
     assert_eq!(d.request.group.as_deref(), Some("example.com"));
-    assert!(d.summary.contains("gadgets.example.com"), "{}", d.summary);
     assert!(
-        d.remedy
+        d.summary().contains("gadgets.example.com"),
+        "{}",
+        d.summary()
+    );
+    assert!(
+        d.remedy()
             .commands
             .iter()
             .any(|c| c == "kubectl get crd gadgets.example.com"),
         "{:#?}",
-        d.remedy
+        d.remedy()
     );
 
     // Live: nothing is served like it.
-    let mut live = kubewhy::enrich::Live::new(admin.clone());
+    let mut live = kubewhy::live::Live::new(admin.clone());
     let mut d = d;
     live.enrich(&mut d).await;
     assert!(
-        d.notes
+        d.describe()
+            .notes
             .iter()
             .any(|n| n.contains("nothing served is named like `gadgets`")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 
     // A misspelled plural: discovery names the real one.
@@ -352,16 +362,17 @@ async fn a_missing_crd_and_a_misspelled_plural_are_resource_not_found() {
             .list(&ListParams::default())
             .await,
     );
-    let req = request_from_url(Some("GET"), "/apis/kube.rs/v1/documnets");
+    let req = parse_request("GET", "/apis/kube.rs/v1/documnets");
     let mut d = diagnose_in(&err, Some(&req));
     assert_eq!(d.class, Class::ResourceNotFound);
     live.enrich(&mut d).await;
     assert!(
-        d.notes
+        d.describe()
+            .notes
             .iter()
             .any(|n| n.contains("nearest served names are `documents.kube.rs/v1`")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 }
 
@@ -381,22 +392,23 @@ async fn a_custom_resource_asked_in_the_core_group_is_named_a_client_bug() {
             .list(&ListParams::default())
             .await,
     );
-    let req = request_from_url(Some("GET"), &format!("/api/v1/namespaces/{ns}/documents"));
+    let req = parse_request("GET", &format!("/api/v1/namespaces/{ns}/documents"));
     let mut d = diagnose_everywhere(&err, Some(&req));
     assert_eq!(d.class, Class::ResourceNotFound);
     assert!(
-        d.cause.contains("without the resource's group"),
+        d.describe().cause.contains("without the resource's group"),
         "{}",
-        d.cause
+        d.describe().cause
     );
-    let mut live = kubewhy::enrich::Live::new(admin.clone());
+    let mut live = kubewhy::live::Live::new(admin.clone());
     live.enrich(&mut d).await;
     assert!(
-        d.notes
+        d.describe()
+            .notes
             .iter()
             .any(|n| n.contains("served as `documents.kube.rs/v1`")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 
     // The same mistake as a service account: the seed's 403 `in API group ""`. RBAC for group "" would not
@@ -412,14 +424,19 @@ async fn a_custom_resource_asked_in_the_core_group_is_named_a_client_bug() {
     assert_eq!(d.class, Class::Forbidden);
     assert_eq!(d.request.group.as_deref(), Some(""));
     assert_eq!(d.request.name.as_deref(), Some("samuel"));
-    assert!(d.cause.contains("the fix is in the code"), "{}", d.cause);
-    assert_eq!(d.remedy.yaml, None, "no RBAC for the core group");
-    let corrected = live
-        .enrich(&mut d)
-        .await
-        .expect("discovery finds the real group");
+    assert!(
+        d.describe().cause.contains("the fix is in the code"),
+        "{}",
+        d.describe().cause
+    );
+    assert_eq!(d.remedy().yaml, None, "no RBAC for the core group");
+    live.enrich(&mut d).await;
+    let corrected = kubewhy::remedy::rbac::grants(&d);
+    let [corrected] = corrected.as_slice() else {
+        panic!("discovery finds the real group: {corrected:?}")
+    };
     let yaml = d
-        .remedy
+        .remedy()
         .yaml
         .clone()
         .expect("live enrichment writes RBAC for kube.rs");
@@ -452,13 +469,17 @@ async fn a_watch_with_resource_version_match_is_invalid_request() {
     let err = api_err(admin.request::<serde_json::Value>(request).await);
     let d = diagnose_everywhere(&err, None);
     assert_eq!((d.class, d.code), (Class::InvalidRequest, Some(422)));
-    let d = diagnose_in(&err, Some(&request_from_url(Some("GET"), &url)));
+    let d = diagnose_in(&err, Some(&parse_request("GET", &url)));
     assert_eq!(d.request.verb.as_deref(), Some("watch"));
-    assert!(d.cause.contains("sendInitialEvents"), "{}", d.cause);
     assert!(
-        d.remedy.text.contains("resourceVersionMatch"),
+        d.describe().cause.contains("sendInitialEvents"),
         "{}",
-        d.remedy.text
+        d.describe().cause
+    );
+    assert!(
+        d.remedy().text.contains("resourceVersionMatch"),
+        "{}",
+        d.remedy().text
     );
 }
 
@@ -499,9 +520,9 @@ async fn conflicts_and_existing_objects_are_told_apart() {
     assert_eq!((d.class, d.code), (Class::Conflict, Some(409)));
     assert_eq!(d.request.resource.as_deref(), Some("configmaps"));
     assert!(
-        d.summary.contains("modified since it was read"),
+        d.summary().contains("modified since it was read"),
         "{}",
-        d.summary
+        d.summary()
     );
 
     let d = diagnose_everywhere(&api_err(cms.get("absent").await), None);
@@ -566,7 +587,7 @@ async fn a_non_resource_path_denial_gets_a_cluster_role() {
         (d.request.path.as_deref(), d.request.verb.as_deref()),
         (Some("/metrics"), Some("get"))
     );
-    let yaml = d.remedy.yaml.clone().unwrap();
+    let yaml = d.remedy().yaml.clone().unwrap();
     assert!(
         yaml.contains("kind: ClusterRole\n") && yaml.contains("nonResourceURLs"),
         "{yaml}"
@@ -610,26 +631,27 @@ async fn a_binding_to_a_missing_role_and_escalation_are_named() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let d = loop {
         let d = diagnose_everywhere(&api_err(secrets.get("x").await), None);
-        if d.cause.contains("does not exist") || Instant::now() > deadline {
+        if d.describe().cause.contains("does not exist") || Instant::now() > deadline {
             break d;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(d.class, Class::Forbidden);
     assert!(
-        d.cause
+        d.describe()
+            .cause
             .contains("Role `secret-reader`, which does not exist"),
         "{}\n{}",
-        d.cause,
+        d.describe().cause,
         d.message
     );
     assert!(
-        d.remedy
+        d.remedy()
             .commands
             .iter()
             .any(|c| c == "kubectl get role secret-reader"),
         "{:#?}",
-        d.remedy.commands
+        d.remedy().commands
     );
 
     // Escalation prevention: bob may create roles but not grant what he does not hold.
@@ -688,8 +710,12 @@ async fn a_binding_to_a_missing_role_and_escalation_are_named() {
         d.groups,
         d.message
     );
-    assert!(d.cause.contains("escalation prevention"), "{}", d.cause);
-    assert_eq!(d.remedy.yaml, None);
+    assert!(
+        d.describe().cause.contains("escalation prevention"),
+        "{}",
+        d.describe().cause
+    );
+    assert_eq!(d.remedy().yaml, None);
 }
 
 #[tokio::test]
@@ -728,11 +754,16 @@ async fn a_validating_admission_policy_denial_is_admission_not_rbac() {
     assert_eq!(d.class, Class::AdmissionDenied, "{}", d.message);
     assert!(d.message.contains("is forbidden"), "{}", d.message);
     assert!(
-        d.cause
+        d.describe()
+            .cause
             .contains(&format!("ValidatingAdmissionPolicy `kubewhy-{ns}`")),
         "{}",
-        d.cause
+        d.describe().cause
     );
-    assert!(d.cause.contains("configmaps need an owner"), "{}", d.cause);
-    assert_eq!(d.remedy.yaml, None);
+    assert!(
+        d.describe().cause.contains("configmaps need an owner"),
+        "{}",
+        d.describe().cause
+    );
+    assert_eq!(d.remedy().yaml, None);
 }

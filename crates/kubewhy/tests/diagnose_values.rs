@@ -5,7 +5,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::Status;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{controller, watcher};
-use kubewhy::read::url::request_from_url;
+use kubewhy::url::parse_request;
 use kubewhy::{Class, Request, diagnose, diagnose_controller, diagnose_error, diagnose_in};
 
 fn forbidden_watch() -> kube::Error {
@@ -53,16 +53,19 @@ fn a_queue_error_is_the_watchers_diagnosis() {
     assert_eq!(d.request.verb.as_deref(), Some("watch"));
     assert_eq!(d.request.group.as_deref(), Some("kube.rs"));
     assert!(
-        d.remedy
+        d.remedy()
             .yaml
             .as_deref()
             .unwrap()
             .contains("kind: ClusterRoleBinding")
     );
     assert!(
-        d.notes.iter().any(|n| n.contains("never sees changes")),
+        d.describe()
+            .notes
+            .iter()
+            .any(|n| n.contains("never sees changes")),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 }
 
@@ -82,9 +85,9 @@ fn a_reconciler_error_is_diagnosed_through_its_source_chain() {
     assert_eq!(d.class, Class::Conflict);
     assert_eq!(d.request.name.as_deref(), Some("hello"));
     assert!(
-        d.notes[0].contains("the reconciler for `Document.v1.kube.rs/hello.docs`"),
+        d.describe().notes[0].contains("the reconciler for `Document.v1.kube.rs/hello.docs`"),
         "{:#?}",
-        d.notes
+        d.describe().notes
     );
 
     // A reconciler error with no API error inside is unknown, with its text kept.
@@ -105,7 +108,7 @@ fn an_object_missing_from_the_cache_is_benign_object_not_found() {
         (d.request.name.as_deref(), d.request.namespace.as_deref()),
         (Some("hello"), Some("docs"))
     );
-    assert!(d.cause.contains("benign"));
+    assert!(d.describe().cause.contains("benign"));
 }
 
 #[test]
@@ -127,13 +130,16 @@ fn diagnose_in_names_what_the_error_leaves_out() {
     let bare = diagnose(&err);
     assert_eq!(bare.request, Request::default());
     assert!(
-        bare.notes.iter().any(|n| n.contains("diagnose_in")),
+        bare.describe()
+            .notes
+            .iter()
+            .any(|n| n.contains("diagnose_in")),
         "{:#?}",
-        bare.notes
+        bare.describe().notes
     );
 
-    let req = request_from_url(
-        Some("GET"),
+    let req = parse_request(
+        "GET",
         "https://10.0.0.1/apis/kube.rs/v1/namespaces/docs/documnets?limit=500",
     );
     let d = diagnose_in(&err, Some(&req));
@@ -141,8 +147,8 @@ fn diagnose_in_names_what_the_error_leaves_out() {
     assert_eq!(d.request.resource.as_deref(), Some("documnets"));
     assert_eq!(d.request.namespace.as_deref(), Some("docs"));
     assert_eq!(d.request.method.as_deref(), Some("GET"));
-    assert!(d.summary.contains("documnets.kube.rs"), "{}", d.summary);
-    assert!(!d.notes.iter().any(|n| n.contains("diagnose_in")));
+    assert!(d.summary().contains("documnets.kube.rs"), "{}", d.summary());
+    assert!(!d.describe().notes.iter().any(|n| n.contains("diagnose_in")));
 
     // The server's message stays authoritative; the request only fills gaps.
     let req = Request {
@@ -177,5 +183,10 @@ fn client_side_failures_are_classified_by_type() {
     let serde = serde_json::from_str::<u8>("x").unwrap_err();
     let d = diagnose(&kube::Error::SerdeError(serde));
     assert_eq!(d.class, Class::Unknown);
-    assert!(d.notes.iter().any(|n| n.contains("DeserializeGuard")));
+    assert!(
+        d.describe()
+            .notes
+            .iter()
+            .any(|n| n.contains("DeserializeGuard"))
+    );
 }

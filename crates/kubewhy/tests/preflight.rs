@@ -15,6 +15,7 @@ use kubewhy::Class;
 use kubewhy::needs::{Needs, ResourceType};
 use kubewhy::preflight::{self, AsIdentity, CheckKind, Options, Outcome, Report};
 use kubewhy::rbac::{Permission, Subject, Target, Verb};
+use kubewhy::render::{Format, ReportOptions};
 use kubewhy_testenv::{ControlPlane, Identity};
 use serde_json::json;
 
@@ -138,7 +139,11 @@ async fn run(identity: &Identity, needs: &Needs, options: &Options) -> Report {
 }
 
 fn text(report: &Report) -> String {
-    preflight::text::render(report, &Default::default())
+    let mut out = Vec::new();
+    report
+        .write(&mut out, Format::Text, &ReportOptions::default())
+        .expect("writing to a Vec");
+    String::from_utf8(out).expect("the text report is UTF-8")
 }
 
 /// (verb, group, resource, namespace) of the failed access checks.
@@ -424,7 +429,7 @@ async fn another_identity_is_checked_with_subject_access_review_or_impersonation
         .clone()
         .unwrap();
     assert_eq!(
-        d.remedy.commands,
+        d.remedy().commands,
         [format!(
             "kubectl auth can-i create configmaps -n {ns} --as={}",
             sa.identity.user
@@ -503,11 +508,11 @@ async fn another_identity_is_checked_with_subject_access_review_or_impersonation
     let d = missing.diagnosis.clone().unwrap();
     assert_eq!(d.class, Class::ObjectNotFound);
     assert_eq!(
-        d.summary,
+        d.summary(),
         format!("the service account `{ns}/ghost` does not exist")
     );
     assert_eq!(
-        d.remedy.commands,
+        d.remedy().commands,
         [format!("kubectl create serviceaccount ghost -n {ns}")]
     );
 }
@@ -531,17 +536,17 @@ async fn a_crd_that_is_not_installed_is_reported_with_its_install_command_until_
     let d = served.diagnosis.clone().unwrap();
     assert_eq!(d.class, Class::ResourceNotFound);
     assert_eq!(
-        d.summary,
+        d.summary(),
         format!("`gizmos.{group}` (v1) is not served by the API server")
     );
     assert_eq!(
-        d.cause,
+        d.describe().cause,
         format!(
             "no served API group is named `{group}`, and no CustomResourceDefinition `gizmos.{group}` is installed"
         )
     );
     assert_eq!(
-        d.remedy.commands,
+        d.remedy().commands,
         ["gizmo-controller crdgen | kubectl apply -f -"]
     );
     // RBAC does not depend on the CRD: the admin's access passes; the probe waits for the type.
@@ -623,12 +628,15 @@ async fn a_crd_that_does_not_serve_the_needed_version() {
         .unwrap();
     assert_eq!(d.class, Class::ResourceNotFound);
     assert_eq!(
-        d.summary,
+        d.summary(),
         format!("the CRD `gadgets.{group}` is installed, but it does not serve version `v2`")
     );
-    assert_eq!(d.cause, "it does not define version `v2`; it serves `v1`");
     assert_eq!(
-        d.remedy.commands,
+        d.describe().cause,
+        "it does not define version `v2`; it serves `v1`"
+    );
+    assert_eq!(
+        d.remedy().commands,
         [format!(
             "kubectl apply -f <the manifest of CustomResourceDefinition gadgets.{group}>"
         )]
@@ -639,7 +647,7 @@ async fn a_crd_that_does_not_serve_the_needed_version() {
         .clone()
         .unwrap();
     assert_eq!(
-        d.cause,
+        d.describe().cause,
         "it defines `v2` with `served: false`; it serves `v1`"
     );
     // The version does not matter to RBAC: access is reviewed (and passes for the admin); the probes wait.
@@ -716,66 +724,69 @@ async fn misspelled_and_misdeclared_types_get_the_nearest_names_and_the_correcti
     let d = served("sprokcets");
     assert_eq!(d.class, Class::ResourceNotFound);
     assert_eq!(
-        d.cause,
+        d.describe().cause,
         format!("group `{group}` serves no resource named `sprokcets`")
     );
     assert_eq!(
-        d.notes,
-        [format!(
-            "there is a resource with a similar name: `sprockets.{group}` (v1, kind `Sprocket`, namespaced)"
-        )]
+        d.describe().notes,
+        [
+            "declared by need #1 of `ctl`".to_string(),
+            format!(
+                "there is a resource with a similar name: `sprockets.{group}` (v1, kind `Sprocket`, namespaced)"
+            )
+        ]
     );
     assert_eq!(
-        d.remedy.text,
+        d.remedy().text,
         "in the needs file, write `resource: sprockets` for need #1"
     );
 
     let d = served("`sprockets` (v1)");
     assert_eq!(
-        d.summary,
+        d.summary(),
         format!(
             "`sprockets` is not a core resource: it is `sprockets.{group}` (v1, kind `Sprocket`, namespaced)"
         )
     );
     assert_eq!(
-        d.remedy.text,
+        d.remedy().text,
         format!("in the needs file, set `group: {group}` and `version: v1` for need #2")
     );
 
     assert_eq!(
-        served("confgmaps").remedy.text,
+        served("confgmaps").remedy().text,
         "in the needs file, write `resource: configmaps` for need #3"
     );
     assert_eq!(
-        served("deploymnts").remedy.text,
+        served("deploymnts").remedy().text,
         "in the needs file, write `resource: deployments` for need #4"
     );
     let d = served("deployments.apps` (v1beta1)");
     assert_eq!(
-        d.cause,
+        d.describe().cause,
         "`deployments.apps` is served in `v1`, not in `v1beta1`"
     );
     assert_eq!(
-        d.remedy.text,
+        d.remedy().text,
         "in the needs file, write `version: v1` for need #5"
     );
 
     let d = served("`nodes`");
     assert_eq!(d.class, Class::InvalidRequest);
     assert_eq!(
-        d.summary,
+        d.summary(),
         "`nodes` is cluster-scoped, but need #6 declares it namespaced"
     );
     assert_eq!(
-        d.remedy.text,
+        d.remedy().text,
         "in the needs file, set `namespaced: false` for need #6"
     );
 
     let d = served("configmaps/status");
-    assert_eq!(d.summary, "`configmaps` (v1) has no subresource `status`");
+    assert_eq!(d.summary(), "`configmaps` (v1) has no subresource `status`");
     let d = served("pods/log");
     assert_eq!(d.class, Class::InvalidRequest);
-    assert_eq!(d.summary, "`pods/log` (v1) does not support `watch`");
+    assert_eq!(d.summary(), "`pods/log` (v1) does not support `watch`");
 
     // A wrong name or scope gets no access review (its answer would mean nothing) and no RBAC in the fix; a
     // wrong version still does (RBAC has no versions).
@@ -934,7 +945,8 @@ async fn a_probe_catches_what_access_reviews_cannot() {
         Some(format!("/apis/{group}/v2/namespaces/{ns}/thingamajigs?limit=1").as_str())
     );
     assert!(
-        d.notes
+        d.describe()
+            .notes
             .iter()
             .any(|n| n.contains("the access review allowed this request")),
         "{d:#?}"
@@ -971,7 +983,9 @@ async fn the_report_is_json_and_junit_too() {
     assert!(v["fix"]["rbac"].as_str().unwrap().contains("kind: Role\n"));
 
     let mut xml = Vec::new();
-    report.write_junit(&mut xml).unwrap();
+    report
+        .write(&mut xml, Format::Junit, &ReportOptions::default())
+        .unwrap();
     let xml = String::from_utf8(xml).unwrap();
     assert!(
         xml.contains(r#"<testsuite name="ctl" tests="7" skipped="1" errors="0" failures="3">"#),

@@ -75,11 +75,14 @@ pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Actio
         let request = ctx.inspector.as_ref().and_then(|i| i.request_for(e));
         kubewhy::diagnose_in(e, request.as_ref())
     });
-    let (verb, url, help) = diagnosis.as_ref().map_or(("", "", ""), |d| {
+    let help = diagnosis
+        .as_ref()
+        .map(|d| d.remedy().summary)
+        .unwrap_or_default();
+    let (verb, url) = diagnosis.as_ref().map_or(("", ""), |d| {
         (
             d.request.verb.as_deref().unwrap_or(""),
             d.request.url.as_deref().unwrap_or(""),
-            d.remedy.text.lines().next().unwrap_or(""),
         )
     });
     warn!(
@@ -91,7 +94,7 @@ pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Actio
         error = %describe(err),
         verb,
         url,
-        help,
+        help = help.as_str(),
         "reconcile failed; retrying with back-off"
     );
     Action::requeue(retry.delay)

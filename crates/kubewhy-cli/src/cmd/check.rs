@@ -148,26 +148,17 @@ pub fn write_report(
     verbose: bool,
     fix_command: Option<String>,
 ) -> anyhow::Result<()> {
-    match format {
-        Format::Text => {
-            let text = preflight::text::render(
-                report,
-                &preflight::text::TextOptions {
-                    color,
-                    verbose,
-                    fix_command,
-                },
-            );
-            w.write_all(text.as_bytes())?;
-        }
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *w, report)
-                .context("writing the JSON report failed")?;
-            writeln!(w)?;
-        }
-        Format::Junit => report.write_junit(&mut *w)?,
-    }
-    w.flush()?;
+    let format = match format {
+        Format::Text => kubewhy::render::Format::Text,
+        Format::Json => kubewhy::render::Format::Json,
+        Format::Junit => kubewhy::render::Format::Junit,
+    };
+    let options = kubewhy::render::ReportOptions {
+        color,
+        verbose,
+        fix_command,
+    };
+    report.write(w, format, &options)?;
     Ok(())
 }
 

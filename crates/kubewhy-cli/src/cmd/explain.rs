@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kubewhy::remedy::rbac::{Grant, grant, merged_yaml};
+use kubewhy::remedy::rbac::{grants, merged_yaml};
 use kubewhy::render::{json, text};
 use kubewhy::scan::{Finding, Scanner};
 
@@ -88,12 +88,11 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let mut findings = scanner.into_findings();
-    let mut corrected: Vec<Option<Grant>> = vec![None; findings.len()];
     if args.live {
-        live(&mut findings, &mut corrected);
+        live(&mut findings);
     } else {
         for f in &mut findings {
-            if let Some(note) = kubewhy::enrich::unconfirmed(&f.diagnosis) {
+            if let Some(note) = kubewhy::live::unconfirmed(&f.diagnosis, None) {
                 f.diagnosis.notes.push(note);
             }
         }
@@ -111,7 +110,7 @@ pub fn run(args: Args) -> ExitCode {
         .collect::<Vec<_>>()
         .join(", ");
     let written = if args.fix {
-        write_fix(&findings, &corrected)
+        write_fix(&findings)
     } else {
         write_report(&args, &findings, &names)
     };
@@ -148,34 +147,46 @@ fn use_color(choice: Color) -> bool {
 fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     match args.output {
-        Output::Json => json::write_findings(&mut out, findings)?,
+        Output::Json => {
+            let found: Vec<_> = findings
+                .iter()
+                .map(|f| (&f.diagnosis, f.location()))
+                .collect();
+            json::write_findings(&mut out, &found)?
+        }
         Output::Text => {
             let opts = text::TextOptions {
                 color: use_color(args.color),
+                ..text::TextOptions::default()
             };
             for f in findings {
-                text::write_finding(&mut out, f, &opts)?;
+                text::write_at(&mut out, &f.diagnosis, Some(f.location()), &opts)?;
             }
-            text::write_totals(&mut out, findings, names, &opts)?;
+            let diagnoses: Vec<_> = findings.iter().map(|f| &f.diagnosis).collect();
+            text::write_totals(&mut out, &diagnoses, names, &opts)?;
         }
     }
     out.flush()
 }
 
-fn write_fix(findings: &[Finding], corrected: &[Option<Grant>]) -> io::Result<()> {
-    let mut grants = Vec::new();
+fn write_fix(findings: &[Finding]) -> io::Result<()> {
+    let mut all = Vec::new();
     let mut skipped = Vec::new();
-    for (f, fixed) in findings.iter().zip(corrected) {
-        match fixed.clone().or_else(|| grant(&f.diagnosis)) {
-            Some(g) => grants.push(g),
-            None if f.diagnosis.class == kubewhy::Class::Forbidden => skipped.push(f),
-            None => {}
+    for f in findings {
+        let found = grants(&f.diagnosis);
+        if found.is_empty() && f.diagnosis.class == kubewhy::Class::Forbidden {
+            skipped.push(f);
         }
+        all.extend(found);
     }
+    let grants = all;
     for f in &skipped {
         eprintln!(
             "note: not in the manifests: {}:{}: {} — {}",
-            f.source, f.first_line, f.diagnosis.summary, f.diagnosis.remedy.text
+            f.source,
+            f.first_line,
+            f.diagnosis.summary(),
+            f.diagnosis.remedy().summary
         );
     }
     if grants.is_empty() {
@@ -189,9 +200,9 @@ fn write_fix(findings: &[Finding], corrected: &[Option<Grant>]) -> io::Result<()
     out.flush()
 }
 
-/// Enriches findings against the current kubeconfig's cluster; when it cannot be reached, says so on each
+/// Confirms findings against the current kubeconfig's cluster; when it cannot be reached, says so on each
 /// finding that needed it.
-fn live(findings: &mut [Finding], corrected: &mut [Option<Grant>]) {
+fn live(findings: &mut [Finding]) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -208,21 +219,20 @@ fn live(findings: &mut [Finding], corrected: &mut [Option<Grant>]) {
         let client = match kube::Client::try_default().await {
             Ok(c) => c,
             Err(e) => {
-                let why = kubewhy::diagnose(&e).summary;
+                let why = kubewhy::diagnose(&e).summary();
                 eprintln!("warning: --live: no cluster to ask ({why}); nothing was confirmed");
                 for f in findings.iter_mut() {
-                    if let Some(note) = kubewhy::enrich::unconfirmed(&f.diagnosis) {
-                        f.diagnosis
-                            .notes
-                            .push(format!("{note} — no cluster was reachable: {why}"));
+                    if let Some(note) = kubewhy::live::unconfirmed(&f.diagnosis, Some(why.clone()))
+                    {
+                        f.diagnosis.notes.push(note);
                     }
                 }
                 return;
             }
         };
-        let mut live = kubewhy::enrich::Live::new(client);
-        for (f, fixed) in findings.iter_mut().zip(corrected.iter_mut()) {
-            *fixed = live.enrich(&mut f.diagnosis).await;
+        let mut live = kubewhy::live::Live::new(client);
+        for f in findings.iter_mut() {
+            live.enrich(&mut f.diagnosis).await;
         }
     });
 }

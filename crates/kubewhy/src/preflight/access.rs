@@ -4,18 +4,17 @@
 //! so the answer includes every authorizer, not only RBAC.
 
 use futures::StreamExt;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec, SubjectAccessReview,
-    SubjectAccessReviewSpec, SubjectAccessReviewStatus,
-};
-use kube::api::{Api, PostParams};
 
 use super::whoami::Who;
 use super::{
     AccessKey, Check, CheckKind, Failure, Identity, Options, Plan, access_name, limited,
-    need_request, resource_name, scope_phrase, who,
+    need_request, resource_name, scope,
 };
-use crate::diagnosis::{Class, Diagnosis, Request};
+use crate::cause::{Cause, Denial};
+use crate::diagnosis::{Diagnosis, Request};
+use crate::note::Note;
+use crate::review::{self, Answer, Reviewer};
+use crate::vocab::subject_or_you;
 
 /// The access stage's checks, and why it could not run at all when it could not.
 pub(super) struct Access {
@@ -23,218 +22,94 @@ pub(super) struct Access {
     pub blocked: Option<String>,
 }
 
-/// How access is reviewed.
-enum Method {
-    /// SelfSubjectAccessReview with this client (the caller, or the caller impersonating the subject).
-    SelfReview(kube::Client, &'static str),
-    /// SubjectAccessReview by the caller for a user and groups.
-    SubjectReview(kube::Client, Identity),
+/// How access is reviewed: the client that asks and whose access it asks about.
+struct Method {
+    client: kube::Client,
+    reviewer: Reviewer,
+    /// How the review is named in a message.
+    name: &'static str,
+    /// The access reviewed is the caller's own (no `--as`).
+    own: bool,
 }
 
 impl Method {
-    fn name(&self) -> &'static str {
-        match self {
-            Method::SelfReview(_, name) => name,
-            Method::SubjectReview(..) => "SubjectAccessReview",
+    /// A SelfSubjectAccessReview with this client (the caller, or the caller impersonating the subject).
+    fn own(client: &kube::Client, name: &'static str, own: bool) -> Method {
+        Method {
+            client: client.clone(),
+            reviewer: Reviewer::Caller,
+            name,
+            own,
         }
     }
 }
 
-fn attributes(key: &AccessKey) -> ResourceAttributes {
-    ResourceAttributes {
-        verb: Some(key.permission.verb.to_string()),
-        group: Some(key.resource.group.clone()),
-        version: Some(key.resource.version.clone()),
-        resource: Some(key.resource.resource.clone()),
-        subresource: key.subresource.clone(),
-        namespace: key.permission.namespace.clone(),
-        ..ResourceAttributes::default()
-    }
-}
-
-async fn review(
-    method: &Method,
-    attributes: ResourceAttributes,
-    options: &Options,
-) -> Result<SubjectAccessReviewStatus, Failure> {
-    let status = match method {
-        Method::SelfReview(client, _) => {
-            let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
-            let review = SelfSubjectAccessReview {
-                spec: SelfSubjectAccessReviewSpec {
-                    resource_attributes: Some(attributes),
-                    ..SelfSubjectAccessReviewSpec::default()
-                },
-                ..SelfSubjectAccessReview::default()
-            };
-            limited(options.timeout, api.create(&PostParams::default(), &review))
-                .await?
-                .status
-        }
-        Method::SubjectReview(client, subject) => {
-            let api: Api<SubjectAccessReview> = Api::all(client.clone());
-            let review = SubjectAccessReview {
-                spec: SubjectAccessReviewSpec {
-                    resource_attributes: Some(attributes),
-                    user: Some(subject.user.clone()),
-                    groups: Some(subject.groups.clone()),
-                    ..SubjectAccessReviewSpec::default()
-                },
-                ..SubjectAccessReview::default()
-            };
-            limited(options.timeout, api.create(&PostParams::default(), &review))
-                .await?
-                .status
-        }
-    };
-    // The API server always fills `status`; a missing one reads as "no opinion", i.e. not allowed.
-    Ok(status.unwrap_or_default())
-}
-
-fn review_request(method: &Method) -> Request {
-    let (resource, url) = match method {
-        Method::SelfReview(..) => (
-            "selfsubjectaccessreviews",
-            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-        ),
-        Method::SubjectReview(..) => (
-            "subjectaccessreviews",
-            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-        ),
-    };
-    Request {
-        method: Some("POST".into()),
-        url: Some(url.into()),
-        verb: Some("create".into()),
-        group: Some("authorization.k8s.io".into()),
-        version: Some("v1".into()),
-        resource: Some(resource.into()),
-        ..Request::default()
-    }
-}
-
-/// How to confirm one answer by hand.
-fn can_i_command(key: &AccessKey, subject: &Identity, as_other: bool) -> String {
-    let mut cmd = format!(
-        "kubectl auth can-i {} {}",
-        key.permission.verb,
-        resource_name(&key.resource, None)
-    );
-    if let Some(sub) = &key.subresource {
-        cmd.push_str(&format!(" --subresource={sub}"));
-    }
-    match (&key.permission.namespace, key.resource.namespaced) {
-        (Some(ns), true) => cmd.push_str(&format!(" -n {ns}")),
-        (None, true) => cmd.push_str(" --all-namespaces"),
-        (_, false) => {}
-    }
-    if as_other {
-        cmd.push_str(&format!(" --as={}", subject.user));
-        for g in &subject.groups {
-            if !g.starts_with("system:") {
-                cmd.push_str(&format!(" --as-group={g}"));
-            }
-        }
-    }
-    cmd
+async fn ask(method: &Method, request: &Request, options: &Options) -> Result<Answer, Failure> {
+    limited(
+        options.timeout,
+        review::review(&method.client, &method.reviewer, request),
+    )
+    .await
 }
 
 /// The diagnosis of a denied permission.
 fn denied(
     key: &AccessKey,
     subject: &Identity,
-    status: &SubjectAccessReviewStatus,
+    answer: &Answer,
     method: &Method,
-    as_other: bool,
+    program: &str,
 ) -> Diagnosis {
-    let verb = key.permission.verb;
-    let resource = resource_name(&key.resource, key.subresource.as_deref());
-    let scope = scope_phrase(&key.resource, key.permission.namespace.as_deref());
-    let reason = status.reason.clone().unwrap_or_default();
-    let mut message = format!("{}: allowed=false", method.name());
-    if status.denied == Some(true) {
+    let mut message = format!("{}: allowed=false", method.name);
+    if answer.denied {
         message.push_str(", denied=true");
     }
-    if !reason.is_empty() {
+    if let Some(reason) = &answer.reason {
         message.push_str(&format!(", reason={reason:?}"));
     }
-    if let Some(e) = &status.evaluation_error {
+    if let Some(e) = &answer.evaluation_error {
         message.push_str(&format!(", evaluationError={e:?}"));
     }
-    let mut d = Diagnosis::new(Class::Forbidden, message);
+    let namespace = key.permission.namespace.as_deref();
+    let mut d = Diagnosis::new(
+        Cause::Denied(Denial {
+            scope: scope(&key.resource, namespace),
+            authorizer: answer.reason.clone(),
+            explicit: answer.denied,
+            evaluation_error: answer.evaluation_error.clone(),
+            caller: method.own,
+            ..Denial::default()
+        }),
+        message,
+    );
     d.user = (!subject.user.is_empty()).then(|| subject.user.clone());
     d.groups = subject.groups.clone();
     d.request = need_request(
         &key.resource,
         key.subresource.as_deref(),
-        key.permission.namespace.as_deref(),
-        Some(verb),
+        namespace,
+        Some(key.permission.verb),
     );
-    d.summary = format!(
-        "{} cannot `{verb}` `{resource}` {scope}",
-        who(&subject.user)
-    );
-    d.cause = if status.denied == Some(true) {
-        format!(
-            "an authorizer explicitly denied it{}",
-            if reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {reason}")
-            }
-        )
-    } else if reason.is_empty() {
-        "no RBAC rule (and no other authorizer) grants it".into()
-    } else {
-        format!("no authorizer grants it: {reason}")
-    };
-    if key.resource.namespaced && key.permission.namespace.is_none() {
-        d.notes.push(
-            "the need is for all namespaces: only a ClusterRole bound by a ClusterRoleBinding grants that; a \
-             RoleBinding grants only in its own namespace"
-                .into(),
-        );
-    } else if !key.resource.namespaced {
-        d.notes.push(format!(
-            "`{}` is cluster-scoped: only a ClusterRole bound by a ClusterRoleBinding grants it",
-            resource_name(&key.resource, None)
-        ));
-    }
-    if let Some(sub) = &key.subresource {
-        d.notes.push(format!(
-            "a rule must name `{}/{sub}`: a rule for `{}` does not cover its subresources",
-            key.resource.resource, key.resource.resource
-        ));
-    }
-    if let Some(e) = &status.evaluation_error {
-        d.notes.push(format!(
-            "the authorizer reported an error while deciding: {e}"
-        ));
-    }
-    d.remedy.text =
-        "grant it: `--fix` prints the Role/ClusterRole and binding for every missing permission, \
-                     ready for `kubectl apply -f -`"
-            .into();
-    d.remedy.commands = vec![can_i_command(key, subject, as_other)];
+    d.notes.push(Note::Declared {
+        program: program.to_string(),
+        needs: vec![key.need],
+    });
     d
 }
 
 /// Whether the caller may create SubjectAccessReviews (asked with a SelfSubjectAccessReview).
 async fn may_review_others(caller: &kube::Client, options: &Options) -> Result<bool, Failure> {
-    let attributes = ResourceAttributes {
-        verb: Some("create".into()),
-        group: Some("authorization.k8s.io".into()),
-        version: Some("v1".into()),
-        resource: Some("subjectaccessreviews".into()),
-        ..ResourceAttributes::default()
-    };
-    let status = review(
-        &Method::SelfReview(caller.clone(), "SelfSubjectAccessReview"),
-        attributes,
+    let question = review::review_request(&Reviewer::Subject {
+        user: String::new(),
+        groups: Vec::new(),
+    });
+    let answer = ask(
+        &Method::own(caller, "SelfSubjectAccessReview", true),
+        &question,
         options,
     )
     .await?;
-    Ok(status.allowed)
+    Ok(answer.allowed)
 }
 
 pub(super) async fn check(
@@ -259,25 +134,30 @@ pub(super) async fn check(
         // Without `--as` the subject is the caller; unknown only when SelfSubjectReview failed, and the
         // SelfSubjectAccessReviews below do not need the name.
         return run_reviews(
-            Method::SelfReview(caller.clone(), "SelfSubjectAccessReview"),
+            Method::own(caller, "SelfSubjectAccessReview", true),
             Identity {
                 user: String::new(),
                 groups: Vec::new(),
             },
-            false,
             plan,
             options,
         )
         .await;
     };
     let method = match (&options.as_identity, as_client) {
-        (None, _) => Method::SelfReview(caller.clone(), "SelfSubjectAccessReview"),
+        (None, _) => Method::own(caller, "SelfSubjectAccessReview", true),
         (Some(_), as_client) => match may_review_others(caller, options).await {
-            Ok(true) => Method::SubjectReview(caller.clone(), subject.clone()),
+            Ok(true) => Method {
+                client: caller.clone(),
+                reviewer: Reviewer::Subject {
+                    user: subject.user.clone(),
+                    groups: subject.groups.clone(),
+                },
+                name: "SubjectAccessReview",
+                own: false,
+            },
             answer => match (as_client, &who_.impersonation_denied) {
-                (Some(c), None) => {
-                    Method::SelfReview(c.clone(), "SelfSubjectAccessReview (impersonating)")
-                }
+                (Some(c), None) => Method::own(c, "SelfSubjectAccessReview (impersonating)", false),
                 (_, denied) => {
                     let why_not_sar = match answer {
                         Ok(_) => "may not create SubjectAccessReviews".to_string(),
@@ -290,7 +170,7 @@ pub(super) async fn check(
                         "you cannot review the access of {}: you {why_not_sar}, and {}; grant `create` on \
                          `subjectaccessreviews.authorization.k8s.io` (e.g. with the ClusterRole \
                          `system:auth-delegator`) or `impersonate`, or check with that identity's own credentials",
-                        who(&subject.user),
+                        subject_or_you(&subject.user),
                         denied
                             .clone()
                             .unwrap_or_else(|| "impersonation is not available".into()),
@@ -305,14 +185,7 @@ pub(super) async fn check(
             },
         },
     };
-    run_reviews(
-        method,
-        subject,
-        options.as_identity.is_some(),
-        plan,
-        options,
-    )
-    .await
+    run_reviews(method, subject, plan, options).await
 }
 
 /// One access review as a check.
@@ -320,46 +193,41 @@ async fn review_one(
     method: &Method,
     subject: &Identity,
     key: &AccessKey,
-    as_other: bool,
     options: &Options,
+    program: &str,
 ) -> Check {
     let mut check = Check::new(CheckKind::Access, access_name(key), Some(key.need));
     check.permission = Some(key.permission.clone());
-    match review(method, attributes(key), options).await {
-        Ok(status) if status.allowed => {
-            let reason = status.reason.unwrap_or_default();
-            check.pass(if reason.is_empty() {
-                "allowed".to_string()
-            } else {
-                format!("allowed ({reason})")
-            })
-        }
-        Ok(status) => check.fail(denied(key, subject, &status, method, as_other)),
+    let question = need_request(
+        &key.resource,
+        key.subresource.as_deref(),
+        key.permission.namespace.as_deref(),
+        Some(key.permission.verb),
+    );
+    match ask(method, &question, options).await {
+        Ok(answer) if answer.allowed => check.pass(match answer.reason {
+            Some(reason) => format!("allowed ({reason})"),
+            None => "allowed".to_string(),
+        }),
+        Ok(answer) => check.fail(denied(key, subject, &answer, method, program)),
         Err(failure) => {
-            let mut d = failure.diagnose(&review_request(method));
-            d.notes.push(format!(
-                "this review asked whether {} may `{}` `{}`; its answer is unknown",
-                who(&subject.user),
-                key.permission.verb,
-                resource_name(&key.resource, key.subresource.as_deref())
-            ));
+            let mut d = failure.diagnose(&review::review_request(&method.reviewer));
+            d.notes.push(Note::ReviewUnanswered {
+                user: subject.user.clone(),
+                verb: key.permission.verb.to_string(),
+                resource: resource_name(&key.resource, key.subresource.as_deref()),
+            });
             check.fail(d)
         }
     }
 }
 
-async fn run_reviews(
-    method: Method,
-    subject: Identity,
-    as_other: bool,
-    plan: &Plan,
-    options: &Options,
-) -> Access {
+async fn run_reviews(method: Method, subject: Identity, plan: &Plan, options: &Options) -> Access {
     // The futures are made in a loop, not by a closure over references: a stream of closure-made futures that
     // borrow is not `Send` (rustc cannot prove the closure general over lifetimes), and callers spawn this.
     let mut reviews = Vec::with_capacity(plan.access.len());
     for key in &plan.access {
-        reviews.push(review_one(&method, &subject, key, as_other, options));
+        reviews.push(review_one(&method, &subject, key, options, &plan.program));
     }
     let checks = futures::stream::iter(reviews)
         .buffered(options.concurrency.max(1))
@@ -369,45 +237,4 @@ async fn run_reviews(
         checks,
         blocked: None,
     }
-}
-
-/// Several denials of one subject on one resource and scope (``cannot `get` `x` ``, ``cannot `list` `x` ``) as
-/// one diagnosis (``cannot `get` and `list` `x` ``), for the text report; `None` when they are not alike.
-pub(crate) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
-    let first = denials.first()?;
-    let verbs: Vec<&str> = denials
-        .iter()
-        .filter_map(|d| d.request.verb.as_deref())
-        .collect();
-    if verbs.len() != denials.len() {
-        return None;
-    }
-    let key = |d: &Diagnosis| {
-        let verb = d.request.verb.clone().unwrap_or_default();
-        (
-            d.summary.replacen(&format!("cannot `{verb}`"), "cannot", 1),
-            d.cause.clone(),
-            d.user.clone(),
-        )
-    };
-    if denials.iter().any(|d| key(d) != key(first)) {
-        return None;
-    }
-    let quoted: Vec<String> = verbs.iter().map(|v| format!("`{v}`")).collect();
-    let list = match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => quoted.join(""),
-    };
-    let mut merged = (*first).clone();
-    let verb = first.request.verb.clone().unwrap_or_default();
-    merged.summary =
-        first
-            .summary
-            .replacen(&format!("cannot `{verb}`"), &format!("cannot {list}"), 1);
-    merged.request.verb = Some(verbs.join(","));
-    merged.remedy.commands = denials
-        .iter()
-        .flat_map(|d| d.remedy.commands.iter().cloned())
-        .collect();
-    Some(merged)
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::discovery::Served;
+use super::served::Served;
 use super::{Options, Outcome, Report};
 use crate::diagnosis::Class;
 use crate::needs::Needs;

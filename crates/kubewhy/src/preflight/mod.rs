@@ -30,20 +30,23 @@
 //! misspelled type is not access-checked; a denied list is not probed).
 
 mod access;
-mod discovery;
+mod crd;
 mod fix;
 mod probe;
 mod reach;
-pub mod text;
+mod served;
 mod whoami;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cause::{Cause, Scope};
 use crate::diagnosis::{Diagnosis, Request};
 use crate::needs::{Need, Needs, ResourceType};
-use crate::rbac::{Permission, Subject, Verb};
+use crate::note::Note;
+use crate::rbac::{Permission, Verb};
+use crate::vocab;
 
 pub use fix::Fix;
 
@@ -195,11 +198,7 @@ impl Check {
 
     fn fail(mut self, diagnosis: Diagnosis) -> Check {
         self.outcome = Outcome::Fail;
-        self.detail = if diagnosis.summary.is_empty() {
-            diagnosis.message.clone()
-        } else {
-            diagnosis.summary.clone()
-        };
+        self.detail = diagnosis.summary();
         self.diagnosis = Some(diagnosis);
         self
     }
@@ -278,45 +277,6 @@ impl Report {
         }
     }
 
-    /// The report as JUnit XML: one test case per check (class `kubewhy.check.<kind>`).
-    ///
-    /// # Errors
-    /// When writing to `w` fails.
-    pub fn write_junit(&self, w: impl std::io::Write) -> Result<(), crate::render::junit::Error> {
-        use crate::render::junit::{Case, Outcome as CaseOutcome};
-        let classes: Vec<String> = self
-            .checks
-            .iter()
-            .map(|c| format!("kubewhy.check.{}", c.kind))
-            .collect();
-        // A failure always carries a diagnosis when made here; one built by hand without it still fails.
-        let diagnoses: Vec<Diagnosis> = self
-            .checks
-            .iter()
-            .map(|c| {
-                c.diagnosis
-                    .clone()
-                    .unwrap_or_else(|| Diagnosis::new(crate::Class::Unknown, c.detail.clone()))
-            })
-            .collect();
-        let cases: Vec<Case<'_>> = self
-            .checks
-            .iter()
-            .zip(&classes)
-            .zip(&diagnoses)
-            .map(|((c, class), d)| Case {
-                class,
-                name: &c.name,
-                outcome: match c.outcome {
-                    Outcome::Fail => CaseOutcome::Failed(d),
-                    Outcome::Pass => CaseOutcome::Passed(&c.detail),
-                    Outcome::Skipped => CaseOutcome::Skipped(&c.detail),
-                },
-            })
-            .collect();
-        crate::render::junit::write(w, "kubewhy check", &self.name, &cases)
-    }
-
     fn finish(&mut self) {
         let mut s = Summary::default();
         for c in &self.checks {
@@ -379,7 +339,7 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
     // 2. Who is asking, who is checked, and the served types: concurrently.
     let (who, catalog) = futures::join!(
         whoami::check(&caller, as_client.as_ref(), options),
-        discovery::discover(&caller),
+        crate::catalog::Catalog::read(&caller),
     );
     report.caller = who.caller.clone();
     report.subject = who.subject.clone();
@@ -387,7 +347,7 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
 
     // 3. Served types and access reviews: concurrently.
     let (served, access) = futures::join!(
-        discovery::check(&caller, &plan, catalog, options),
+        served::check(&caller, &plan, catalog, options),
         access::check(&caller, as_client.as_ref(), &who, &plan, options),
     );
     let mut access = access;
@@ -426,6 +386,20 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
             .extend(probe::check(probe_client, &plan, &served, &access.checks, options).await);
     }
 
+    // Every failure says which needs declared it (the served and access stages say so themselves).
+    for check in &mut report.checks {
+        if let (Some(need), Some(d)) = (check.need, check.diagnosis.as_mut())
+            && !d.notes.iter().any(|n| matches!(n, Note::Declared { .. }))
+        {
+            d.notes.insert(
+                0,
+                Note::Declared {
+                    program: needs.name.clone(),
+                    needs: vec![need],
+                },
+            );
+        }
+    }
     report.fix = fix::build(needs, &report, &served, options);
     report.finish();
     Ok(report)
@@ -443,6 +417,8 @@ impl Check {
 /// What will be checked, derived once from the needs: the distinct (type, subresource) pairs, the distinct
 /// permissions with the need that asked first, and the watched needs.
 pub(crate) struct Plan {
+    /// The program whose needs these are.
+    pub program: String,
     /// (first need index, type, subresource, verbs over every need on it).
     pub served: Vec<ServedKey>,
     /// (first need index, permission, version).
@@ -509,6 +485,7 @@ impl Plan {
             }
         }
         Plan {
+            program: needs.name.clone(),
             served,
             access,
             probes,
@@ -536,24 +513,22 @@ impl Plan {
 
 /// `documents.kube.rs`, `configmaps`, `documents.kube.rs/status`.
 pub(crate) fn resource_name(resource: &ResourceType, subresource: Option<&str>) -> String {
-    let base = if resource.group.is_empty() {
-        resource.resource.clone()
-    } else {
-        format!("{}.{}", resource.resource, resource.group)
-    };
-    match subresource {
-        Some(sub) => format!("{base}/{sub}"),
-        None => base,
+    vocab::resource_name(&resource.resource, &resource.group, subresource)
+}
+
+/// The scope of a need: `in namespace `ns``, `in all namespaces`, `at cluster scope`.
+pub(crate) fn scope(resource: &ResourceType, namespace: Option<&str>) -> Scope {
+    match (resource.namespaced, namespace) {
+        (true, Some(_)) => Scope::Namespace,
+        (true, None) => Scope::AllNamespaces,
+        (false, _) => Scope::ClusterScoped,
     }
 }
 
-/// `in namespace `ns``, `in all namespaces`, `at cluster scope`.
+/// The scope of a need as a phrase.
 pub(crate) fn scope_phrase(resource: &ResourceType, namespace: Option<&str>) -> String {
-    match (resource.namespaced, namespace) {
-        (true, Some(ns)) => format!("in namespace `{ns}`"),
-        (true, None) => "in all namespaces".to_string(),
-        (false, _) => "at cluster scope".to_string(),
-    }
+    let namespace = namespace.filter(|_| resource.namespaced);
+    vocab::scope_phrase(scope(resource, namespace), namespace).unwrap_or_default()
 }
 
 pub(crate) fn served_name(key: &ServedKey) -> String {
@@ -605,20 +580,6 @@ pub(crate) fn need_request(
     }
 }
 
-/// How a subject is named in a sentence: ``service account `ns/name` ``, ``user `alice` ``, or `you` when the
-/// name is unknown (empty).
-pub(crate) fn who(user: &str) -> String {
-    if user.is_empty() {
-        return "you".into();
-    }
-    match Subject::from_username(user) {
-        Subject::ServiceAccount { namespace, name } => {
-            format!("service account `{namespace}/{name}`")
-        }
-        Subject::User { name } | Subject::Group { name } => format!("user `{name}`"),
-    }
-}
-
 /// Runs a future with the time limit of `options`, turning a timeout into a message.
 pub(crate) async fn limited<T>(
     timeout: Duration,
@@ -636,8 +597,6 @@ pub(crate) async fn limited<T>(
 pub(crate) enum Failure {
     Api(Box<kube::Error>),
     TimedOut(Duration),
-    /// The server lacks an API kubewhy needs.
-    Unsupported(String),
 }
 
 impl Failure {
@@ -647,30 +606,12 @@ impl Failure {
             Failure::Api(e) => crate::diagnose_in(e, Some(request)),
             Failure::TimedOut(limit) => {
                 let mut d = Diagnosis::new(
-                    crate::Class::Timeout,
+                    Cause::NoAnswer {
+                        after_ms: u64::try_from(limit.as_millis()).ok(),
+                    },
                     format!("no answer within {}s", limit.as_secs_f64()),
                 );
                 d.request = request.clone();
-                d.summary = format!(
-                    "the API server did not answer within {}s",
-                    limit.as_secs_f64()
-                );
-                d.cause = "the request was sent but no response came in time: the API server (or an aggregated \
-                           API behind it) is overloaded or unavailable, or the network drops the connection"
-                    .into();
-                d.remedy.text =
-                    "check the API server's health (`kubectl get --raw /readyz?verbose`) and retry"
-                        .into();
-                d.remedy.commands = vec!["kubectl get --raw '/readyz?verbose'".into()];
-                d
-            }
-            Failure::Unsupported(what) => {
-                let mut d = Diagnosis::new(crate::Class::ResourceNotFound, what.clone());
-                d.request = request.clone();
-                d.summary = what.clone();
-                d.cause = "the API server is older than the API kubewhy reads (Kubernetes 1.30 serves it)".into();
-                d.remedy.text =
-                    "run the check against a Kubernetes 1.30 or later API server".into();
                 d
             }
         }
@@ -683,7 +624,7 @@ impl Failure {
                 kube::Error::Api(s) => Some(s.code),
                 _ => None,
             },
-            Failure::TimedOut(_) | Failure::Unsupported(_) => None,
+            Failure::TimedOut(_) => None,
         }
     }
 
@@ -692,10 +633,9 @@ impl Failure {
         match self {
             Failure::Api(e) => match e.as_ref() {
                 kube::Error::Api(s) => s.message.clone(),
-                other => other.to_string(),
+                other => crate::chain::one_line(other),
             },
             Failure::TimedOut(limit) => format!("no answer within {}s", limit.as_secs_f64()),
-            Failure::Unsupported(what) => what.clone(),
         }
     }
 }

@@ -5,10 +5,11 @@
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchParams};
 
-use super::discovery::Served;
+use super::served::Served;
 use super::{Check, CheckKind, Failure, Options, Outcome, Plan, limited, probe_name};
 use crate::diagnosis::Request;
 use crate::needs::Need;
+use crate::note::Note;
 use crate::rbac::{Permission, Verb};
 
 /// The URL path of a collection (`/apis/kube.rs/v1/namespaces/ns/documents`).
@@ -112,11 +113,7 @@ async fn probe(client: &kube::Client, need: &Need, options: &Options) -> Check {
 
 fn diagnose(failure: &Failure, request: &Request) -> crate::Diagnosis {
     let mut d = failure.diagnose(request);
-    d.notes.push(
-        "the access review allowed this request, yet it failed live: something besides the authorizer's answer \
-         is in the way (an aggregated API or conversion webhook that is down, a proxy, a network policy)"
-            .into(),
-    );
+    d.notes.push(Note::FailedDespiteReview);
     d
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{Check, CheckKind, limited};
 use crate::diagnosis::Request;
+use crate::note::Note;
 
 /// The reach check and the server's version when it answered.
 pub(super) async fn check(
@@ -26,9 +27,9 @@ pub(super) async fn check(
                 ..Request::default()
             };
             let mut d = failure.diagnose(&request);
-            d.notes.push(format!(
-                "the API server is `{server}` (from the kubeconfig context in use, or `--kubeconfig`/`--context`)"
-            ));
+            d.notes.push(Note::Server {
+                url: server.to_string(),
+            });
             (check.fail(d), None)
         }
     }

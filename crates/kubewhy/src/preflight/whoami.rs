@@ -6,9 +6,12 @@ use k8s_openapi::api::authentication::v1::{SelfSubjectReview, UserInfo};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
-use super::{AsIdentity, Check, CheckKind, Failure, Identity, Options, limited, who};
-use crate::diagnosis::{Class, Diagnosis, Request};
+use super::{AsIdentity, Check, CheckKind, Failure, Identity, Options, limited};
+use crate::cause::Cause;
+use crate::diagnosis::{Diagnosis, Request};
+use crate::note::Note;
 use crate::rbac::Subject;
+use crate::vocab::{groups_of, subject_or_you};
 
 /// What the whoami stage learned.
 pub(super) struct Who {
@@ -62,22 +65,9 @@ fn groups_phrase(groups: &[String]) -> String {
     }
 }
 
-/// The groups the API server gives an impersonated user when `--as-group` names none
-/// (kubernetes/apiserver `filters/impersonation`): a ServiceAccount gets `system:serviceaccounts` and
-/// `system:serviceaccounts:<namespace>`; every named user gets `system:authenticated`.
-pub(super) fn impersonated_groups(who: &AsIdentity) -> Vec<String> {
-    let mut groups = who.groups.clone();
-    if groups.is_empty()
-        && let Subject::ServiceAccount { namespace, .. } = Subject::from_username(&who.user)
-    {
-        groups.push("system:serviceaccounts".into());
-        groups.push(format!("system:serviceaccounts:{namespace}"));
-    }
-    let special = ["system:authenticated", "system:unauthenticated"];
-    if who.user != "system:anonymous" && !groups.iter().any(|g| special.contains(&g.as_str())) {
-        groups.push("system:authenticated".into());
-    }
-    groups
+/// The groups the API server gives an impersonated user when `--as-group` names none.
+fn impersonated_groups(who: &AsIdentity) -> Vec<String> {
+    groups_of(&who.user, &who.groups)
 }
 
 pub(super) async fn check(
@@ -120,14 +110,9 @@ pub(super) async fn check(
         Err(failure) => {
             let mut d = failure.diagnose(&ssr_request());
             if failure.code() == Some(404) {
-                d.notes.push(
-                    "the selfsubjectreviews API (authentication.k8s.io/v1) is served from Kubernetes 1.28 on"
-                        .into(),
-                );
+                d.notes.push(Note::SelfSubjectReviewUnserved);
             }
-            d.notes.push(
-                "the other checks go on; without knowing who you are, `--fix` cannot name whom to grant".into(),
-            );
+            d.notes.push(Note::CallerUnknown);
             checks.push(me.fail(d));
             None
         }
@@ -150,7 +135,7 @@ pub(super) async fn check(
         Some(Ok(Some(_))) | None => {}
         Some(Ok(None)) => {
             let mut d = Diagnosis::new(
-                Class::ObjectNotFound,
+                Cause::SubjectMissing,
                 format!("serviceaccounts \"{}\" not found", as_identity.user),
             );
             if let Subject::ServiceAccount { namespace, name } =
@@ -165,16 +150,6 @@ pub(super) async fn check(
                     name: Some(name.clone()),
                     ..Request::default()
                 };
-                d.summary = format!("the service account `{namespace}/{name}` does not exist");
-                d.cause = "the checks below answer for a name no program can run as: RBAC grants to the \
-                           `system:serviceaccounts` groups make a misspelled ServiceAccount look allowed"
-                    .into();
-                d.remedy.text = "create it, or check the name the program really runs as (`spec.serviceAccountName` \
-                                 of its Pod)"
-                    .into();
-                d.remedy.commands = vec![format!(
-                    "kubectl create serviceaccount {name} -n {namespace}"
-                )];
             }
             checks.push(
                 Check::new(
@@ -212,7 +187,7 @@ pub(super) async fn check(
             if failure.code() == Some(403) {
                 let reason = format!(
                     "you ({caller_name}) may not impersonate {}",
-                    who(&as_identity.user)
+                    subject_or_you(&as_identity.user)
                 );
                 checks.push(them.skip(format!(
                     "{reason} ({}); access is reviewed with SubjectAccessReview for `{}` ({}); the live probes, \
@@ -243,34 +218,5 @@ pub(super) async fn check(
         subject: Some(subject),
         impersonation_denied,
         checks,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn impersonated_service_accounts_get_the_service_account_groups() {
-        let sa = AsIdentity {
-            user: "system:serviceaccount:ns1:ctl".into(),
-            groups: vec![],
-        };
-        assert_eq!(
-            impersonated_groups(&sa),
-            [
-                "system:serviceaccounts",
-                "system:serviceaccounts:ns1",
-                "system:authenticated"
-            ]
-        );
-        let bob = AsIdentity {
-            user: "bob".into(),
-            groups: vec!["dev-team".into()],
-        };
-        assert_eq!(
-            impersonated_groups(&bob),
-            ["dev-team", "system:authenticated"]
-        );
     }
 }

@@ -347,10 +347,7 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
     else {
         return None;
     };
-    if !group.is_empty()
-        || resource == "*"
-        || crate::classify::CORE_RESOURCES.contains(&resource.as_str())
-    {
+    if !group.is_empty() || resource == "*" || crate::vocab::is_core_resource(resource) {
         return None;
     }
     let from_rules = explanation
@@ -372,8 +369,7 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
         });
     Some(Fix {
         kind: FixKind::ClientGroup {
-            group: from_rules
-                .or_else(|| crate::classify::builtin_group(resource).map(str::to_string)),
+            group: from_rules.or_else(|| crate::vocab::builtin_group(resource).map(str::to_string)),
         },
         also_grants: Vec::new(),
         all_namespaces: false,

@@ -55,7 +55,6 @@ pub use objects::RbacObjects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::str::FromStr;
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject as RbacSubject,
@@ -63,99 +62,7 @@ use k8s_openapi::api::rbac::v1::{
 use kube::api::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
-/// A Kubernetes API verb, as RBAC names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verb {
-    /// Read one object.
-    Get,
-    /// Read a collection.
-    List,
-    /// Stream changes.
-    Watch,
-    /// Create an object.
-    Create,
-    /// Replace an object.
-    Update,
-    /// Patch an object (also server-side apply).
-    Patch,
-    /// Delete one object.
-    Delete,
-    /// Delete a collection.
-    #[serde(rename = "deletecollection")]
-    DeleteCollection,
-    /// Impersonate a user, group or ServiceAccount.
-    Impersonate,
-    /// Grant a role's permissions without holding them (`roles`/`clusterroles`).
-    Bind,
-    /// Create or update a role with permissions one does not hold.
-    Escalate,
-    /// Any verb (`*`).
-    #[serde(rename = "*")]
-    All,
-}
-
-impl Verb {
-    /// Every verb in RBAC spelling order, without `*`.
-    pub const ALL: [Verb; 11] = [
-        Verb::Get,
-        Verb::List,
-        Verb::Watch,
-        Verb::Create,
-        Verb::Update,
-        Verb::Patch,
-        Verb::Delete,
-        Verb::DeleteCollection,
-        Verb::Impersonate,
-        Verb::Bind,
-        Verb::Escalate,
-    ];
-
-    /// The RBAC spelling (`get`, `deletecollection`, `*`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "get",
-            Verb::List => "list",
-            Verb::Watch => "watch",
-            Verb::Create => "create",
-            Verb::Update => "update",
-            Verb::Patch => "patch",
-            Verb::Delete => "delete",
-            Verb::DeleteCollection => "deletecollection",
-            Verb::Impersonate => "impersonate",
-            Verb::Bind => "bind",
-            Verb::Escalate => "escalate",
-            Verb::All => "*",
-        }
-    }
-}
-
-impl fmt::Display for Verb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error for a word that is not an RBAC verb.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{0:?} is not a Kubernetes verb (expected one of get, list, watch, create, update, patch, delete, deletecollection, impersonate, bind, escalate, *)"
-)]
-pub struct UnknownVerb(pub String);
-
-impl FromStr for Verb {
-    type Err = UnknownVerb;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
-        if lower == "*" {
-            return Ok(Verb::All);
-        }
-        Verb::ALL
-            .into_iter()
-            .find(|v| v.as_str() == lower)
-            .ok_or_else(|| UnknownVerb(s.to_string()))
-    }
-}
+pub use crate::vocab::{UnknownVerb, Verb};
 
 /// What a permission is on: an API resource (maybe a subresource) or a non-resource URL such as `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -245,12 +152,7 @@ pub enum Subject {
 impl Subject {
     /// Reads an authenticated user name: `system:serviceaccount:ns:name` is a ServiceAccount, anything else a User.
     pub fn from_username(user: &str) -> Subject {
-        if let Some(rest) = user.strip_prefix("system:serviceaccount:")
-            && let Some((namespace, name)) = rest.split_once(':')
-            && !namespace.is_empty()
-            && !name.is_empty()
-            && !name.contains(':')
-        {
+        if let Some((namespace, name)) = crate::vocab::service_account(user) {
             return Subject::ServiceAccount {
                 namespace: namespace.into(),
                 name: name.into(),
@@ -523,15 +425,6 @@ mod tests {
                 name: "system:serviceaccount:broken".into()
             }
         );
-    }
-
-    #[test]
-    fn verbs_round_trip() {
-        for v in Verb::ALL {
-            assert_eq!(v.as_str().parse::<Verb>().unwrap(), v);
-        }
-        assert_eq!("*".parse::<Verb>().unwrap(), Verb::All);
-        assert!("frobnicate".parse::<Verb>().is_err());
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Evidence, Phase};
-use crate::Class;
+use super::Evidence;
+use crate::cause::{Cause, NotServed};
+use crate::diagnosis::Phase;
+use crate::note::Note;
 
 /// `*v1.Pod`, `*v1alpha2.TLSRoute`, or a dynamic informer's `kube.rs/v1, Kind=Document`.
 static GO_TYPE: LazyLock<Regex> = LazyLock::new(|| {
@@ -43,23 +45,15 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         go_type(&text[at..], ev);
     }
     if text.contains("Failed to watch") || text.contains("reflector.go") {
-        ev.notes.push(
-            "logged by a client-go reflector: it retries with back-off (0.8 s doubling to 30 s) for ever"
-                .to_string(),
-        );
+        ev.notes.push(Note::LoggedByReflector);
     }
     if let Some(at) = text.find("timed out waiting for cache to be synced") {
         ev.phase = Some(Phase::CacheSync);
-        ev.hint.get_or_insert(Class::Timeout);
+        ev.hint.get_or_insert(Cause::CacheSyncTimeout);
         go_type(&text[at..], ev);
-        ev.notes.push(
-            "controller-runtime gave up waiting for an informer to list and watch; the informer's own error \
-             (often `forbidden` or a missing CRD) is logged earlier by its reflector"
-                .to_string(),
-        );
     }
     if text.contains("if kind is a CRD, it should be installed before calling Start") {
-        ev.hint = Some(Class::ResourceNotFound);
+        ev.hint = Some(Cause::NotServed(NotServed::default()));
         if let Some(c) = CRD_KIND.captures(text) {
             ev.request.kind = c.name("kind").map(|m| m.as_str().to_string());
             ev.request.group = c.name("group").map(|m| m.as_str().to_string());
@@ -76,9 +70,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
     {
         ev.request.group = c.name("group").map(|m| m.as_str().to_string());
         ev.request.version = c.name("version").map(|m| m.as_str().to_string());
-        ev.notes.push(
-            "discovery of this aggregated API group failed; clients that need it cannot map its kinds".to_string(),
-        );
+        ev.notes.push(Note::GroupDiscoveryFailed);
     }
 }
 

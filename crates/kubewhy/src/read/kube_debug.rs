@@ -8,8 +8,11 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
+use super::Evidence;
 use super::escape::{normalize_from, string_literal};
-use super::{Cause, Evidence, Phase};
+use crate::cause::FieldError;
+use crate::diagnosis::Phase;
+use crate::note::Note;
 
 /// Finds the step that failed from kube-rs variant names, their `Display` texts and kube_runtime's log
 /// messages, most specific first.
@@ -55,9 +58,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
             .map(|i| PHASES[i].1);
     }
     if framing.contains("kube_runtime::watcher") || framing.contains("kube_runtime::controller") {
-        ev.notes.push(
-            "logged by kube_runtime: the watcher retries this request with back-off".to_string(),
-        );
+        ev.notes.push(Note::LoggedByKubeRuntime);
     }
     let Some((at, open)) = struct_at else {
         return false;
@@ -95,7 +96,7 @@ fn parse_struct(body: &str, ev: &mut Evidence) {
     let bytes = body.as_bytes();
     let mut stack: Vec<&str> = vec!["Status"];
     let mut field: &str = "";
-    let mut cause = Cause::default();
+    let mut cause = FieldError::default();
     let mut i = 0;
     while i < bytes.len() && !stack.is_empty() {
         let b = bytes[i];
@@ -164,7 +165,7 @@ enum Value {
     Num(u64),
 }
 
-fn assign(within: &str, field: &str, value: Value, ev: &mut Evidence, cause: &mut Cause) {
+fn assign(within: &str, field: &str, value: Value, ev: &mut Evidence, cause: &mut FieldError) {
     match (within, field, value) {
         ("Status", "message", Value::Str(s)) => ev.message = s,
         ("Status", "reason", Value::Str(s)) if !s.is_empty() => ev.reason = Some(s),

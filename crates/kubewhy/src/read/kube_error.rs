@@ -8,48 +8,9 @@ use std::io;
 use kube::core::Status;
 use kube::runtime::watcher;
 
-use super::{Cause, Evidence, Phase, Transport};
-use crate::Class;
-
-/// The first error of type `T` in `err`'s `source()` chain, `err` included.
-pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
-    err: &'a (dyn StdError + 'static),
-) -> Option<&'a T> {
-    let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);
-    let mut depth = 0;
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        depth += 1;
-        if depth > 64 {
-            // A cyclic or absurdly deep chain: stop rather than loop.
-            return None;
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// `err` and its causes as one line (`a: b: c`), leaving out a cause whose text its parent already contains.
-pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut current = err.source();
-    let mut depth = 0;
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !text.is_empty() && !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        depth += 1;
-        if depth > 64 {
-            break;
-        }
-        current = e.source();
-    }
-    out
-}
+use super::{Evidence, Transport};
+use crate::cause::{Cause, ConnectionFailure, FieldError, NotServed};
+use crate::diagnosis::Phase;
 
 /// Evidence from an API server answer.
 pub(crate) fn from_status(status: &Status) -> Evidence {
@@ -69,7 +30,7 @@ pub(crate) fn from_status(status: &Status) -> Evidence {
         ev.causes = d
             .causes
             .iter()
-            .map(|c| Cause {
+            .map(|c| FieldError {
                 reason: c.reason.clone(),
                 message: c.message.clone(),
                 field: c.field.clone(),
@@ -79,34 +40,44 @@ pub(crate) fn from_status(status: &Status) -> Evidence {
     ev
 }
 
-/// The transport failure an I/O error kind means.
-fn io_transport(kind: io::ErrorKind) -> Option<Transport> {
+/// The transport failure an I/O error means.
+fn io_transport(e: &io::Error) -> Option<Transport> {
     use io::ErrorKind as K;
-    match kind {
-        K::ConnectionRefused
-        | K::ConnectionReset
-        | K::ConnectionAborted
-        | K::NotConnected
-        | K::BrokenPipe
-        | K::UnexpectedEof
-        | K::AddrNotAvailable
-        | K::HostUnreachable
-        | K::NetworkUnreachable
-        | K::NetworkDown => Some(Transport::Connection),
-        K::TimedOut => Some(Transport::Timeout),
-        _ => None,
-    }
+    let failure = match e.kind() {
+        K::ConnectionRefused => ConnectionFailure::Refused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            ConnectionFailure::Reset
+        }
+        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => {
+            ConnectionFailure::Unreachable
+        }
+        K::NotConnected => ConnectionFailure::Other,
+        K::TimedOut => return Some(Transport::Timeout),
+        _ => return None,
+    };
+    Some(Transport::Connection {
+        failure,
+        os_code: e.raw_os_error(),
+    })
 }
 
-/// The transport failure somewhere in a chain: by I/O error kind first, then by the causes' words.
+/// The transport failure somewhere in a chain: by I/O error first, then by the causes' words.
 fn transport_of(err: &(dyn StdError + 'static), text: &str) -> Option<Transport> {
     // TLS words win over an I/O kind: rustls reports a bad certificate as an `InvalidData` I/O error.
     let by_text = super::transport::classify_text(text);
-    if by_text == Some(Transport::Tls) {
+    if let Some(Transport::Tls(_)) = by_text {
         return by_text;
     }
-    find_in_chain::<io::Error>(err)
-        .and_then(|e| io_transport(e.kind()))
+    // hyper-util wraps a DNS failure in an I/O error of kind `Other`: the words say more.
+    if let Some(Transport::Connection {
+        failure: ConnectionFailure::Dns,
+        ..
+    }) = by_text
+    {
+        return by_text;
+    }
+    crate::chain::find::<io::Error>(err)
+        .and_then(io_transport)
         .or(by_text)
 }
 
@@ -115,54 +86,31 @@ pub(crate) fn from_kube_error(err: &kube::Error) -> Evidence {
     if let kube::Error::Api(status) = err {
         return from_status(status);
     }
-    let text = chain_text(err);
+    let text = crate::chain::one_line(err);
     let mut ev = Evidence {
         message: text.clone(),
         is_failure: true,
         ..Evidence::default()
     };
+    let other = Transport::Connection {
+        failure: ConnectionFailure::Other,
+        os_code: None,
+    };
     match err {
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-            ev.transport = Some(transport_of(err, &text).unwrap_or(Transport::Connection));
+            ev.transport = Some(transport_of(err, &text).unwrap_or(other));
         }
         kube::Error::RustlsTls(_) | kube::Error::TlsRequired => {
-            ev.transport = Some(Transport::Tls);
+            ev.transport = Some(Transport::Tls(super::transport::tls_failure(&text)));
         }
         kube::Error::ProxyProtocolUnsupported { .. }
-        | kube::Error::ProxyProtocolDisabled { .. } => {
-            ev.transport = Some(Transport::Connection);
-            ev.notes
-                .push("the configured proxy cannot be used by this build of the client".into());
-        }
-        kube::Error::Auth(_) => {
-            ev.hint = Some(Class::Unauthorized);
-            ev.notes.push(
-                "the client could not obtain credentials (token file, exec plugin or auth provider) before \
-                 sending the request"
-                    .into(),
-            );
-        }
-        kube::Error::Discovery(_) => ev.hint = Some(Class::ResourceNotFound),
-        kube::Error::BuildRequest(_) | kube::Error::HttpError(_) => {
-            ev.hint = Some(Class::InvalidRequest);
-            ev.notes
-                .push("the client could not build the request; nothing was sent".into());
-        }
-        kube::Error::SerdeError(_) => {
-            ev.hint = Some(Class::Unknown);
-            ev.notes.push(
-                "the response could not be decoded into the requested type: a field of an object does not \
-                 match the Rust type (kube-rs `DeserializeGuard` lets a list survive single bad objects)"
-                    .into(),
-            );
-        }
+        | kube::Error::ProxyProtocolDisabled { .. } => ev.hint = Some(Cause::ProxyUnsupported),
+        kube::Error::Auth(_) => ev.hint = Some(Cause::CredentialsUnavailable),
+        kube::Error::Discovery(_) => ev.hint = Some(Cause::NotServed(NotServed::default())),
+        kube::Error::BuildRequest(_) | kube::Error::HttpError(_) => ev.hint = Some(Cause::NotSent),
+        kube::Error::SerdeError(_) => ev.hint = Some(Cause::Undecodable),
         kube::Error::InferConfig(_) | kube::Error::InferKubeconfig(_) => {
-            ev.hint = Some(Class::Unknown);
-            ev.notes.push(
-                "no usable configuration: neither a kubeconfig (KUBECONFIG, ~/.kube/config) nor in-cluster \
-                 service account files were found or valid"
-                    .into(),
-            );
+            ev.hint = Some(Cause::NoConfig)
         }
         _ => {
             ev.transport = super::transport::classify_text(&text);
@@ -179,18 +127,12 @@ pub(crate) fn from_watcher_error(err: &watcher::Error) -> Evidence {
         watcher::Error::WatchError(status) => (from_status(status), Phase::WatchEvent),
         watcher::Error::WatchFailed(e) => (from_kube_error(e), Phase::WatchStream),
         watcher::Error::NoResourceVersion => {
-            let mut ev = Evidence {
+            return Evidence {
                 message: err.to_string(),
-                hint: Some(Class::InvalidRequest),
+                hint: Some(Cause::NoResourceVersion),
                 is_failure: true,
                 ..Evidence::default()
             };
-            ev.notes.push(
-                "the list answer had no resourceVersion to start watching from: the resource may not support \
-                 list and watch"
-                    .into(),
-            );
-            return ev;
         }
     };
     ev.phase = Some(phase);

@@ -7,6 +7,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Evidence, Transport};
+use crate::cause::ConnectionFailure;
+use crate::note::Note;
 
 static FROM_SERVER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"Error from server(?: \((?P<reason>[A-Za-z]+)\))?: (?:error when [a-z]+ \x22[^\x22]*\x22: )?(?P<msg>.*)")
@@ -60,15 +62,14 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
             .name("ns")
             .map(|m| m.as_str().to_string())
             .filter(|s| !s.is_empty());
-        ev.notes.push(
-            "kubectl could not map the manifest's kind to a resource: its CRD is not installed, or the API \
-             version was removed from this Kubernetes release"
-                .to_string(),
-        );
+        ev.notes.push(Note::KindNotMapped);
     }
     if let Some(at) = text.find("Unable to connect to the server") {
         ev.transport =
             super::transport::classify_text(&text[at + "Unable to connect to the server".len()..])
-                .or(Some(Transport::Connection));
+                .or(Some(Transport::Connection {
+                    failure: ConnectionFailure::Other,
+                    os_code: None,
+                }));
     }
 }

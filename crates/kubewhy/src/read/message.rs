@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
+use crate::cause::{Admitter, MissingRole};
+
 /// What a message says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Said {
@@ -43,25 +45,19 @@ pub(crate) enum Said {
     ServerTimeout,
     /// Server failures (`Internal error occurred`, `an error on the server`, 503 texts).
     ServerFailed,
-    /// `Unauthorized`, `You must be logged in`.
+    /// `Unauthorized`, `You must be logged in`, `the server has asked for the client to provide credentials`.
     NotLoggedIn,
-}
-
-/// Which admission mechanism refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// `admission webhook "<name>" denied the request: <why>`.
-    Webhook { name: String },
-    /// `ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <why>`.
-    Policy { name: String, binding: String },
-    /// `violates PodSecurity "<level>:<version>": ...`.
-    PodSecurity { level: String },
-    /// `exceeded quota: <name>, ...`.
-    Quota { name: String },
-    /// `unable to create new content in namespace <ns> because it is being terminated`.
-    NamespaceTerminating,
-    /// Another admission plugin (`is forbidden: <plugin text>` without an authorizer's `User ... cannot`).
-    Other,
+    /// `failed calling webhook "w": ...`: the webhook could not be called.
+    WebhookUnreachable,
+    /// `etcdserver: leader changed`.
+    LeaderChanged,
+    /// `storage is (re)initializing` (the watch cache after an API server start).
+    Reinitializing,
+    /// `failed to read one or more <resource> from the storage` (`StorageReadError`).
+    StorageRead,
+    /// `the server rejected our request due to an error in our request` (a JSON patch that did not apply) or a
+    /// JSON patch `testing value ... failed`.
+    PatchFailed,
 }
 
 /// Everything a message names. Empty fields: the message does not say.
@@ -81,11 +77,15 @@ pub(crate) struct Facts {
     pub path: Option<String>,
     /// The message says `at the cluster scope`.
     pub cluster_scope: bool,
-    /// A `RBAC: clusterrole... "x" not found` suffix: (is a ClusterRole, its name).
-    pub missing_role: Option<(bool, String)>,
+    /// A `RBAC: clusterrole... "x" not found` suffix.
+    pub missing_role: Option<MissingRole>,
     /// Text an authorizer appended after the denial (GKE, AKS, `RBAC: ...`).
     pub authorizer_text: Option<String>,
-    pub admission: Option<Admission>,
+    pub admission: Option<Admitter>,
+    /// The webhook that could not be called, and its Service (`ns/name`) when the message names it.
+    pub webhook: Option<(String, Option<String>)>,
+    /// The message says a token has expired.
+    pub expired: bool,
     /// Why the admission plugin or validation refused (the text after `denied the request:` / the causes).
     pub detail: Option<String>,
     /// Field paths named as invalid (`spec.title`, `resourceVersionMatch`).
@@ -108,12 +108,12 @@ fn re(pattern: &str) -> Regex {
 
 static DENIED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
     )
 });
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) path {Q}(?P<path>{V}){Q}(?::\s*(?P<suffix>.*))?"#,
+        r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) path {Q}(?P<path>{V}){Q}(?::\s*(?P<suffix>.*))?"#,
     )
 });
 /// Before Kubernetes 1.14: `User "u" cannot list pods in the namespace "x"`, `cannot get deployments.extensions
@@ -198,6 +198,18 @@ static TOO_OLD: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// client-go's `failed to list *v1.Node: Unauthorized` (the 401 Status message on its own).
 static UNAUTHORIZED: LazyLock<Regex> = LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s])"#));
+static WEBHOOK_CALL: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"failed calling webhook {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#));
+static SERVICE_NOT_FOUND: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"service {Q}(?P<svc>{V}){Q} not found"#));
+/// A webhook Service's in-cluster host name: `https://<service>.<namespace>.svc`.
+static SERVICE_HOST: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"https://(?P<svc>[a-z0-9\-]+)\.(?P<ns>[a-z0-9\-]+)\.svc"#));
+static CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"the server has asked for the client to provide credentials(?: \((?P<verb>[a-z]+) (?P<pres>[a-z0-9.\-]+)(?: (?P<name>[^)]*))?\))?"#,
+    )
+});
 static FOR_WATCH: LazyLock<Regex> = LazyLock::new(|| re(r#"forbidden for watch|for watch unless"#));
 
 /// The list and watch options the server validates (apimachinery `internalversion/validation`).
@@ -282,10 +294,32 @@ pub(crate) fn read(text: &str) -> Facts {
         return f;
     }
 
+    // A webhook that could not be called: its `service "x" not found` is the webhook's Service, not the request's
+    // object, and the call's transport words are the webhook's, not the client's.
+    if let Some(c) = gated(&WEBHOOK_CALL, "failed calling webhook", text) {
+        f.said = Some(Said::WebhookUnreachable);
+        let why = c.name("why").map(|m| clean(m.as_str()));
+        let service = why.as_deref().and_then(|w| {
+            let host = SERVICE_HOST.captures(w);
+            let ns = host.as_ref().and_then(|h| cap(h, "ns"));
+            let svc = gated(&SERVICE_NOT_FOUND, "not found", w)
+                .and_then(|c| cap(&c, "svc"))
+                .or_else(|| host.as_ref().and_then(|h| cap(h, "svc")))?;
+            Some(match ns {
+                Some(ns) => format!("{ns}/{svc}"),
+                None => svc,
+            })
+        });
+        f.webhook = Some((cap(&c, "name").unwrap_or_default(), service));
+        f.detail = why;
+        admission_target(text, &mut f);
+        return f;
+    }
+
     // Admission comes before RBAC: "is forbidden" in a webhook's or policy's text does not make it RBAC.
     if let Some(c) = gated(&WEBHOOK, "admission webhook", text) {
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::Webhook {
+        f.admission = Some(Admitter::Webhook {
             name: cap(&c, "name").unwrap_or_default(),
         });
         f.detail = c.name("why").map(|m| clean(m.as_str()));
@@ -294,7 +328,7 @@ pub(crate) fn read(text: &str) -> Facts {
     }
     if let Some(c) = gated(&POLICY, "ValidatingAdmissionPolicy", text) {
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::Policy {
+        f.admission = Some(Admitter::Policy {
             name: cap(&c, "name").unwrap_or_default(),
             binding: cap(&c, "binding").unwrap_or_default(),
         });
@@ -344,7 +378,7 @@ pub(crate) fn read(text: &str) -> Facts {
 
     if let Some(c) = gated(&POD_SECURITY, "PodSecurity", text) {
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::PodSecurity {
+        f.admission = Some(Admitter::PodSecurity {
             level: cap(&c, "level").unwrap_or_default(),
         });
         f.detail = c.name("why").map(|m| clean(m.as_str()));
@@ -353,7 +387,7 @@ pub(crate) fn read(text: &str) -> Facts {
     }
     if let Some(c) = gated(&QUOTA, "exceeded quota", text) {
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::Quota {
+        f.admission = Some(Admitter::Quota {
             name: cap(&c, "name").unwrap_or_default(),
         });
         f.detail = c.name("why").map(|m| clean(m.as_str()));
@@ -362,7 +396,7 @@ pub(crate) fn read(text: &str) -> Facts {
     }
     if let Some(c) = gated(&TERMINATING, "being terminated", text) {
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::NamespaceTerminating);
+        f.admission = Some(Admitter::NamespaceTerminating);
         f.namespace = cap(&c, "ns");
         admission_target(text, &mut f);
         return f;
@@ -469,7 +503,7 @@ pub(crate) fn read(text: &str) -> Facts {
         // A 403 whose text is not an authorizer's (`User ... cannot ...`) comes from an admission plugin
         // (ServiceAccount, NodeRestriction, LimitRanger, ...).
         f.said = Some(Said::Admission);
-        f.admission = Some(Admission::Other);
+        f.admission = Some(Admitter::Other);
         if let Some(pres) = c.name("pres") {
             let (res, group) = split_resource(pres.as_str());
             f.resource = Some(res);
@@ -486,7 +520,26 @@ pub(crate) fn read(text: &str) -> Facts {
     }
 
     let lower_has = |needle: &str| contains_ignore_ascii_case(text, needle);
-    if lower_has("too many requests") || text.contains("TooManyRequests") {
+    if text.contains("storage is (re)initializing") {
+        f.said = Some(Said::Reinitializing);
+    } else if text.contains("etcdserver: leader changed") {
+        f.said = Some(Said::LeaderChanged);
+    } else if text.contains("from the storage") && text.contains("failed to read one or more") {
+        f.said = Some(Said::StorageRead);
+    } else if text.contains("the server rejected our request due to an error in our request")
+        || (text.contains("testing value") && text.contains("failed"))
+    {
+        f.said = Some(Said::PatchFailed);
+    } else if let Some(c) = gated(&CREDENTIALS, "provide credentials", text) {
+        f.said = Some(Said::NotLoggedIn);
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = Some(group.unwrap_or_default());
+        }
+        f.name = cap(&c, "name").filter(|n| !n.is_empty());
+        f.expired = lower_has("expired");
+    } else if lower_has("too many requests") || text.contains("TooManyRequests") {
         f.said = Some(Said::TooMany);
     } else if text.contains("client-side throttling") {
         f.said = Some(Said::ClientThrottled);
@@ -500,11 +553,9 @@ pub(crate) fn read(text: &str) -> Facts {
         || text.contains("before all known HTTP paths have been installed")
     {
         f.said = Some(Said::ServerFailed);
-    } else if UNAUTHORIZED.is_match(text)
-        || text.contains("You must be logged in to the server")
-        || text.contains("the server has asked for the client to provide credentials")
-    {
+    } else if UNAUTHORIZED.is_match(text) || text.contains("You must be logged in to the server") {
         f.said = Some(Said::NotLoggedIn);
+        f.expired = lower_has("token is expired") || lower_has("token has expired");
     }
     f
 }
@@ -536,17 +587,12 @@ fn authorizer_suffix(suffix: &str, f: &mut Facts) {
         return;
     }
     if let Some(c) = MISSING_ROLE.captures(suffix) {
-        f.missing_role = Some((
-            c.name("cluster").is_some(),
-            cap(&c, "role").unwrap_or_default(),
-        ));
+        f.missing_role = Some(MissingRole {
+            cluster: c.name("cluster").is_some(),
+            name: cap(&c, "role").unwrap_or_default(),
+        });
     }
     f.authorizer_text = Some(text);
-}
-
-/// Whether a message is an RBAC escalation-prevention denial.
-pub(crate) fn is_escalation(text: &str) -> bool {
-    text.contains("is attempting to grant RBAC permissions not currently held")
 }
 
 /// ASCII case-insensitive substring test without allocating.
@@ -582,7 +628,13 @@ mod tests {
         assert_eq!(f.subresource.as_deref(), Some("status"));
         assert_eq!(f.name.as_deref(), Some("a"));
         assert!(f.cluster_scope);
-        assert_eq!(f.missing_role, Some((true, "doc-writer".into())));
+        assert_eq!(
+            f.missing_role,
+            Some(MissingRole {
+                cluster: true,
+                name: "doc-writer".into()
+            })
+        );
     }
 
     #[test]
@@ -593,7 +645,7 @@ mod tests {
         assert_eq!(f.said, Some(Said::Admission));
         assert_eq!(
             f.admission,
-            Some(Admission::Webhook {
+            Some(Admitter::Webhook {
                 name: "deny.example.com".into()
             })
         );

@@ -1,7 +1,7 @@
 //! Readers: each input format (a `kube::Error` value, kube-rs `Debug`/`Display` text, a `metav1.Status` JSON
 //! body, client-go and controller-runtime log lines, kubectl output, transport errors) is read into
-//! [`Evidence`] — what the failure says about itself, before any judgement. [`crate::classify`] turns evidence
-//! into a [`crate::Diagnosis`].
+//! [`Evidence`] — what the failure says about itself, before any judgement and without a word of prose (facts
+//! of the framing are typed [`Note`]s). The classifier turns evidence into a [`crate::Diagnosis`].
 //!
 //! The text readers never panic and never allocate in proportion to anything but the line they are given.
 
@@ -10,58 +10,27 @@ pub(crate) mod escape;
 pub(crate) mod kube_debug;
 pub(crate) mod kube_error;
 pub(crate) mod kubectl;
+pub(crate) mod kubewhy_line;
 pub(crate) mod message;
 pub(crate) mod status_json;
 pub(crate) mod transport;
-pub mod url;
 
-use crate::diagnosis::Request;
-
-/// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// The initial LIST (`InitialListFailed`, client-go `failed to list`).
-    InitialList,
-    /// Starting the WATCH (`WatchStartFailed`).
-    WatchStart,
-    /// An ERROR event inside the watch stream (`WatchError`).
-    WatchEvent,
-    /// The watch stream broke (`WatchFailed`).
-    WatchStream,
-    /// A reconciler's own API call (`ReconcilerFailed`).
-    Reconcile,
-    /// controller-runtime gave up waiting for an informer (`timed out waiting for cache to be synced`).
-    CacheSync,
-}
-
-impl Phase {
-    /// The verb the step uses.
-    pub(crate) fn verb(self) -> Option<&'static str> {
-        match self {
-            Phase::InitialList => Some("list"),
-            Phase::WatchStart | Phase::WatchEvent | Phase::WatchStream => Some("watch"),
-            Phase::Reconcile | Phase::CacheSync => None,
-        }
-    }
-}
+use crate::cause::{Cause, ConnectionFailure, FieldError, TlsFailure};
+use crate::diagnosis::{Phase, Request};
+use crate::note::Note;
 
 /// A transport failure: no HTTP response was received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
     /// Refused, reset, unreachable, DNS, closed connection.
-    Connection,
+    Connection {
+        failure: ConnectionFailure,
+        os_code: Option<i32>,
+    },
     /// A time-out before a response.
     Timeout,
     /// The TLS handshake or certificate check failed.
-    Tls,
-}
-
-/// One field cause of a `metav1.Status` (`details.causes[]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Cause {
-    pub reason: String,
-    pub message: String,
-    pub field: String,
+    Tls(TlsFailure),
 }
 
 /// What a failure says about itself: the API server's answer (code, reason, message, details) when there was
@@ -78,7 +47,7 @@ pub(crate) struct Evidence {
     pub detail_name: Option<String>,
     pub detail_group: Option<String>,
     pub detail_kind: Option<String>,
-    pub causes: Vec<Cause>,
+    pub causes: Vec<FieldError>,
     pub retry_after: Option<u32>,
     /// What the context says about the request.
     pub request: Request,
@@ -86,13 +55,17 @@ pub(crate) struct Evidence {
     pub phase: Option<Phase>,
     /// A transport failure, when there was no response.
     pub transport: Option<Transport>,
-    /// Facts from the framing (`kube_runtime::watcher` logged it at WARN, client-go `Failed to watch`).
-    pub notes: Vec<String>,
+    /// Facts from the framing (kube_runtime logged it, a client-go reflector logged it).
+    pub notes: Vec<Note>,
     /// A reader recognised the text as a failure even if no rule classifies it (e.g. a `Status` struct).
     pub is_failure: bool,
-    /// The class the framing implies when nothing more specific decides (controller-runtime's `if kind is a
-    /// CRD, it should be installed`).
-    pub hint: Option<crate::Class>,
+    /// The cause the framing implies when nothing more specific decides (controller-runtime's `if kind is a
+    /// CRD, it should be installed`, a `kube::Error::Auth`).
+    pub hint: Option<Cause>,
+    /// The subject a kubewhy log line names (`user=`).
+    pub user: Option<String>,
+    /// The class a kubewhy log line names (`class=`).
+    pub class_said: Option<crate::Class>,
     /// The message, already read (so it is read once).
     pub facts: Option<message::Facts>,
 }
@@ -103,15 +76,21 @@ pub(crate) fn read_text(text: &str) -> Option<Evidence> {
     let found_status = kube_debug::read(text, &mut ev) || status_json::read(text, &mut ev);
     client_go::read(text, &mut ev);
     kubectl::read(text, &mut ev);
+    kubewhy_line::read(text, &mut ev);
     if !found_status && ev.message.is_empty() {
         ev.message = text.trim().to_string();
+    }
+    if ev.class_said.is_some() {
+        // kubewhy's own line: its fields are the evidence; its words are kubewhy's, not the server's.
+        ev.facts = Some(message::Facts::default());
+        return Some(ev);
     }
     if ev.code.is_none() && ev.reason.is_none() && ev.transport.is_none() {
         // Transport errors: only when no server answer was found.
         ev.transport = transport::classify_text(&ev.message);
     }
     if ev.request.url.is_none() {
-        url::from_log_fields(text, &mut ev.request);
+        crate::url::from_log_fields(text, &mut ev.request);
     }
     let facts = message::read(&ev.message);
     let found = ev.is_failure

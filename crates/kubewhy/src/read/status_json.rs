@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
+use super::Evidence;
 use super::escape::normalize_from;
-use super::{Cause, Evidence};
+use crate::cause::FieldError;
 
 /// How many `{` before the `kind` key are tried as the object's start.
 const CANDIDATES: usize = 8;
@@ -79,7 +80,7 @@ fn fill(v: &Value, ev: &mut Evidence) {
         if let Some(causes) = d.get("causes").and_then(Value::as_array) {
             ev.causes = causes
                 .iter()
-                .map(|c| Cause {
+                .map(|c| FieldError {
                     reason: s(c, "reason").unwrap_or_default(),
                     message: s(c, "message").unwrap_or_default(),
                     field: s(c, "field").unwrap_or_default(),

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 
 use super::Transport;
+use crate::cause::{ConnectionFailure, TlsFailure};
 
 /// Phrases of a failed TLS handshake or certificate check.
 const TLS: [&str; 22] = [
@@ -107,12 +108,93 @@ pub(crate) fn classify_text(text: &str) -> Option<Transport> {
     if timeout && !text.contains("waiting for cache to be synced") {
         Some(Transport::Timeout)
     } else if tls {
-        Some(Transport::Tls)
+        Some(Transport::Tls(tls_failure(text)))
     } else if connection {
-        Some(Transport::Connection)
+        Some(Transport::Connection {
+            failure: connection_failure(text),
+            os_code: os_code(text),
+        })
     } else {
         None
     }
+}
+
+/// How a TLS failure failed, from rustls's, Go's and OpenSSL's words.
+pub(crate) fn tls_failure(text: &str) -> TlsFailure {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&[
+        "UnknownIssuer",
+        "signed by unknown authority",
+        "unable to get local issuer certificate",
+        "self signed certificate in certificate chain",
+        "self-signed certificate in certificate chain",
+    ]) {
+        TlsFailure::UnknownIssuer
+    } else if has(&[
+        "NotValidForName",
+        "is valid for",
+        "not valid for",
+        "doesn't contain any IP SANs",
+        "Hostname mismatch",
+    ]) {
+        TlsFailure::WrongName
+    } else if has(&[
+        "Expired",
+        "has expired",
+        "NotValidYet",
+        "is not yet valid",
+        "certificate has expired",
+    ]) {
+        TlsFailure::Expired
+    } else if has(&[
+        "handshake",
+        "AlertReceived",
+        "received fatal alert",
+        "bad certificate",
+        "peer is incompatible",
+    ]) {
+        TlsFailure::Handshake
+    } else {
+        TlsFailure::Other
+    }
+}
+
+/// How a connection failed, from the OS's, hyper's and Go's words.
+fn connection_failure(text: &str) -> ConnectionFailure {
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&["efused", "os error 111", "ConnectionRefused"]) {
+        ConnectionFailure::Refused
+    } else if has(&[
+        "no such host",
+        "failed to lookup address",
+        "Name or service not known",
+        "name resolution",
+        "dns error",
+    ]) {
+        ConnectionFailure::Dns
+    } else if has(&["route to host", "nreachable"]) {
+        ConnectionFailure::Unreachable
+    } else if has(&[
+        "eset",
+        "os error 104",
+        "roken pipe",
+        "unexpected EOF",
+        "closed before message completed",
+    ]) {
+        ConnectionFailure::Reset
+    } else {
+        ConnectionFailure::Other
+    }
+}
+
+/// The OS error code a message names (`(os error 111)`).
+fn os_code(text: &str) -> Option<i32> {
+    let at = text.find("os error ")? + "os error ".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 /// The server a transport error names: `https://host:port`, `dial tcp host:port`, `The connection to the server
@@ -165,7 +247,7 @@ mod tests {
             classify_text(
                 "Unable to connect to the server: x509: certificate signed by unknown authority"
             ),
-            Some(Transport::Tls)
+            Some(Transport::Tls(TlsFailure::UnknownIssuer))
         );
         assert_eq!(
             classify_text("Get \"https://10.0.0.1:6443/api\": net/http: TLS handshake timeout"),
@@ -175,7 +257,30 @@ mod tests {
             classify_text(
                 "The connection to the server localhost:8080 was refused - did you specify the right host or port?"
             ),
-            Some(Transport::Connection)
+            Some(Transport::Connection {
+                failure: ConnectionFailure::Refused,
+                os_code: None
+            })
+        );
+        assert_eq!(
+            classify_text(
+                "error trying to connect: tcp connect error: Connection refused (os error 111)"
+            ),
+            Some(Transport::Connection {
+                failure: ConnectionFailure::Refused,
+                os_code: Some(111)
+            })
+        );
+        assert_eq!(
+            classify_text("dial tcp: lookup api.example.invalid on 10.0.0.10:53: no such host"),
+            Some(Transport::Connection {
+                failure: ConnectionFailure::Dns,
+                os_code: None
+            })
+        );
+        assert_eq!(
+            classify_text("invalid peer certificate: NotValidForName"),
+            Some(Transport::Tls(TlsFailure::WrongName))
         );
         assert_eq!(
             server_of("The connection to the server localhost:8080 was refused"),

@@ -1,13 +1,13 @@
-//! The RBAC remedy for a `forbidden` diagnosis: the one permission that was denied, for the subject that was
-//! denied, turned into manifests by [`crate::rbac::generate`] — alone, or merged with every other denial of the
-//! same subject into one role (what `kubewhy explain --fix` prints).
+//! The RBAC remedy for a denial: the permissions that were denied, for the subject that was denied, turned into
+//! manifests by [`crate::rbac::generate`] — alone, or merged with every other denial of the same subject into one
+//! role (what `kubewhy explain --fix` prints).
 
 use std::collections::BTreeMap;
 
-use crate::classify::{builtin_group, is_wrong_core_group};
-use crate::diagnosis::{Class, Diagnosis};
-use crate::rbac::{self, Permission, Subject, Verb};
-use crate::read::message;
+use crate::cause::Cause;
+use crate::diagnosis::Diagnosis;
+use crate::rbac::{self, Permission, Subject};
+use crate::vocab::{IMPERSONATION_GROUP, Verb, builtin_group};
 
 /// One denied permission and who needs it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,40 +18,80 @@ pub struct Grant {
     pub permission: Permission,
 }
 
-/// The grant that fixes a `forbidden` diagnosis, when RBAC is the fix: `None` for other classes, for
-/// escalation-prevention denials, when the subject or verb is unknown, and when the client asked for a non-core
-/// resource in the core group (the fix is the client's group) unless the resource's real group is well known.
-pub fn grant(d: &Diagnosis) -> Option<Grant> {
-    if d.class != Class::Forbidden {
-        return None;
-    }
-    if message::is_escalation(&d.message) {
-        return None;
-    }
-    let user = d.user.as_deref()?;
-    let verb: Verb = d.request.verb.as_deref()?.parse().ok()?;
+/// The grants that fix a denial, when RBAC is the fix: empty for other causes, when the subject or verb is
+/// unknown, and when the client asked for a non-core resource in the core group (the fix is the client's group)
+/// unless the resource's real group is known (built in, or found by `--live`). A constrained impersonation
+/// denial (`impersonate-on:<mode>:<verb>`) needs two rules: the action on the target and `impersonate:<mode>` on
+/// the identity.
+pub fn grants(d: &Diagnosis) -> Vec<Grant> {
+    let Cause::Denied(denial) = &d.cause else {
+        return Vec::new();
+    };
+    let (Some(user), Some(verb)) = (
+        d.user.as_deref(),
+        d.request
+            .verb
+            .as_deref()
+            .and_then(|v| v.parse::<Verb>().ok()),
+    ) else {
+        return Vec::new();
+    };
     let subject = Subject::from_username(user);
     let r = &d.request;
     if let Some(path) = &r.path {
-        return Some(Grant {
+        return vec![Grant {
             subject,
             permission: Permission::non_resource(path, verb),
-        });
+        }];
     }
-    let resource = r.resource.as_deref()?;
-    let group = if is_wrong_core_group(r) {
-        builtin_group(resource)?
-    } else {
-        r.group.as_deref()?
+    let Some(resource) = r.resource.as_deref() else {
+        return Vec::new();
     };
-    let resource = match &r.subresource {
+    let group = if denial.wrong_core_group {
+        match denial
+            .real_group
+            .as_deref()
+            .or_else(|| builtin_group(resource))
+        {
+            Some(g) => g,
+            None => return Vec::new(),
+        }
+    } else {
+        match r.group.as_deref() {
+            Some(g) => g,
+            None => return Vec::new(),
+        }
+    };
+    let target = match &r.subresource {
         Some(sub) => format!("{resource}/{sub}"),
         None => resource.to_string(),
     };
-    Some(Grant {
-        subject,
-        permission: Permission::resource(group, &resource, verb, r.namespace.as_deref()),
-    })
+    let mut verbs = vec![verb];
+    verbs.extend(
+        denial
+            .also_denied
+            .iter()
+            .filter_map(|v| v.parse::<Verb>().ok()),
+    );
+    let mut out: Vec<Grant> = verbs
+        .into_iter()
+        .map(|verb| Grant {
+            subject: subject.clone(),
+            permission: Permission::resource(group, &target, verb, r.namespace.as_deref()),
+        })
+        .collect();
+    if let Verb::ImpersonateOn(mode, _) = verb {
+        out.push(Grant {
+            subject,
+            permission: Permission::resource(
+                IMPERSONATION_GROUP,
+                mode.identity_resource(),
+                Verb::ImpersonateAs(mode),
+                None,
+            ),
+        });
+    }
+    out
 }
 
 /// A name a Role and binding can carry: lowercase letters, digits, `-` and `.`, at most 63 characters.
@@ -88,23 +128,29 @@ fn subject_name(s: &Subject) -> &str {
     }
 }
 
-/// The manifests for one grant alone, named after the subject, verb and resource.
-pub fn single_yaml(g: &Grant) -> Result<String, serde_yaml::Error> {
-    let what = match &g.permission.target {
+/// The manifests for the grants of one diagnosis (one subject), named after the subject, the first verb and the
+/// resource.
+pub fn grants_yaml(grants: &[Grant]) -> Result<Option<String>, serde_yaml::Error> {
+    let Some(first) = grants.first() else {
+        return Ok(None);
+    };
+    let what = match &first.permission.target {
         rbac::Target::Resource { resource, .. } => resource.replace('/', "-"),
         rbac::Target::NonResource { path } => path.trim_matches('/').replace('/', "-"),
     };
     let name = object_name(&[
         "kubewhy",
-        subject_name(&g.subject),
-        g.permission.verb.as_str(),
+        subject_name(&first.subject),
+        first.permission.verb.as_str(),
         &what,
     ]);
-    rbac::to_yaml(&rbac::generate(
-        &name,
-        &g.subject,
-        std::slice::from_ref(&g.permission),
-    ))
+    let perms: Vec<Permission> = grants.iter().map(|g| g.permission.clone()).collect();
+    rbac::to_yaml(&rbac::generate(&name, &first.subject, &perms)).map(Some)
+}
+
+/// The manifests for one grant alone (see [`grants_yaml`]).
+pub fn single_yaml(g: &Grant) -> Result<String, serde_yaml::Error> {
+    grants_yaml(std::slice::from_ref(g)).map(Option::unwrap_or_default)
 }
 
 /// Merges grants per subject: one Role/ClusterRole (and binding) set per subject, named `kubewhy-<subject>`,

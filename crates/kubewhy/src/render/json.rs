@@ -1,25 +1,33 @@
-//! JSON: one object per diagnosis (or finding) with stable field names — `class`, every request and subject
-//! field (null when unknown), `message`, `summary`, `cause`, `notes`, `remedy: {text, yaml?, commands}`, and
-//! for findings `file`, `count`, `first_line`, `last_line`. The wire types are private so the model can change
-//! without changing the schema.
+//! JSON: one object per diagnosis with stable field names (schema version [`SCHEMA_VERSION`], documented in
+//! `docs/json.md`) — `schema_version`, `class`, `level`, `code`, `reason`, the subject and every request field
+//! (null when unknown), `phase`, `message`, `summary`, `cause`, `notes`, `remedy: {summary, text, yaml?,
+//! commands}`, the typed cause as `typed_cause`, and for log findings `file`, `count`, `first_line`, `last_line`.
+//! The wire types are private so the model can change without changing the schema.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::diagnosis::{Class, Diagnosis};
-use crate::scan::Finding;
+use super::text::Location;
+use crate::cause::Cause;
+use crate::diagnosis::{Class, Diagnosis, Phase};
+
+/// The version of the JSON schema (`docs/json.md`): 2 added `schema_version`, `phase`, `typed_cause` and
+/// `remedy.summary` to the fields of version 1.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
-struct WireRemedy<'a> {
-    text: &'a str,
+struct WireRemedy {
+    summary: String,
+    text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    yaml: Option<&'a str>,
-    commands: &'a [String],
+    yaml: Option<String>,
+    commands: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct WireDiagnosis<'a> {
+    schema_version: u32,
     class: Class,
     level: &'static str,
     code: Option<u16>,
@@ -37,11 +45,13 @@ struct WireDiagnosis<'a> {
     path: Option<&'a str>,
     method: Option<&'a str>,
     url: Option<&'a str>,
+    phase: Option<Phase>,
     message: &'a str,
-    summary: &'a str,
-    cause: &'a str,
-    notes: &'a [String],
-    remedy: WireRemedy<'a>,
+    summary: String,
+    cause: String,
+    notes: Vec<String>,
+    remedy: WireRemedy,
+    typed_cause: &'a Cause,
 }
 
 #[derive(Serialize)]
@@ -56,7 +66,10 @@ struct WireFinding<'a> {
 
 fn wire(d: &Diagnosis) -> WireDiagnosis<'_> {
     let r = &d.request;
+    let described = d.describe();
+    let remedy = d.remedy();
     WireDiagnosis {
+        schema_version: SCHEMA_VERSION,
         class: d.class,
         level: super::Level::of(d).as_str(),
         code: d.code,
@@ -74,33 +87,40 @@ fn wire(d: &Diagnosis) -> WireDiagnosis<'_> {
         path: r.path.as_deref(),
         method: r.method.as_deref(),
         url: r.url.as_deref(),
+        phase: d.phase,
         message: &d.message,
-        summary: &d.summary,
-        cause: &d.cause,
-        notes: &d.notes,
+        summary: described.summary,
+        cause: described.cause,
+        notes: described.notes,
         remedy: WireRemedy {
-            text: &d.remedy.text,
-            yaml: d.remedy.yaml.as_deref(),
-            commands: &d.remedy.commands,
+            summary: remedy.summary,
+            text: remedy.text,
+            yaml: remedy.yaml,
+            commands: remedy.commands,
         },
+        typed_cause: &d.cause,
     }
 }
 
 /// A diagnosis as a JSON value.
 pub fn diagnosis_value(d: &Diagnosis) -> serde_json::Value {
-    serde_json::to_value(wire(d)).expect("the wire types always serialize")
+    to_value(&wire(d))
 }
 
-/// A finding as a JSON value.
-pub fn finding_value(f: &Finding) -> serde_json::Value {
-    serde_json::to_value(WireFinding {
-        diagnosis: wire(&f.diagnosis),
-        file: &f.source,
-        count: f.count,
-        first_line: f.first_line,
-        last_line: f.last_line,
+/// A diagnosis found in a log as a JSON value (with `file`, `count`, `first_line`, `last_line`).
+pub fn finding_value(d: &Diagnosis, at: &Location<'_>) -> serde_json::Value {
+    to_value(&WireFinding {
+        diagnosis: wire(d),
+        file: at.source,
+        count: at.count,
+        first_line: at.first_line,
+        last_line: at.last_line,
     })
-    .expect("the wire types always serialize")
+}
+
+fn to_value(v: &impl Serialize) -> serde_json::Value {
+    // The wire types hold strings, numbers and serde-derived enums only: serializing them cannot fail.
+    serde_json::to_value(v).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
 }
 
 /// Writes one diagnosis as a JSON object on one line.
@@ -109,9 +129,63 @@ pub fn write_diagnosis(w: &mut impl Write, d: &Diagnosis) -> io::Result<()> {
     writeln!(w)
 }
 
-/// Writes findings as a pretty-printed JSON array.
-pub fn write_findings(w: &mut impl Write, findings: &[Finding]) -> io::Result<()> {
-    let values: Vec<serde_json::Value> = findings.iter().map(finding_value).collect();
+/// Writes diagnoses found in logs as a pretty-printed JSON array.
+pub fn write_findings(w: &mut impl Write, found: &[(&Diagnosis, Location<'_>)]) -> io::Result<()> {
+    let values: Vec<serde_json::Value> = found.iter().map(|(d, at)| finding_value(d, at)).collect();
     serde_json::to_writer_pretty(&mut *w, &values)?;
     writeln!(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_version_1_fields_and_adds_the_typed_cause() {
+        let d = crate::diagnose_text(
+            r#"configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot list resource "configmaps" in API group "" in the namespace "ns""#,
+        )
+        .unwrap();
+        let v = diagnosis_value(&d);
+        for key in [
+            "class",
+            "code",
+            "reason",
+            "user",
+            "groups",
+            "verb",
+            "resource",
+            "subresource",
+            "group",
+            "version",
+            "kind",
+            "namespace",
+            "name",
+            "path",
+            "method",
+            "url",
+            "message",
+            "summary",
+            "cause",
+            "notes",
+            "remedy",
+        ] {
+            assert!(v.get(key).is_some(), "{key} missing: {v:#}");
+        }
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["typed_cause"]["kind"], "denied");
+        assert_eq!(v["typed_cause"]["scope"], "namespace");
+        assert!(
+            v["cause"]
+                .as_str()
+                .unwrap()
+                .contains("no Role or ClusterRole")
+        );
+        assert!(
+            v["remedy"]["yaml"]
+                .as_str()
+                .unwrap()
+                .contains("kind: RoleBinding")
+        );
+    }
 }

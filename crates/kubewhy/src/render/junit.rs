@@ -56,15 +56,11 @@ pub fn write(
                 ) {
                     Ok(()) => String::from_utf8_lossy(&text).into_owned(),
                     // The text renderer writes to a Vec, which cannot fail; keep the one-line form regardless.
-                    Err(_) => d.to_string(),
+                    Err(_) => format!("{d:#}"),
                 };
                 status
                     .set_type(d.class.as_str())
-                    .set_message(if d.summary.is_empty() {
-                        d.message.as_str()
-                    } else {
-                        d.summary.as_str()
-                    })
+                    .set_message(d.summary())
                     .set_description(body);
                 status
             }
@@ -91,12 +87,13 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnosis::Class;
+    use crate::cause::Cause;
 
     #[test]
     fn writes_passes_failures_and_skips_with_escaping() {
-        let mut d = Diagnosis::new(Class::Forbidden, "m");
-        d.summary = "cannot `watch` <documents> & more".into();
+        let mut d = Diagnosis::new(Cause::Denied(Default::default()), "m");
+        d.request.verb = Some("watch".into());
+        d.request.resource = Some("<documents> & more".into());
         let cases = [
             Case {
                 class: "kubewhy.check.reach",

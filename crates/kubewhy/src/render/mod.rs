@@ -1,9 +1,93 @@
-//! Renderers: show diagnoses and findings to a person (rustc-style [`text`]) or a program ([`json`]). They take
-//! plain data and an `impl Write`; they never classify and never know where a diagnosis came from.
+//! Renderers: show diagnoses to a person (rustc-style [`text`]) or a program ([`json`], [`junit`]), and the errors
+//! of kubewhy's own programs ([`chain`]). They take a diagnosis (words come from [`crate::describe`], fixes from
+//! [`crate::remedy`]) and an optional location and write to an `impl Write`; they never classify and never know
+//! where a diagnosis came from.
 
+pub mod chain;
 pub mod json;
 pub mod junit;
+pub mod report;
 pub mod text;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use report::{ReportOptions, WriteError};
+pub use text::{Location, TextOptions};
+
+/// An output format (`-o text|json|junit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// rustc-style text.
+    #[default]
+    Text,
+    /// JSON (`docs/json.md`).
+    Json,
+    /// JUnit XML (reports only).
+    Junit,
+}
+
+impl Format {
+    /// Every format.
+    pub const ALL: [Format; 3] = [Format::Text, Format::Json, Format::Junit];
+
+    /// `text`, `json`, `junit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a word that is not a format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an output format (expected text, json or junit)")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// When to colour text (`--color auto|always|never`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set or `TERM` is `dumb`.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub fn colors(self, is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_terminal
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        }
+    }
+}
 
 use crate::diagnosis::{Class, Diagnosis};
 
@@ -32,5 +116,32 @@ impl Level {
             Level::Error => "error",
             Level::Warning => "warning",
         }
+    }
+}
+
+/// ANSI colours, when on.
+pub(crate) struct Paint {
+    pub(crate) on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub(crate) fn level(&self, l: Level, s: &str) -> String {
+        self.wrap(if l == Level::Error { "1;31" } else { "1;33" }, s)
+    }
+    pub(crate) fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    pub(crate) fn gutter(&self, s: &str) -> String {
+        self.wrap("1;34", s)
+    }
+    pub(crate) fn added(&self, s: &str) -> String {
+        self.wrap("32", s)
     }
 }

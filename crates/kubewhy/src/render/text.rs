@@ -4,40 +4,25 @@
 
 use std::io::{self, Write};
 
-use super::Level;
+use super::{Level, Paint};
 use crate::diagnosis::Diagnosis;
-use crate::scan::Finding;
+use crate::vocab::request_resource;
 
 /// How to render.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextOptions {
     /// Use ANSI colours.
     pub color: bool,
+    /// Show the remedy's manifest (a report that prints one merged fix at its end leaves them out).
+    pub manifests: bool,
 }
 
-struct Paint {
-    on: bool,
-}
-
-impl Paint {
-    fn wrap(&self, code: &str, s: &str) -> String {
-        if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            color: false,
+            manifests: true,
         }
-    }
-    fn level(&self, l: Level, s: &str) -> String {
-        self.wrap(if l == Level::Error { "1;31" } else { "1;33" }, s)
-    }
-    fn bold(&self, s: &str) -> String {
-        self.wrap("1", s)
-    }
-    fn gutter(&self, s: &str) -> String {
-        self.wrap("1;34", s)
-    }
-    fn added(&self, s: &str) -> String {
-        self.wrap("32", s)
     }
 }
 
@@ -62,18 +47,6 @@ pub fn write_diagnosis(w: &mut impl Write, d: &Diagnosis, opts: &TextOptions) ->
     write_at(w, d, None, opts)
 }
 
-/// Writes one finding of a scan (with its location, count and line).
-pub fn write_finding(w: &mut impl Write, f: &Finding, opts: &TextOptions) -> io::Result<()> {
-    let loc = Location {
-        source: &f.source,
-        first_line: f.first_line,
-        last_line: f.last_line,
-        count: f.count,
-        excerpt: &f.excerpt,
-    };
-    write_at(w, &f.diagnosis, Some(loc), opts)
-}
-
 /// `GET /api/v1/...`, or `list configmaps in namespace x`, or nothing.
 fn request_line(d: &Diagnosis) -> Option<String> {
     let r = &d.request;
@@ -86,7 +59,7 @@ fn request_line(d: &Diagnosis) -> Option<String> {
     }
     if let Some(p) = &r.path {
         parts.push(p.clone());
-    } else if let Some(t) = crate::classify::resource_text(r) {
+    } else if let Some(t) = request_resource(r) {
         parts.push(t);
         if let Some(n) = &r.name {
             parts.push(format!("`{n}`"));
@@ -118,10 +91,12 @@ pub fn write_at(
     let pad = " ".repeat(width);
     let bar = p.gutter(&format!("{pad} |"));
     let eq = p.gutter(&format!("{pad} ="));
-    let summary = if d.summary.is_empty() {
+    let described = d.describe();
+    let remedy = d.remedy();
+    let summary = if described.summary.is_empty() {
         &d.message
     } else {
-        &d.summary
+        &described.summary
     };
     writeln!(
         w,
@@ -163,14 +138,14 @@ pub fn write_at(
             }
         }
     }
-    if !d.cause.is_empty() {
-        writeln!(w, "{eq} {}: {}", p.bold("cause"), d.cause)?;
+    if !described.cause.is_empty() {
+        writeln!(w, "{eq} {}: {}", p.bold("cause"), described.cause)?;
     }
-    for n in &d.notes {
+    for n in &described.notes {
         writeln!(w, "{eq} {}: {n}", p.bold("note"))?;
     }
-    if !d.remedy.text.is_empty() {
-        let mut lines = d.remedy.text.lines();
+    if !remedy.text.is_empty() {
+        let mut lines = remedy.text.lines();
         if let Some(first) = lines.next() {
             writeln!(w, "{eq} {}: {first}", p.bold("help"))?;
         }
@@ -178,14 +153,14 @@ pub fn write_at(
             writeln!(w, "{pad}   {l}")?;
         }
     }
-    if let Some(yaml) = &d.remedy.yaml {
+    if let Some(yaml) = remedy.yaml.as_ref().filter(|_| opts.manifests) {
         writeln!(w, "{bar}")?;
         for l in yaml.lines() {
             writeln!(w, "{} {}", p.gutter(&format!("{pad} +")), p.added(l))?;
         }
         writeln!(w, "{bar}")?;
     }
-    for c in &d.remedy.commands {
+    for c in &remedy.commands {
         writeln!(w, "{eq} {}: `{c}`", p.bold("help"))?;
     }
     writeln!(w)
@@ -194,14 +169,15 @@ pub fn write_at(
 /// The closing line: `error: 3 problems found in app.log (2 errors, 1 warning)`.
 pub fn write_totals(
     w: &mut impl Write,
-    findings: &[Finding],
+    diagnoses: &[&Diagnosis],
     sources: &str,
     opts: &TextOptions,
 ) -> io::Result<()> {
     let p = Paint { on: opts.color };
+    let findings = diagnoses;
     let warnings = findings
         .iter()
-        .filter(|f| Level::of(&f.diagnosis) == Level::Warning)
+        .filter(|d| Level::of(d) == Level::Warning)
         .count();
     let errors = findings.len() - warnings;
     if findings.is_empty() {
@@ -261,7 +237,15 @@ mod tests {
         assert!(text.contains("  + kind: RoleBinding"), "{text}");
         assert!(!text.contains('\x1b'));
         let mut coloured = Vec::new();
-        write_diagnosis(&mut coloured, &d, &TextOptions { color: true }).unwrap();
+        write_diagnosis(
+            &mut coloured,
+            &d,
+            &TextOptions {
+                color: true,
+                ..TextOptions::default()
+            },
+        )
+        .unwrap();
         assert!(
             String::from_utf8(coloured)
                 .unwrap()

@@ -18,10 +18,10 @@ use kube::client::Body;
 use tower::{BoxError, Layer, Service};
 
 use super::curl::{AuthKind, to_curl};
-use super::path::parse_request;
 use super::used::{Recorder, Used};
 use crate::diagnosis::Request;
 use crate::metrics::Metrics;
+use crate::url::parse_request;
 
 /// Environment variable that turns on curl logging (`1`, `true`, `yes`).
 pub const CURL_ENV: &str = "KUBEWHY_LOG_CURL";

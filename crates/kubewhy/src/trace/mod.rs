@@ -22,8 +22,7 @@
 
 pub mod curl;
 mod layer;
-mod path;
 pub mod used;
 
+pub use crate::url::parse_request;
 pub use layer::{CURL_ENV, Failure, InspectLayer, InspectService, Inspector};
-pub use path::parse_request;

@@ -11,6 +11,7 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use kube::runtime::watcher;
 
+use crate::cause::Cause;
 use crate::diagnosis::Diagnosis;
 use crate::trace::Inspector;
 
@@ -61,7 +62,8 @@ impl Watch {
         &self.name
     }
 
-    /// Diagnoses one watcher error, with the failed request when known.
+    /// Diagnoses one watcher error, with the failed request when known; the step that failed is kept (a watch
+    /// denied after its list succeeded is told apart, kube#1132).
     pub fn diagnose(&self, err: &watcher::Error) -> Diagnosis {
         let kube_err = match err {
             watcher::Error::InitialListFailed(e)
@@ -69,17 +71,11 @@ impl Watch {
             | watcher::Error::WatchFailed(e) => Some(e),
             watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => None,
         };
-        let mut diagnosis = match kube_err {
-            Some(e) => {
-                let request = self.inspector.as_ref().and_then(|i| i.request_for(e));
-                crate::diagnose_in(e, request.as_ref())
-            }
-            None => crate::diagnose_watcher(err),
-        };
-        if let (crate::Class::ResourceNotFound, Some(install)) = (diagnosis.class, &self.install) {
-            let remedy = &mut diagnosis.remedy;
-            remedy.text = format!("install it: `{install}`\n{}", remedy.text);
-            remedy.commands.insert(0, install.clone());
+        let request = kube_err.and_then(|e| self.inspector.as_ref().and_then(|i| i.request_for(e)));
+        let mut diagnosis = crate::diagnose_watcher_in(err, request.as_ref());
+        if let (Cause::NotServed(not_served), Some(install)) = (&mut diagnosis.cause, &self.install)
+        {
+            not_served.install = Some(install.clone());
         }
         diagnosis
     }
@@ -162,7 +158,8 @@ struct State<K> {
     delay: Option<Duration>,
     /// While failing: when the last error came and the path of the request that failed.
     last_failure: Option<(Instant, Option<String>)>,
-    causes: HashMap<(crate::Class, String), CauseLog>,
+    /// Per distinct cause (its data and its summary, which names the verb and resource): when it was last logged.
+    causes: HashMap<(Cause, String), CauseLog>,
 }
 
 struct CauseLog {
@@ -225,7 +222,7 @@ impl<K> State<K> {
         self.delay = Some(delay);
 
         let policy = self.watch.health.policy();
-        let key = (diagnosis.class, diagnosis.summary.clone());
+        let key = (diagnosis.cause.clone(), diagnosis.summary());
         let due = match self.causes.get_mut(&key) {
             Some(log) if now.saturating_duration_since(log.last_logged) < policy.log_interval => {
                 log.suppressed += 1;
@@ -280,7 +277,7 @@ impl<K> State<K> {
     }
 }
 
-/// The log line's text: what failed, why, what to do, and how often.
+/// The log line's text: what failed, why, what to do (the diagnosis's one-line form), and how often.
 fn report(
     name: &str,
     d: &Diagnosis,
@@ -288,13 +285,7 @@ fn report(
     failing_for: Duration,
     delay: Duration,
 ) -> String {
-    let mut text = format!("watcher {name} failing: {d}");
-    if !d.cause.is_empty() {
-        text.push_str(&format!("; cause: {}", d.cause));
-    }
-    if let Some(help) = d.remedy.text.lines().next().filter(|l| !l.is_empty()) {
-        text.push_str(&format!("; help: {help}"));
-    }
+    let mut text = format!("watcher {name} failing: {d:#}");
     if repeated > 0 {
         text.push_str(&format!(
             "; repeated {repeated} more time(s) since last report"

@@ -1,0 +1,64 @@
+//! Error chains: walking an error's `source()` chain by type (never by matching text), and the chain's causes with
+//! the repeats left out — what [`crate::diagnose_error`] searches and what [`crate::render::chain`] prints.
+
+use std::error::Error;
+
+/// How deep a chain is followed: a cyclic or absurdly deep chain stops there.
+const MAX_DEPTH: usize = 64;
+
+/// `err` and its sources, outermost first.
+pub fn iter<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    let mut next: Option<&'a (dyn Error + 'static)> = Some(err);
+    std::iter::from_fn(move || {
+        let e = next?;
+        next = e.source();
+        Some(e)
+    })
+    .take(MAX_DEPTH)
+}
+
+/// The first error of type `T` in `err`'s chain, `err` included.
+pub fn find<'a, T: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'a T> {
+    iter(err).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// The texts of `err` and its sources, leaving out a source whose text its parent's already contains (an error
+/// that prints its source too) and empty ones.
+pub fn messages(err: &(dyn Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in iter(err) {
+        let text = e.to_string();
+        if text.is_empty() || out.last().is_some_and(|prev| prev.contains(&text)) {
+            continue;
+        }
+        out.push(text);
+    }
+    out
+}
+
+/// The chain on one line: `a: b: c`.
+pub fn one_line(err: &(dyn Error + 'static)) -> String {
+    messages(err).join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the needs failed")]
+    struct Outer(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Echo(#[source] std::io::Error);
+
+    #[test]
+    fn walks_by_type_and_leaves_out_echoed_causes() {
+        let err = Outer(std::io::Error::other("disk on fire"));
+        assert!(find::<std::io::Error>(&err).is_some());
+        assert_eq!(one_line(&err), "reading the needs failed: disk on fire");
+        let echo = Echo(std::io::Error::other("disk on fire"));
+        assert_eq!(messages(&echo), ["outer: disk on fire"]);
+    }
+}

@@ -1,0 +1,209 @@
+//! Wording of the circumstances ([`Note`]) and of the step that failed ([`Phase`]): who logged the failure, which
+//! reconciler returned it, which needs declared it, what a live check found, why an answer is unknown.
+
+use crate::cause::Cause;
+use crate::diagnosis::{Class, Diagnosis, Phase};
+use crate::note::{Live, Note};
+use crate::vocab::subject_or_you;
+
+/// Whether a note is shown before the cause's own notes (where it came from) or after them (what was checked).
+fn leads(n: &Note) -> bool {
+    matches!(
+        n,
+        Note::Reconciler { .. }
+            | Note::Runner
+            | Note::Declared { .. }
+            | Note::LoggedByKubeRuntime
+            | Note::LoggedByReflector
+            | Note::KindNotMapped
+            | Note::GroupDiscoveryFailed
+    )
+}
+
+/// The notes on where a failure came from, in order.
+pub(super) fn leading(d: &Diagnosis) -> Vec<String> {
+    d.notes
+        .iter()
+        .filter(|n| leads(n))
+        .map(|n| word(d, n))
+        .collect()
+}
+
+/// The notes on what was checked, in order.
+pub(super) fn trailing(d: &Diagnosis) -> Vec<String> {
+    d.notes
+        .iter()
+        .filter(|n| !leads(n))
+        .map(|n| word(d, n))
+        .collect()
+}
+
+/// What the failed step means for a watcher or controller.
+pub(super) fn phase(d: &Diagnosis) -> Option<String> {
+    let phase = d.phase?;
+    Some(match (phase, d.class) {
+        (
+            Phase::InitialList | Phase::WatchStart | Phase::WatchEvent | Phase::WatchStream,
+            Class::Expired,
+        ) => "harmless for a watcher: it starts over with a fresh list and keeps going".to_string(),
+        (Phase::InitialList, _) => {
+            "the watcher's initial list failed: it receives no objects until this is fixed, and retries".into()
+        }
+        (Phase::WatchStart, Class::Forbidden) => {
+            "the list succeeded but the watch is denied: the watcher never sees changes, only its initial list \
+             (kube#1132)"
+                .into()
+        }
+        (Phase::WatchStart, _) => {
+            "starting the watch failed; the watcher retries the watch with back-off".into()
+        }
+        (Phase::WatchEvent, _) => {
+            "the API server sent this error as an event inside the watch stream".into()
+        }
+        (Phase::WatchStream, _) => "the watch stream failed; the watcher retries with back-off".into(),
+        (Phase::Reconcile, _) => "a reconciler's API call failed".into(),
+        (Phase::CacheSync, _) => return None,
+    })
+}
+
+fn word(d: &Diagnosis, n: &Note) -> String {
+    match n {
+        Note::LoggedByKubeRuntime => {
+            "logged by kube_runtime: the watcher retries this request with back-off".into()
+        }
+        Note::LoggedByReflector => {
+            "logged by a client-go reflector: it retries with back-off (0.8 s doubling to 30 s) for ever".into()
+        }
+        Note::KindNotMapped => "kubectl could not map the manifest's kind to a resource: its CRD is not \
+                                installed, or the API version was removed from this Kubernetes release"
+            .into(),
+        Note::GroupDiscoveryFailed => {
+            "discovery of this aggregated API group failed; clients that need it cannot map its kinds".into()
+        }
+        Note::Reconciler { object } => format!("the reconciler for `{object}` returned this error"),
+        Note::Runner => "the controller's runner failed".into(),
+        Note::Declared { program, needs } => {
+            let list: Vec<String> = needs.iter().map(|n| format!("#{n}")).collect();
+            match list.len() {
+                0 => format!("declared by `{program}`"),
+                1 => format!("declared by need {} of `{program}`", list[0]),
+                _ => format!("declared by needs {} of `{program}`", list.join(", ")),
+            }
+        }
+        Note::Server { url } => format!(
+            "the API server is `{url}` (from the kubeconfig context in use, or `--kubeconfig`/`--context`)"
+        ),
+        Note::ReadsAggregatedDiscovery => {
+            "kubewhy reads aggregated discovery (apidiscovery.k8s.io/v2, Kubernetes 1.30 and later)".into()
+        }
+        Note::SelfSubjectReviewUnserved => {
+            "the selfsubjectreviews API (authentication.k8s.io/v1) is served from Kubernetes 1.28 on".into()
+        }
+        Note::CallerUnknown => {
+            "the other checks go on; without knowing who you are, `--fix` cannot name whom to grant".into()
+        }
+        Note::ReviewUnanswered {
+            user,
+            verb,
+            resource,
+        } => format!(
+            "this review asked whether {} may `{verb}` `{resource}`; its answer is unknown",
+            subject_or_you(user)
+        ),
+        Note::FailedDespiteReview => "the access review allowed this request, yet it failed live: something \
+                                      besides the authorizer's answer is in the way (an aggregated API or \
+                                      conversion webhook that is down, a proxy, a network policy)"
+            .into(),
+        Note::Live(live) => word_live(live),
+        Note::Unconfirmed { no_cluster } => {
+            let what = match &d.cause {
+                Cause::Denied(_) => {
+                    "whether the denial still holds (`--live` asks the API server with a SubjectAccessReview)"
+                }
+                Cause::NotServed(_) => {
+                    "which cause applies (`--live` reads discovery and finds the nearest served names)"
+                }
+                _ => "the cause (`--live` checks it against the cluster)",
+            };
+            match no_cluster {
+                Some(why) => format!(
+                    "not confirmed without a cluster: {what} — no cluster was reachable: {why}"
+                ),
+                None => format!("not confirmed without a cluster: {what}"),
+            }
+        }
+    }
+}
+
+fn names(list: &[String]) -> String {
+    list.iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn word_live(live: &Live) -> String {
+    let reason = |r: &Option<String>| {
+        r.as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    };
+    match live {
+        Live::DiscoveryFailed { error } => {
+            format!("live: could not read discovery, so no cause was confirmed: {error}")
+        }
+        Live::NoResourceNamed => {
+            "live: the failure does not name a resource, so discovery cannot check it".into()
+        }
+        Live::ServedNow { name } => format!(
+            "live: `{name}` is served now — it was probably installed after the failure (a CRD applied late, or \
+             not yet Established then)"
+        ),
+        Live::ServedElsewhere { names: places } => format!(
+            "live: confirmed — the group or version is wrong: it is served as {}",
+            names(places)
+        ),
+        Live::NothingNear { wanted } => format!(
+            "live: confirmed — nothing served is named like `{wanted}`: install its CRD (or the API that serves \
+             it)"
+        ),
+        Live::Nearest {
+            wanted,
+            names: near,
+        } => format!(
+            "live: confirmed — `{wanted}` is not served; the nearest served names are {}",
+            names(near)
+        ),
+        Live::ServedInGroup {
+            resource,
+            group,
+            name,
+        } => format!(
+            "live: `{resource}` is served in group `{group}` (`{name}`): the client must use that group"
+        ),
+        Live::ServedInGroups {
+            resource,
+            names: places,
+        } => format!(
+            "live: `{resource}` is served by several groups: {}",
+            names(places)
+        ),
+        Live::NoGroupServes { resource } => {
+            format!("live: no API group serves `{resource}`: its CRD is not installed either")
+        }
+        Live::StillDenied { user, reason: r } => format!(
+            "live: confirmed — a SubjectAccessReview for `{user}` is still denied{}",
+            reason(r)
+        ),
+        Live::AllowedNow { user, reason: r } => format!(
+            "live: the denial no longer holds — a SubjectAccessReview for `{user}` is allowed now{}",
+            reason(r)
+        ),
+        Live::ReviewFailed { error } => format!(
+            "live: could not confirm whether the denial still holds: creating a SubjectAccessReview failed \
+             ({error}) — it needs `create subjectaccessreviews`"
+        ),
+        Live::NoUser => "live: the denial names no user, so it cannot be re-checked".into(),
+    }
+}

@@ -1,0 +1,152 @@
+//! The entry points (re-exported at the crate root): diagnose a `kube::Error`, a watcher or controller error, any
+//! error chain that holds one, or a line of text — each with the request that failed when it is known.
+
+use kube::runtime::{controller, watcher};
+
+use crate::cause::Cause;
+use crate::chain;
+use crate::classify::classify;
+use crate::diagnosis::{Diagnosis, Request};
+use crate::note::Note;
+use crate::read::Evidence;
+use crate::read::kube_error::{from_kube_error, from_watcher_error};
+use crate::url::{fill_from_url, merge_missing};
+
+/// Adds what is known about the request to the evidence (the evidence's own fields win).
+fn with_request(mut ev: Evidence, request: Option<&Request>) -> Evidence {
+    if let Some(req) = request {
+        merge_missing(&mut ev.request, req);
+        fill_from_url(&mut ev.request);
+    }
+    ev
+}
+
+/// Diagnoses a `kube::Error`.
+///
+/// A kube-rs error does not carry the URL that failed; when the request is known (kubewhy's request tracing
+/// records it), [`diagnose_in`] names the resource too.
+///
+/// ```
+/// let status = kube::core::Status::failure("Unauthorized", "Unauthorized").with_code(401);
+/// let d = kubewhy::diagnose(&kube::Error::Api(status.boxed()));
+/// assert_eq!(d.class, kubewhy::Class::Unauthorized);
+/// ```
+pub fn diagnose(err: &kube::Error) -> Diagnosis {
+    classify(from_kube_error(err))
+}
+
+/// Diagnoses a `kube::Error` with what is known about the request that failed (method, url, verb, group,
+/// version, resource, namespace, name): the server's message stays authoritative, the request fills what it
+/// leaves out. A request with only `method` and `url` is read like the API server reads it.
+pub fn diagnose_in(err: &kube::Error, request: Option<&Request>) -> Diagnosis {
+    classify(with_request(from_kube_error(err), request))
+}
+
+/// Diagnoses a `kube::runtime::watcher::Error`: the inner API or transport error, plus the step that failed
+/// (initial list, watch start, an error event in the stream, a broken stream).
+pub fn diagnose_watcher(err: &watcher::Error) -> Diagnosis {
+    diagnose_watcher_in(err, None)
+}
+
+/// [`diagnose_watcher`] with what is known about the request that failed: the step is kept (a watch denied after a
+/// list that succeeded is told apart, kube#1132) and the request names the resource.
+pub fn diagnose_watcher_in(err: &watcher::Error, request: Option<&Request>) -> Diagnosis {
+    classify(with_request(from_watcher_error(err), request))
+}
+
+/// Diagnoses a `kube::runtime::controller::Error`: a queue (watcher) error, or a reconciler error whose
+/// `source()` chain holds a `kube::Error` or a watcher error. Reconciler errors without one are read as text.
+pub fn diagnose_controller<E, Q>(err: &controller::Error<E, Q>) -> Diagnosis
+where
+    E: std::error::Error + 'static,
+    Q: std::error::Error + 'static,
+{
+    match err {
+        controller::Error::ObjectNotFound(obj) => {
+            let mut d = Diagnosis::new(Cause::NotInCache, err.to_string());
+            d.request.name = Some(obj.name.clone());
+            d.request.namespace = obj.namespace.clone();
+            d.request.kind = Some(obj.dyntype.kind.clone());
+            d.request.group = Some(obj.dyntype.group.clone());
+            d.request.version = Some(obj.dyntype.version.clone());
+            d.request.resource = Some(obj.dyntype.plural.clone());
+            d
+        }
+        controller::Error::ReconcilerFailed(e, obj) => {
+            let mut d = diagnose_error(e);
+            d.notes.insert(
+                0,
+                Note::Reconciler {
+                    object: obj.to_string(),
+                },
+            );
+            d
+        }
+        controller::Error::QueueError(q) => diagnose_error(q),
+        controller::Error::RunnerError(e) => {
+            let mut d = diagnose_error(e);
+            d.notes.insert(0, Note::Runner);
+            d
+        }
+    }
+}
+
+/// Diagnoses any error by its `source()` chain — a controller's own error type, `finalizer::Error`, an `anyhow`
+/// error (`err.as_ref()`): the first watcher error or `kube::Error` in it, found by type, else its text.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("publishing the document failed")]
+/// struct Publish(#[source] kube::Error);
+///
+/// let status = kube::core::Status::failure("documents.kube.rs \"a\" not found", "NotFound").with_code(404);
+/// let err = Publish(kube::Error::Api(status.boxed()));
+/// let d = kubewhy::diagnose_error(&err);
+/// assert_eq!(d.code, Some(404));
+/// ```
+pub fn diagnose_error(err: &(dyn std::error::Error + 'static)) -> Diagnosis {
+    diagnose_error_in(err, None)
+}
+
+/// [`diagnose_error`] with what is known about the request that failed (kubewhy's request tracing finds it with
+/// [`crate::trace::Inspector::request_for`] on the `kube::Error` inside).
+pub fn diagnose_error_in(
+    err: &(dyn std::error::Error + 'static),
+    request: Option<&Request>,
+) -> Diagnosis {
+    if let Some(w) = chain::find::<watcher::Error>(err) {
+        return diagnose_watcher_in(w, request);
+    }
+    if let Some(k) = chain::find::<kube::Error>(err) {
+        return diagnose_in(k, request);
+    }
+    let text = chain::one_line(err);
+    crate::read::read_text(&text)
+        .map(|ev| classify(with_request(ev, request)))
+        .unwrap_or_else(|| {
+            classify(with_request(
+                Evidence {
+                    message: text,
+                    is_failure: true,
+                    hint: Some(Cause::Unknown),
+                    ..Evidence::default()
+                },
+                request,
+            ))
+        })
+}
+
+/// Diagnoses one message or log line (kube-rs `Debug`/`Display`, a Status JSON body, client-go,
+/// controller-runtime or kubectl output, a transport error, kubewhy's own log line). `None` when it holds no
+/// recognisable failure.
+///
+/// ```
+/// let d = kubewhy::diagnose_text(
+///     r#"Error from server (NotFound): namespaces "nope" not found"#,
+/// ).unwrap();
+/// assert_eq!(d.class, kubewhy::Class::ObjectNotFound);
+/// assert_eq!(d.request.name.as_deref(), Some("nope"));
+/// ```
+pub fn diagnose_text(text: &str) -> Option<Diagnosis> {
+    crate::read::read_text(text).map(classify)
+}

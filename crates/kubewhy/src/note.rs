@@ -1,0 +1,139 @@
+//! Facts about the circumstances of a failure that are not its cause: who logged it, which reconciler returned it,
+//! what a live check against the cluster found, why a check's answer is unknown. Producers record them as data;
+//! [`crate::describe`] words them (the `= note:` lines).
+
+use serde::{Deserialize, Serialize};
+
+/// One fact about the circumstances of a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Note {
+    /// kube_runtime logged it: its watcher retries the request with back-off.
+    LoggedByKubeRuntime,
+    /// A client-go reflector logged it: it retries with back-off for ever.
+    LoggedByReflector,
+    /// kubectl could not map a manifest's kind to a resource.
+    KindNotMapped,
+    /// Discovery of an aggregated API group failed.
+    GroupDiscoveryFailed,
+    /// A reconciler returned the error for this object.
+    Reconciler {
+        /// The object (`Document.v1.kube.rs/hello.docs`).
+        object: String,
+    },
+    /// The controller's runner failed.
+    Runner,
+    /// The program's declared needs the failure belongs to (`kubewhy check`, `doctor`).
+    Declared {
+        /// The program (`doc-controller`).
+        program: String,
+        /// The needs, 1-based.
+        needs: Vec<usize>,
+    },
+    /// The API server the checks talk to (from the kubeconfig).
+    Server {
+        /// Its URL.
+        url: String,
+    },
+    /// kubewhy reads aggregated discovery (Kubernetes 1.30+).
+    ReadsAggregatedDiscovery,
+    /// The SelfSubjectReview API is served from Kubernetes 1.28 on.
+    SelfSubjectReviewUnserved,
+    /// Who the caller is is unknown; the other checks go on.
+    CallerUnknown,
+    /// An access review failed, so whether the subject may do this is unknown.
+    ReviewUnanswered {
+        /// Who was checked (a user name; empty: the caller).
+        user: String,
+        /// The verb.
+        verb: String,
+        /// The resource (`documents.kube.rs/status`).
+        resource: String,
+    },
+    /// The access review allowed the request, yet it failed live.
+    FailedDespiteReview,
+    /// What a live check against the cluster found (`kubewhy explain --live`).
+    Live(Live),
+    /// What could not be confirmed without a cluster (`--live` would).
+    Unconfirmed {
+        /// Why no cluster could be asked, when `--live` was asked for.
+        no_cluster: Option<String>,
+    },
+}
+
+/// What a live check against the cluster found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "found", rename_all = "kebab-case")]
+pub enum Live {
+    /// Discovery could not be read.
+    DiscoveryFailed {
+        /// Why.
+        error: String,
+    },
+    /// The failure names no resource, so discovery cannot check it.
+    NoResourceNamed,
+    /// The type is served now, as requested (installed after the failure).
+    ServedNow {
+        /// `documents.kube.rs/v1`.
+        name: String,
+    },
+    /// The type is served, in another group or version.
+    ServedElsewhere {
+        /// Where (`documents.kube.rs/v1`).
+        names: Vec<String>,
+    },
+    /// Nothing served has a near name: the CRD (or the API serving it) is not installed.
+    NothingNear {
+        /// The name looked for.
+        wanted: String,
+    },
+    /// Not served; the nearest served names.
+    Nearest {
+        /// The name looked for.
+        wanted: String,
+        /// The nearest names, closest first.
+        names: Vec<String>,
+    },
+    /// A resource asked for in the core group is served by exactly one group.
+    ServedInGroup {
+        /// The resource.
+        resource: String,
+        /// Its group.
+        group: String,
+        /// `documents.kube.rs/v1`.
+        name: String,
+    },
+    /// A resource asked for in the core group is served by several groups.
+    ServedInGroups {
+        /// The resource.
+        resource: String,
+        /// Where.
+        names: Vec<String>,
+    },
+    /// No group serves a resource asked for in the core group.
+    NoGroupServes {
+        /// The resource.
+        resource: String,
+    },
+    /// A SubjectAccessReview still denies it.
+    StillDenied {
+        /// The user reviewed.
+        user: String,
+        /// The authorizer's reason.
+        reason: Option<String>,
+    },
+    /// A SubjectAccessReview allows it now.
+    AllowedNow {
+        /// The user reviewed.
+        user: String,
+        /// The authorizer's reason.
+        reason: Option<String>,
+    },
+    /// The SubjectAccessReview could not be made.
+    ReviewFailed {
+        /// Its failure in one line.
+        error: String,
+    },
+    /// The denial names no user, so it cannot be re-checked.
+    NoUser,
+}

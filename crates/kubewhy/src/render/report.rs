@@ -1,0 +1,399 @@
+//! A preflight [`Report`] (`kubewhy check`, `doc-controller doctor`) in each [`Format`] through one
+//! [`Report::write`]: text (a header, one line per check, each failure as a rustc-style diagnosis — denials of
+//! several verbs on one target shown as one — and a closing summary), JSON (the report with each diagnosis in the
+//! schema of [`super::json`]) or JUnit (one test case per check).
+
+use std::io::{self, Write};
+
+use super::json::diagnosis_value;
+use super::junit::{Case, Outcome as CaseOutcome};
+use super::text::{TextOptions, write_diagnosis};
+use super::{Format, Paint};
+use crate::cause::{Cause, Denial};
+use crate::diagnosis::Diagnosis;
+use crate::note::Note;
+use crate::preflight::{Check, CheckKind, Outcome, Report};
+
+/// How a report is written.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Use ANSI colours (text).
+    pub color: bool,
+    /// List every passing check (default: the passes of `served`, `access` and `probe` are counted on one line per
+    /// kind).
+    pub verbose: bool,
+    /// The command that prints the fix (e.g. `kubewhy check --needs needs.yaml --fix`), named in the last help line
+    /// when something is missing.
+    pub fix_command: Option<String>,
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing failed (a closed pipe included).
+    #[error("writing the report failed")]
+    Io(#[from] io::Error),
+    /// Writing the JUnit XML failed.
+    #[error("writing the JUnit report failed")]
+    Junit(#[source] super::junit::Error),
+    /// Writing the JSON failed.
+    #[error("writing the JSON report failed")]
+    Json(#[source] serde_json::Error),
+}
+
+impl WriteError {
+    /// Whether the reader went away (`| head`): not worth an error message.
+    pub fn is_broken_pipe(&self) -> bool {
+        crate::chain::iter(self).any(|e| {
+            e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+                || e.downcast_ref::<std::sync::Arc<io::Error>>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        })
+    }
+}
+
+impl Report {
+    /// Writes the report in `format`.
+    ///
+    /// # Errors
+    /// When writing to `w` fails.
+    pub fn write(
+        &self,
+        w: &mut dyn Write,
+        format: Format,
+        options: &ReportOptions,
+    ) -> Result<(), WriteError> {
+        match format {
+            Format::Text => w.write_all(text(self, options).as_bytes())?,
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *w, &json(self)).map_err(WriteError::Json)?;
+                writeln!(w)?;
+            }
+            Format::Junit => junit(self, &mut *w).map_err(WriteError::Junit)?,
+        }
+        w.flush()?;
+        Ok(())
+    }
+}
+
+/// The report as JSON: its own fields, with each check's diagnosis in the schema of [`super::json`].
+fn json(report: &Report) -> serde_json::Value {
+    let mut value = serde_json::to_value(report)
+        .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }));
+    if let Some(checks) = value.get_mut("checks").and_then(|c| c.as_array_mut()) {
+        for (wire, check) in checks.iter_mut().zip(&report.checks) {
+            if let (Some(d), Some(obj)) = (&check.diagnosis, wire.as_object_mut()) {
+                obj.insert("diagnosis".into(), diagnosis_value(d));
+            }
+        }
+    }
+    value
+}
+
+/// The report as JUnit XML: one test case per check (class `kubewhy.check.<kind>`).
+fn junit(report: &Report, w: &mut dyn Write) -> Result<(), super::junit::Error> {
+    let classes: Vec<String> = report
+        .checks
+        .iter()
+        .map(|c| format!("kubewhy.check.{}", c.kind))
+        .collect();
+    // A failure always carries a diagnosis when made by the checks; one built by hand without it still fails.
+    let diagnoses: Vec<Diagnosis> = report
+        .checks
+        .iter()
+        .map(|c| {
+            c.diagnosis
+                .clone()
+                .unwrap_or_else(|| Diagnosis::new(Cause::Unknown, c.detail.clone()))
+        })
+        .collect();
+    let cases: Vec<Case<'_>> = report
+        .checks
+        .iter()
+        .zip(&classes)
+        .zip(&diagnoses)
+        .map(|((c, class), d)| Case {
+            class,
+            name: &c.name,
+            outcome: match c.outcome {
+                Outcome::Fail => CaseOutcome::Failed(d),
+                Outcome::Pass => CaseOutcome::Passed(&c.detail),
+                Outcome::Skipped => CaseOutcome::Skipped(&c.detail),
+            },
+        })
+        .collect();
+    super::junit::write(w, "kubewhy check", &report.name, &cases)
+}
+
+/// Appends one formatted line to a `String` (which, unlike `writeln!`, has no error to discard).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+
+/// Denials of one subject on one target (resource, subresource, namespace and scope) shown as one:
+/// ``cannot `get` and `list` `x` ``.
+fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
+    let first = denials.first()?;
+    let Cause::Denied(first_denial) = &first.cause else {
+        return None;
+    };
+    let target = |d: &Diagnosis| {
+        let mut r = d.request.clone();
+        r.verb = None;
+        (r, d.user.clone())
+    };
+    let mut verbs = Vec::new();
+    let mut needs = Vec::new();
+    let mut program = None;
+    for d in denials {
+        let Cause::Denied(denial) = &d.cause else {
+            return None;
+        };
+        let same = Denial {
+            also_denied: Vec::new(),
+            ..denial.clone()
+        } == Denial {
+            also_denied: Vec::new(),
+            ..first_denial.clone()
+        };
+        if !same || target(d) != target(first) {
+            return None;
+        }
+        verbs.push(d.request.verb.clone()?);
+        for n in &d.notes {
+            if let Note::Declared {
+                program: p,
+                needs: ns,
+            } = n
+            {
+                program = Some(p.clone());
+                needs.extend(ns.iter().copied());
+            }
+        }
+    }
+    needs.sort_unstable();
+    needs.dedup();
+    let mut merged = (*first).clone();
+    if let Cause::Denied(denial) = &mut merged.cause {
+        denial.also_denied = verbs[1..].to_vec();
+    }
+    merged.notes.retain(|n| !matches!(n, Note::Declared { .. }));
+    if let Some(program) = program {
+        merged.notes.insert(0, Note::Declared { program, needs });
+    }
+    Some(merged)
+}
+
+/// The failures' diagnoses in report order, with denials of several verbs on one target shown as one.
+fn diagnoses(report: &Report) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    let failures: Vec<&Check> = report.failures().collect();
+    let mut done = vec![false; failures.len()];
+    for i in 0..failures.len() {
+        if done[i] {
+            continue;
+        }
+        let Some(d) = &failures[i].diagnosis else {
+            continue;
+        };
+        if failures[i].kind == CheckKind::Access && matches!(d.cause, Cause::Denied(_)) {
+            let alike: Vec<usize> = (i..failures.len())
+                .filter(|&j| {
+                    !done[j]
+                        && failures[j].kind == CheckKind::Access
+                        && failures[j]
+                            .diagnosis
+                            .as_ref()
+                            .is_some_and(|e| merge_denials(&[d, e]).is_some())
+                })
+                .collect();
+            let group: Vec<&Diagnosis> = alike
+                .iter()
+                .filter_map(|&j| failures[j].diagnosis.as_ref())
+                .collect();
+            if let Some(merged) = merge_denials(&group) {
+                for j in alike {
+                    done[j] = true;
+                }
+                out.push(merged);
+                continue;
+            }
+        }
+        done[i] = true;
+        out.push(d.clone());
+    }
+    out
+}
+
+/// The report as text.
+fn text(report: &Report, options: &ReportOptions) -> String {
+    let p = Paint { on: options.color };
+    let mut out = String::new();
+    let version = report
+        .server_version
+        .as_deref()
+        .map(|v| format!(" (Kubernetes {v})"))
+        .unwrap_or_default();
+    let as_whom = match (&report.subject, &report.caller) {
+        (Some(s), Some(c)) if s.user != c.user => format!(" as `{}`", s.user),
+        (Some(s), None) => format!(" as `{}`", s.user),
+        _ => String::new(),
+    };
+    say!(
+        out,
+        "checking the needs of `{}`{as_whom} on {}{version}",
+        report.name,
+        report.server
+    );
+    let unreached = report
+        .checks
+        .first()
+        .is_some_and(|c| c.kind == CheckKind::Reach && c.outcome == Outcome::Fail);
+    for (i, check) in report.checks.iter().enumerate() {
+        if unreached && i > 0 {
+            // Nothing else ran: one line for all of it, not one per check.
+            say!(
+                out,
+                "  skip  {:<6}  the other {} checks: {}",
+                "all",
+                report.checks.len() - 1,
+                check.detail
+            );
+            break;
+        }
+        let word = match check.outcome {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "FAIL",
+            Outcome::Skipped => "skip",
+        };
+        // Without `verbose`, the passes of the numerous kinds are counted on one line after the kind's last check.
+        let numerous = matches!(
+            check.kind,
+            CheckKind::Served | CheckKind::Access | CheckKind::Probe
+        );
+        if check.outcome == Outcome::Pass && numerous && !options.verbose {
+            let last_of_kind = report
+                .checks
+                .get(i + 1)
+                .is_none_or(|next| next.kind != check.kind);
+            if last_of_kind {
+                let of_kind: Vec<&Check> = report
+                    .checks
+                    .iter()
+                    .filter(|c| c.kind == check.kind)
+                    .collect();
+                let passed = of_kind
+                    .iter()
+                    .filter(|c| c.outcome == Outcome::Pass)
+                    .count();
+                let what = match check.kind {
+                    CheckKind::Served => "types served",
+                    CheckKind::Access => "permissions allowed",
+                    _ => "watched types listed and watched",
+                };
+                say!(
+                    out,
+                    "  pass  {:<6}  {passed} of {} {what}",
+                    check.kind.as_str(),
+                    of_kind.len()
+                );
+            }
+            continue;
+        }
+        let detail = match check.outcome {
+            Outcome::Fail => String::new(),
+            _ if check.detail.is_empty() => String::new(),
+            _ => format!(": {}", check.detail),
+        };
+        say!(
+            out,
+            "  {word}  {:<6}  {}{detail}",
+            check.kind.as_str(),
+            check.name
+        );
+    }
+    out.push('\n');
+    let render_options = TextOptions {
+        color: options.color,
+        // The fix (`--fix`) prints every missing permission merged; the report points to it once.
+        manifests: false,
+    };
+    for d in diagnoses(report) {
+        let mut buf = Vec::new();
+        match write_diagnosis(&mut buf, &d, &render_options) {
+            Ok(()) => out.push_str(&String::from_utf8_lossy(&buf)),
+            // Writing to a Vec cannot fail; should the renderer ever fail, the one-line form still shows it.
+            Err(_) => say!(out, "{d:#}"),
+        }
+    }
+    let s = report.summary;
+    let total = s.passed + s.failed + s.skipped;
+    let error = p.level(super::Level::Error, "error");
+    if let Some(why) = &report.blocked {
+        say!(out, "{error}: the checks could not run: {why}");
+        say!(
+            out,
+            "  = note: {} of {total} checks failed, {} passed, {} skipped",
+            s.failed,
+            s.passed,
+            s.skipped
+        );
+    } else if s.failed > 0 {
+        say!(
+            out,
+            "{error}: {} of {total} checks failed for `{}` ({} passed, {} skipped)",
+            s.failed,
+            report.name,
+            s.passed,
+            s.skipped
+        );
+    } else {
+        say!(
+            out,
+            "ok: all {} checks passed for `{}`{}",
+            s.passed,
+            report.name,
+            if s.skipped > 0 {
+                format!(" ({} skipped)", s.skipped)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let fix = &report.fix;
+    if !fix.is_empty() {
+        let mut parts = Vec::new();
+        if !fix.permissions.is_empty() && fix.rbac.is_some() {
+            parts.push(format!(
+                "grants the {} missing permission(s)",
+                fix.permissions.len()
+            ));
+        }
+        if !fix.commands.is_empty() {
+            parts.push(format!("lists {} install command(s)", fix.commands.len()));
+        }
+        if !fix.edits.is_empty() {
+            parts.push(format!(
+                "lists {} correction(s) to the needs file",
+                fix.edits.len()
+            ));
+        }
+        let command = options
+            .fix_command
+            .clone()
+            .unwrap_or_else(|| "kubewhy check --needs <file> --fix".into());
+        say!(
+            out,
+            "  = help: `{command} | kubectl apply -f -` {}",
+            parts.join(", ")
+        );
+    }
+    for note in &fix.notes {
+        say!(out, "  = note: {note}");
+    }
+    out
+}

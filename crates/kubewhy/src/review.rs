@@ -1,0 +1,161 @@
+//! The one access review: asks the API server's authorizer chain whether a request is allowed — for the caller
+//! (SelfSubjectAccessReview) or for another identity (SubjectAccessReview, whose groups default to those the API
+//! server gives that identity, [`crate::vocab::groups_of`]). `kubewhy check`, `doc-controller doctor` and
+//! `kubewhy explain --live` all ask through it, so one question gets one answer.
+
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview,
+    SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
+    SubjectAccessReviewStatus,
+};
+use kube::api::{Api, PostParams};
+
+use crate::diagnosis::Request;
+use crate::vocab::groups_of;
+
+/// Whose access is reviewed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reviewer {
+    /// The client's own identity (SelfSubjectAccessReview).
+    Caller,
+    /// Another identity (SubjectAccessReview, which the caller must be allowed to create).
+    Subject {
+        /// The user name.
+        user: String,
+        /// Its groups; empty: the groups the API server gives it.
+        groups: Vec<String>,
+    },
+}
+
+/// The authorizer's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// Allowed.
+    pub allowed: bool,
+    /// Explicitly denied by an authorizer (not only for want of a rule).
+    pub denied: bool,
+    /// The authorizer's reason, when it gave one.
+    pub reason: Option<String>,
+    /// An error the authorizer met while deciding.
+    pub evaluation_error: Option<String>,
+}
+
+impl From<SubjectAccessReviewStatus> for Answer {
+    fn from(s: SubjectAccessReviewStatus) -> Answer {
+        Answer {
+            allowed: s.allowed,
+            denied: s.denied == Some(true),
+            reason: s.reason.filter(|r| !r.is_empty()),
+            evaluation_error: s.evaluation_error.filter(|e| !e.is_empty()),
+        }
+    }
+}
+
+/// The attributes a review asks about: a resource request, or a non-resource path (`request.path`).
+fn attributes(r: &Request) -> (Option<ResourceAttributes>, Option<NonResourceAttributes>) {
+    match &r.path {
+        Some(path) => (
+            None,
+            Some(NonResourceAttributes {
+                path: Some(path.clone()),
+                verb: r.verb.clone(),
+            }),
+        ),
+        None => (
+            Some(ResourceAttributes {
+                verb: r.verb.clone(),
+                group: r.group.clone(),
+                version: r.version.clone(),
+                resource: r.resource.clone(),
+                subresource: r.subresource.clone(),
+                name: r.name.clone(),
+                namespace: r.namespace.clone(),
+                ..ResourceAttributes::default()
+            }),
+            None,
+        ),
+    }
+}
+
+/// Asks whether `request` (its verb, group, version, resource, subresource, name and namespace, or its path) is
+/// allowed for `reviewer`.
+///
+/// # Errors
+/// When the review itself fails (the caller may not create it, the server cannot be reached).
+pub async fn review(
+    client: &kube::Client,
+    reviewer: &Reviewer,
+    request: &Request,
+) -> Result<Answer, kube::Error> {
+    let (resource_attributes, non_resource_attributes) = attributes(request);
+    let status = match reviewer {
+        Reviewer::Caller => {
+            let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes,
+                    non_resource_attributes,
+                },
+                ..SelfSubjectAccessReview::default()
+            };
+            api.create(&PostParams::default(), &review).await?.status
+        }
+        Reviewer::Subject { user, groups } => {
+            let api: Api<SubjectAccessReview> = Api::all(client.clone());
+            let review = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    resource_attributes,
+                    non_resource_attributes,
+                    user: Some(user.clone()),
+                    groups: Some(groups_of(user, groups)),
+                    ..SubjectAccessReviewSpec::default()
+                },
+                ..SubjectAccessReview::default()
+            };
+            api.create(&PostParams::default(), &review).await?.status
+        }
+    };
+    // The API server always fills `status`; a missing one reads as "no opinion", i.e. not allowed.
+    Ok(status.map(Answer::from).unwrap_or_default())
+}
+
+/// The request a review makes (what failed, when the review itself fails).
+pub fn review_request(reviewer: &Reviewer) -> Request {
+    let resource = match reviewer {
+        Reviewer::Caller => "selfsubjectaccessreviews",
+        Reviewer::Subject { .. } => "subjectaccessreviews",
+    };
+    Request {
+        method: Some("POST".into()),
+        url: Some(format!("/apis/authorization.k8s.io/v1/{resource}")),
+        verb: Some("create".into()),
+        group: Some("authorization.k8s.io".into()),
+        version: Some("v1".into()),
+        resource: Some(resource.into()),
+        ..Request::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_a_non_resource_review() {
+        let r = crate::url::parse_request("GET", "/metrics");
+        let (res, non) = attributes(&r);
+        assert!(res.is_none());
+        let non = non.unwrap();
+        assert_eq!(
+            (non.path.as_deref(), non.verb.as_deref()),
+            (Some("/metrics"), Some("get"))
+        );
+        let r =
+            crate::url::parse_request("PATCH", "/apis/kube.rs/v1/namespaces/a/documents/d/status");
+        let (res, non) = attributes(&r);
+        assert!(non.is_none());
+        let res = res.unwrap();
+        assert_eq!(res.subresource.as_deref(), Some("status"));
+        assert_eq!(res.namespace.as_deref(), Some("a"));
+    }
+}
