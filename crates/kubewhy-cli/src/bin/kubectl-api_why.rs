@@ -1,4 +1,4 @@
-//! `kubectl-why`: the kubewhy command line as a kubectl plugin (`kubectl why explain ...`).
+//! `kubectl-api_why`: the kubewhy command line as the kubectl plugin `kubectl api-why` (`kubectl api-why explain ...`).
 
 #[path = "../main.rs"]
 mod app;
