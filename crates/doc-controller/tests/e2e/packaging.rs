@@ -1,0 +1,110 @@
+//! What is installed beside the binary: the man pages in `docs/man/` are current, the bash completion loads, and
+//! every place that states the log filter defers to the one default (`telemetry::DEFAULT_FILTER`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use doc_controller::telemetry::DEFAULT_FILTER;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_man_pages_in_docs_are_current() {
+    let pages = doc_controller::manual::pages().expect("rendering the man pages");
+    let docs = root().join("docs/man");
+    let mut checked_in: Vec<String> = std::fs::read_dir(&docs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("doc-controller"))
+        .collect();
+    checked_in.sort();
+    let mut generated: Vec<String> = pages.iter().map(|(name, _)| name.clone()).collect();
+    generated.sort();
+    let help = "run `cargo run -p doc-controller -- man --dir docs/man` and commit the result";
+    assert_eq!(checked_in, generated, "{help}");
+    assert!(generated.contains(&"doc-controller-run.1".to_string()));
+    for (name, roff) in &pages {
+        let have = std::fs::read(docs.join(name)).unwrap();
+        assert!(&have == roff, "docs/man/{name} is stale: {help}");
+    }
+    // The run page documents the environment variable of every flag, and the log filter's default.
+    let run = String::from_utf8_lossy(
+        &pages
+            .iter()
+            .find(|(n, _)| n == "doc-controller-run.1")
+            .unwrap()
+            .1,
+    )
+    .into_owned();
+    assert!(run.contains("DOC_CONTROLLER_LEADER_ELECT"), "{run}");
+}
+
+#[test]
+fn the_bash_completion_loads_and_completes_subcommands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_doc-controller"))
+        .args(["completion", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = String::from_utf8(out.stdout).unwrap();
+    // The function `complete -p` names is the one bash calls on Tab.
+    let program = format!(
+        "{script}\nspec=$(complete -p doc-controller) && echo \"$spec\"\nfunction=${{spec##*-F }}; function=${{function%% *}}\n\
+         COMP_WORDS=(doc-controller g)\nCOMP_CWORD=1\nCOMP_LINE='doc-controller g'\nCOMP_POINT=16\n\
+         \"$function\" doc-controller g doc-controller\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("-F _doc"), "{said}");
+    assert!(said.lines().any(|l| l == "gen-deploy"), "{said}");
+}
+
+#[test]
+fn every_place_that_states_the_log_filter_uses_the_one_default() {
+    // The default keeps kubewhy's lines: `kube=warn` matches `kubewhy` by prefix, so it must be undone after it.
+    let directives: Vec<&str> = DEFAULT_FILTER.split(',').collect();
+    let kube = directives.iter().position(|d| *d == "kube=warn").unwrap();
+    let kubewhy = directives
+        .iter()
+        .position(|d| *d == "kubewhy=info")
+        .unwrap();
+    assert!(kube < kubewhy, "{DEFAULT_FILTER}");
+
+    // --help shows it (from the constant).
+    let out = Command::new(env!("CARGO_BIN_EXE_doc-controller"))
+        .args(["run", "--help"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains(&format!("[default: {DEFAULT_FILTER}]")),
+        "{help}"
+    );
+
+    // deploy/ leaves it to the binary; the chart's values and the README state it exactly.
+    let deployment = std::fs::read_to_string(root().join("deploy/deployment.yaml")).unwrap();
+    assert!(!deployment.contains("name: RUST_LOG"), "{deployment}");
+    for file in ["charts/doc-controller/values.yaml", "README.md"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        assert!(
+            text.contains(DEFAULT_FILTER),
+            "{file} does not state the default log filter"
+        );
+        assert!(
+            !text.contains("info,kube=warn\"") && !text.contains("info,kube=warn`"),
+            "{file} recommends a filter that silences kubewhy"
+        );
+    }
+}
