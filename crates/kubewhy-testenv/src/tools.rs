@@ -105,15 +105,16 @@ impl GoTool {
                         .map_err(|e| Error::io(format!("writing {}", stamp_path.display()), e))
                 })
         } else {
-            Err(Error::Build(format!(
-                "`go install {}@{}` failed ({}):\n{}{}\n  = help: it needs the Go module proxy; set GOPROXY if \
-                 the default one is not reachable",
-                self.package,
-                self.version,
-                output.status,
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            )))
+            Err(Error::GoInstall {
+                package: self.package,
+                version: self.version,
+                status: output.status,
+                output: format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+            })
         };
         // The private build directory is empty after the move (or holds a failed build): removing it only tidies.
         if let Err(e) = fs::remove_dir_all(&gobin) {
