@@ -165,24 +165,17 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
 
 /// `doc-controller man --dir DIR`: writes every man page into `dir`.
 fn write_man_pages(dir: &std::path::Path) -> ExitCode {
-    let pages = match doc_controller::manual::pages() {
-        Ok(pages) => pages,
+    match doc_controller::manual::write_man_pages(dir) {
+        Ok(()) => {
+            println!("wrote the man pages into {}", dir.display());
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("error: rendering the man pages failed: {e}");
-            return ExitCode::from(2);
+            eprintln!(
+                "error: writing the man pages into {} failed: {e}",
+                dir.display()
+            );
+            ExitCode::from(2)
         }
-    };
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("error: creating {} failed: {e}", dir.display());
-        return ExitCode::from(2);
     }
-    for (file, roff) in pages {
-        let path = dir.join(file);
-        if let Err(e) = std::fs::write(&path, roff) {
-            eprintln!("error: writing {} failed: {e}", path.display());
-            return ExitCode::from(2);
-        }
-        println!("wrote {}", path.display());
-    }
-    ExitCode::SUCCESS
 }

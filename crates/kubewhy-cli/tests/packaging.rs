@@ -230,6 +230,17 @@ fn krew_validates_the_manifest_and_installs_the_plugin_that_kubectl_runs() {
     );
 }
 
+/// The file names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// docs/man holds exactly the pages of both binaries, as they generate them now.
 #[test]
 fn the_man_pages_in_docs_are_current() {
     let dir = tempfile::tempdir().unwrap();
@@ -239,37 +250,40 @@ fn the_man_pages_in_docs_are_current() {
             .arg("--dir")
             .arg(dir.path()),
     );
-    let mut generated: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    generated.sort();
-    assert_eq!(
-        generated,
-        [
-            "kubewhy-check.1",
-            "kubewhy-completion.1",
-            "kubewhy-explain.1",
-            "kubewhy.1"
-        ]
+    doc_controller::manual::write_man_pages(dir.path())
+        .expect("writing doc-controller's man pages");
+    let generated = listing(dir.path());
+    for page in [
+        "kubewhy.1",
+        "kubewhy-explain.1",
+        "kubewhy-check.1",
+        "kubewhy-completion.1",
+        "doc-controller-run.1",
+    ] {
+        assert!(
+            generated.iter().any(|p| p == page),
+            "{page} missing: {generated:?}"
+        );
+    }
+    assert!(
+        !generated.iter().any(|p| p.contains("-man.")),
+        "the hidden `man` has no page: {generated:?}"
     );
     let docs = root().join("docs/man");
-    let mut checked_in: Vec<String> = std::fs::read_dir(&docs)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("kubewhy"))
-        .collect();
-    checked_in.sort();
-    let help = "run `cargo run -p kubewhy-cli -- man --dir docs/man` and commit the result";
-    assert_eq!(checked_in, generated, "{help}");
+    let help = "run `cargo run -p kubewhy-cli -- man --dir docs/man && cargo run -p doc-controller -- man --dir \
+                docs/man` and commit the result";
+    assert_eq!(listing(&docs), generated, "{help}");
     for page in &generated {
         let want = std::fs::read(dir.path().join(page)).unwrap();
         let have = std::fs::read(docs.join(page)).unwrap();
         assert!(want == have, "docs/man/{page} is stale: {help}");
     }
-    let main = text(&std::fs::read(docs.join("kubewhy.1")).unwrap());
+    let main = String::from_utf8(std::fs::read(docs.join("kubewhy.1")).unwrap()).unwrap();
     assert!(main.contains(&format!("kubewhy {VERSION}")), "{main}");
     assert!(main.contains("kubewhy\\-explain(1)"), "{main}");
+    // Each flag's environment variable is documented.
+    let run = String::from_utf8(std::fs::read(docs.join("doc-controller-run.1")).unwrap()).unwrap();
+    assert!(run.contains("DOC_CONTROLLER_LEADER_ELECT"), "{run}");
 }
 
 /// Completes `line` (the cursor at its end) in a real bash with the script of `kubewhy completion bash` loaded,

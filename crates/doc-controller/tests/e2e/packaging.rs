@@ -1,5 +1,6 @@
-//! What is installed beside the binary: the man pages in `docs/man/` are current, the bash completion loads, and
-//! every place that states the log filter defers to the one default (`telemetry::DEFAULT_FILTER`).
+//! What is installed beside the binary: the bash completion loads, and every place that states the log filter defers
+//! to the one default (`telemetry::DEFAULT_FILTER`). (The man pages in `docs/man/` are checked with kubewhy's, in
+//! kubewhy-cli's tests/packaging.rs.)
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,37 +9,6 @@ use doc_controller::telemetry::DEFAULT_FILTER;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-#[test]
-fn the_man_pages_in_docs_are_current() {
-    let pages = doc_controller::manual::pages().expect("rendering the man pages");
-    let docs = root().join("docs/man");
-    let mut checked_in: Vec<String> = std::fs::read_dir(&docs)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("doc-controller"))
-        .collect();
-    checked_in.sort();
-    let mut generated: Vec<String> = pages.iter().map(|(name, _)| name.clone()).collect();
-    generated.sort();
-    let help = "run `cargo run -p doc-controller -- man --dir docs/man` and commit the result";
-    assert_eq!(checked_in, generated, "{help}");
-    assert!(generated.contains(&"doc-controller-run.1".to_string()));
-    for (name, roff) in &pages {
-        let have = std::fs::read(docs.join(name)).unwrap();
-        assert!(&have == roff, "docs/man/{name} is stale: {help}");
-    }
-    // The run page documents the environment variable of every flag, and the log filter's default.
-    let run = String::from_utf8_lossy(
-        &pages
-            .iter()
-            .find(|(n, _)| n == "doc-controller-run.1")
-            .unwrap()
-            .1,
-    )
-    .into_owned();
-    assert!(run.contains("DOC_CONTROLLER_LEADER_ELECT"), "{run}");
 }
 
 #[test]
