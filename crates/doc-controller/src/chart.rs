@@ -86,9 +86,16 @@ mod tests {
     #[test]
     fn the_rbac_template_has_both_scopes_and_a_separate_lease_role() {
         let text = rbac_template().unwrap();
-        assert_eq!(text.matches("kind: ClusterRole\n").count(), 1, "{text}");
+        // Objects' kinds start a line; roleRef's are indented.
+        let kinds = |kind: &str| {
+            text.lines()
+                .filter(|l| *l == format!("kind: {kind}"))
+                .count()
+        };
+        assert_eq!(kinds("ClusterRole"), 1, "{text}");
         // The namespaced scope's Role, and the Lease's.
-        assert_eq!(text.matches("kind: Role\n").count(), 2, "{text}");
+        assert_eq!(kinds("Role"), 2, "{text}");
+        assert_eq!(kinds("RoleBinding"), 2, "{text}");
         assert!(text.contains("-leader-election"), "{text}");
         assert!(text.contains("- leases"), "{text}");
         assert_eq!(text.matches("- leases").count(), 1, "{text}");
