@@ -26,7 +26,7 @@ use crate::telemetry::LogFormat;
                   Quick start against your current kubectl context:\n  \
                   doc-controller crdgen | kubectl apply -f -\n  \
                   doc-controller run\n\n\
-                  Logs go to standard error; filter them with RUST_LOG (default: info,kube=warn).",
+                  Logs go to standard error; choose which with --log-filter or RUST_LOG.",
     after_help = "Examples:\n  \
                   doc-controller run --namespace default          # one namespace, no leader election\n  \
                   doc-controller run --leader-elect --lease-namespace doc-controller\n  \
@@ -43,6 +43,16 @@ pub struct Cli {
         env = "DOC_CONTROLLER_LOG_FORMAT"
     )]
     pub log_format: LogFormat,
+    /// Which log lines to print, as `RUST_LOG`-style directives (`info,kubewhy=debug`). Targets match by prefix:
+    /// `kube=warn` alone would also silence `kubewhy`, so keep `kubewhy=info` after it, as the default does.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIRECTIVES",
+        env = "RUST_LOG",
+        default_value = crate::telemetry::DEFAULT_FILTER
+    )]
+    pub log_filter: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -63,8 +73,22 @@ pub enum Command {
     /// watches open), as yourself or `--as` another identity, and print the exact fix (`--fix`). Exit status:
     /// 0 every check passed, 1 a check failed, 2 the checks could not run.
     Doctor(DoctorArgs),
-    /// Regenerate the generated files in `deploy/` (CRD, ServiceAccount, RBAC), or check that they are current.
+    /// Regenerate the generated files in `deploy/` (CRD, ServiceAccount, RBAC) and in the Helm chart (Chart.yaml,
+    /// CRD, RBAC template), or check that they are current.
     GenDeploy(GenDeployArgs),
+    /// Print the shell completion script: `source <(doc-controller completion bash)`.
+    Completion {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages into a directory (for packagers).
+    #[command(hide = true)]
+    Man {
+        /// The directory to write `doc-controller.1`, `doc-controller-run.1`, ... into (created when missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// Flags of `run`.
@@ -258,6 +282,9 @@ pub struct GenDeployArgs {
     /// The `deploy/` directory of the repository.
     #[arg(long, default_value = "deploy")]
     pub dir: PathBuf,
+    /// The Helm chart's directory.
+    #[arg(long, default_value = "charts/doc-controller")]
+    pub chart_dir: PathBuf,
     /// Only check: exit 1 and name the stale files when they differ from what the code generates.
     #[arg(long)]
     pub check: bool,

@@ -9,7 +9,8 @@
 //! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object
 //! retry delays), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
 //! election), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
-//! [`deploy`] (the generated files in `deploy/`), [`preflight`] (the checks of its needs, and `run --preflight`),
+//! [`deploy`] (the generated files in `deploy/`), [`chart`] (the generated files of the Helm chart), [`manual`]
+//! (shell completions and man pages), [`preflight`] (the checks of its needs, and `run --preflight`),
 //! [`doctor`] (the checks on demand), [`cli`] (flags) and [`run`] (start-up, wiring it all together).
 //!
 //! Modules depend one way: `cli` → `run` → `controller` → `reconcile` → `document`, `needs`, `metrics`, ...; a unit
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod backoff;
+pub mod chart;
 pub mod cli;
 pub mod controller;
 pub mod deploy;
@@ -25,6 +27,7 @@ pub mod doctor;
 pub mod document;
 pub mod http;
 pub mod lease;
+pub mod manual;
 pub mod metrics;
 pub mod needs;
 pub mod preflight;

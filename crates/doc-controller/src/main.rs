@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
-            if let Err(e) = doc_controller::telemetry::init(cli.log_format) {
+            if let Err(e) = doc_controller::telemetry::init(cli.log_format, &cli.log_filter) {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
@@ -84,58 +84,97 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::GenDeploy(args) => {
-            if args.check {
-                match doc_controller::deploy::stale(&args.dir) {
-                    Ok(stale) if stale.is_empty() => {
-                        println!("{} is up to date", args.dir.display());
-                        ExitCode::SUCCESS
-                    }
-                    Ok(stale) => {
-                        for path in stale {
-                            eprintln!("error: {} is stale", path.display());
-                        }
-                        eprintln!(
-                            "  = help: run `cargo run -p doc-controller -- gen-deploy` and commit the result"
-                        );
-                        ExitCode::FAILURE
-                    }
-                    Err(e) => {
-                        eprintln!("error: {}", describe(&e));
-                        ExitCode::from(2)
-                    }
+        Command::Completion { shell } => print_bytes(&doc_controller::manual::completion(shell)),
+        Command::Man { dir } => write_man_pages(&dir),
+        Command::GenDeploy(args) => gen_deploy(&args),
+    }
+}
+
+/// `doc-controller gen-deploy [--check]`: the generated files of `deploy/` and of the Helm chart.
+fn gen_deploy(args: &doc_controller::cli::GenDeployArgs) -> ExitCode {
+    use doc_controller::{chart, deploy};
+    let files = match (deploy::generated(), chart::generated()) {
+        (Ok(deploy), Ok(chart)) => [(&args.dir, deploy), (&args.chart_dir, chart)],
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!(
+                "error: {}",
+                describe(&doc_controller::deploy::Error::Generate(e))
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        let stale: Vec<_> = files
+            .into_iter()
+            .flat_map(|(dir, files)| deploy::stale_files(dir, files))
+            .collect();
+        if stale.is_empty() {
+            println!(
+                "{} and {} are up to date",
+                args.dir.display(),
+                args.chart_dir.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+        for path in stale {
+            eprintln!("error: {} is stale", path.display());
+        }
+        eprintln!(
+            "  = help: run `cargo run -p doc-controller -- gen-deploy` and commit the result"
+        );
+        return ExitCode::FAILURE;
+    }
+    for (dir, files) in files {
+        match deploy::write_files(dir, files) {
+            Ok(paths) => {
+                for p in paths {
+                    println!("wrote {}", p.display());
                 }
-            } else {
-                match doc_controller::deploy::write(&args.dir) {
-                    Ok(paths) => {
-                        for p in paths {
-                            println!("wrote {}", p.display());
-                        }
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: {}", describe(&e));
-                        ExitCode::from(2)
-                    }
-                }
+            }
+            Err(e) => {
+                eprintln!("error: {}", describe(&e));
+                return ExitCode::from(2);
             }
         }
     }
+    ExitCode::SUCCESS
 }
 
 /// Prints generated YAML; a closed pipe is not an error.
 fn print(text: Result<String, String>) -> ExitCode {
     match text {
-        Ok(text) => match std::io::stdout().write_all(text.as_bytes()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: writing to standard output failed: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Ok(text) => print_bytes(text.as_bytes()),
         Err(e) => {
             eprintln!("error: generating the YAML failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes generated output to standard output; a closed pipe is not an error.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    match std::io::stdout().write_all(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: writing to standard output failed: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `doc-controller man --dir DIR`: writes every man page into `dir`.
+fn write_man_pages(dir: &std::path::Path) -> ExitCode {
+    match doc_controller::manual::write_man_pages(dir) {
+        Ok(()) => {
+            println!("wrote the man pages into {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "error: writing the man pages into {} failed: {e}",
+                dir.display()
+            );
             ExitCode::from(2)
         }
     }

@@ -16,18 +16,23 @@ pub enum LogFormat {
     Json,
 }
 
-/// The filter used when `RUST_LOG` is unset: doc-controller and kubewhy at info, kube's own warnings. (`kube=warn`
-/// alone would also silence `kubewhy`: filter targets match by prefix.) kube-runtime's own watcher warnings are left
-/// out: kubewhy reports every watcher error, diagnosed and once per cause, where kube-runtime prints the raw error on
-/// every retry.
+/// The filter used when neither `--log-filter` nor `RUST_LOG` is given: doc-controller and kubewhy at info, kube's
+/// own warnings. (`kube=warn` alone would also silence `kubewhy`: filter targets match by prefix.) kube-runtime's own
+/// watcher warnings are left out: kubewhy reports every watcher error, diagnosed and once per cause, where
+/// kube-runtime prints the raw error on every retry. `--help`, `deploy/`, the Helm chart and the README all defer
+/// to this one value.
 pub const DEFAULT_FILTER: &str = "info,kube=warn,kube_runtime::watcher=error,kubewhy=info";
 
-/// Installs the global subscriber. Fails on an invalid `RUST_LOG`, saying which directive is wrong.
-pub fn init(format: LogFormat) -> Result<(), String> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec)
-            .map_err(|e| format!("RUST_LOG={spec:?} is not a valid log filter: {e} (example: RUST_LOG=info,kube=debug)"))?,
-        _ => EnvFilter::new(DEFAULT_FILTER),
+/// Installs the global subscriber with `filter` (`--log-filter` / `RUST_LOG`; empty means [`DEFAULT_FILTER`]).
+/// Fails on an invalid filter, saying which directive is wrong.
+pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
+    let filter = match filter.trim() {
+        "" => EnvFilter::new(DEFAULT_FILTER),
+        spec => EnvFilter::try_new(spec).map_err(|e| {
+            format!(
+                "--log-filter / RUST_LOG {spec:?} is not a valid log filter: {e} (example: info,kubewhy=debug)"
+            )
+        })?,
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

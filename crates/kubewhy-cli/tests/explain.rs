@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 
 const KUBEWHY: &str = env!("CARGO_BIN_EXE_kubewhy");
-const KUBECTL_WHY: &str = env!("CARGO_BIN_EXE_kubectl-why");
+const KUBECTL_WHY: &str = env!("CARGO_BIN_EXE_kubectl-api_why");
 
 const DENIED_LIST: &str = r#"WARN kube_runtime::watcher: watch list error with 403: Api(Status { status: Some(Failure), code: 403, message: "configmaps is forbidden: User \"system:serviceaccount:NS:ctl\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"NS\"", metadata: None, reason: "Forbidden", details: None })"#;
 const DENIED_WATCH: &str = r#"E0101 00:00:00.000000       1 reflector.go:166] "Failed to watch" err="configmaps is forbidden: User \"system:serviceaccount:NS:ctl\" cannot watch resource \"configmaps\" in API group \"\" in the namespace \"NS\"" type="*v1.ConfigMap""#;
@@ -278,7 +278,7 @@ fn kubectl_why_is_the_same_cli() {
     let out = run(KUBECTL_WHY, &["--help"], b"", &[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
-        text(&out.stdout).contains("kubectl why"),
+        text(&out.stdout).contains("kubectl api-why"),
         "{}",
         text(&out.stdout)
     );

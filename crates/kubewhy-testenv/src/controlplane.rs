@@ -110,8 +110,9 @@ impl State {
 /// Options for [`ControlPlane::start`].
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Keep state (certificates, tokens, etcd data) here instead of a temporary directory; the directory is kept
-    /// after shutdown, so a control plane can be restarted on the same data.
+    /// Keep state (certificates, tokens, etcd data) and the control plane's log (`<dir>/logs/`) here instead of a
+    /// temporary directory and `<target>/controlplane/logs`; the directory is kept after shutdown, so a control
+    /// plane can be restarted on the same data, and nothing of it is written anywhere else.
     pub dir: Option<PathBuf>,
     /// Preferred API server port (a free one is picked when it is taken or 0).
     pub port: u16,
@@ -214,7 +215,10 @@ impl ControlPlane {
 
     /// Starts an already built binary and waits until it is ready.
     pub fn start_binary(bin: &Path, opts: Options) -> Result<ControlPlane, Error> {
-        let log_dir = binary::output_dir().join("logs");
+        let log_dir = match &opts.dir {
+            Some(dir) => dir.join("logs"),
+            None => binary::output_dir().join("logs"),
+        };
         fs::create_dir_all(&log_dir)
             .map_err(|e| Error::io(format!("creating {}", log_dir.display()), e))?;
         prune_logs(&log_dir, 20);

@@ -19,6 +19,7 @@ pub mod binary;
 pub mod controlplane;
 pub mod crd;
 mod identity;
+pub mod tools;
 
 pub use identity::scratch_path;
 
@@ -35,6 +36,21 @@ pub enum Error {
     /// Go is missing or too old, or `go build` failed.
     #[error("building the local control plane failed")]
     Build(#[source] binary::BuildError),
+    /// `go install` of a Go tool the tests use (helm, krew) failed.
+    #[error(
+        "`go install {package}@{version}` failed ({status}):\n{output}\n  = help: it downloads from the Go module \
+         proxy: set GOPROXY when the default one is not reachable"
+    )]
+    GoInstall {
+        /// The tool's package.
+        package: &'static str,
+        /// Its version.
+        version: &'static str,
+        /// The exit status of `go install`.
+        status: std::process::ExitStatus,
+        /// What it printed (standard output, then standard error).
+        output: String,
+    },
     /// The control plane did not come up.
     #[error("starting the local control plane failed")]
     Start(#[source] controlplane::StartError),

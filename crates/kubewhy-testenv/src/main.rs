@@ -23,7 +23,8 @@ struct Cli {
 enum Command {
     /// Build (when needed) and start the control plane, print how to reach it, run until Ctrl-C.
     Up {
-        /// Keep state (certificates, tokens, etcd data) in this directory across restarts.
+        /// Keep everything in this directory across restarts: state (certificates, tokens, etcd data) and the
+        /// control plane's log (`<dir>/logs/`).
         #[arg(long, default_value = ".kubewhy/controlplane")]
         dir: PathBuf,
         /// Preferred API server port (another free port is used when it is taken).

@@ -445,7 +445,8 @@ fn missing_go_is_one_clear_error() {
 }
 
 /// A control plane with a state directory can be stopped and started again on the same data and port: objects,
-/// credentials and the kubeconfig stay valid (what a "the API server went away" test needs).
+/// credentials and the kubeconfig stay valid (what a "the API server went away" test needs). Its logs stay in the
+/// directory too (`kubewhy-dev up --dir X` leaves nothing elsewhere).
 #[tokio::test]
 async fn a_control_plane_restarts_on_the_same_data_and_port() {
     let dir = kubewhy_testenv::scratch_path("restart");
@@ -455,6 +456,13 @@ async fn a_control_plane_restarts_on_the_same_data_and_port() {
         ..Options::default()
     };
     let mut first = ControlPlane::start(opts.clone()).unwrap();
+    let first_log = first.log_path().unwrap().to_path_buf();
+    assert_eq!(first_log.parent(), Some(dir.join("logs").as_path()));
+    assert!(
+        std::fs::metadata(&first_log).unwrap().len() > 0,
+        "{} is empty",
+        first_log.display()
+    );
     let port: u16 = first.server().rsplit(':').next().unwrap().parse().unwrap();
     let admin = first.admin().await.unwrap();
     let cms: Api<ConfigMap> = Api::namespaced(admin, "default");
@@ -473,6 +481,8 @@ async fn a_control_plane_restarts_on_the_same_data_and_port() {
 
     let second = ControlPlane::start(Options { port, ..opts }).unwrap();
     assert_eq!(second.server(), format!("https://127.0.0.1:{port}"));
+    let logs = std::fs::read_dir(dir.join("logs")).unwrap().count();
+    assert_eq!(logs, 2, "one log per start in {}", dir.display());
     assert_eq!(second.state().admin_token, token);
     // The client made for the first instance works against the second: same URL, CA and token.
     let survivor = cms.get("survivor").await.unwrap();

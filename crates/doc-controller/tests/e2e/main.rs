@@ -2,10 +2,12 @@
 //! own namespace (and its own Lease), so the tests run in parallel on one control plane.
 
 mod backoff;
+mod chart;
 mod deploy;
 mod harness;
 mod leader;
 mod lifecycle;
 mod never_silent;
+mod packaging;
 mod rbac;
 mod validation;

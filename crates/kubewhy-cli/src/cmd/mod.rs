@@ -1,4 +1,6 @@
 //! The subcommands, one module each.
 
 pub mod check;
+pub mod completion;
 pub mod explain;
+pub mod man;
