@@ -20,6 +20,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod controller;
+pub mod debug;
 pub mod deploy;
 pub mod doctor;
 pub mod document;
