@@ -51,7 +51,7 @@ mod near_miss_tests;
 
 pub use advisor::{Explanation, explain};
 pub use eval::{AccessRequest, Identity};
-pub use fetch::{FetchError, fetch};
+pub use fetch::{FetchError, fetch, reviewed_rules};
 pub use fix::{Fix, FixKind, fix};
 pub use objects::RbacObjects;
 
