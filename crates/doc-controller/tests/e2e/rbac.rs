@@ -8,6 +8,7 @@ use doc_controller::needs::{DEPLOY_NAMESPACE, NAME, needs, needs_for};
 use kubewhy::needs::Needs;
 use kubewhy::rbac::diff::{Finding, diff, granted_rules};
 use kubewhy::rbac::{Identity, Permission, Verb, fetch, reviewed_rules};
+use kubewhy_testenv::ServiceAccount;
 
 use crate::harness::*;
 use crate::lifecycle::run_lifecycle;
@@ -20,8 +21,8 @@ fn deploy(file: &str) -> PathBuf {
         .join(file)
 }
 
-/// Applies the shipped ServiceAccount and RBAC as admin.
-fn apply_shipped_rbac(env: &kubewhy_testenv::ControlPlane) {
+/// Applies the shipped ServiceAccount and RBAC as admin and returns the ServiceAccount, with a token.
+async fn shipped_service_account(env: &kubewhy_testenv::ControlPlane) -> ServiceAccount {
     for file in ["serviceaccount.yaml", "rbac.yaml"] {
         let path = deploy(file);
         let (ok, out, err) = env
@@ -36,17 +37,16 @@ fn apply_shipped_rbac(env: &kubewhy_testenv::ControlPlane) {
             .expect("running kubectl");
         assert!(ok, "kubectl apply -f {}: {out}{err}", path.display());
     }
+    env.service_account(DEPLOY_NAMESPACE, NAME)
+        .await
+        .expect("a token for the ServiceAccount")
 }
 
 #[tokio::test]
 async fn the_lifecycle_passes_as_the_service_account_with_the_shipped_rbac() {
     let (admin, ns) = setup("rbac").await;
     let env = kubewhy_testenv::shared();
-    apply_shipped_rbac(env);
-    let sa = env
-        .service_account(DEPLOY_NAMESPACE, NAME)
-        .await
-        .expect("a token for the ServiceAccount");
+    let sa = shipped_service_account(env).await;
     assert_eq!(
         sa.identity.user,
         format!("system:serviceaccount:{DEPLOY_NAMESPACE}:{NAME}")
@@ -163,11 +163,7 @@ async fn the_lifecycle_passes_as_the_service_account_with_the_shipped_rbac() {
 async fn the_shipped_rbac_grants_exactly_the_declared_needs() {
     let (admin, ns) = setup("rbac-diff").await;
     let env = kubewhy_testenv::shared();
-    apply_shipped_rbac(env);
-    let sa = env
-        .service_account(DEPLOY_NAMESPACE, NAME)
-        .await
-        .expect("a token for the ServiceAccount");
+    let sa = shipped_service_account(env).await;
     let who = Identity::new(
         sa.identity.user.clone(),
         [

@@ -430,15 +430,7 @@ fn urls_only(rule: &PolicyRule) -> bool {
 mod tests {
     use super::*;
     use crate::rbac::Verb;
-
-    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
-        PolicyRule {
-            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
-            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
-            verbs: verbs.iter().map(|s| s.to_string()).collect(),
-            ..PolicyRule::default()
-        }
-    }
+    use crate::rbac::eval::tests::rule;
 
     fn granted(namespace: Option<&str>, rule: PolicyRule) -> GrantedRule {
         GrantedRule {
