@@ -127,6 +127,16 @@ pub struct RunArgs {
     #[arg(long, default_value = "0.0.0.0:8080", env = "DOC_CONTROLLER_HTTP_ADDR")]
     pub http_addr: SocketAddr,
 
+    /// Who may read /debug/rbac (the API permissions this process used, as JSON, needs YAML and RBAC YAML) on the
+    /// HTTP port.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "loopback",
+        env = "DOC_CONTROLLER_DEBUG_ACCESS"
+    )]
+    pub debug_access: crate::debug::DebugAccess,
+
     /// On SIGTERM, wait this long for running reconciles to finish before exiting anyway.
     #[arg(long, default_value = "25s", value_parser = parse_duration, env = "DOC_CONTROLLER_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Duration,

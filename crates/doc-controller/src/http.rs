@@ -89,7 +89,9 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: 
         Ok(addr) => info!(%addr, "serving /metrics, /healthz and /readyz"),
         Err(e) => error!(error = %e, "the HTTP listener has no local address"),
     }
-    if let Err(e) = axum::serve(listener, router)
+    // With the client's address: /debug answers loopback clients only by default.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(e) = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.wait())
         .await
     {

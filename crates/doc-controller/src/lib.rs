@@ -22,6 +22,7 @@ pub mod backoff;
 pub mod chart;
 pub mod cli;
 pub mod controller;
+pub mod debug;
 pub mod deploy;
 pub mod doctor;
 pub mod document;

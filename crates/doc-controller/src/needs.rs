@@ -1,11 +1,12 @@
 //! What doc-controller uses of the Kubernetes API, declared once. The RBAC in `deploy/` is generated from it
 //! (`doc-controller rbac`, `doc-controller gen-deploy`), and the preflight checks read it.
 //!
-//! Every verb below is one the code really sends; nothing is granted "just in case":
+//! Every verb below is one the code really sends — the e2e tests compare them with what the request inspector
+//! recorded (`/debug/rbac`) — and nothing is granted "just in case":
 //!
 //! | resource | verbs | why |
 //! |---|---|---|
-//! | `documents.kube.rs` | get, list, watch | the Document reflector |
+//! | `documents.kube.rs` | list, watch | the Document reflector (nothing reads one Document by name) |
 //! | `documents.kube.rs` | patch | the finalizer is added and removed with JSON patches |
 //! | `documents.kube.rs/status` | patch | status by server-side apply (field manager `doc-controller`) |
 //! | `documents.kube.rs/finalizers` | update | the published ConfigMap's ownerReference sets `blockOwnerDeletion`, which the `OwnerReferencesPermissionEnforcement` admission plugin allows only to who may update the owner's finalizers |
@@ -43,8 +44,7 @@ pub fn needs_for(namespace: Option<&str>, lease_namespace: Option<&str>) -> Need
     let configmaps = ResourceType::of::<ConfigMap>();
     let events = ResourceType::of::<Event>();
     let needs = Needs::new(NAME)
-        .watch(documents.clone(), namespace)
-        .verbs(documents.clone(), namespace, [Verb::Patch])
+        .watch_with(documents.clone(), namespace, [Verb::Patch])
         .subresource(documents.clone(), "status", namespace, [Verb::Patch])
         .subresource(documents, "finalizers", namespace, [Verb::Update])
         .watch(configmaps.clone(), namespace)

@@ -256,19 +256,23 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::register(&mut registry));
     let readiness = Readiness::default();
     let watchers_readiness = tokio::spawn(report_watchers(health.clone(), readiness.clone()));
-    let listener = http::bind(args.http_addr).await.map_err(Error::Http)?;
-    let server_stop = Shutdown::new();
-    let server = tokio::spawn(http::serve(
-        listener,
-        http::router(Arc::new(registry), readiness.clone()),
-        server_stop.clone(),
-    ));
-
-    // Before leader election (which needs the Lease permissions it checks) and before any watcher starts.
     let needs = crate::needs::needs_for(
         args.namespace.as_deref(),
         lease_settings.as_ref().map(|l| l.namespace.as_str()),
     );
+    let listener = http::bind(args.http_addr).await.map_err(Error::Http)?;
+    let server_stop = Shutdown::new();
+    let server = tokio::spawn(http::serve(
+        listener,
+        http::router(Arc::new(registry), readiness.clone()).merge(crate::debug::router(
+            inspector.clone(),
+            &needs,
+            args.debug_access,
+        )),
+        server_stop.clone(),
+    ));
+
+    // Before leader election (which needs the Lease permissions it checks) and before any watcher starts.
     let preflight =
         preflight::at_start(&config, &needs, args.preflight, &readiness, &shutdown).await;
     let work = async move {

@@ -93,7 +93,7 @@ async fn doctor_names_the_missing_crd_and_permissions_and_its_fix_makes_it_pass(
     assert!(
         out.contains(&format!(
             "= help: `doc-controller doctor --kubeconfig {admin} --as-service-account --service-account-namespace \
-             {ns} --namespace {ns} --lease-namespace {ns} --fix | kubectl apply -f -` grants the 17 missing \
+             {ns} --namespace {ns} --lease-namespace {ns} --fix | kubectl apply -f -` grants the 16 missing \
              permission(s), lists 1 install command(s)"
         )),
         "{out}"

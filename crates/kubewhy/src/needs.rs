@@ -212,11 +212,24 @@ impl Needs {
     }
 
     /// Adds a watched resource type: `get`, `list` and `watch`, probed live by the preflight.
-    pub fn watch(mut self, resource: ResourceType, namespace: Option<&str>) -> Needs {
+    pub fn watch(self, resource: ResourceType, namespace: Option<&str>) -> Needs {
+        self.watch_with(resource, namespace, [Verb::Get])
+    }
+
+    /// Adds a watched resource type with `list`, `watch` and `verbs` only: for a program that never reads one
+    /// object by name (a reflector lists and watches; [`Needs::watch`] adds `get`).
+    pub fn watch_with(
+        mut self,
+        resource: ResourceType,
+        namespace: Option<&str>,
+        verbs: impl IntoIterator<Item = Verb>,
+    ) -> Needs {
+        let mut verbs: BTreeSet<Verb> = verbs.into_iter().collect();
+        verbs.extend([Verb::List, Verb::Watch]);
         self.needs.push(Need {
             resource,
             subresource: None,
-            verbs: BTreeSet::from([Verb::Get, Verb::List, Verb::Watch]),
+            verbs,
             namespace: namespace.map(str::to_string),
             watch: true,
         });

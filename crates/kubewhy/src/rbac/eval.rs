@@ -366,10 +366,11 @@ pub fn same_rule(a: &PolicyRule, b: &PolicyRule) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    /// A resource rule, for tests.
+    pub(crate) fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
         PolicyRule {
             api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
             resources: Some(resources.iter().map(|s| s.to_string()).collect()),

@@ -1,6 +1,7 @@
-//! Reading the RBAC objects from a cluster: the four kinds, listed in all namespaces, page by page, at once.
-//! When the caller may not list them, one error says which were denied, as whom, and what would allow it —
-//! callers then fall back to a remedy that needs no RBAC objects (a new Role and binding).
+//! Reading RBAC from a cluster: the objects — the four kinds, listed in all namespaces, page by page, at once
+//! ([`fetch`]); when the caller may not list them, one error says which were denied, as whom, and what would
+//! allow it, and callers fall back to a remedy that needs no RBAC objects (a new Role and binding). And the
+//! rules an identity holds, from SelfSubjectRulesReviews, which anyone may make ([`reviewed_rules`]).
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, ListParams};
@@ -113,4 +114,130 @@ where
             _ => return Ok(out),
         }
     }
+}
+
+/// A namespace no object can be in (not a DNS label): a rules review there shows only what holds everywhere.
+const NO_NAMESPACE: &str = "kubewhy:cluster-wide";
+
+/// What [`reviewed_rules`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reviewed {
+    /// The rules, cluster-wide ones with `namespace: None`.
+    pub rules: Vec<super::diff::GrantedRule>,
+    /// What an authorizer said it could not list (`status.evaluationError` of an incomplete review): the rules
+    /// may be incomplete.
+    pub incomplete: Vec<String>,
+}
+
+/// A rules review failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the SelfSubjectRulesReview in namespace {namespace} failed")]
+pub struct ReviewError {
+    /// The namespace reviewed.
+    pub namespace: String,
+    /// The client's error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// The rules the client's identity holds, from SelfSubjectRulesReviews (every authenticated user may make them,
+/// and they need no read access to RBAC objects): once in a namespace that cannot exist, for what holds
+/// everywhere; then in each of `namespaces`, for what holds there beyond it. When `baseline` is a client of an
+/// identity with no bindings of its own (a bare authenticated user), what it holds — Kubernetes' defaults for
+/// every user — is left out.
+///
+/// # Errors
+/// [`ReviewError`] when a review fails.
+pub async fn reviewed_rules(
+    client: &Client,
+    namespaces: &[String],
+    baseline: Option<&Client>,
+) -> Result<Reviewed, ReviewError> {
+    use super::eval::same_rule;
+    let mut incomplete = Vec::new();
+    let defaults = match baseline {
+        Some(b) => review(b, NO_NAMESPACE, &mut incomplete).await?,
+        None => Vec::new(),
+    };
+    let everywhere = review(client, NO_NAMESPACE, &mut incomplete).await?;
+    let without = |rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>,
+                   minus: &[k8s_openapi::api::rbac::v1::PolicyRule]| {
+        rules
+            .into_iter()
+            .filter(|r| !minus.iter().any(|m| same_rule(m, r)))
+            .collect::<Vec<_>>()
+    };
+    let mut rules: Vec<super::diff::GrantedRule> = without(everywhere.clone(), &defaults)
+        .into_iter()
+        .map(|rule| super::diff::GrantedRule {
+            namespace: None,
+            rule,
+            source: None,
+        })
+        .collect();
+    for ns in namespaces {
+        let here = review(client, ns, &mut incomplete).await?;
+        rules.extend(
+            without(here, &everywhere)
+                .into_iter()
+                .map(|rule| super::diff::GrantedRule {
+                    namespace: Some(ns.clone()),
+                    rule,
+                    source: None,
+                }),
+        );
+    }
+    Ok(Reviewed { rules, incomplete })
+}
+
+async fn review(
+    client: &Client,
+    namespace: &str,
+    incomplete: &mut Vec<String>,
+) -> Result<Vec<k8s_openapi::api::rbac::v1::PolicyRule>, ReviewError> {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+    let api: Api<SelfSubjectRulesReview> = Api::all(client.clone());
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec {
+            namespace: Some(namespace.to_string()),
+        },
+        ..SelfSubjectRulesReview::default()
+    };
+    let answer = api
+        .create(&Default::default(), &review)
+        .await
+        .map_err(|source| ReviewError {
+            namespace: namespace.to_string(),
+            source,
+        })?;
+    let Some(status) = answer.status else {
+        return Ok(Vec::new());
+    };
+    if status.incomplete {
+        let why = status.evaluation_error.unwrap_or_default();
+        if !incomplete.contains(&why) {
+            incomplete.push(why);
+        }
+    }
+    let resource =
+        status
+            .resource_rules
+            .into_iter()
+            .map(|r| k8s_openapi::api::rbac::v1::PolicyRule {
+                api_groups: r.api_groups,
+                resources: r.resources,
+                resource_names: r.resource_names,
+                verbs: r.verbs,
+                non_resource_urls: None,
+            });
+    let urls =
+        status
+            .non_resource_rules
+            .into_iter()
+            .map(|r| k8s_openapi::api::rbac::v1::PolicyRule {
+                non_resource_urls: r.non_resource_urls,
+                verbs: r.verbs,
+                ..Default::default()
+            });
+    Ok(resource.chain(urls).collect())
 }

@@ -24,12 +24,11 @@ use super::advisor::{
     BindingMiss, Difference, Explanation, LookalikeWhy, RoleOutcome, RuleMiss, ScopeMiss,
 };
 use super::eval::{AccessRequest, AccessTarget, list};
-use super::objects::{BindingKind, BindingRef, RbacObjects, RoleKey, RoleKind};
+use super::objects::{
+    BindingKind, BindingRef, RbacObjects, RoleKey, RoleKind, is_kubernetes_default,
+};
 use super::{Permission, RbacObject, Subject, Verb};
 
-/// The label Kubernetes puts on its default roles; they are reconciled at every API server start, so edits to
-/// them do not last.
-const BOOTSTRAP_LABEL: (&str, &str) = ("kubernetes.io/bootstrapping", "rbac-defaults");
 /// The annotation `kubectl apply` keeps: not part of a role's meaning, and large.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -378,10 +377,7 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
 
 /// Whether kubewhy may propose editing a role: not one of Kubernetes' defaults (reconciled at every start).
 fn editable(key: &RoleKey, rbac: &RbacObjects) -> bool {
-    let default = rbac
-        .labels_of(key)
-        .is_some_and(|l| l.get(BOOTSTRAP_LABEL.0).map(String::as_str) == Some(BOOTSTRAP_LABEL.1));
-    !default && !key.name.starts_with("system:")
+    !is_kubernetes_default(rbac.labels_of(key)) && !key.name.starts_with("system:")
 }
 
 fn is_aggregated(key: &RoleKey, rbac: &RbacObjects) -> bool {

@@ -15,7 +15,8 @@
 //!
 //! Around it, the RBAC advisor: [`eval`] evaluates rules as the API server does, [`advisor`] explains why each
 //! binding that names an identity does not grant a request (its near misses), [`fix`] turns that into the
-//! smallest edit of what exists, [`objects`] holds the RBAC objects and [`fetch`] reads them from a cluster.
+//! smallest edit of what exists, [`diff`] compares what is granted with what is needed, [`objects`] holds the RBAC
+//! objects and [`fetch`] reads them from a cluster.
 //!
 //! ```
 //! use kubewhy::rbac::{AccessRequest, Identity, RbacObjects, explain, fix, FixKind};
@@ -39,6 +40,7 @@
 //! ```
 
 pub mod advisor;
+pub mod diff;
 pub mod eval;
 pub mod fetch;
 pub mod fix;
@@ -49,7 +51,7 @@ mod near_miss_tests;
 
 pub use advisor::{Explanation, explain};
 pub use eval::{AccessRequest, Identity};
-pub use fetch::{FetchError, fetch};
+pub use fetch::{FetchError, fetch, reviewed_rules};
 pub use fix::{Fix, FixKind, fix};
 pub use objects::RbacObjects;
 

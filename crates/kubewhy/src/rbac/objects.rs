@@ -9,6 +9,18 @@ use k8s_openapi::api::rbac::v1::{
 };
 use serde::{Deserialize, Serialize};
 
+/// The label of Kubernetes' default roles and bindings: the API server reconciles them at every start (edits do
+/// not last), and every user holds what the defaults bound to `system:authenticated` grant.
+pub const DEFAULTS_LABEL: (&str, &str) = ("kubernetes.io/bootstrapping", "rbac-defaults");
+
+/// Whether an object's labels mark it as one of Kubernetes' defaults ([`DEFAULTS_LABEL`]).
+pub fn is_kubernetes_default(labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
+    labels
+        .and_then(|l| l.get(DEFAULTS_LABEL.0))
+        .map(String::as_str)
+        == Some(DEFAULTS_LABEL.1)
+}
+
 /// Every RBAC object the authorizer would consult.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RbacObjects {

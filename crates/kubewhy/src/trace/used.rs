@@ -3,7 +3,9 @@
 //! back as needs ([`crate::needs::Needs`]) or as the RBAC that grants exactly that.
 //!
 //! The request inspector ([`super::Inspector`]) feeds it every answered request; [`super::Inspector::used`] reads
-//! it. Memory is bounded three ways: a permission used in more than [`MAX_NAMESPACES`] namespaces is kept once,
+//! it. What the API server authorizes on the program's behalf is recorded where the answer shows it (a PATCH
+//! answered 201 Created was an apply that needed `create`); what it checks silently is not (the
+//! `OwnerReferencesPermissionEnforcement` check of `update` on an owner's finalizers). Memory is bounded three ways: a permission used in more than [`MAX_NAMESPACES`] namespaces is kept once,
 //! as "in many namespaces" (which only a cluster-wide grant covers); at most [`MAX_PERMISSIONS`] distinct
 //! permissions and [`MAX_PATHS`] non-resource paths are kept, and what did not fit is counted in
 //! [`Used::dropped`] (and logged once), never lost silently.
@@ -173,7 +175,16 @@ impl Recorder {
                     verb,
                 };
                 let version = request.version.clone().unwrap_or_default();
-                state.count(base, request.namespace.as_deref(), version, allowed)
+                // A PATCH answered 201 was a server-side apply that created the object: the API server authorized
+                // `create` for it too.
+                let created = (base.verb == "patch" && code == 201).then(|| Base {
+                    verb: "create".into(),
+                    ..base.clone()
+                });
+                let namespace = request.namespace.as_deref();
+                let full =
+                    created.is_some_and(|c| state.count(c, namespace, version.clone(), allowed));
+                state.count(base, namespace, version, allowed) || full
             }
             (None, None) => {
                 state.undecided += 1;
@@ -437,6 +448,11 @@ mod tests {
             WEBHOOK,
         );
         r.observe(
+            &parse_request("PATCH", "/api/v1/namespaces/a/secrets/s?fieldManager=x"),
+            201,
+            "",
+        );
+        r.observe(
             &parse_request("GET", "/api/v1/namespaces/a/pods"),
             0,
             "connection refused",
@@ -473,7 +489,13 @@ mod tests {
         );
         assert_eq!(used.undecided, 2);
         assert_eq!(used.paths.len(), 1);
-        assert_eq!(used.permissions.len(), 4);
+        assert_eq!(
+            find("create", "secrets").allowed,
+            1,
+            "an apply that created the object needed create"
+        );
+        assert_eq!(find("patch", "secrets").allowed, 1);
+        assert_eq!(used.permissions.len(), 6);
     }
 
     #[test]
