@@ -1,0 +1,1213 @@
+//! Undoing what pasting does to a log, before any reader sees it: typographic quotes, the borders and gutters of
+//! terminal panes (`│`, `┃`, `║`, `> ` e-mail and markdown quoting, a `name… │` pane prefix), markdown fences,
+//! emphasis and auto-links, lines hard-wrapped by a terminal, a pane, a mailer or a person, structures printed
+//! over several lines (pretty JSON, Rust `{:#?}`, Go test output), numbered error chains (`Caused by:` / `0: …`),
+//! and several log lines escaped into one JSON string (`"stderr": "Error…\nError…"`).
+//!
+//! The input is read as *records*: runs of physical lines that hold one message. A record keeps its span in the
+//! input, so a finding maps back to the lines it came from (`-->` locations), and its *logical lines*: the
+//! cleaned text, one per message (usually one; several when an escaped string held several log lines).
+//!
+//! Whether two neighbouring lines belong to one record is decided from those two lines alone (and, for a
+//! `Caused by:` after a blank line, the line after the blank), never from the start of the input. So the record
+//! around any position is found by looking a few lines up and down ([`record_at`]) and agrees with reading the
+//! whole input ([`records`]): the scanner normalises only around the lines its pre-filter hits and pays nothing
+//! for the lines it skips. A record holds at most [`MAX_LINES`] lines.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use super::escape::{backslashes_before, unescape_once};
+
+/// The most physical lines one record holds; a longer run of joined lines is cut into records this long.
+pub(crate) const MAX_LINES: usize = 64;
+
+/// One message of the input: a run of physical lines, cleaned and joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// The bytes of the input it spans: whole lines, without the newline after the last one.
+    pub span: Range<usize>,
+    /// How many physical lines it spans.
+    pub lines: usize,
+    /// Its messages, cleaned: one, or several when an escaped string held several log lines. Each maps back to
+    /// the whole span.
+    pub logical: Vec<String>,
+}
+
+/// How a physical line continues the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    /// A new line of the same message (a structure printed over lines, an error chain).
+    Newline,
+    /// The same sentence, wrapped at a space.
+    Space,
+    /// The same word or URL, wrapped where the pane or terminal ran out of columns.
+    Glue,
+}
+
+/// A physical line cleaned of paste damage.
+#[derive(Debug)]
+struct Clean<'a> {
+    /// The content: no gutter, border, markdown quoting or typographic quote.
+    text: Cow<'a, str>,
+    /// Columns of white space before the content (a tab counts 8).
+    indent: usize,
+    /// A right border closed the line with the content touching it: the pane wrapped the line there.
+    full: bool,
+}
+
+impl Clean<'_> {
+    fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
+    /// White space only, but not empty: a line inside a pretty-printed structure (`{\n    \n  }`).
+    fn is_soft_blank(&self) -> bool {
+        !self.text.is_empty() && self.is_blank()
+    }
+}
+
+/// Reads a region of whole lines (the last may lack its newline) as records, in order. Every line belongs to
+/// exactly one record; a blank line is a record of its own unless it bridges an error and its `Caused by:`.
+pub(crate) fn records(region: &[u8]) -> Vec<Record> {
+    if region.is_empty() {
+        return Vec::new();
+    }
+    let starts = line_starts(region);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < starts.len() {
+        let (first, last) = run_from(region, &starts, i, i);
+        out.push(build(region, &starts, first, last));
+        i = last + 1;
+    }
+    out
+}
+
+/// The record that holds byte `pos` of a region of whole lines, found by looking at most [`MAX_LINES`] lines
+/// up and down. It is the record [`records`] gives for that position whenever the run of joined lines around
+/// it is shorter than [`MAX_LINES`].
+pub(crate) fn record_at(region: &[u8], pos: usize) -> Record {
+    let pos = pos.min(region.len());
+    // Only the lines within reach are split; a long region is not scanned from its start.
+    let lo = nth_line_start_before(region, pos, MAX_LINES);
+    let hi = nth_line_end_after(region, pos, MAX_LINES);
+    let starts = line_starts(&region[lo..hi]);
+    let local = &region[lo..hi];
+    let at = match starts.binary_search(&(pos - lo)) {
+        Ok(i) => i,
+        Err(i) => i - 1,
+    };
+    let floor = at.saturating_sub(MAX_LINES - 1);
+    let (first, last) = run_from(local, &starts, at, floor);
+    let mut r = build(local, &starts, first, last);
+    r.span = r.span.start + lo..r.span.end + lo;
+    r
+}
+
+/// The first and last line of the run holding line `at`, not starting before line `floor`.
+fn run_from(region: &[u8], starts: &[usize], at: usize, floor: usize) -> (usize, usize) {
+    let mut first = at;
+    while first > floor && at - first + 1 < MAX_LINES && joined(region, starts, first - 1, first) {
+        first -= 1;
+    }
+    let mut last = at;
+    while last + 1 < starts.len()
+        && last + 1 - first < MAX_LINES
+        && joined(region, starts, last, last + 1)
+    {
+        last += 1;
+    }
+    (first, last)
+}
+
+/// Whether line `b` (= `a + 1`) continues line `a`.
+fn joined(region: &[u8], starts: &[usize], a: usize, b: usize) -> bool {
+    join_at(region, starts, a, b).is_some()
+}
+
+fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> {
+    let prev = clean(line_bytes(region, starts, a));
+    let next = clean(line_bytes(region, starts, b));
+    // A blank line joins an error to the `Caused by:` that follows it, and only that.
+    if next.is_blank() && !prev.is_blank() && !next.is_soft_blank() {
+        let after = (b + 1 < starts.len()).then(|| clean(line_bytes(region, starts, b + 1)));
+        return after
+            .is_some_and(|c| is_chain_header(c.text.trim()))
+            .then_some(Join::Newline);
+    }
+    if prev.is_blank() && !prev.is_soft_blank() && is_chain_header(next.text.trim()) {
+        let before = (a > 0).then(|| clean(line_bytes(region, starts, a - 1)));
+        return before
+            .is_some_and(|c| !c.is_blank())
+            .then_some(Join::Newline);
+    }
+    join(&prev, &next)
+}
+
+/// How `next` continues `prev`, if it does: the rules, from the strongest signal to the weakest.
+fn join(prev: &Clean, next: &Clean) -> Option<Join> {
+    let p = prev.text.trim_end();
+    let n = next.text.trim_start();
+    // Inside a pretty-printed structure a line of white space still belongs to it.
+    if next.is_soft_blank() {
+        return (ends_with_opener(p) || p.ends_with(',')).then_some(Join::Newline);
+    }
+    if prev.is_soft_blank() {
+        return (starts_with_closer(n) || next.indent > 0).then_some(Join::Newline);
+    }
+    if p.is_empty() || n.is_empty() {
+        return None;
+    }
+    // An error chain: `Caused by:` attaches to the error above it, and numbered causes to the chain.
+    if is_chain_header(n) {
+        return Some(Join::Newline);
+    }
+    if chain_item(n).is_some() {
+        return (is_chain_header(p) || chain_item(p).is_some()).then_some(Join::Newline);
+    }
+    if starts_record(n) {
+        return None;
+    }
+    // A pane's right border reached: the pane cut the line, anywhere in a word.
+    if prev.full {
+        return Some(Join::Glue);
+    }
+    // A structure printed over several lines.
+    if ends_with_opener(p) || starts_with_closer(n) {
+        return Some(Join::Newline);
+    }
+    if p.ends_with(',') && (next.indent > 0 || is_key_line(n)) {
+        return Some(Join::Newline);
+    }
+    // An exception's details on the lines below it (the Python and Java clients).
+    if EXCEPTION_DETAILS.iter().any(|d| n.starts_with(d)) {
+        return Some(Join::Newline);
+    }
+    // A hanging indent: the rest of the message under its first line (Rich, stack frames).
+    if next.indent >= 8 {
+        return Some(Join::Space);
+    }
+    // A URL wrapped inside its query.
+    if p.ends_with(['&', '=', '?']) && !n.contains(' ') {
+        return Some(Join::Glue);
+    }
+    // A message broken after its colon, or a klog header whose message went to the next line.
+    if p.ends_with(':') || is_bare_klog_header(p) {
+        return Some(Join::Space);
+    }
+    // A Kubernetes message wrapped at a space: the line ends inside the message or the next one goes on with it.
+    if ends_inside_message(p) || goes_on_with_message(n) || straddles_message(p, n) {
+        return Some(Join::Space);
+    }
+    // The full stop of a wrapped sentence alone on the last line.
+    if p.len() >= 40 && n.chars().all(|c| c.is_ascii_punctuation()) {
+        return Some(Join::Glue);
+    }
+    None
+}
+
+/// Words inside the API server's messages that never end one (`… cannot` / `list resource …`, `… in API` /
+/// `group …`): a line ending with one was wrapped there.
+const INSIDE_TAIL: [&str; 23] = [
+    "is",
+    "are",
+    "be",
+    "been",
+    "cannot",
+    "can't",
+    "could",
+    "to",
+    "of",
+    "in",
+    "at",
+    "on",
+    "the",
+    "a",
+    "an",
+    "admission",
+    "calling",
+    "provide",
+    "asked",
+    "unable",
+    "please",
+    "your",
+    "modified;",
+];
+
+/// Nouns of the API server's messages that a quoted name always follows (`User` / `"alice" cannot …`).
+const BEFORE_NAME: [&str; 8] = [
+    "User",
+    "user",
+    "resource",
+    "group",
+    "namespace",
+    "webhook",
+    "service",
+    "Service",
+];
+
+/// Words inside the API server's messages that never begin one (`… pods is` / `forbidden: …`): a line beginning
+/// with one goes on with the line before.
+const INSIDE_HEAD: [&str; 15] = [
+    "forbidden",
+    "forbidden:",
+    "cannot",
+    "is",
+    "resource",
+    "API",
+    "group",
+    "namespace",
+    "scope",
+    "found",
+    "exists",
+    "fulfilled",
+    "modified;",
+    "credentials",
+    "allotted,",
+];
+
+/// Pairs of words of the API server's messages that a wrap may separate (`… not` / `found`): words that can end
+/// or begin a message on their own, but not when they meet like this.
+const INSIDE_PAIRS: [(&str, &str); 51] = [
+    ("apply", "your"),
+    ("changes", "to"),
+    ("latest", "version"),
+    ("version", "and"),
+    ("and", "try"),
+    ("in", "API"),
+    ("API", "group"),
+    ("cluster", "scope"),
+    ("in", "the"),
+    ("at", "the"),
+    ("not", "found"),
+    ("already", "exists"),
+    ("has", "been"),
+    ("been", "modified;"),
+    ("be", "fulfilled"),
+    ("fulfilled", "on"),
+    ("cannot", "be"),
+    ("denied", "the"),
+    ("the", "request"),
+    ("the", "request:"),
+    ("webhook", "denied"),
+    ("too", "many"),
+    ("many", "requests"),
+    ("try", "again"),
+    ("again", "later"),
+    ("unable", "to"),
+    ("to", "handle"),
+    ("handle", "the"),
+    ("to", "return"),
+    ("the", "time"),
+    ("still", "be"),
+    ("be", "processing"),
+    ("asked", "us"),
+    ("for", "the"),
+    ("the", "client"),
+    ("to", "provide"),
+    ("could", "not"),
+    ("not", "find"),
+    ("find", "the"),
+    ("the", "requested"),
+    ("requested", "resource"),
+    ("failed", "calling"),
+    ("calling", "webhook"),
+    ("failed", "to"),
+    ("to", "call"),
+    ("the", "object"),
+    ("object", "has"),
+    ("the", "server"),
+    ("server", "has"),
+    ("server", "could"),
+    ("error", "occurred:"),
+];
+
+/// Predicates that follow an object's quoted name (`pods "p"` / `is forbidden: …`, `"x"` / `not found`).
+const AFTER_NAME: [&str; 8] = [
+    "is", "not", "already", "cannot", "denied", "has", "in", "at",
+];
+
+/// Whether a line ends with a word that never ends an API server message.
+fn ends_inside_message(p: &str) -> bool {
+    let word = p.rsplit(char::is_whitespace).next().unwrap_or(p);
+    p.contains(' ') && INSIDE_TAIL.contains(&word)
+}
+
+/// Whether a line begins with a word that never begins an API server message, or with an object's quoted name
+/// and its predicate.
+fn goes_on_with_message(n: &str) -> bool {
+    let mut words = n.split_whitespace();
+    let first = words.next().unwrap_or("");
+    if INSIDE_HEAD.contains(&first) {
+        return true;
+    }
+    let quoted = first.len() >= 2 && first.starts_with('"') && first.ends_with('"');
+    quoted && words.next().is_some_and(|w| AFTER_NAME.contains(&w))
+}
+
+/// Whether the last word of `p` and the first of `n` are two words of one API server message.
+fn straddles_message(p: &str, n: &str) -> bool {
+    let last = p.rsplit(char::is_whitespace).next().unwrap_or(p);
+    let first = n.split(char::is_whitespace).next().unwrap_or(n);
+    let named = last.ends_with('"') && AFTER_NAME.contains(&first);
+    let name_follows =
+        first.starts_with('"') && (BEFORE_NAME.contains(&last) || is_resource_word(last));
+    named || name_follows || INSIDE_PAIRS.contains(&(last, first))
+}
+
+/// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
+/// quoted name.
+fn is_resource_word(w: &str) -> bool {
+    w.len() > 1
+        && w.starts_with(|c: char| c.is_ascii_lowercase())
+        && w.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// The detail lines the Python and Java clients print under an `ApiException`.
+const EXCEPTION_DETAILS: [&str; 5] = [
+    "Reason: ",
+    "HTTP response headers:",
+    "HTTP response body:",
+    "HTTP response code:",
+    "HTTP response status:",
+];
+
+fn build(region: &[u8], starts: &[usize], first: usize, last: usize) -> Record {
+    let mut text = clean(line_bytes(region, starts, first))
+        .text
+        .trim_start()
+        .to_string();
+    for i in first + 1..=last {
+        let next = clean(line_bytes(region, starts, i));
+        match join_at(region, starts, i - 1, i).unwrap_or(Join::Newline) {
+            Join::Newline => {
+                text.push('\n');
+                text.push_str(&next.text);
+            }
+            Join::Space => {
+                text.truncate(text.trim_end().len());
+                text.push(' ');
+                text.push_str(next.text.trim());
+            }
+            Join::Glue => {
+                // The pane's own padding is gone already; a space left at the cut is the text's.
+                text.truncate(text.trim_end().len());
+                text.push_str(next.text.trim_end());
+            }
+        }
+    }
+    text.truncate(text.trim_end().len());
+    let end = line_end(region, starts, last);
+    Record {
+        span: starts[first]..end,
+        lines: last - first + 1,
+        logical: unfold(&text),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ lines
+
+/// The byte offset where each line of the region starts.
+fn line_starts(region: &[u8]) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', region).map(|i| i + 1));
+    // A region ending with a newline has no line after it.
+    if starts.len() > 1 && *starts.last().expect("not empty") == region.len() {
+        starts.pop();
+    }
+    starts
+}
+
+fn line_end(region: &[u8], starts: &[usize], i: usize) -> usize {
+    memchr::memchr(b'\n', &region[starts[i]..]).map_or(region.len(), |k| starts[i] + k)
+}
+
+fn line_bytes<'a>(region: &'a [u8], starts: &[usize], i: usize) -> &'a [u8] {
+    &region[starts[i]..line_end(region, starts, i)]
+}
+
+/// The start of the line `n` lines before the one holding `pos` (or of the region).
+fn nth_line_start_before(region: &[u8], pos: usize, n: usize) -> usize {
+    let mut at = pos;
+    for _ in 0..=n {
+        match memchr::memrchr(b'\n', &region[..at]) {
+            Some(nl) => at = nl,
+            None => return 0,
+        }
+    }
+    at + 1
+}
+
+/// The end (exclusive, after its newline) of the line `n` lines after the one holding `pos` (or the region's).
+fn nth_line_end_after(region: &[u8], pos: usize, n: usize) -> usize {
+    let mut at = pos;
+    for _ in 0..=n {
+        match memchr::memchr(b'\n', &region[at..]) {
+            Some(nl) => at += nl + 1,
+            None => return region.len(),
+        }
+    }
+    at
+}
+
+// ------------------------------------------------------------------------------------------------ cleaning
+
+/// Box-drawing characters that frame a terminal pane.
+const BORDERS: [char; 3] = ['│', '┃', '║'];
+
+/// Cleans one physical line: typographic quotes, gutters and borders, markdown quoting, fences, emphasis around
+/// the whole line and auto-links.
+fn clean(raw: &[u8]) -> Clean<'_> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    let mut text = String::from_utf8_lossy(raw);
+    if !text.is_ascii() {
+        text = Cow::Owned(plain_punctuation(&text));
+        if let Some(stripped) = strip_box_frame(&text) {
+            text = Cow::Owned(stripped.0);
+            return finish(text, stripped.1);
+        }
+    }
+    finish(text, false)
+}
+
+fn finish(mut text: Cow<'_, str>, full: bool) -> Clean<'_> {
+    if let Some(rest) = strip_quote_gutter(&text) {
+        text = Cow::Owned(rest);
+    }
+    let trimmed = text.trim();
+    let edge = !trimmed.is_empty() && trimmed.chars().all(|c| matches!(c, '╷' | '╵' | '─'));
+    if trimmed.starts_with("```") || edge {
+        // A markdown fence or a box's top or bottom edge: a blank line.
+        return Clean {
+            text: Cow::Borrowed(""),
+            indent: 0,
+            full: false,
+        };
+    }
+    if let Some(inner) = strip_emphasis(trimmed) {
+        text = Cow::Owned(inner.to_string());
+    }
+    if text.contains("](http") {
+        text = Cow::Owned(unlink(&text));
+    }
+    let indent = text
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .map(|c| if c == '\t' { 8 } else { 1 })
+        .sum();
+    Clean { text, indent, full }
+}
+
+/// Typographic quotes and primes as ASCII quotes; no-break spaces as spaces; zero-width spaces dropped.
+fn plain_punctuation(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '\u{200B}' | '\u{FEFF}'))
+        .map(|c| match c {
+            '“' | '”' | '„' | '‟' | '″' | '＂' => '"',
+            '‘' | '’' | '‚' | '‛' | '′' => '\'',
+            '\u{00A0}' | '\u{202F}' => ' ',
+            other => other,
+        })
+        .collect()
+}
+
+/// Removes a pane's box-drawing frame: a border or a `name… │ ` prefix on the left, a border on the right. The
+/// flag says the content touched the right border (the pane wrapped the line).
+fn strip_box_frame(s: &str) -> Option<(String, bool)> {
+    if !s.contains(BORDERS) {
+        return None;
+    }
+    let mut body = s;
+    // Left: a border alone, or a pane name (one word) and a border (Tilt's `doc-controll… │ `).
+    if let Some(at) = body.find(BORDERS) {
+        let before = body[..at].trim();
+        let word = !before.contains(char::is_whitespace) && before.chars().count() <= 40;
+        let border_len = body[at..].chars().next().map_or(0, char::len_utf8);
+        // A border with nothing after it closes the line on the right: not a gutter.
+        let content_after = !body[at + border_len..].trim().is_empty();
+        if content_after && (before.is_empty() || (word && !before.contains(['"', '{', '(', '='])))
+        {
+            body = &body[at + border_len..];
+            body = body.strip_prefix(' ').unwrap_or(body);
+        }
+    }
+    // Right: a border at the end; one space or none before it means the content reached the edge.
+    let mut full = false;
+    let trimmed = body.trim_end();
+    if let Some(last) = trimmed.chars().last()
+        && BORDERS.contains(&last)
+    {
+        let inner = &trimmed[..trimmed.len() - last.len_utf8()];
+        let pad = inner.len() - inner.trim_end().len();
+        full = pad <= 1 && !inner.trim().is_empty();
+        body = inner.trim_end();
+    }
+    Some((body.to_string(), full))
+}
+
+/// Removes e-mail and markdown quoting (`> `, `>> `) and a `| ` gutter at the start of a line.
+fn strip_quote_gutter(s: &str) -> Option<String> {
+    let t = s.trim_start();
+    let rest = match t.strip_prefix('>') {
+        Some(r) => r.trim_start_matches('>'),
+        None => t.strip_prefix("| ")?,
+    };
+    Some(rest.strip_prefix(' ').unwrap_or(rest).to_string())
+}
+
+/// The line without markdown emphasis or code quotes around all of it (`` `…` ``, `*…*`, `**…**`).
+fn strip_emphasis(t: &str) -> Option<&str> {
+    for mark in ["**", "`", "*"] {
+        if t.len() > 2 * mark.len()
+            && t.starts_with(mark)
+            && t.ends_with(mark)
+            && !t[mark.len()..t.len() - mark.len()].contains(mark)
+        {
+            return Some(&t[mark.len()..t.len() - mark.len()]);
+        }
+    }
+    None
+}
+
+/// Markdown auto-links a tracker or chat made of a plain name (`[k8s.io/x](http://k8s.io/x)`) as the name.
+fn unlink(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("](http") {
+        let Some(open) = rest[..at].rfind('[') else {
+            out.push_str(&rest[..at + 2]);
+            rest = &rest[at + 2..];
+            continue;
+        };
+        let name = &rest[open + 1..at];
+        let link_end = rest[at..].find(')').map(|i| at + i);
+        let url = link_end.map(|e| &rest[at + 2..e]);
+        let same = url.is_some_and(|u| {
+            let bare = u
+                .trim_start_matches("https://")
+                .trim_start_matches("http://");
+            bare.trim_end_matches('/') == name.trim_end_matches('/')
+        });
+        match (same, link_end) {
+            (true, Some(e)) => {
+                out.push_str(&rest[..open]);
+                out.push_str(name);
+                rest = &rest[e + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..at + 2]);
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+// ------------------------------------------------------------------------------------------------ line kinds
+
+/// Whether a line opens a message of its own: a timestamp, a log level, a JSON log object, an error or warning
+/// opener, a shell prompt, a list item, a traceback or an Ansible task.
+fn starts_record(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    // 2024-01-31…, 2024/01/31…, [2024-…, [05/24/26 …], 4:54PM, 10:47:45.481, I0101 12:00:00, E0821 …
+    if digits(0, 4) && matches!(b.get(4), Some(b'-' | b'/')) {
+        return true;
+    }
+    if b.first() == Some(&b'[') && digits(1, 2) {
+        return true;
+    }
+    // A clock: `4:54PM`, `10:47:45.481` (not a numbered cause, `4: …`).
+    let hour = if digits(0, 2) {
+        2
+    } else {
+        usize::from(digits(0, 1))
+    };
+    if hour > 0 && b.get(hour) == Some(&b':') && digits(hour + 1, 2) {
+        return true;
+    }
+    if matches!(b.first(), Some(b'I' | b'W' | b'E' | b'F'))
+        && digits(1, 4)
+        && b.get(5) == Some(&b' ')
+    {
+        return true;
+    }
+    const OPENERS: [&str; 32] = [
+        "{\"",
+        "time=",
+        "ts=",
+        "level=",
+        "INFO",
+        "WARN",
+        "ERROR",
+        "DEBUG",
+        "TRACE",
+        "FATAL",
+        "CRITICAL",
+        "[INFO",
+        "[WARN",
+        "[ERROR",
+        "[DEBUG",
+        "Error",
+        "error:",
+        "error[",
+        "Warning:",
+        "warning:",
+        "fatal:",
+        "failed:",
+        "panic:",
+        "Traceback (most recent call last)",
+        "Exception in thread",
+        "TASK [",
+        "PLAY [",
+        "$ ",
+        "% ",
+        "❯ ",
+        "- ",
+        "* ",
+    ];
+    if OPENERS.iter().any(|o| t.starts_with(o)) {
+        return true;
+    }
+    // A shell prompt: `user@host:~$ …`, `[root@host dir]# …`.
+    if let Some(at) = t.find(['$', '#'])
+        && at < 80
+        && t[at + 1..].starts_with(' ')
+        && t[..at].contains('@')
+        && !t[..at].contains(' ')
+    {
+        return true;
+    }
+    t.starts_with('[') && t.find("]#").is_some_and(|i| i < 80 && t[..i].contains('@'))
+}
+
+/// `Caused by:`, `Caused by these errors (recent errors listed first):` — the header of an error chain.
+fn is_chain_header(t: &str) -> bool {
+    t.get(..9)
+        .is_some_and(|head| head.eq_ignore_ascii_case("caused by"))
+        && t.ends_with(':')
+}
+
+/// The number of a numbered cause (`0: …`, ` 4: …`), if the line is one.
+fn chain_item(t: &str) -> Option<u32> {
+    let t = t.trim_start();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if (1..=3).contains(&digits) && t[digits..].starts_with(": ") {
+        t[..digits].parse().ok()
+    } else {
+        None
+    }
+}
+
+/// A klog header whose message is on the next line (`E1227 08:28:34.712122 1 reflector.go:178]`).
+fn is_bare_klog_header(t: &str) -> bool {
+    starts_record(t) && t.ends_with(']') && t.contains(".go:")
+}
+
+fn ends_with_opener(t: &str) -> bool {
+    t.ends_with(['{', '[', '('])
+}
+
+fn starts_with_closer(t: &str) -> bool {
+    t.starts_with(['}', ']', ')'])
+}
+
+/// A line of a JSON object printed one key per line: `"kind":"Status",`.
+fn is_key_line(t: &str) -> bool {
+    t.starts_with('"')
+        && t[1..]
+            .find('"')
+            .is_some_and(|i| t[i + 2..].trim_start().starts_with(':'))
+}
+
+// ------------------------------------------------------------------------------------------------ unfolding
+
+/// Splits a record whose JSON strings escape several log lines (`"stderr": "Error…\nError…"`) into those lines,
+/// each unescaped once. A string is split only when a line after its first opens a message of its own: an
+/// escaped newline inside one message (`an error on the server ("…\nTrying to reach: …")`) stays where it is.
+fn unfold(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut done = 0;
+    for (open, close) in string_literals(text) {
+        let content = &text[open + 1..close];
+        if !has_escaped_newline(content) {
+            continue;
+        }
+        let unescaped = unescape_once(content);
+        let parts: Vec<&str> = unescaped.split('\n').collect();
+        if parts.len() < 2 || !parts[1..].iter().any(|l| starts_record(l.trim_start())) {
+            continue;
+        }
+        current.push_str(&text[done..=open]);
+        current.push_str(parts[0]);
+        out.push(std::mem::take(&mut current));
+        out.extend(parts[1..parts.len() - 1].iter().map(|l| l.to_string()));
+        current.push_str(parts[parts.len() - 1]);
+        done = close;
+    }
+    current.push_str(&text[done..]);
+    out.push(current);
+    out.retain(|l| !l.trim().is_empty());
+    if out.is_empty() {
+        out.push(String::new());
+    }
+    out
+}
+
+/// The byte ranges of `"…"` literals: each opening quote and its closing quote (or the end of the text).
+fn string_literals(text: &str) -> Vec<(usize, usize)> {
+    let quotes: Vec<usize> = memchr::memchr_iter(b'"', text.as_bytes())
+        .filter(|&i| backslashes_before(text, i).is_multiple_of(2))
+        .collect();
+    quotes
+        .chunks(2)
+        .map(|pair| (pair[0], pair.get(1).copied().unwrap_or(text.len())))
+        .collect()
+}
+
+/// Whether a string's content holds `\n` escaped once (an odd run of backslashes before the `n`).
+fn has_escaped_newline(content: &str) -> bool {
+    memchr::memchr_iter(b'n', content.as_bytes())
+        .any(|i| i > 0 && !backslashes_before(content, i).is_multiple_of(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(input: &str) -> Vec<Vec<String>> {
+        records(input.as_bytes())
+            .into_iter()
+            .filter(|r| r.logical.iter().any(|l| !l.is_empty()))
+            .map(|r| r.logical)
+            .collect()
+    }
+
+    fn one(input: &str) -> String {
+        let t = texts(input);
+        assert_eq!(t.len(), 1, "{t:#?}");
+        assert_eq!(t[0].len(), 1, "{t:#?}");
+        t[0][0].clone()
+    }
+
+    #[test]
+    fn clean_log_lines_are_records_of_one_line_each() {
+        let input = "2026-07-01T10:00:00Z INFO a\n2026-07-01T10:00:01Z WARN b: forbidden\nI0701 10:00:00.1 1 x.go:1] c\n";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs.len(), 3);
+        assert!(rs.iter().all(|r| r.lines == 1 && r.logical.len() == 1));
+        assert_eq!(rs[1].logical[0], "2026-07-01T10:00:01Z WARN b: forbidden");
+        assert_eq!(
+            &input.as_bytes()[rs[1].span.clone()],
+            rs[1].logical[0].as_bytes()
+        );
+    }
+
+    #[test]
+    fn bare_messages_on_consecutive_lines_stay_apart() {
+        let input = "2026-07-01T10:00:00Z INFO doc_controller: reconciled object\nconfigmaps is forbidden: User \"a\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"x\"\nsecrets is forbidden: User \"a\" cannot list resource \"secrets\" in API group \"\" in the namespace \"x\"\ndocuments.kube.rs \"nope\" not found\nthe server could not find the requested resource\ndeployment.apps/web configured\nservice/web unchanged";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs.len(), 7, "{rs:#?}");
+        assert!(rs.iter().all(|r| r.lines == 1));
+    }
+
+    #[test]
+    fn typographic_quotes_become_ascii() {
+        let s = one("users “xxx@xxx.it” is forbidden: User ‘a’");
+        assert_eq!(s, "users \"xxx@xxx.it\" is forbidden: User 'a'");
+    }
+
+    #[test]
+    fn pane_borders_and_prefixes_are_removed_and_a_full_pane_line_is_glued() {
+        // k9s (kustomize-controller#244): the pane cut `kustomize.toolkit.fl` / `uxcd.io`.
+        let input = " {\"error\":\"validation failed: kustomization.kustomize.toolkit.fl │\n│ uxcd.io/basics created\"} │";
+        assert_eq!(
+            one(input),
+            "{\"error\":\"validation failed: kustomization.kustomize.toolkit.fluxcd.io/basics created\"}"
+        );
+        // Tilt (controller-rs#49): a pane name and a border before each line.
+        let tilt = "doc-controll… │ 2023-03-14T10:33:48.912876Z ERROR controller::controller: CRD is not queryable";
+        assert_eq!(
+            one(tilt),
+            "2023-03-14T10:33:48.912876Z ERROR controller::controller: CRD is not queryable"
+        );
+        // Terraform: the box edges are blank lines, the gutter goes.
+        let tf = "╷\n│ Error: Unauthorized\n│ \n│   with kubernetes_namespace.x,\n╵";
+        let t = texts(tf);
+        assert_eq!(t[0], vec!["Error: Unauthorized"]);
+    }
+
+    #[test]
+    fn email_quoting_and_a_hard_wrap_at_72_columns_are_one_message() {
+        // kube-cleanup-operator#81.
+        let input = "> E1227 08:28:34.712122 1 reflector.go:178]\n> pkg/controller/controller.go:154: Failed to list *v1.Pod: pods is\n> forbidden: User \"system:serviceaccount:default:cleanup-operator\" cannot\n> list resource \"pods\" in API group \"\" in the namespace \"default\"\n> .";
+        assert_eq!(
+            one(input),
+            "E1227 08:28:34.712122 1 reflector.go:178] pkg/controller/controller.go:154: Failed to list *v1.Pod: pods is forbidden: User \"system:serviceaccount:default:cleanup-operator\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"."
+        );
+    }
+
+    #[test]
+    fn a_hanging_indent_continues_the_message_and_the_next_level_opens_a_new_one() {
+        // SREGym#775: Rich wraps at 52 columns under an indented gutter; an indented `Error …` opens its own
+        // record, which its wrapped lines continue.
+        let input = "[05/24/26 08:30:05] INFO     all.stratus.tool_node - Agent   \n                             choose to call: x   \n                    INFO     all.stratus.diagnosis - [Tool Output] Command      \n                             Rejected: Error executing kubectl command:         \n                             Error from server (Forbidden): pods.metrics.k8s.io \n                             is forbidden: User                                 \n                             \"system:serviceaccount:sregym:mcp-server\" cannot   \n                             list resource \"pods\" in API group \"metrics.k8s.io\" \n                             in the namespace \"astronomy-shop\" ";
+        let t = texts(input);
+        assert_eq!(t.len(), 3, "{t:#?}");
+        assert_eq!(
+            t[1][0],
+            "INFO     all.stratus.diagnosis - [Tool Output] Command Rejected: Error executing kubectl command:"
+        );
+        assert_eq!(
+            t[2][0],
+            "Error from server (Forbidden): pods.metrics.k8s.io is forbidden: User \"system:serviceaccount:sregym:mcp-server\" cannot list resource \"pods\" in API group \"metrics.k8s.io\" in the namespace \"astronomy-shop\""
+        );
+    }
+
+    #[test]
+    fn a_message_broken_after_colons_and_a_url_broken_in_its_query_are_joined() {
+        // controller-runtime#943.
+        let input = "Error from server (InternalError): error when creating \"example.yml\": \nInternal error occurred: failed calling webhook \"m.d.com\":\nPost https://svc.ns.svc:443/mutate?timeout=30s:\nno service port 'x' found for service \"svc\"";
+        assert_eq!(
+            one(input),
+            "Error from server (InternalError): error when creating \"example.yml\": Internal error occurred: failed calling webhook \"m.d.com\": Post https://svc.ns.svc:443/mutate?timeout=30s: no service port 'x' found for service \"svc\""
+        );
+        // kube#272.
+        let url = "ReqwestError: HTTP status client error (404 Not Found) for url (https://h/apis/example.com/v1alpha1/namespaces/kube-system/examples?&watch=true&resourceVersion=0&\ntimeoutSeconds=290)";
+        assert!(one(url).ends_with("resourceVersion=0&timeoutSeconds=290)"));
+    }
+
+    #[test]
+    fn a_pretty_printed_status_is_one_record_even_with_a_blank_line_inside() {
+        // kubernetes-client/java#726.
+        let input = "{\n  \"kind\": \"Status\",\n  \"metadata\": {\n    \n  },\n  \"message\": \"x is forbidden\",\n  \"code\": 403\n}\nnext line";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs[0].lines, 8, "{rs:#?}");
+        let v: serde_json::Value = serde_json::from_str(&rs[0].logical[0]).unwrap();
+        assert_eq!(v["code"], 403);
+        // One key per line, no indentation (java#2762).
+        let flat = "{\n\"kind\":\"Status\",\n\"code\":403\n}";
+        assert_eq!(records(flat.as_bytes()).len(), 1);
+    }
+
+    #[test]
+    fn a_numbered_error_chain_is_one_record_across_its_blank_line() {
+        // kube#1562 (eyre).
+        let input = "Error: ServiceError: client error (Connect)\n\nCaused by:\n   0: client error (Connect)\n   1: invalid peer certificate: UnknownIssuer\n\nLocation:\n    src/main.rs:16:9";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs[0].lines, 5, "{rs:#?}");
+        assert!(rs[0].logical[0].ends_with("1: invalid peer certificate: UnknownIssuer"));
+        // stackablectl#370 (snafu): the header has words before its colon.
+        let snafu = "An unrecoverable error occured: failed\n\nCaused by these errors (recent errors listed first):\n 1: failed to list stacklets\n 4: ApiError: storage is (re)initializing: TooManyRequests\n 5: storage is (re)initializing: TooManyRequests";
+        assert_eq!(records(snafu.as_bytes())[0].lines, 6);
+    }
+
+    #[test]
+    fn a_json_string_holding_several_log_lines_is_unfolded_and_unescaped() {
+        // ocs_performance#1 (Ansible).
+        let input = r#"fatal: [localhost]: FAILED! => {"rc": 1, "stderr": "Error from server (AlreadyExists): namespaces \"a\" already exists\nError from server (AlreadyExists): statefulsets.apps \"b\" already exists"}"#;
+        let t = texts(input);
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            t[0],
+            vec![
+                r#"fatal: [localhost]: FAILED! => {"rc": 1, "stderr": "Error from server (AlreadyExists): namespaces "a" already exists"#,
+                r#"Error from server (AlreadyExists): statefulsets.apps "b" already exists"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn an_escaped_newline_inside_one_message_is_not_unfolded() {
+        // kubo-deployment#263: the server's own message holds the newline.
+        let input = r#"Error from server (InternalError): an error on the server ("Error: 'x'\nTrying to reach: 'http://h/'") has prevented the request from succeeding (get services http:heapster:)"#;
+        assert_eq!(one(input), input);
+        // kube-rs Display of a 404 body: `"404 page not found\n"` ends with its newline.
+        let kube = r#"ApiError: "404 page not found\n": Failed to parse error data (ErrorResponse { status: "404 Not Found", code: 404 })"#;
+        assert_eq!(one(kube), kube);
+    }
+
+    #[test]
+    fn markdown_emphasis_code_quotes_and_auto_links_are_removed() {
+        assert_eq!(
+            one("*error: You must be logged in to the server (Unauthorized)*"),
+            "error: You must be logged in to the server (Unauthorized)"
+        );
+        assert_eq!(
+            one("`code: 403, statusCode: 403 }`"),
+            "code: 403, statusCode: 403 }"
+        );
+        assert_eq!(
+            one(
+                "INFO Operation cannot be fulfilled on [addons.x.io](http://addons.x.io/) \"m\": modified"
+            ),
+            "INFO Operation cannot be fulfilled on addons.x.io \"m\": modified"
+        );
+    }
+
+    #[test]
+    fn python_exception_details_stay_with_their_exception() {
+        let input = "kubernetes.client.exceptions.ApiException: (404)\nReason: Not Found\nHTTP response headers: HTTPHeaderDict({})\nHTTP response body: {\"kind\":\"Status\",\"code\":404}\n\nnext";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs[0].lines, 4, "{rs:#?}");
+    }
+
+    #[test]
+    fn record_at_finds_the_record_around_any_byte() {
+        let input = "2026-01-01 INFO start\n> E1227 08:28:34.712122 1 reflector.go:178]\n> pkg/controller/controller.go:154: Failed to list *v1.Pod: pods is\n> forbidden: User \"system:serviceaccount:default:cleanup\" cannot\n> list resource \"pods\" in API group \"\" in the namespace \"default\"\n2026-01-01 INFO end\n";
+        assert_eq!(records(input.as_bytes()).len(), 3);
+        let all = records(input.as_bytes());
+        for pos in 0..input.len() {
+            let r = record_at(input.as_bytes(), pos);
+            let want = all
+                .iter()
+                .find(|r| r.span.contains(&pos) || r.span.end == pos);
+            assert_eq!(Some(&r), want, "at {pos}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    /// Lines that exercise every rule.
+    const FRAGMENTS: &[&str] = &[
+        "{",
+        "}",
+        "  },",
+        "  \"k\": 1,",
+        "\"kind\":\"Status\",",
+        "Caused by:",
+        "   0: client error (Connect)",
+        " 1: invalid peer certificate: UnknownIssuer",
+        "│ pods is │",
+        "│ forbidden: User \"u\" cannot list resource \"pods\" │",
+        "> E1227 08:28:34.712122 1 r.go:1]",
+        "> pkg/x.go:1: Failed to list *v1.Pod: pods is",
+        "forbidden: User \"u\" cannot",
+        "list resource \"pods\" in",
+        "API group \"\"",
+        "Error: x",
+        "2026-01-01T00:00:00Z INFO y",
+        "{\"stderr\": \"Error a\\nError b\"}",
+        "doc-x… │ msg",
+        "╷",
+        "╵",
+        "```",
+        "Reason: Not Found",
+        "HTTP response body: {}",
+        "\tat x.y(Z.java:1)",
+        "*error: x*",
+        "“quoted”",
+        "pods \"p\" is",
+        "the server could not find the requested resource",
+        "https://h/x?a=1&",
+        "b=2)",
+    ];
+
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[ -~]{0,60}",
+            1 => Just(String::new()),
+            1 => Just("    ".to_string()),
+            3 => proptest::sample::select(FRAGMENTS).prop_map(str::to_string),
+        ]
+    }
+
+    fn input_of(lines: &[String], trailing_newline: bool) -> String {
+        let mut s = lines.join("\n");
+        if trailing_newline && !lines.is_empty() {
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Messages whose every word break a wrap must survive.
+    const MESSAGES: [&str; 5] = [
+        r#"configmaps is forbidden: User "system:serviceaccount:ns1:sa" cannot list resource "configmaps" in API group "" in the namespace "ns1""#,
+        r#"documents.kube.rs "a" is forbidden: User "bob" cannot patch resource "documents/status" in API group "kube.rs" at the cluster scope"#,
+        r#"pods "p" is forbidden: admission webhook "deny.example.com" denied the request: no"#,
+        r#"documents.kube.rs "nope" not found"#,
+        r#"Operation cannot be fulfilled on configmaps "settings": the object has been modified; please apply your changes to the latest version and try again"#,
+    ];
+
+    /// Greedy word wrap at `width` columns.
+    fn word_wrap(m: &str, width: usize) -> Vec<String> {
+        let mut lines = vec![String::new()];
+        for word in m.split(' ') {
+            let cur = lines.last_mut().expect("one line");
+            if !cur.is_empty() && cur.len() + 1 + word.len() > width {
+                lines.push(word.to_string());
+            } else {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(word);
+            }
+        }
+        lines
+    }
+
+    /// The message damaged the way a paste damages it.
+    fn damaged(m: &str, damage: usize, width: usize) -> String {
+        match damage {
+            // Typographic quotes.
+            0 => {
+                let mut open = true;
+                m.chars()
+                    .map(|c| match c {
+                        '"' => {
+                            open = !open;
+                            if open { '”' } else { '“' }
+                        }
+                        other => other,
+                    })
+                    .collect()
+            }
+            // A k9s pane: cut every `width` characters, framed by borders.
+            1 => {
+                let chars: Vec<char> = m.chars().collect();
+                chars
+                    .chunks(width)
+                    .map(|c| format!("│ {:<width$} │", c.iter().collect::<String>()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            // Quoted in an e-mail reply, wrapped at `width` columns.
+            2 => word_wrap(m, width)
+                .iter()
+                .map(|l| format!("> {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            // Rich: a hanging indent under the log record's first line, padded to the pane.
+            3 => {
+                let lines = word_wrap(m, width);
+                let mut out = format!(
+                    "[05/24/26 08:30:05] ERROR    all.tool - {:<width$}",
+                    lines[0]
+                );
+                for l in &lines[1..] {
+                    out.push_str(&format!("\n{:29}{:<width$}", "", l));
+                }
+                out
+            }
+            // Escaped into a JSON log after a line of noise.
+            4 => {
+                let blob = format!(
+                    "I0101 00:00:00.000000 1 x.go:1] noise\nE0101 00:00:00.000000 1 y.go:2] {m}"
+                );
+                serde_json::json!({ "level": "error", "stderr": blob }).to_string()
+            }
+            // The last cause of a numbered error chain.
+            _ => {
+                format!("Error: reconcile failed\n\nCaused by:\n   0: reconcile failed\n   1: {m}")
+            }
+        }
+    }
+
+    /// The diagnosis fields a reading must keep.
+    fn fields(d: &crate::Diagnosis) -> (String, Option<String>, crate::Request) {
+        let mut r = d.request.clone();
+        r.url = None;
+        (d.class.to_string(), d.user.clone(), r)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_bytes_are_read_without_panicking(
+            data in vec(any::<u8>(), 0..2048),
+            positions in vec(any::<usize>(), 0..8),
+        ) {
+            let all = records(&data);
+            prop_assert_eq!(all.iter().map(|r| r.lines).sum::<usize>(), if data.is_empty() { 0 } else { line_starts(&data).len() });
+            for p in positions {
+                let r = record_at(&data, p % (data.len() + 1));
+                prop_assert!(r.span.end <= data.len());
+            }
+        }
+
+        #[test]
+        fn records_cover_every_line_once_in_order(lines in vec(line(), 0..50), trailing in any::<bool>()) {
+            let input = input_of(&lines, trailing);
+            let rs = records(input.as_bytes());
+            // Lines as the scanner counts them: a last line without a newline counts.
+            let ends = input.ends_with('\n');
+            let want_lines = memchr::memchr_iter(b'\n', input.as_bytes()).count()
+                + usize::from(!input.is_empty() && !ends);
+            prop_assert_eq!(rs.iter().map(|r| r.lines).sum::<usize>(), want_lines);
+            let mut next = 0;
+            for r in &rs {
+                prop_assert_eq!(r.span.start, next);
+                let inside = memchr::memchr_iter(b'\n', &input.as_bytes()[r.span.clone()]).count();
+                prop_assert_eq!(inside + 1, r.lines);
+                prop_assert!(!r.logical.is_empty());
+                prop_assert!(r.lines <= MAX_LINES);
+                next = r.span.end + 1;
+            }
+            if let Some(last) = rs.last() {
+                prop_assert_eq!(last.span.end, input.len() - usize::from(ends));
+            }
+        }
+
+        #[test]
+        fn record_at_agrees_with_records(lines in vec(line(), 1..40), trailing in any::<bool>()) {
+            let input = input_of(&lines, trailing);
+            let rs = records(input.as_bytes());
+            for pos in 0..input.len() {
+                let want = rs.iter().find(|r| r.span.start <= pos && pos <= r.span.end);
+                prop_assert_eq!(Some(&record_at(input.as_bytes(), pos)), want, "at byte {}", pos);
+            }
+        }
+
+        #[test]
+        fn clean_log_lines_are_left_as_they_are(
+            msgs in vec("[a-zA-Z0-9 =:;,.'/_+-]{0,80}", 1..30),
+        ) {
+            let lines: Vec<String> = msgs
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("2026-07-01T10:00:{:02}Z INFO {m}", i % 60))
+                .collect();
+            let input = input_of(&lines, true);
+            let rs = records(input.as_bytes());
+            prop_assert_eq!(rs.len(), lines.len());
+            for (r, l) in rs.iter().zip(&lines) {
+                prop_assert_eq!(&r.logical, &vec![l.trim_end().to_string()]);
+            }
+        }
+
+        #[test]
+        fn paste_damage_does_not_change_the_diagnosis(
+            i in 0..MESSAGES.len(),
+            damage in 0usize..6,
+            width in 24usize..100,
+            before in "[a-z ]{0,40}",
+        ) {
+            let m = MESSAGES[i];
+            let want = fields(&crate::diagnose_text(m).expect("a known message"));
+            let input = format!("2026-07-01T10:00:00Z INFO {before}\n{}\n2026-07-01T10:00:01Z INFO done\n", damaged(m, damage, width));
+            let found: Vec<_> = records(input.as_bytes())
+                .iter()
+                .flat_map(|r| r.logical.clone())
+                .filter_map(|l| crate::diagnose_text(&l))
+                .collect();
+            prop_assert_eq!(found.len(), 1, "{}\n{:#?}", input, records(input.as_bytes()));
+            prop_assert_eq!(fields(&found[0]), want, "{}", input);
+        }
+    }
+}
