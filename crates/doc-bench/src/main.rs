@@ -22,6 +22,7 @@ mod scenario;
 mod stats;
 mod tools;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,7 +112,9 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The cargo way, as every binary of the workspace: `error:` and each cause once under `Caused by:`.
+            let color = kubewhy::render::ColorChoice::Auto.colors(std::io::stderr().is_terminal());
+            kubewhy::render::chain::eprint_error(e.as_ref(), color);
             ExitCode::from(2)
         }
     }

@@ -280,7 +280,7 @@ pub struct DoctorArgs {
     pub fix: bool,
     /// The report format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
-    pub output: crate::preflight::Format,
+    pub output: kubewhy::render::Format,
     /// List every passing check in the text report (default: passes are counted per kind).
     #[arg(long, short = 'v')]
     pub verbose: bool,

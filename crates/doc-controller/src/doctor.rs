@@ -6,90 +6,76 @@ use std::io::Write;
 use kubewhy::preflight::{self, AsIdentity};
 
 use crate::cli::DoctorArgs;
-use crate::preflight::{options, write_report};
+use kubewhy::render::{CommandLine, ReportOptions};
 
-/// The client configuration of `doctor`: `--kubeconfig` and `--context` as kubectl reads them, else kube's
-/// usual inference (in a cluster: the pod's ServiceAccount).
-async fn load_config(args: &DoctorArgs) -> Result<kube::Config, String> {
-    use kube::config::{KubeConfigOptions, Kubeconfig};
-    let options = KubeConfigOptions {
-        context: args.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    match (&args.kubeconfig, &args.context) {
-        (Some(path), _) => {
-            let kc = Kubeconfig::read_from(path)
-                .map_err(|e| format!("reading the kubeconfig `{}` failed: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| format!("the kubeconfig `{}` cannot be used: {e}", path.display()))
-        }
-        (None, Some(name)) => kube::Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| format!("the kubeconfig context `{name}` cannot be used: {e}")),
-        (None, None) => kube::Config::infer().await.map_err(|e| {
-            format!("no usable kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a cluster: {e}")
-        }),
-    }
+use crate::preflight::options;
+
+/// `value` when it is not the default (a flag worth repeating).
+fn differs<'a>(value: &'a str, default: &str) -> Option<&'a str> {
+    (value != default).then_some(value)
 }
 
 /// The `doctor --fix` command line matching these flags.
 fn fix_command(args: &DoctorArgs) -> String {
-    let mut cmd = String::from("doc-controller doctor");
-    let mut add = |flag: &str, value: Option<&str>| {
-        cmd.push(' ');
-        cmd.push_str(flag);
-        if let Some(v) = value {
-            cmd.push(' ');
-            cmd.push_str(v);
-        }
-    };
-    if let Some(k) = &args.kubeconfig {
-        add("--kubeconfig", Some(&k.display().to_string()));
-    }
-    if let Some(c) = &args.context {
-        add("--context", Some(c));
-    }
-    if let Some(u) = &args.as_user {
-        add("--as", Some(u));
-    }
-    if args.as_service_account {
-        add("--as-service-account", None);
-    }
-    for g in &args.as_groups {
-        add("--as-group", Some(g));
-    }
     let scope = &args.scope;
-    if scope.service_account_namespace != crate::needs::DEPLOY_NAMESPACE {
-        add(
+    CommandLine::new("doc-controller doctor")
+        .opt(
+            "--kubeconfig",
+            args.kubeconfig.as_ref().map(|k| k.to_string_lossy()),
+        )
+        .opt("--context", args.context.as_ref())
+        .opt("--as", args.as_user.as_ref())
+        .flag("--as-service-account", args.as_service_account)
+        .opts("--as-group", &args.as_groups)
+        .opt(
             "--service-account-namespace",
-            Some(&scope.service_account_namespace),
-        );
-    }
-    if scope.service_account_name != crate::needs::NAME {
-        add("--service-account-name", Some(&scope.service_account_name));
-    }
-    if let Some(ns) = &scope.namespace {
-        add("--namespace", Some(ns));
-    }
-    if scope.no_leader_election {
-        add("--no-leader-election", None);
-    } else if scope.lease_namespace != crate::needs::DEPLOY_NAMESPACE {
-        add("--lease-namespace", Some(&scope.lease_namespace));
-    }
-    add("--fix", None);
-    cmd
+            differs(
+                &scope.service_account_namespace,
+                crate::needs::DEPLOY_NAMESPACE,
+            ),
+        )
+        .opt(
+            "--service-account-name",
+            differs(&scope.service_account_name, crate::needs::NAME),
+        )
+        .opt("--namespace", scope.namespace.as_ref())
+        .flag("--no-leader-election", scope.no_leader_election)
+        .opt(
+            "--lease-namespace",
+            (!scope.no_leader_election)
+                .then(|| differs(&scope.lease_namespace, crate::needs::DEPLOY_NAMESPACE))
+                .flatten(),
+        )
+        .flag("--fix", true)
+        .into()
 }
 
 /// Why `doctor` could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
-    /// A flag, the kubeconfig or the client configuration cannot be used.
-    #[error("{0}")]
-    Usage(String),
-    /// Writing the report or the fix failed (a closed pipe is not worth an error message).
-    #[error("writing the report failed")]
-    Write(#[source] std::io::Error),
+    /// The kubeconfig or the client configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] kubewhy::kubeconfig::ConfigError),
+    /// No client could be built from the configuration.
+    #[error("the checks could not start")]
+    Start(#[source] kubewhy::preflight::Error),
+    /// Writing the fix failed.
+    #[error("writing the fix failed")]
+    Fix(#[source] std::io::Error),
+    /// Writing the report failed.
+    #[error(transparent)]
+    Write(#[from] kubewhy::render::WriteError),
+}
+
+impl DoctorError {
+    /// Whether the reader of the output went away (`doctor | head`): not worth an error message.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            DoctorError::Fix(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+            DoctorError::Write(e) => e.is_broken_pipe(),
+            DoctorError::Config(_) | DoctorError::Start(_) => false,
+        }
+    }
 }
 
 /// `doctor`: the checks of doc-controller's needs (for the configuration the scope flags describe), written to
@@ -106,23 +92,27 @@ pub async fn doctor(
         (None, false) => None,
     };
     let needs = args.scope.needs();
-    let config = load_config(args).await.map_err(DoctorError::Usage)?;
+    let config =
+        kubewhy::kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let options = options(as_user.map(|user| AsIdentity {
         user,
         groups: args.as_groups.clone(),
     }));
     let report = preflight::run(&config, &needs, &options)
         .await
-        .map_err(|e| DoctorError::Usage(format!("the checks could not start: {e}")))?;
-    let write_failed = DoctorError::Write;
-    let command = fix_command(args);
+        .map_err(DoctorError::Start)?;
+    let report_options = ReportOptions {
+        color: false,
+        verbose: args.verbose,
+        fix_command: Some(fix_command(args)),
+    };
     if args.fix {
         out.write_all(report.fix.to_apply_stream().as_bytes())
             .and_then(|()| out.flush())
-            .map_err(write_failed)?;
-        write_report(err, &report, args.output, args.verbose, &command).map_err(write_failed)?;
+            .map_err(DoctorError::Fix)?;
+        report.write(err, args.output, &report_options)?;
     } else {
-        write_report(out, &report, args.output, args.verbose, &command).map_err(write_failed)?;
+        report.write(out, args.output, &report_options)?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(2))
 }

@@ -15,12 +15,9 @@ fn main() -> ExitCode {
                 eprintln!("error: {e}");
                 return ExitCode::from(2);
             }
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: starting the async runtime failed: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             match runtime.block_on(doc_controller::run::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -39,7 +36,7 @@ fn main() -> ExitCode {
                 Err(e) => {
                     let help = e.help();
                     tracing::error!(error = %describe(&e), help, "doc-controller stopped");
-                    eprintln!("error: {}", describe(&e));
+                    print_error(&e);
                     if let Some(help) = help {
                         eprintln!("  = help: {help}");
                     }
@@ -53,33 +50,22 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Crdgen => print(doc_controller::document::crd_yaml().map_err(|e| e.to_string())),
-        Command::Rbac(scope) => print(
-            scope
-                .needs()
-                .rbac_yaml(&scope.subject())
-                .map_err(|e| e.to_string()),
-        ),
-        Command::Needs(scope) => print(scope.needs().to_yaml().map_err(|e| e.to_string())),
+        Command::Crdgen => print(doc_controller::document::crd_yaml()),
+        Command::Rbac(scope) => print(scope.needs().rbac_yaml(&scope.subject())),
+        Command::Needs(scope) => print(scope.needs().to_yaml()),
         Command::Doctor(args) => {
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: starting the async runtime failed: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
             match runtime.block_on(doc_controller::doctor::doctor(&args, &mut out, &mut err)) {
                 Ok(code) => ExitCode::from(code),
                 // A closed pipe (`doctor | head`) is not an error.
-                Err(doc_controller::doctor::DoctorError::Write(e))
-                    if e.kind() == std::io::ErrorKind::BrokenPipe =>
-                {
-                    ExitCode::SUCCESS
-                }
+                Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {}", describe(&e));
+                    drop(err);
+                    print_error(&e);
                     ExitCode::from(2)
                 }
             }
@@ -96,10 +82,7 @@ fn gen_deploy(args: &doc_controller::cli::GenDeployArgs) -> ExitCode {
     let files = match (deploy::generated(), chart::generated()) {
         (Ok(deploy), Ok(chart)) => [(&args.dir, deploy), (&args.chart_dir, chart)],
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!(
-                "error: {}",
-                describe(&doc_controller::deploy::Error::Generate(e))
-            );
+            print_error(&doc_controller::deploy::Error::Generate(e));
             return ExitCode::from(2);
         }
     };
@@ -132,7 +115,7 @@ fn gen_deploy(args: &doc_controller::cli::GenDeployArgs) -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("error: {}", describe(&e));
+                print_error(&e);
                 return ExitCode::from(2);
             }
         }
@@ -140,12 +123,23 @@ fn gen_deploy(args: &doc_controller::cli::GenDeployArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Why generated output could not be printed.
+#[derive(Debug, thiserror::Error)]
+enum PrintError<E: std::error::Error + 'static> {
+    #[error("generating the YAML failed")]
+    Generate(#[source] E),
+    #[error("writing to standard output failed")]
+    Write(#[source] std::io::Error),
+    #[error("writing the man pages into {} failed", .0.display())]
+    Man(std::path::PathBuf, #[source] E),
+}
+
 /// Prints generated YAML; a closed pipe is not an error.
-fn print(text: Result<String, String>) -> ExitCode {
+fn print<E: std::error::Error + 'static>(text: Result<String, E>) -> ExitCode {
     match text {
         Ok(text) => print_bytes(text.as_bytes()),
         Err(e) => {
-            eprintln!("error: generating the YAML failed: {e}");
+            print_error(&PrintError::Generate(e));
             ExitCode::from(2)
         }
     }
@@ -157,10 +151,28 @@ fn print_bytes(bytes: &[u8]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: writing to standard output failed: {e}");
+            print_error(&PrintError::<std::io::Error>::Write(e));
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints an error that stops the program the cargo way: `error:`, then each cause once under `Caused by:`.
+fn print_error(err: &(dyn std::error::Error + 'static)) {
+    use std::io::IsTerminal;
+    let color = kubewhy::render::ColorChoice::Auto.colors(std::io::stderr().is_terminal());
+    kubewhy::render::chain::eprint_error(err, color);
+}
+
+/// The async runtime, or the exit status after saying why it could not start.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    #[derive(Debug, thiserror::Error)]
+    #[error("starting the async runtime failed")]
+    struct Runtime(#[source] std::io::Error);
+    tokio::runtime::Runtime::new().map_err(|e| {
+        print_error(&Runtime(e));
+        ExitCode::from(2)
+    })
 }
 
 /// `doc-controller man --dir DIR`: writes every man page into `dir`.
@@ -171,10 +183,7 @@ fn write_man_pages(dir: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!(
-                "error: writing the man pages into {} failed: {e}",
-                dir.display()
-            );
+            print_error(&PrintError::Man(dir.to_path_buf(), e));
             ExitCode::from(2)
         }
     }

@@ -11,7 +11,6 @@
 //! - `warn`: log the report and go on (the watchers then keep reporting what fails).
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::time::Duration;
 
 use kubewhy::needs::Needs;
@@ -37,17 +36,6 @@ pub enum Mode {
     Warn,
 }
 
-/// How `doctor` prints its report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// rustc-style text.
-    Text,
-    /// The report as one JSON document.
-    Json,
-    /// JUnit XML, one test case per check.
-    Junit,
-}
-
 /// The checks' options for doc-controller: its CRD install command, and `--as` when given.
 pub fn options(as_identity: Option<AsIdentity>) -> Options {
     Options {
@@ -55,29 +43,6 @@ pub fn options(as_identity: Option<AsIdentity>) -> Options {
         crd_install: Some(CRD_INSTALL.into()),
         ..Options::default()
     }
-}
-
-/// Writes a report as text, JSON or JUnit.
-pub fn write_report(
-    w: &mut dyn Write,
-    report: &Report,
-    format: Format,
-    verbose: bool,
-    fix_command: &str,
-) -> std::io::Result<()> {
-    let format = match format {
-        Format::Text => kubewhy::render::Format::Text,
-        Format::Json => kubewhy::render::Format::Json,
-        Format::Junit => kubewhy::render::Format::Junit,
-    };
-    let options = kubewhy::render::ReportOptions {
-        color: false,
-        verbose,
-        fix_command: Some(fix_command.into()),
-    };
-    report
-        .write(w, format, &options)
-        .map_err(std::io::Error::other)
 }
 
 /// What the start-up preflight decided.

@@ -17,6 +17,7 @@ mod classify;
 pub mod describe;
 mod diagnose;
 pub mod diagnosis;
+pub mod kubeconfig;
 pub mod live;
 pub mod metrics;
 pub mod needs;

@@ -3,15 +3,14 @@
 //!
 //! Exit status: 0 every check passed, 1 a check failed, 2 usage or connection error (the checks could not run).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kubewhy::needs::Needs;
-use kubewhy::preflight::{self, AsIdentity, Options, Report};
+use kubewhy::preflight::{self, AsIdentity, Options};
+use kubewhy::render::{CommandLine, ReportOptions};
 
 /// The needs file format, shown by `kubewhy check --help`.
 const NEEDS_FORMAT: &str = "\
@@ -41,17 +40,6 @@ Examples:
   kubewhy check --needs needs.yaml --as system:serviceaccount:default:doc-controller --fix | kubectl apply -f -
   kubewhy check --needs needs.yaml --output junit > preflight.xml";
 
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// rustc-style text.
-    Text,
-    /// The report as one JSON document.
-    Json,
-    /// JUnit XML, one test case per check.
-    Junit,
-}
-
 /// Check that everything a program needs from the API server works, all at once.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_long_help = NEEDS_FORMAT)]
@@ -75,9 +63,9 @@ pub struct Args {
     /// standard output, ready for `kubectl apply -f -`; the report then goes to standard error.
     #[arg(long)]
     pub fix: bool,
-    /// The report format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
-    pub output: Format,
+    /// The report format and colour.
+    #[command(flatten)]
+    pub out: super::OutputArgs,
     /// The command that installs a missing CRD, named in the fix (e.g. `doc-controller crdgen | kubectl apply -f -`).
     #[arg(long, value_name = "COMMAND")]
     pub crd_install: Option<String>,
@@ -92,144 +80,83 @@ pub struct Args {
     pub timeout: u64,
 }
 
-fn read_needs(path: &PathBuf) -> anyhow::Result<Needs> {
-    let text = if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading the needs from standard input failed")?;
-        s
-    } else {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("reading the needs file `{}` failed", path.display()))?
-    };
-    // The needs error names the position and the help; as a message (not a source) it is shown once.
-    Needs::from_yaml(&text)
-        .map_err(|e| anyhow::Error::msg(e.to_string()))
-        .with_context(|| format!("reading the needs file `{}` failed", path.display()))
-}
-
-/// The client configuration: `--kubeconfig` and `--context` as kubectl reads them.
-pub async fn load_config(
-    kubeconfig: Option<&PathBuf>,
-    context: Option<&str>,
-) -> anyhow::Result<kube::Config> {
-    let options = KubeConfigOptions {
-        context: context.map(str::to_string),
-        ..KubeConfigOptions::default()
-    };
-    match (kubeconfig, context) {
-        (Some(path), _) => {
-            let kc = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading the kubeconfig `{}` failed", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .with_context(|| format!("the kubeconfig `{}` cannot be used", path.display()))
-        }
-        (None, Some(name)) => kube::Config::from_kubeconfig(&options)
-            .await
-            .with_context(|| format!("the kubeconfig context `{name}` cannot be used")),
-        (None, None) => kube::Config::infer().await.context(
-            "no usable kubeconfig ($KUBECONFIG, ~/.kube/config) and not running in a cluster",
-        ),
-    }
-}
-
-fn color_for(stream_is_terminal: bool) -> bool {
-    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Writes the report in `format`.
-pub fn write_report(
-    w: &mut dyn Write,
-    report: &Report,
-    format: Format,
-    color: bool,
-    verbose: bool,
-    fix_command: Option<String>,
-) -> anyhow::Result<()> {
-    let format = match format {
-        Format::Text => kubewhy::render::Format::Text,
-        Format::Json => kubewhy::render::Format::Json,
-        Format::Junit => kubewhy::render::Format::Junit,
-    };
-    let options = kubewhy::render::ReportOptions {
-        color,
-        verbose,
-        fix_command,
-    };
-    report.write(w, format, &options)?;
-    Ok(())
-}
-
 /// The `--fix` command line matching these arguments, named in the text report's last help line.
 fn fix_command(args: &Args) -> String {
-    let mut cmd = format!("kubewhy check --needs {}", args.needs.display());
-    if let Some(k) = &args.kubeconfig {
-        cmd.push_str(&format!(" --kubeconfig {}", k.display()));
-    }
-    if let Some(c) = &args.context {
-        cmd.push_str(&format!(" --context {c}"));
-    }
-    if let Some(u) = &args.as_user {
-        cmd.push_str(&format!(" --as {u}"));
-    }
-    for g in &args.as_groups {
-        cmd.push_str(&format!(" --as-group {g}"));
-    }
-    cmd.push_str(" --fix");
-    cmd
+    CommandLine::new("kubewhy check")
+        .opt("--needs", Some(args.needs.to_string_lossy()))
+        .opt(
+            "--kubeconfig",
+            args.kubeconfig.as_ref().map(|k| k.to_string_lossy()),
+        )
+        .opt("--context", args.context.as_ref())
+        .opt("--as", args.as_user.as_ref())
+        .opts("--as-group", &args.as_groups)
+        .flag("--fix", true)
+        .into()
 }
 
 /// Runs `kubewhy check`: 0 every check passed, 1 a check failed, 2 usage or connection error (printed
-/// cargo-style, with its causes under `Caused by:`).
+/// cargo-style, each cause once under `Caused by:`).
 pub fn run(args: Args) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime failed: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return super::failed(&Failed::Runtime(e), args.out.color),
     };
+    let color = args.out.color;
     match runtime.block_on(check(args)) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut causes = e.chain().skip(1).peekable();
-            if causes.peek().is_some() {
-                eprintln!("\nCaused by:");
-                for cause in causes {
-                    eprintln!("  {cause}");
-                }
-            }
-            ExitCode::from(2)
-        }
+        Err(Failed::Write(e)) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => super::failed(&e, color),
     }
 }
 
-/// A reader of the output went away (`kubewhy check | head`): not an error, as in ripgrep.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    use std::io::ErrorKind::BrokenPipe;
-    // The XML writer keeps the I/O error in an `Arc`.
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == BrokenPipe)
-            || c.downcast_ref::<std::sync::Arc<std::io::Error>>()
-                .is_some_and(|io| io.kind() == BrokenPipe)
-    })
+/// Why `kubewhy check` could not run or finish.
+#[derive(Debug, thiserror::Error)]
+enum Failed {
+    #[error("starting the async runtime failed")]
+    Runtime(#[source] std::io::Error),
+    #[error("`--timeout` must be at least 1 second")]
+    Timeout,
+    #[error("reading the needs from standard input failed")]
+    Stdin(#[source] std::io::Error),
+    #[error("reading the needs file `{}` failed", .0.display())]
+    ReadNeeds(PathBuf, #[source] std::io::Error),
+    #[error("reading the needs file `{}` failed", .0.display())]
+    Needs(PathBuf, #[source] kubewhy::needs::NeedsError),
+    #[error(transparent)]
+    Config(#[from] kubewhy::kubeconfig::ConfigError),
+    #[error("the checks could not start")]
+    Start(#[source] kubewhy::preflight::Error),
+    #[error("writing the fix failed")]
+    Fix(#[source] std::io::Error),
+    #[error(transparent)]
+    Write(#[from] kubewhy::render::WriteError),
+}
+
+fn read_needs(path: &PathBuf) -> Result<Needs, Failed> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(Failed::Stdin)?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| Failed::ReadNeeds(path.clone(), e))?
+    };
+    Needs::from_yaml(&text).map_err(|e| Failed::Needs(path.clone(), e))
 }
 
 /// The check itself; errors are usage errors (an unreadable or invalid needs file or kubeconfig).
-async fn check(args: Args) -> anyhow::Result<u8> {
+async fn check(args: Args) -> Result<u8, Failed> {
     if args.timeout == 0 {
-        bail!("`--timeout` must be at least 1 second");
+        return Err(Failed::Timeout);
     }
     let needs = read_needs(&args.needs)?;
-    let config = load_config(args.kubeconfig.as_ref(), args.context.as_deref()).await?;
+    let config =
+        kubewhy::kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
     let options = Options {
         as_identity: args.as_user.clone().map(|user| AsIdentity {
             user,
@@ -242,29 +169,35 @@ async fn check(args: Args) -> anyhow::Result<u8> {
     };
     let report = preflight::run(&config, &needs, &options)
         .await
-        .context("the checks could not start")?;
+        .map_err(Failed::Start)?;
+    let mut report_options = ReportOptions {
+        verbose: args.verbose,
+        ..ReportOptions::default()
+    };
     if args.fix {
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(report.fix.to_apply_stream().as_bytes())?;
-        stdout.flush()?;
-        let mut stderr = std::io::stderr().lock();
-        write_report(
-            &mut stderr,
-            &report,
-            args.output,
-            color_for(std::io::stderr().is_terminal()),
-            args.verbose,
-            None,
+        let fix = report.fix.to_apply_stream();
+        match stdout
+            .write_all(fix.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+            Err(e) => return Err(Failed::Fix(e)),
+        }
+        report_options.color = args.out.stderr_color();
+        report.write(
+            &mut std::io::stderr().lock(),
+            args.out.output,
+            &report_options,
         )?;
     } else {
-        let mut stdout = std::io::stdout().lock();
-        write_report(
-            &mut stdout,
-            &report,
-            args.output,
-            color_for(std::io::stdout().is_terminal()),
-            args.verbose,
-            Some(fix_command(&args)),
+        report_options.color = args.out.stdout_color();
+        report_options.fix_command = Some(fix_command(&args));
+        report.write(
+            &mut std::io::stdout().lock(),
+            args.out.output,
+            &report_options,
         )?;
     }
     Ok(u8::try_from(report.exit_code()).unwrap_or(2))

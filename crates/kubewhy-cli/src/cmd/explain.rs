@@ -3,33 +3,13 @@
 //! `--fix`) as the merged RBAC manifests that grant what was denied.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kubewhy::remedy::rbac::{grants, merged_yaml};
-use kubewhy::render::{json, text};
+use kubewhy::render::{Format, json, junit, text};
 use kubewhy::scan::{Finding, Scanner};
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// rustc-style diagnostics.
-    Text,
-    /// A JSON array, one object per distinct failure.
-    Json,
-}
-
-/// When to colour text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Color {
-    /// On a terminal, unless `NO_COLOR` is set.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
 
 /// Arguments of `kubewhy explain`.
 #[derive(Debug, clap::Args)]
@@ -38,9 +18,9 @@ pub struct Args {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    /// Output format and colour.
+    #[command(flatten)]
+    pub out: super::OutputArgs,
 
     /// Print only the RBAC manifests that grant every denied permission, merged into one role per subject,
     /// ready for `kubectl apply -f -`.
@@ -51,10 +31,6 @@ pub struct Args {
     /// nearest names) and SubjectAccessReview (does the denial still hold).
     #[arg(long, visible_alias = "cluster")]
     pub live: bool,
-
-    /// When to colour text output.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    pub color: Color,
 }
 
 /// Runs `kubewhy explain`.
@@ -77,13 +53,14 @@ pub fn run(args: Args) -> ExitCode {
         } else {
             File::open(path).and_then(|f| scanner.read(&path.display().to_string(), f).map(|_| ()))
         };
-        if let Err(e) = result {
+        if let Err(source) = result {
             let name = if path.as_os_str() == "-" {
                 "<stdin>".into()
             } else {
                 path.display().to_string()
             };
-            eprintln!("error: cannot read {name}: {e}");
+            let err = ReadError { name, source };
+            kubewhy::render::chain::eprint_error(&err, args.out.stderr_color());
             input_failed = true;
         }
     }
@@ -118,10 +95,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(()) => {}
         // A closed pipe (`| head`) is the reader's choice, not a failure.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the report: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return super::failed(&WriteError(e), args.out.color),
     }
     if input_failed {
         ExitCode::from(2)
@@ -132,31 +106,49 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn use_color(choice: Color) -> bool {
-    match choice {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => {
-            io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::env::var("TERM").map_or(true, |t| t != "dumb")
-        }
-    }
+/// An input that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {name}")]
+struct ReadError {
+    name: String,
+    #[source]
+    source: io::Error,
 }
+
+/// The report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the report")]
+struct WriteError(#[source] io::Error);
 
 fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
-    match args.output {
-        Output::Json => {
+    match args.out.output {
+        Format::Json => {
             let found: Vec<_> = findings
                 .iter()
                 .map(|f| (&f.diagnosis, f.location()))
                 .collect();
             json::write_findings(&mut out, &found)?
         }
-        Output::Text => {
+        Format::Junit => {
+            let places: Vec<String> = findings
+                .iter()
+                .map(|f| format!("{}:{}", f.source, f.first_line))
+                .collect();
+            let cases: Vec<junit::Case<'_>> = findings
+                .iter()
+                .zip(&places)
+                .map(|(f, place)| junit::Case {
+                    class: "kubewhy.explain",
+                    name: place,
+                    outcome: junit::Outcome::Failed(&f.diagnosis),
+                })
+                .collect();
+            junit::write(&mut out, "kubewhy explain", names, &cases).map_err(io::Error::other)?
+        }
+        Format::Text => {
             let opts = text::TextOptions {
-                color: use_color(args.color),
+                color: args.out.stdout_color(),
                 ..text::TextOptions::default()
             };
             for f in findings {

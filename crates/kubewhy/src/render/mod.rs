@@ -4,6 +4,7 @@
 //! where a diagnosis came from.
 
 pub mod chain;
+pub mod command;
 pub mod json;
 pub mod junit;
 pub mod report;
@@ -12,18 +13,20 @@ pub mod text;
 use std::fmt;
 use std::str::FromStr;
 
+pub use command::CommandLine;
 pub use report::{ReportOptions, WriteError};
 pub use text::{Location, TextOptions};
 
 /// An output format (`-o text|json|junit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// rustc-style text.
     #[default]
     Text,
     /// JSON (`docs/json.md`).
     Json,
-    /// JUnit XML (reports only).
+    /// JUnit XML, one test case per check or finding.
     Junit,
 }
 
@@ -64,6 +67,7 @@ impl FromStr for Format {
 
 /// When to colour text (`--color auto|always|never`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ColorChoice {
     /// On a terminal, unless `NO_COLOR` is set or `TERM` is `dumb`.
     #[default]
