@@ -14,7 +14,7 @@ use crate::note::Note;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
-    /// An authorization denial (RBAC or another authorizer): 403 with "cannot <verb> ...".
+    /// An authorization denial (RBAC or another authorizer): 403 with "cannot `<verb>` ...".
     Forbidden,
     /// An admission webhook or ValidatingAdmissionPolicy refused the request ("is forbidden" does not make it RBAC).
     AdmissionDenied,

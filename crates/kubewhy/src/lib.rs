@@ -43,3 +43,8 @@ pub use diagnose::{
 pub use diagnosis::{Class, Diagnosis, Phase, Request};
 pub use note::Note;
 pub use remedy::Remedy;
+
+/// The example in the crate's README (its crates.io page) compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

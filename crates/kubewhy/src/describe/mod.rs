@@ -3,9 +3,9 @@
 //! in the crate turns a cause into words, so the CLI, the preflight report, the watcher's log line, readiness and
 //! JSON say the same thing about the same failure.
 //!
-//! The table is split by family: [`access`] (denials, admission, credentials), [`served`] (what the API server
-//! serves), [`request`] (the request and the object's state), [`server`] (load, the server, transport, the
-//! client).
+//! The table is split by family, one private module each: `access` (denials, admission, credentials), `served`
+//! (what the API server serves), `request` (the request and the object's state), `server` (load, the server,
+//! transport, the client).
 
 mod access;
 mod notes;

@@ -5,7 +5,7 @@
 //! of the same name in another namespace, another subject kind, a name one or two letters off).
 //!
 //! [`explain`] is a pure function of the identity, the request and the [`RbacObjects`]; what it returns is data
-//! (no prose): the wording table turns it into sentences, [`super::fix`] into the smallest edit.
+//! (no prose): the wording table turns it into sentences, [`super::fix()`] into the smallest edit.
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject as RbacSubject};
 use serde::{Deserialize, Serialize};

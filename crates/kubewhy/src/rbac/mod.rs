@@ -14,9 +14,9 @@
 //! ```
 //!
 //! Around it, the RBAC advisor: [`eval`] evaluates rules as the API server does, [`advisor`] explains why each
-//! binding that names an identity does not grant a request (its near misses), [`fix`] turns that into the
+//! binding that names an identity does not grant a request (its near misses), [`mod@fix`] turns that into the
 //! smallest edit of what exists, [`diff`] compares what is granted with what is needed, [`objects`] holds the RBAC
-//! objects and [`fetch`] reads them from a cluster.
+//! objects and [`mod@fetch`] reads them from a cluster.
 //!
 //! ```
 //! use kubewhy::rbac::{AccessRequest, Identity, RbacObjects, explain, fix, FixKind};

@@ -1,6 +1,6 @@
 //! The RBAC objects of a cluster — Roles, ClusterRoles, RoleBindings, ClusterRoleBindings — as one snapshot, with
 //! the lookups RBAC evaluation needs and references that name one object ([`BindingRef`], [`RoleKey`]).
-//! Read from a cluster by [`super::fetch`], or from YAML manifests by [`RbacObjects::from_yaml`].
+//! Read from a cluster by [`super::fetch()`], or from YAML manifests by [`RbacObjects::from_yaml`].
 
 use std::fmt;
 
