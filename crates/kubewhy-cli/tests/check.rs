@@ -503,6 +503,14 @@ fn usage_and_connection_errors_exit_2_and_say_what_to_do() {
         "{}",
         stdout(&out)
     );
+    // One line for every check that could not run, not one per check.
+    let report = stdout(&out);
+    let skips: Vec<&str> = report.lines().filter(|l| l.starts_with("  skip")).collect();
+    assert_eq!(skips.len(), 1, "{report}");
+    assert!(
+        skips[0].contains("checks: the API server could not be used"),
+        "{report}"
+    );
 
     // A misspelled resource: the nearest name, in the report and as a correction in the fix.
     let out = kubewhy(&["check", "--needs", needs, "--kubeconfig", &admin]);

@@ -416,3 +416,51 @@ async fn live_confirms_against_the_cluster_and_says_what_it_could_not() {
         text(&out.stdout)
     );
 }
+
+/// The README's example of kubewhy's own WARN line (a program that adopted the library logs it).
+const KUBEWHY_LINE: &str = r#"2026-11-25T09:03:44.268175Z  WARN watcher documents.kube.rs failing: error[forbidden]: service account `doc-controller/doc-controller` cannot `watch` `documents.kube.rs` at cluster scope; cause: denied by authorization: no Role or ClusterRole bound to the subject grants this verb on this resource here; help: grant exactly this verb with a ClusterRole and ClusterRoleBinding bound to the service account (apply with `kubectl apply -f -`); failing for 0s, retrying in 0.4s watcher=documents.kube.rs class=forbidden code=403 verb="watch" resource="documents" namespace="" user="system:serviceaccount:doc-controller:doc-controller" url="/apis/kube.rs/v1/documents?&watch=true&timeoutSeconds=5&allowWatchBookmarks=true&resourceVersion=244" repeated=0"#;
+
+/// kubewhy reads its own output: the structured fields of a watcher line are evidence, and `--fix` recovers the
+/// RBAC from them — in tracing's text format and in its JSON format.
+#[test]
+fn kubewhy_s_own_watcher_lines_are_explained_and_fixed() {
+    let json_line = r#"{"timestamp":"2026-11-25T09:03:44Z","level":"WARN","fields":{"message":"watcher configmaps failing: error[forbidden]: x","watcher":"configmaps","class":"forbidden","code":403,"verb":"list","resource":"configmaps","namespace":"ns1","user":"system:serviceaccount:ns1:ctl","url":"/api/v1/namespaces/ns1/configmaps?limit=500","repeated":0},"target":"kubewhy::watch"}"#;
+    let input = format!("{KUBEWHY_LINE}\n{json_line}\n");
+    let out = run(KUBEWHY, &["explain"], input.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "error[forbidden]: service account `doc-controller/doc-controller` cannot `watch` \
+             `documents.kube.rs` at cluster scope\n --> <stdin>:1\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "error[forbidden]: service account `ns1/ctl` cannot `list` `configmaps` in namespace `ns1`\n --> <stdin>:2\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 distinct problems found in <stdin>"),
+        "{stdout}"
+    );
+
+    let out = run(KUBEWHY, &["explain", "--fix"], input.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    for expected in [
+        "kind: ClusterRole\n",
+        "  - kube.rs\n",
+        "  - documents\n",
+        "  - watch\n",
+        "  name: doc-controller\n  namespace: doc-controller\n",
+        "kind: Role\n",
+        "  namespace: ns1\n",
+        "  - configmaps\n",
+        "  - list\n",
+    ] {
+        assert!(yaml.contains(expected), "{expected:?} missing:\n{yaml}");
+    }
+}

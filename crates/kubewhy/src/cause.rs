@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnosis::Class;
+use crate::class::Class;
 
 /// What was found about a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod cause;
 pub mod chain;
+pub mod class;
 mod classify;
 pub mod describe;
 mod diagnose;

@@ -164,7 +164,7 @@ impl Live {
                 reason: answer.reason,
             },
             Err(e) => Found::ReviewFailed {
-                error: crate::diagnose(&e).summary(),
+                error: crate::diagnose::diagnose(&e).summary(),
             },
         };
         d.notes.push(Note::Live(found));

@@ -266,7 +266,7 @@ impl Scanner {
         }
         self.stats.candidates += 1;
         let text = String::from_utf8_lossy(line);
-        let Some(d) = crate::diagnose_text(&text) else {
+        let Some(d) = crate::diagnose::diagnose_text(&text) else {
             return;
         };
         let key = Key::of(source, &d);

@@ -994,3 +994,71 @@ async fn the_report_is_json_and_junit_too() {
     assert!(xml.contains(r#"classname="kubewhy.check.access""#), "{xml}");
     assert!(xml.contains(r#"type="forbidden""#), "{xml}");
 }
+
+/// `kubewhy explain --live` and `kubewhy check` read one discovery catalog with one nearest-name search, so a
+/// typo gets the same suggestion from both: a transposition in a custom plural, and a four-letter core name where
+/// a swap of two letters is one edit (the two former searches disagreed on both).
+#[tokio::test]
+async fn explain_live_and_check_suggest_the_same_name_for_one_typo() {
+    let ns = env().namespace("samename").await.unwrap();
+    let group = format!("{ns}.kubewhy.test");
+    // A name no other test installs: the catalog is the whole cluster's.
+    install_crd(&group, "flanges", "Flange", &[("v1", true)], json!({})).await;
+    let admin = env().admin().await.unwrap();
+    let mut live = kubewhy::live::Live::new(admin.clone());
+    for (group, typo, want) in [
+        (group.as_str(), "falnges", format!("flanges.{group}/v1")),
+        ("", "pdos", "pods/v1".to_string()),
+    ] {
+        // `check`: the need's nearest served name.
+        let needs = Needs::new("ctl").verbs(
+            ResourceType::new(group, "v1", typo, "Typo", true),
+            Some(&ns),
+            [Verb::Get],
+        );
+        let report = run(&env().admin_identity(), &needs, &Options::default()).await;
+        let d = check_named(&report, CheckKind::Served, typo)
+            .diagnosis
+            .clone()
+            .unwrap();
+        let kubewhy::Cause::NotServed(not_served) = &d.cause else {
+            panic!("{:?}", d.cause)
+        };
+        let from_check = not_served
+            .suggestions
+            .first()
+            .map(|s| {
+                let name = kubewhy::vocab::resource_name(&s.plural, &s.group, None);
+                format!("{name}/{}", s.version)
+            })
+            .unwrap_or_else(|| panic!("check suggested nothing for {typo}: {d:#?}"));
+
+        // `explain --live`: the real 404 of the misspelled type, confirmed against discovery.
+        let ar =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", "Typo"), typo);
+        let err = Api::<DynamicObject>::namespaced_with(admin.clone(), &ns, &ar)
+            .list(&Default::default())
+            .await
+            .expect_err("the misspelled type is not served");
+        let url = if group.is_empty() {
+            format!("/api/v1/namespaces/{ns}/{typo}")
+        } else {
+            format!("/apis/{group}/v1/namespaces/{ns}/{typo}")
+        };
+        let mut d = kubewhy::diagnose_in(&err, Some(&kubewhy::url::parse_request("GET", &url)));
+        live.enrich(&mut d).await;
+        let from_live = d
+            .notes
+            .iter()
+            .find_map(|n| match n {
+                kubewhy::Note::Live(kubewhy::note::Live::Nearest { names, .. }) => {
+                    names.first().cloned()
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("--live suggested nothing for {typo}: {:#?}", d.describe()));
+
+        assert_eq!(from_check, want, "check, for {typo}");
+        assert_eq!(from_live, want, "explain --live, for {typo}");
+    }
+}

@@ -10,10 +10,10 @@ use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch, PatchParams,
 };
 use kube::runtime::watcher;
-use kubewhy::Class;
 use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{BackoffConfig, Health, OnPersistent, Policy, Watch, WatchStreamDiagnoseExt};
+use kubewhy::{Class, Phase};
 
 mod common;
 
@@ -174,6 +174,20 @@ async fn a_denied_watch_is_named_backed_off_and_recovers_without_restart() {
         status.diagnosis.as_ref().map(|d| d.class),
         Some(Class::Forbidden)
     );
+    // The step that failed reaches Health (kube#1132): the list works, the watch is denied.
+    let d = status.diagnosis.as_ref().unwrap();
+    assert_eq!(d.phase, Some(Phase::WatchStart));
+    assert!(
+        d.describe()
+            .notes
+            .iter()
+            .any(|n| n.contains("the list succeeded but the watch is denied")),
+        "{:#?}",
+        d.describe()
+    );
+    // The log line is the diagnosis's one-line form: summary, cause and the one-line help.
+    assert!(warn.contains(&format!("{d:#}")), "{warn}\n{d:#}");
+    assert!(warn.contains("; help: grant exactly this verb"), "{warn}");
 
     // Past the grace period: not ready, naming the watcher and the cause.
     wait_for("readiness to turn false", Duration::from_secs(5), || {

@@ -191,14 +191,13 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
 fn escalation(d: &Diagnosis, not_held: &[String]) -> Words {
     let r = &d.request;
     let who = subject_phrase(d.user.as_deref());
-    let verb = r.verb.as_deref().unwrap_or("use");
+    let what = match (&r.verb, quoted_resource(r)) {
+        (Some(verb), Some(_)) => format!(" (`{verb}` {})", object_text(r)),
+        (None, Some(_)) => format!(" ({})", object_text(r)),
+        _ => String::new(),
+    };
     Words {
-        summary: format!(
-            "{who} may not grant permissions it does not hold{}",
-            quoted_resource(r)
-                .map(|t| format!(" (`{verb}` {t})"))
-                .unwrap_or_default()
-        ),
+        summary: format!("{who} may not grant permissions it does not hold{what}"),
         cause: "RBAC escalation prevention: a role or binding can only grant permissions its creator holds, \
                 unless the creator has `escalate` (roles) or `bind` (bindings)"
             .into(),
@@ -300,14 +299,12 @@ fn webhook_unreachable(
     let behind = service
         .map(|s| format!(" (its Service `{s}`)"))
         .unwrap_or_default();
+    let failed = detail.map(|d| format!(" ({d})")).unwrap_or_default();
     Words {
         summary: format!("the admission webhook `{webhook}` could not be called{request}"),
-        cause: with_detail(
-            format!(
-                "the webhook{behind} is down or unreachable, so the API server could not ask it; nothing is \
-                 wrong with the request's object"
-            ),
-            detail,
+        cause: format!(
+            "the API server could not call the webhook{behind}{failed}: the webhook is down or unreachable; \
+             nothing is wrong with the request's object"
         ),
         notes: vec![
             "with `failurePolicy: Fail` every request the webhook matches fails until it answers again".into(),

@@ -111,7 +111,7 @@ async fn probe(client: &kube::Client, need: &Need, options: &Options) -> Check {
     }
 }
 
-fn diagnose(failure: &Failure, request: &Request) -> crate::Diagnosis {
+fn diagnose(failure: &Failure, request: &Request) -> crate::diagnosis::Diagnosis {
     let mut d = failure.diagnose(request);
     d.notes.push(Note::FailedDespiteReview);
     d

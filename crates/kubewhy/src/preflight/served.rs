@@ -65,7 +65,7 @@ pub(super) async fn check(
                 ..Request::default()
             };
             let mut d = match &e {
-                CatalogError::Read(e) => crate::diagnose_in(e, Some(&request)),
+                CatalogError::Read(e) => crate::diagnose::diagnose_in(e, Some(&request)),
                 CatalogError::NotAggregated => {
                     let mut d = Diagnosis::new(Cause::NoAggregatedDiscovery, e.to_string());
                     d.request = request;

@@ -656,10 +656,8 @@ pub(crate) mod tests {
 
     #[test]
     fn requests_from_diagnosis_requests() {
-        let r = crate::trace::parse_request(
-            "PATCH",
-            "/apis/kube.rs/v1/namespaces/n/documents/d/status",
-        );
+        let r =
+            crate::url::parse_request("PATCH", "/apis/kube.rs/v1/namespaces/n/documents/d/status");
         assert_eq!(
             AccessRequest::from_request(&r),
             Some(
@@ -669,7 +667,7 @@ pub(crate) mod tests {
                     .named("d")
             )
         );
-        let r = crate::trace::parse_request("GET", "/metrics");
+        let r = crate::url::parse_request("GET", "/metrics");
         assert_eq!(
             AccessRequest::from_request(&r),
             Some(AccessRequest::non_resource("get", "/metrics"))

@@ -71,7 +71,7 @@ pub(crate) struct Evidence {
     /// The subject a kubewhy log line names (`user=`).
     pub user: Option<String>,
     /// The class a kubewhy log line names (`class=`).
-    pub class_said: Option<crate::Class>,
+    pub class_said: Option<crate::class::Class>,
     /// The message, already read (so it is read once).
     pub facts: Option<message::Facts>,
 }

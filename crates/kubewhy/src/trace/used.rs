@@ -418,7 +418,7 @@ impl Used {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::parse_request;
+    use crate::url::parse_request;
 
     const DENIED: &str = r#"documents.kube.rs is forbidden: User "system:serviceaccount:ns:ctl" cannot watch resource "documents" in API group "kube.rs" at the cluster scope"#;
     const WEBHOOK: &str = r#"admission webhook "deny.example.com" denied the request: no"#;
