@@ -38,6 +38,26 @@ fn the_generated_files_in_deploy_are_current() {
     }
 }
 
+/// `kubectl apply -k <dir> --dry-run=server` (server-side): what the API server would create.
+fn dry_run(env: &kubewhy_testenv::ControlPlane, dir: &std::path::Path) -> String {
+    let (ok, out, err) = env
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-k",
+            dir.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        ok,
+        "kubectl apply -k {} --dry-run=server: {out}{err}",
+        dir.display()
+    );
+    out
+}
+
 #[tokio::test]
 async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
     let (admin, ns) = setup("deploy").await;
@@ -56,17 +76,7 @@ async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
         ])
         .unwrap();
     assert!(ok, "{out}{err}");
-    let (ok, out, err) = env
-        .kubectl(&[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--dry-run=server",
-            "-k",
-            dir.to_str().unwrap(),
-        ])
-        .unwrap();
-    assert!(ok, "kubectl apply -k deploy/ --dry-run=server: {out}{err}");
+    let out = dry_run(env, &dir);
     for kind in [
         "customresourcedefinition",
         "clusterrole",
@@ -81,20 +91,7 @@ async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
 
     // The sharded variant: a StatefulSet, its headless Service, and Leases that can be listed.
     let sharded = dir.join("sharded");
-    let (ok, out, err) = env
-        .kubectl(&[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--dry-run=server",
-            "-k",
-            sharded.to_str().unwrap(),
-        ])
-        .unwrap();
-    assert!(
-        ok,
-        "kubectl apply -k deploy/sharded/ --dry-run=server: {out}{err}"
-    );
+    let out = dry_run(env, &sharded);
     for object in [
         "customresourcedefinition.apiextensions.k8s.io/documents.kube.rs",
         "statefulset.apps/doc-controller",
