@@ -141,33 +141,58 @@ pub struct RunArgs {
     #[arg(long, default_value = "25s", value_parser = parse_duration, env = "DOC_CONTROLLER_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Duration,
 
-    /// Elect a leader among replicas with a Lease: only the leader reconciles. Needed when running more than one.
-    #[arg(long, env = "DOC_CONTROLLER_LEADER_ELECT")]
+    /// Elect a leader among replicas with a Lease: only the leader reconciles, the others stand by. For one active
+    /// replica with fast fail-over; to share the work between replicas, use --shards auto instead.
+    #[arg(long, env = "DOC_CONTROLLER_LEADER_ELECT", conflicts_with = "shards")]
     pub leader_elect: bool,
+
+    /// Share the Documents between replicas: `auto` joins the ring of replicas (one Lease each in
+    /// --lease-namespace, labelled with --ring-name); each reconciles the Documents whose uid hashes into its slots
+    /// and watches only those, and moves are handed over without any Document being reconciled by two replicas at
+    /// once. `off` (the default) reconciles every Document (alone, or as the leader with --leader-elect).
+    #[arg(long, value_enum, default_value = "off", env = "DOC_CONTROLLER_SHARDS")]
+    pub shards: Shards,
+
+    /// The ring's name with --shards auto: replicas with the same ring name and lease namespace share the work.
+    #[arg(long, default_value = NAME, env = "DOC_CONTROLLER_RING_NAME")]
+    pub ring_name: String,
+
+    /// With --shards auto, who filters the Documents watch: `auto` asks the API server (`shardSelector`, served
+    /// when its ShardedListAndWatch feature gate is on; detected on every poll of the ring) and filters on the client
+    /// otherwise; `client` always filters on the client (every replica then receives every Document).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        env = "DOC_CONTROLLER_SHARD_FILTER"
+    )]
+    pub shard_filter: crate::shard::ring::Filter,
 
     /// The name of the leader-election Lease.
     #[arg(long, default_value = NAME, env = "DOC_CONTROLLER_LEASE_NAME")]
     pub lease_name: String,
 
-    /// The namespace of the leader-election Lease (default: the pod's namespace in a cluster, else the
-    /// kubeconfig context's namespace).
+    /// The namespace of the leader-election Lease, or of the ring's Leases with --shards auto (default: the pod's
+    /// namespace in a cluster, else the kubeconfig context's namespace).
     #[arg(long, value_name = "NAMESPACE", env = "DOC_CONTROLLER_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
 
-    /// A leader that stops renewing loses the Lease after this long (whole seconds).
+    /// A leader (or ring member) that stops renewing loses its Lease after this long (whole seconds).
     #[arg(long, default_value = "15s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_DURATION")]
     pub lease_duration: Duration,
 
-    /// The leader gives up leadership when it could not renew the Lease for this long (less than the duration).
+    /// The leader (or ring member) stops when it could not renew its Lease for this long (less than the duration).
     #[arg(long, default_value = "10s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_RENEW_DEADLINE")]
     pub lease_renew_deadline: Duration,
 
-    /// How often the leader renews the Lease and standbys try to take it.
+    /// How often the leader renews the Lease and standbys try to take it (ring members renew theirs and read the
+    /// ring).
     #[arg(long, default_value = "2s", value_parser = parse_duration, env = "DOC_CONTROLLER_LEASE_RETRY_PERIOD")]
     pub lease_retry_period: Duration,
 
-    /// This replica's name in the Lease and on events (default: host name and process id; the pod name in a
-    /// cluster).
+    /// This replica's name: the pod name in a cluster (default: the host name). Its identity in Leases and on events
+    /// is this name and a random per-process id, so a restarted process never inherits its predecessor's claim; with
+    /// --shards auto its ring Lease is named after it, so a restarted pod gets its slots back.
     #[arg(long, env = "DOC_CONTROLLER_IDENTITY")]
     pub identity: Option<String>,
 
@@ -213,6 +238,15 @@ pub struct RunArgs {
     pub log_requests: bool,
 }
 
+/// Whether replicas share the Documents (`--shards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shards {
+    /// Every Document is reconciled by this replica (or by the leader, with --leader-elect).
+    Off,
+    /// Join the ring of replicas and reconcile a share of the Documents.
+    Auto,
+}
+
 /// Which configuration `rbac` and `needs` describe.
 #[derive(Debug, Clone, Args)]
 pub struct ScopeArgs {
@@ -229,15 +263,22 @@ pub struct ScopeArgs {
     #[arg(long, default_value = DEPLOY_NAMESPACE)]
     pub lease_namespace: String,
     /// Describe a controller running without `--leader-elect` (no Lease permissions).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shards")]
     pub no_leader_election: bool,
+    /// Describe a controller running with `--shards auto` (its ring's Leases are listed too).
+    #[arg(long, value_enum, default_value = "off")]
+    pub shards: Shards,
 }
 
 impl ScopeArgs {
     /// The needs of this configuration.
     pub fn needs(&self) -> kubewhy::needs::Needs {
-        let lease = (!self.no_leader_election).then_some(self.lease_namespace.as_str());
-        crate::needs::needs_for(self.namespace.as_deref(), lease)
+        let leases = match (self.shards, self.no_leader_election) {
+            (Shards::Auto, _) => crate::needs::Leases::Ring(&self.lease_namespace),
+            (Shards::Off, false) => crate::needs::Leases::Election(&self.lease_namespace),
+            (Shards::Off, true) => crate::needs::Leases::None,
+        };
+        crate::needs::needs_with(self.namespace.as_deref(), leases)
     }
 
     /// The subject the RBAC binds.
@@ -361,5 +402,17 @@ mod tests {
         assert_eq!(run.namespace.as_deref(), Some("a"));
         assert_eq!(run.resync, Duration::from_secs(1));
         assert!(!run.leader_elect);
+        assert_eq!(run.shards, Shards::Off);
+        assert!(
+            Cli::try_parse_from([
+                "doc-controller",
+                "run",
+                "--leader-elect",
+                "--shards",
+                "auto"
+            ])
+            .is_err(),
+            "leader election and sharding are exclusive"
+        );
     }
 }

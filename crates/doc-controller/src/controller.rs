@@ -27,6 +27,9 @@ use crate::metrics::Metrics;
 use crate::queue::Queue;
 use crate::readiness::Readiness;
 use crate::reconcile::{self, Context, MANAGED_BY};
+use crate::shard::select::ShardSelector;
+use crate::shard::watch::{Follow, after_sync, follow};
+use crate::shard::{Cache, Ownership, Slot, SlotSet, Target};
 use crate::shutdown::Shutdown;
 
 /// The readiness check this module reports.
@@ -55,6 +58,10 @@ pub struct Settings {
     pub health: Health,
     /// The request recorder of the client, so each watcher error carries the request that failed.
     pub inspector: Option<Inspector>,
+    /// Which Documents this replica reconciles: every one ([`Ownership::everything`]) or its share of a ring.
+    pub ownership: Ownership,
+    /// The `shardSelector` the client's layer adds to the Documents watch (set as the share changes).
+    pub shard_selector: ShardSelector,
 }
 
 /// The name of the Documents watcher in logs, metrics and `/readyz`.
@@ -134,6 +141,14 @@ pub fn config_map_selector() -> String {
     format!("{MANAGED_BY}={}", crate::needs::NAME)
 }
 
+/// The label selector of the ConfigMap cache of a share: the published ConfigMaps whose owner is in its slots.
+fn config_map_selector_for(slots: SlotSet) -> String {
+    match slots.label_selector() {
+        Some(clause) => format!("{},{clause}", config_map_selector()),
+        None => config_map_selector(),
+    }
+}
+
 /// Runs the controller until `shutdown` is pulled, then lets running reconciles finish within
 /// `settings.shutdown_timeout`. Returns whether they all finished in time.
 pub async fn run(
@@ -167,11 +182,36 @@ pub async fn run(
     // The watchers, built only here. kubewhy's never-silent layer wraps these two streams.
     let docs_queue = queue.clone();
     let docs_synced = synced.clone();
-    let docs = watcher(
+    let owned = settings.ownership.metrics().documents_owned.clone();
+    // Both watchers follow this replica's share (every Document without a ring); see `shard::watch`.
+    let watch_timeout = settings.watch_timeout;
+    let selector = settings.shard_selector.clone();
+    let strays = settings.ownership.metrics().strays.clone();
+    let docs_events = follow(
         api::<Document>(&client, namespace),
-        watcher::Config::default()
-            .any_semantic()
-            .timeout(settings.watch_timeout),
+        Follow {
+            cache: Cache::Documents,
+            ownership: settings.ownership.clone(),
+            slot_of: Slot::of_object::<Document>,
+            config: Arc::new(move |_: &Target| {
+                watcher::Config::default()
+                    .any_semantic()
+                    .timeout(watch_timeout)
+            }),
+            on_start: Arc::new(move |target: &Target| {
+                let filtered = target.server_side && !target.slots.is_all();
+                selector.set(filtered.then(|| target.slots.shard_selector()).flatten());
+            }),
+            on_stray: Arc::new(move |doc: &Document| {
+                strays.inc();
+                warn!(
+                    namespace = doc.namespace().unwrap_or_default(),
+                    name = doc.name_any(),
+                    "the API server sent a Document outside this replica's ranges although asked to filter by \
+                     shardSelector; dropped on the client"
+                );
+            }),
+        },
     )
     .diagnosed(watch(DOCUMENTS_WATCHER, settings))
     .modify(trim)
@@ -180,19 +220,33 @@ pub async fn run(
         if matches!(event, watcher::Event::InitDone) {
             docs_synced.mark(&docs_synced.docs);
         }
-    })
-    .applied_objects()
-    .predicate_filter(reconcile_relevant, PredicateConfig::default())
-    .inspect_ok(move |doc| docs_queue.triggered(ObjectRef::from_obj(doc)));
+        if !matches!(event, watcher::Event::InitApply(_) | watcher::Event::Init) {
+            crate::shard::metrics::set(&owned, docs_synced.docs_store.len());
+        }
+    });
+    // Triggers from a (re)list only once the store holds it (see `after_sync`).
+    let docs = after_sync(docs_events, docs_store.clone())
+        .applied_objects()
+        .predicate_filter(reconcile_relevant, PredicateConfig::default())
+        .inspect_ok(move |doc| docs_queue.triggered(ObjectRef::from_obj(doc)));
 
     let cms_queue = queue.clone();
     let cms_synced = synced.clone();
-    let cms = watcher(
+    let cms_events = follow(
         api::<ConfigMap>(&client, namespace),
-        watcher::Config::default()
-            .labels(&config_map_selector())
-            .any_semantic()
-            .timeout(settings.watch_timeout),
+        Follow {
+            cache: Cache::ConfigMaps,
+            ownership: settings.ownership.clone(),
+            slot_of: Slot::of_label::<ConfigMap>,
+            config: Arc::new(move |target: &Target| {
+                watcher::Config::default()
+                    .labels(&config_map_selector_for(target.slots))
+                    .any_semantic()
+                    .timeout(watch_timeout)
+            }),
+            on_start: Arc::new(|_: &Target| {}),
+            on_stray: Arc::new(|_: &ConfigMap| {}),
+        },
     )
     .diagnosed(watch(CONFIGMAPS_WATCHER, settings))
     .modify(trim)
@@ -201,17 +255,19 @@ pub async fn run(
         if matches!(event, watcher::Event::InitDone) {
             cms_synced.mark(&cms_synced.cms);
         }
-    })
-    .touched_objects()
-    .inspect_ok(move |cm: &ConfigMap| {
-        let ns = cm.namespace().unwrap_or_default();
-        for owner in cm.owner_references() {
-            if owner.kind == Document::kind(&()) && owner.api_version == Document::api_version(&())
-            {
-                cms_queue.triggered(ObjectRef::new(&owner.name).within(&ns));
-            }
-        }
     });
+    let cms = after_sync(cms_events, cms_store.clone())
+        .touched_objects()
+        .inspect_ok(move |cm: &ConfigMap| {
+            let ns = cm.namespace().unwrap_or_default();
+            for owner in cm.owner_references() {
+                if owner.kind == Document::kind(&())
+                    && owner.api_version == Document::api_version(&())
+                {
+                    cms_queue.triggered(ObjectRef::new(&owner.name).within(&ns));
+                }
+            }
+        });
 
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -236,11 +292,35 @@ pub async fn run(
         resync_s = settings.resync.as_secs_f64(),
         "starting the controller"
     );
-    let drive = Controller::for_stream(docs, docs_store)
+    // Slots taken over: reconcile every cached Document in them (their periodic requeues were dropped while another
+    // replica owned them, and unchanged ones pass no predicate).
+    let activations = settings.ownership.take_activations().map(|rx| {
+        let store = docs_store.clone();
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|s| (s, rx)) })
+            .flat_map(move |slots: SlotSet| {
+                let refs: Vec<ObjectRef<Document>> = store
+                    .state()
+                    .iter()
+                    .filter(|d| Slot::of_object(&***d).is_some_and(|s| slots.contains(s)))
+                    .map(|d| ObjectRef::from_obj(&**d))
+                    .collect();
+                futures::stream::iter(refs)
+            })
+    });
+    let ownership = settings.ownership.clone();
+    let mut controller = Controller::for_stream(docs, docs_store)
         .owns_stream(cms)
         .with_config(controller::Config::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(shutdown.wait())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .graceful_shutdown_on(shutdown.wait());
+    if let Some(activations) = activations {
+        controller = controller.reconcile_on(activations);
+    }
+    let drive = controller
+        .run(
+            move |doc, ctx| crate::shard::gate::reconcile(ownership.clone(), doc, ctx),
+            reconcile::error_policy,
+            ctx,
+        )
         .for_each(|result| {
             match result {
                 Ok(_) => {}

@@ -1,5 +1,6 @@
 //! The generated files in `deploy/`: the CRD, the Namespace and ServiceAccount, and the RBAC generated from the
-//! declared needs. `doc-controller gen-deploy` writes them; `doc-controller gen-deploy --check` and a test fail when
+//! declared needs — and the same for the sharded variant in `deploy/sharded/` (its RBAC from the needs of
+//! `run --shards auto`; kustomize cannot load files from a parent directory, so it has its own copies). `doc-controller gen-deploy` writes them; `doc-controller gen-deploy --check` and a test fail when
 //! the checked-in copies are stale. The Deployment, the kustomization and the samples are written by hand. The Helm
 //! chart's generated files ([`crate::chart`]) are written and checked the same way.
 
@@ -53,24 +54,42 @@ pub fn generated() -> Result<Vec<File>, serde_yaml::Error> {
         },
         ..ServiceAccount::default()
     };
+    let crd = header("The Document CustomResourceDefinition (documents.kube.rs).")
+        + &document::crd_yaml()?;
+    let namespace_and_account =
+        header("The namespace doc-controller runs in, and its ServiceAccount.")
+            + &serde_yaml::to_string(&namespace)?
+            + "---\n"
+            + &serde_yaml::to_string(&service_account)?;
     Ok(vec![
         File {
             path: "crd.yaml",
-            content: header("The Document CustomResourceDefinition (documents.kube.rs).")
-                + &document::crd_yaml()?,
+            content: crd.clone(),
         },
         File {
             path: "serviceaccount.yaml",
-            content: header("The namespace doc-controller runs in, and its ServiceAccount.")
-                + &serde_yaml::to_string(&namespace)?
-                + "---\n"
-                + &serde_yaml::to_string(&service_account)?,
+            content: namespace_and_account.clone(),
         },
         File {
             path: "rbac.yaml",
             content: header(
                 "Least-privilege RBAC for doc-controller, generated from its declared needs (src/needs.rs).",
             ) + &needs::needs().rbac_yaml(&subject())?,
+        },
+        File {
+            path: "sharded/crd.yaml",
+            content: crd,
+        },
+        File {
+            path: "sharded/serviceaccount.yaml",
+            content: namespace_and_account,
+        },
+        File {
+            path: "sharded/rbac.yaml",
+            content: header(
+                "Least-privilege RBAC for doc-controller with --shards auto, generated from its declared needs \
+                 (src/needs.rs): as deploy/rbac.yaml, and the ring's Leases are listed.",
+            ) + &needs::sharded_needs().rbac_yaml(&subject())?,
         },
     ])
 }

@@ -11,6 +11,8 @@
 //! full lease duration — and its state cannot be refreshed from outside. Fast hand-over is a requirement here, and
 //! the algorithm is small.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -18,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kube::{Client, ResourceExt};
+use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::readiness::Readiness;
@@ -198,12 +201,148 @@ impl Record {
     }
 }
 
+/// How long each Lease's record has been unchanged, as measured on this replica's clock: a Lease whose record has
+/// not changed for its duration is expired (its holder stopped renewing), whatever the clocks of other nodes say.
+/// The one place doc-controller decides that another replica's claim has lapsed.
+#[derive(Debug, Default)]
+pub struct Observer {
+    /// Per Lease: its record, when it was first seen, and whether this replica has seen it change (renewed).
+    seen: HashMap<String, (Record, Instant, bool)>,
+}
+
+/// What an [`Observer`] concluded about one Lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Liveness {
+    /// The holder, if the Lease names one.
+    pub holder: Option<String>,
+    /// Whether the holder stopped renewing it for its duration (or it names no holder).
+    pub expired: bool,
+    /// Whether this replica has seen the Lease change since it first saw it: its holder was alive then. A Lease not
+    /// seen renewed yet may belong to a replica that died before this one started.
+    pub renewal_seen: bool,
+}
+
+impl Observer {
+    /// Records the Lease `name`'s current spec and says whether it is held and unexpired. `default_duration` applies
+    /// when the Lease states none.
+    pub fn observe(
+        &mut self,
+        name: &str,
+        spec: &LeaseSpec,
+        default_duration: Duration,
+    ) -> Liveness {
+        let record = Record::of(spec);
+        let (at, renewal_seen) = match self.seen.get(name) {
+            Some((seen, at, renewed)) if *seen == record => (*at, *renewed),
+            previous => {
+                let now = Instant::now();
+                let renewed = previous.is_some();
+                self.seen
+                    .insert(name.to_string(), (record.clone(), now, renewed));
+                (now, renewed)
+            }
+        };
+        let valid_for = record
+            .duration
+            .and_then(|d| u64::try_from(d).ok())
+            .map_or(default_duration, Duration::from_secs);
+        Liveness {
+            expired: record.holder.is_none() || at.elapsed() >= valid_for,
+            holder: record.holder,
+            renewal_seen,
+        }
+    }
+
+    /// Forgets Leases not in `names` (deleted ones).
+    pub fn retain(&mut self, names: &[&str]) {
+        self.seen.retain(|name, _| names.contains(&name.as_str()));
+    }
+}
+
+/// Labels and annotations an [`Elector`] writes on its Lease with every write (a ring member publishes its state
+/// there). Clones share them; [`LeaseMeta::annotate`] asks the holder to write soon instead of at its next renewal.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseMeta {
+    labels: Arc<BTreeMap<String, String>>,
+    annotations: Arc<Mutex<BTreeMap<String, String>>>,
+    changed: Arc<Notify>,
+}
+
+impl LeaseMeta {
+    /// Metadata with these fixed labels.
+    pub fn with_labels(labels: BTreeMap<String, String>) -> LeaseMeta {
+        LeaseMeta {
+            labels: Arc::new(labels),
+            ..LeaseMeta::default()
+        }
+    }
+
+    /// Sets annotations; the holder writes them at once (they are written with every renewal too).
+    pub fn annotate(&self, values: impl IntoIterator<Item = (String, String)>) {
+        let mut annotations = self
+            .annotations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut changed = false;
+        for (k, v) in values {
+            if annotations.get(&k) != Some(&v) {
+                annotations.insert(k, v);
+                changed = true;
+            }
+        }
+        if changed {
+            // `notify_one` keeps the wake-up if the holder is in the middle of a write.
+            self.changed.notify_one();
+        }
+    }
+
+    fn apply(&self, meta: &mut ObjectMeta) {
+        if !self.labels.is_empty() {
+            let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+            labels.extend(self.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let annotations = self
+            .annotations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !annotations.is_empty() {
+            let meta_annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+            meta_annotations.extend(annotations.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
+    fn clear_annotations(&self, meta: &mut ObjectMeta) {
+        let annotations = self
+            .annotations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(meta_annotations) = meta.annotations.as_mut() {
+            meta_annotations.retain(|k, _| !annotations.contains_key(k));
+        }
+    }
+}
+
+/// What holding the Lease means, for logs and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The leader-election Lease: its holder is the one replica that reconciles; a standby is ready.
+    Leader,
+    /// A ring member's own Lease, reported under the readiness check `check`: a replica waiting for it (its pod's
+    /// previous process still holds it) is not ready yet.
+    Member {
+        /// The readiness check.
+        check: &'static str,
+    },
+}
+
 /// One replica's side of the election.
 pub struct Elector {
     api: Api<Lease>,
     settings: Settings,
     /// The last record seen and when (on this replica's clock) it was first seen.
     observed: Option<(Record, Instant)>,
+    meta: LeaseMeta,
+    role: Role,
 }
 
 impl Elector {
@@ -213,7 +352,21 @@ impl Elector {
             api: Api::namespaced(client, &settings.namespace),
             settings,
             observed: None,
+            meta: LeaseMeta::default(),
+            role: Role::Leader,
         }
+    }
+
+    /// Holds the Lease in this role (default: [`Role::Leader`]).
+    pub fn with_role(mut self, role: Role) -> Elector {
+        self.role = role;
+        self
+    }
+
+    /// Writes `meta`'s labels and annotations with every write of the Lease.
+    pub fn with_meta(mut self, meta: LeaseMeta) -> Elector {
+        self.meta = meta;
+        self
     }
 
     /// The settings.
@@ -255,7 +408,7 @@ impl Elector {
                 lease_transitions: Some(0),
                 ..LeaseSpec::default()
             };
-            let lease = Lease {
+            let mut lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.settings.name.clone()),
                     namespace: Some(self.settings.namespace.clone()),
@@ -263,6 +416,7 @@ impl Elector {
                 },
                 spec: Some(spec.clone()),
             };
+            self.meta.apply(&mut lease.metadata);
             return match self.api.create(&params, &lease).await {
                 Ok(_) => {
                     self.observe(Record::of(&spec));
@@ -313,6 +467,11 @@ impl Elector {
             new.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
         }
         lease.spec = Some(new.clone());
+        if !holding {
+            // A predecessor's annotations say nothing about this process.
+            self.meta.clear_annotations(&mut lease.metadata);
+        }
+        self.meta.apply(&mut lease.metadata);
         match self.api.replace(&self.settings.name, &params, &lease).await {
             Ok(_) => {
                 self.observe(Record::of(&new));
@@ -335,13 +494,18 @@ impl Elector {
         let lease = self.settings.lease();
         let mut last_holder = None;
         loop {
-            match self.try_acquire_or_renew().await {
-                Ok(Attempt::Leader) => {
+            match (self.try_acquire_or_renew().await, self.role) {
+                (Ok(Attempt::Leader), Role::Leader) => {
                     info!(lease = %lease, identity = %self.settings.identity, "became the leader");
                     readiness.ready(CHECK, format!("leader (holds Lease {lease})"));
                     return true;
                 }
-                Ok(Attempt::Standby { holder }) => {
+                (Ok(Attempt::Leader), Role::Member { check }) => {
+                    info!(lease = %lease, identity = %self.settings.identity, "holds its member Lease");
+                    readiness.not_ready(check, format!("joining: holds its member Lease {lease}"));
+                    return true;
+                }
+                (Ok(Attempt::Standby { holder }), Role::Leader) => {
                     if last_holder.as_ref() != Some(&holder) {
                         info!(lease = %lease, %holder, "standing by: another replica is the leader");
                         last_holder = Some(holder.clone());
@@ -354,11 +518,32 @@ impl Elector {
                         ),
                     );
                 }
-                Err(e) => {
+                (Ok(Attempt::Standby { holder }), Role::Member { check }) => {
+                    if last_holder.as_ref() != Some(&holder) {
+                        info!(
+                            lease = %lease,
+                            %holder,
+                            "waiting for its member Lease: a previous process of this replica holds it; taking it \
+                             when it is released or expires"
+                        );
+                        last_holder = Some(holder.clone());
+                    }
+                    readiness.not_ready(
+                        check,
+                        format!(
+                            "joining: its member Lease {lease} is held by {holder} (a previous process of this \
+                             replica, or another replica with the same name); taken when it is released or expires"
+                        ),
+                    );
+                }
+                (Err(e), role) => {
                     let why = describe(&e);
-                    warn!(lease = %lease, error = %why, "cannot take part in leader election; retrying");
-                    readiness
-                        .not_ready(CHECK, format!("cannot take part in leader election: {why}"));
+                    let (check, what) = match role {
+                        Role::Leader => (CHECK, "leader election"),
+                        Role::Member { check } => (check, "the ring"),
+                    };
+                    warn!(lease = %lease, error = %why, "cannot take part in {what}; retrying");
+                    readiness.not_ready(check, format!("cannot take part in {what}: {why}"));
                 }
             }
             tokio::select! {
@@ -373,9 +558,11 @@ impl Elector {
     pub async fn hold(&mut self, shutdown: &Shutdown) -> Result<(), Lost> {
         let mut renewed = Instant::now();
         let deadline = self.settings.renew_deadline;
+        let changed = self.meta.changed.clone();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.settings.retry_period) => {}
+                () = changed.notified() => {}
                 () = shutdown.wait() => return Ok(()),
             }
             let left = deadline.saturating_sub(renewed.elapsed());
@@ -418,6 +605,7 @@ impl Elector {
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(MicroTime(Timestamp::now()));
         lease.spec = Some(spec);
+        self.meta.clear_annotations(&mut lease.metadata);
         let params = PostParams {
             field_manager: Some(crate::needs::NAME.into()),
             ..PostParams::default()
@@ -434,9 +622,9 @@ impl Elector {
     }
 }
 
-/// A default identity: the host name (the pod name in a cluster) and the process id.
-pub fn default_identity() -> String {
-    let host = std::env::var("HOSTNAME")
+/// The replica's stable name: the host name (the pod name in a cluster), or `doc-controller`.
+pub fn default_name() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| {
@@ -445,8 +633,32 @@ pub fn default_identity() -> String {
                 .map(|h| h.trim().to_string())
         })
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "doc-controller".into());
-    format!("{host}_{}", std::process::id())
+        .unwrap_or_else(|| "doc-controller".into())
+}
+
+/// This process's identity in Leases: `name` (the pod name) and a random per-process id, `<name>_<16 hex digits>`.
+/// A restarted process — same pod name, and in a container the same pid (1) — is a new identity, so it never
+/// inherits its predecessor's claim: it waits for the old claim to be released or to expire like any other replica.
+pub fn process_identity(name: &str) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    // `RandomState` keys come from the OS's random source once per process: 64 random bits without a dependency.
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(|| {
+        let mut h = std::hash::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    format!("{name}_{nonce:016x}")
+}
+
+/// The default identity: [`process_identity`] of [`default_name`].
+pub fn default_identity() -> String {
+    process_identity(&default_name())
 }
 
 #[cfg(test)]
@@ -489,7 +701,50 @@ mod tests {
     }
 
     #[test]
-    fn identities_are_unique_per_process() {
-        assert!(default_identity().ends_with(&format!("_{}", std::process::id())));
+    fn identities_are_the_name_and_a_per_process_id() {
+        let id = process_identity("doc-controller-0");
+        let (name, nonce) = id.rsplit_once('_').unwrap();
+        assert_eq!(name, "doc-controller-0");
+        assert_eq!(nonce.len(), 16);
+        assert!(nonce.chars().all(|c| c.is_ascii_hexdigit()));
+        // The same within a process, so every Lease of one replica names the same identity.
+        assert_eq!(process_identity("doc-controller-0"), id);
+    }
+
+    #[test]
+    fn a_lease_expires_when_its_record_stays_unchanged_for_its_duration() {
+        let mut observer = Observer::default();
+        let spec = LeaseSpec {
+            holder_identity: Some("a_1".into()),
+            lease_duration_seconds: Some(0),
+            renew_time: Some(MicroTime(Timestamp::now())),
+            ..LeaseSpec::default()
+        };
+        let l = observer.observe("x", &spec, Duration::from_secs(15));
+        assert!(l.expired, "a zero duration expires at once");
+        let spec = LeaseSpec {
+            lease_duration_seconds: Some(15),
+            ..spec
+        };
+        let l = observer.observe("x", &spec, Duration::from_secs(15));
+        assert_eq!(l.holder.as_deref(), Some("a_1"));
+        assert!(!l.expired, "a changed record is fresh");
+        assert!(l.renewal_seen);
+        assert!(
+            !observer
+                .observe("y", &spec, Duration::from_secs(15))
+                .renewal_seen
+        );
+        let released = LeaseSpec {
+            holder_identity: None,
+            ..spec
+        };
+        assert!(
+            observer
+                .observe("x", &released, Duration::from_secs(15))
+                .expired
+        );
+        observer.retain(&[]);
+        assert!(observer.seen.is_empty());
     }
 }

@@ -8,7 +8,8 @@
 //! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
 //! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object
 //! retry delays), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
-//! election), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
+//! election and the Lease primitives the ring shares), [`shard`] (scaling out: a ring of replicas sharing the
+//! Documents), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
 //! [`deploy`] (the generated files in `deploy/`), [`chart`] (the generated files of the Helm chart), [`manual`]
 //! (shell completions and man pages), [`preflight`] (the checks of its needs, and `run --preflight`),
 //! [`doctor`] (the checks on demand), [`cli`] (flags) and [`run`] (start-up, wiring it all together).
@@ -36,6 +37,7 @@ pub mod queue;
 pub mod readiness;
 pub mod reconcile;
 pub mod run;
+pub mod shard;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -13,7 +13,12 @@
 //! | `configmaps` | get, list, watch | the cache of published ConfigMaps (label `app.kubernetes.io/managed-by=doc-controller`), and a GET when a ConfigMap is not in it |
 //! | `configmaps` | create, patch, delete | publishing is a server-side apply (a PATCH, which needs `create` when the ConfigMap does not exist yet); unpublishing deletes it |
 //! | `events.k8s.io/events` | create, patch | `HideRequested`, `DeleteRequested` and `ReconcileFailed` events; a repeated event is a PATCH of its series |
-//! | `coordination.k8s.io/leases` | get, create, update | leader election, only in the lease's namespace |
+//! | `coordination.k8s.io/leases` | get, create, update | leader election (or its own ring Lease with `--shards auto`), only in the lease's namespace |
+//! | `coordination.k8s.io/leases` | list | with `--shards auto`: reading the ring (a consistent list on every poll; no watch, as a watch is a cache and the hand-over decisions need fresh reads) |
+//!
+//! A member updates only its own Lease, but RBAC cannot say "its own" (the names are the pods', and all pods share
+//! one ServiceAccount): `update` covers the namespace's Leases, which is why the Leases live in doc-controller's own
+//! namespace.
 //!
 //! Scope: Documents, ConfigMaps and events in every namespace (or only in `--namespace`), leases only in the
 //! lease namespace (`--lease-namespace`; the shipped manifests use [`DEPLOY_NAMESPACE`]), so the generated RBAC is
@@ -37,9 +42,28 @@ pub fn needs() -> Needs {
     needs_for(None, Some(DEPLOY_NAMESPACE))
 }
 
+/// Which Leases a configuration uses, and in which namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leases<'a> {
+    /// None (one replica, no election).
+    None,
+    /// The leader-election Lease (`--leader-elect`).
+    Election(&'a str),
+    /// The ring's Leases (`--shards auto`): its own, and a list of the others.
+    Ring(&'a str),
+}
+
 /// The needs of one configuration: `namespace` is `--namespace` (`None`: all namespaces), `lease_namespace` is the
 /// namespace of the leader-election Lease (`None`: leader election is off).
 pub fn needs_for(namespace: Option<&str>, lease_namespace: Option<&str>) -> Needs {
+    needs_with(
+        namespace,
+        lease_namespace.map_or(Leases::None, Leases::Election),
+    )
+}
+
+/// The needs of one configuration, with any use of Leases.
+pub fn needs_with(namespace: Option<&str>, leases: Leases<'_>) -> Needs {
     let documents = ResourceType::of::<Document>();
     let configmaps = ResourceType::of::<ConfigMap>();
     let events = ResourceType::of::<Event>();
@@ -54,14 +78,24 @@ pub fn needs_for(namespace: Option<&str>, lease_namespace: Option<&str>) -> Need
             [Verb::Create, Verb::Patch, Verb::Delete],
         )
         .verbs(events, namespace, [Verb::Create, Verb::Patch]);
-    match lease_namespace {
-        Some(ns) => needs.verbs(
+    match leases {
+        Leases::None => needs,
+        Leases::Election(ns) => needs.verbs(
             ResourceType::of::<Lease>(),
             Some(ns),
             [Verb::Get, Verb::Create, Verb::Update],
         ),
-        None => needs,
+        Leases::Ring(ns) => needs.verbs(
+            ResourceType::of::<Lease>(),
+            Some(ns),
+            [Verb::Get, Verb::List, Verb::Create, Verb::Update],
+        ),
     }
+}
+
+/// The needs of doc-controller as shipped in `deploy/sharded/`: all namespaces, a ring in [`DEPLOY_NAMESPACE`].
+pub fn sharded_needs() -> Needs {
+    needs_with(None, Leases::Ring(DEPLOY_NAMESPACE))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Start-up and shutdown of `doc-controller run`: the client, the HTTP endpoints, the preflight check of the
-//! declared needs (`--preflight`), leader election, and the one place the controller starts ([`lead`]), in that
-//! order; then, on SIGTERM, the controller drains, the Lease is released and the process exits 0.
+//! declared needs (`--preflight`), the Lease (leader election, or the replica's own Lease in the ring with
+//! `--shards auto`: one code path), and the one place the controller starts ([`lead`]), in that order; then, on
+//! SIGTERM, the controller drains, the Lease is released (a standby or the ring takes over at once) and the process
+//! exits 0.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,14 +15,18 @@ use tracing::{info, warn};
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{Health, Policy};
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, Shards};
 use crate::controller;
 use crate::http;
-use crate::lease::{self, Elector};
+use crate::lease::{self, Elector, LeaseMeta, Role};
 use crate::metrics::Metrics;
 use crate::preflight;
 use crate::readiness::Readiness;
 use crate::reconcile::describe;
+use crate::shard::Ownership;
+use crate::shard::metrics::ShardMetrics;
+use crate::shard::ring::{self, Ring};
+use crate::shard::select::ShardSelector;
 use crate::shutdown::Shutdown;
 
 /// Why `run` stopped with a failure.
@@ -41,6 +47,9 @@ pub enum Error {
     /// This replica lost the Lease while leading.
     #[error("lost leadership")]
     LostLeadership(#[source] lease::Lost),
+    /// This replica lost its ring Lease: it stopped reconciling before the others could take its slots over.
+    #[error("lost its place in the ring")]
+    LostMembership(#[source] lease::Lost),
     /// The task renewing the Lease ended abnormally while this replica was leading.
     #[error("lost leadership: the Lease renewal task failed")]
     RenewalTask(#[source] tokio::task::JoinError),
@@ -68,6 +77,10 @@ impl Error {
             Error::LostLeadership(_) | Error::RenewalTask(_) => Some(
                 "doc-controller exits so that a restart rejoins the election as a standby (another replica may be \
                  leading now)",
+            ),
+            Error::LostMembership(_) => Some(
+                "doc-controller exits so that a restart rejoins the ring as a new member (the others have taken over \
+                 its slots or will when its Lease expires)",
             ),
             Error::Preflight(_) => Some(
                 "`doc-controller doctor --fix | kubectl apply -f -` (run as an admin, with `--as-service-account` or \
@@ -138,6 +151,8 @@ impl RunArgs {
         identity: &str,
         health: Health,
         inspector: Option<Inspector>,
+        ownership: Ownership,
+        shard_selector: ShardSelector,
     ) -> Result<controller::Settings, Error> {
         if self.error_backoff_min.is_zero() || self.error_backoff_max < self.error_backoff_min {
             return Err(Error::Config(ConfigError::ErrorBackoff {
@@ -159,7 +174,48 @@ impl RunArgs {
             watch_timeout: self.watch_timeout,
             health,
             inspector,
+            ownership,
+            shard_selector,
         })
+    }
+
+    /// The Lease this replica holds, if any, and whether it is a ring member's: the leader-election Lease with
+    /// `--leader-elect`, its own ring Lease with `--shards auto`.
+    fn coordination(
+        &self,
+        name: &str,
+        identity: &str,
+        namespace: String,
+    ) -> Result<Option<(lease::Settings, Option<ring::Settings>)>, Error> {
+        let ring = match (self.shards, self.leader_elect) {
+            (Shards::Auto, _) => Some(ring::Settings {
+                ring: self.ring_name.clone(),
+                namespace: namespace.clone(),
+                name: name.to_string(),
+                identity: identity.to_string(),
+                duration: self.lease_duration,
+                renew_deadline: self.lease_renew_deadline,
+                retry_period: self.lease_retry_period,
+                filter: self.shard_filter,
+            }),
+            (Shards::Off, true) => None,
+            (Shards::Off, false) => return Ok(None),
+        };
+        let lease = match &ring {
+            Some(ring) => ring.lease(),
+            None => lease::Settings {
+                name: self.lease_name.clone(),
+                namespace,
+                identity: identity.to_string(),
+                duration: self.lease_duration,
+                renew_deadline: self.lease_renew_deadline,
+                retry_period: self.lease_retry_period,
+            },
+        };
+        lease
+            .validate()
+            .map_err(|e| Error::Config(ConfigError::Lease(e)))?;
+        Ok(Some((lease, ring)))
     }
 
     /// kubewhy's error policy for the watchers: back-off and log interval as in a cluster, the grace period and
@@ -207,10 +263,8 @@ fn lease_namespace(args: &RunArgs, config: &Config) -> String {
 
 /// Runs the controller until SIGTERM/SIGINT (graceful: exit 0) or a failure.
 pub async fn run(args: RunArgs) -> Result<(), Error> {
-    let identity = args
-        .identity
-        .clone()
-        .unwrap_or_else(lease::default_identity);
+    let name = args.identity.clone().unwrap_or_else(lease::default_name);
+    let identity = lease::process_identity(&name);
     let config = kube_config(args.kubeconfig.as_deref())
         .await
         .map_err(Error::Kubeconfig)?;
@@ -223,32 +277,45 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         inspector.set_curl(true);
     }
     let health = Health::new(args.watch_policy()).with_metrics(api_metrics);
-    let settings = args.controller_settings(&identity, health.clone(), Some(inspector.clone()))?;
-    let lease_settings = if args.leader_elect {
-        let s = lease::Settings {
-            name: args.lease_name.clone(),
-            namespace: lease_namespace(&args, &config),
-            identity: identity.clone(),
-            duration: args.lease_duration,
-            renew_deadline: args.lease_renew_deadline,
-            retry_period: args.lease_retry_period,
-        };
-        s.validate()
-            .map_err(|e| Error::Config(ConfigError::Lease(e)))?;
-        Some(s)
+    let coordination = args.coordination(&name, &identity, lease_namespace(&args, &config))?;
+    let sharded = coordination
+        .as_ref()
+        .is_some_and(|(_, ring)| ring.is_some());
+    let ownership = if sharded {
+        Ownership::sharded(ShardMetrics::register(&mut registry))
     } else {
-        None
+        Ownership::everything()
     };
+    let shard_selector = ShardSelector::default();
+    let settings = args.controller_settings(
+        &identity,
+        health.clone(),
+        Some(inspector.clone()),
+        ownership,
+        shard_selector.clone(),
+    )?;
     info!(
         server = %config.cluster_url,
         identity = %identity,
         leader_election = args.leader_elect,
+        shards = ?args.shards,
         "doc-controller {} starting",
         env!("CARGO_PKG_VERSION")
     );
-    let client = inspector
-        .client(config.clone())
-        .map_err(|e| Error::Kubeconfig(ClientConfigError::Client(e)))?;
+    // The inspector's layer records every request; with a ring, the shard layer (outermost, so the inspector
+    // records the request as sent) adds `shardSelector` to the Documents watch.
+    let builder = kube::client::ClientBuilder::try_from(config.clone())
+        .map_err(|e| Error::Kubeconfig(ClientConfigError::Client(e)))?
+        .with_layer(&inspector.layer());
+    let client = if sharded {
+        let group = <crate::Document as kube::Resource>::group(&());
+        let plural = <crate::Document as kube::Resource>::plural(&());
+        builder
+            .with_layer(&shard_selector.layer(&group, &plural))
+            .build()
+    } else {
+        builder.build()
+    };
 
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(Error::Signals)?;
@@ -256,10 +323,12 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::register(&mut registry));
     let readiness = Readiness::default();
     let watchers_readiness = tokio::spawn(report_watchers(health.clone(), readiness.clone()));
-    let needs = crate::needs::needs_for(
-        args.namespace.as_deref(),
-        lease_settings.as_ref().map(|l| l.namespace.as_str()),
-    );
+    let leases = match &coordination {
+        None => crate::needs::Leases::None,
+        Some((lease, None)) => crate::needs::Leases::Election(&lease.namespace),
+        Some((lease, Some(_))) => crate::needs::Leases::Ring(&lease.namespace),
+    };
+    let needs = crate::needs::needs_with(args.namespace.as_deref(), leases);
     let listener = http::bind(args.http_addr).await.map_err(Error::Http)?;
     let server_stop = Shutdown::new();
     let server = tokio::spawn(http::serve(
@@ -276,7 +345,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let preflight =
         preflight::at_start(&config, &needs, args.preflight, &readiness, &shutdown).await;
     let work = async move {
-        match (preflight, lease_settings) {
+        match (preflight, coordination) {
             (Err(why), _) => Err(Error::Preflight(why)),
             (Ok(preflight::Decision::ShutDown), _) => Ok(()),
             (Ok(preflight::Decision::Start), None) => {
@@ -286,10 +355,11 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
                     &settings,
                 )
             }
-            (Ok(preflight::Decision::Start), Some(lease_settings)) => {
+            (Ok(preflight::Decision::Start), Some((lease_settings, ring))) => {
                 elect_and_lead(
                     client,
                     lease_settings,
+                    ring,
                     &settings,
                     metrics,
                     readiness,
@@ -349,22 +419,37 @@ fn finish(finished: bool, settings: &controller::Settings) -> Result<(), Error> 
     }
 }
 
-/// Waits for leadership, leads until shutdown or until leadership is lost, then releases the Lease.
+/// Holds a Lease while leading, one code path for both uses: with leader election, waits for leadership and leads
+/// (every Document) until shutdown or until leadership is lost; with a ring (`ring`), holds the replica's own Lease
+/// and takes part in the ring, which decides the Documents it leads. Then releases the Lease. A replica that loses
+/// its Lease abandons its running reconciles before another replica may take over (the lease duration minus the
+/// renew deadline after it stopped renewing).
 async fn elect_and_lead(
     client: Client,
     lease_settings: lease::Settings,
+    ring: Option<ring::Settings>,
     settings: &controller::Settings,
     metrics: Arc<Metrics>,
     readiness: Readiness,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     let lease_name = format!("{}/{}", lease_settings.namespace, lease_settings.name);
-    readiness.not_ready(
-        lease::CHECK,
-        format!("trying to acquire Lease {lease_name}"),
-    );
+    let (check, role, meta) = match &ring {
+        Some(ring) => (
+            ring::CHECK,
+            Role::Member { check: ring::CHECK },
+            ring.meta(),
+        ),
+        None => (lease::CHECK, Role::Leader, LeaseMeta::default()),
+    };
+    readiness.not_ready(check, format!("trying to acquire Lease {lease_name}"));
     metrics.set_leader(false);
-    let mut elector = Elector::new(client.clone(), lease_settings);
+    let margin = lease_settings
+        .duration
+        .saturating_sub(lease_settings.renew_deadline);
+    let mut elector = Elector::new(client.clone(), lease_settings)
+        .with_role(role)
+        .with_meta(meta.clone());
     if !elector.acquire(&readiness, &shutdown).await {
         info!("shut down while standing by");
         return Ok(());
@@ -382,25 +467,59 @@ async fn elect_and_lead(
             stop.trigger(&shutdown.reason().unwrap_or_default());
         })
     };
+    // `lost` is pulled with `stop` when the Lease is lost (not on SIGTERM).
+    let lost = Shutdown::new();
     let renewal = {
-        let (done, stop) = (done.clone(), stop.clone());
+        let (done, stop, lost) = (done.clone(), stop.clone(), lost.clone());
         tokio::spawn(async move {
             let held = elector.hold(&done).await;
             if let Err(why) = &held {
-                stop.trigger(&format!("lost leadership: {}", describe(why)));
+                let reason = format!("lost its Lease: {}", describe(why));
+                lost.trigger(&reason);
+                stop.trigger(&reason);
             }
             (elector, held)
         })
     };
+    let ring_task = ring.map(|ring| {
+        let ring = Ring::new(client.clone(), ring, settings.ownership.clone(), meta);
+        tokio::spawn(ring.run(readiness.clone(), stop.clone()))
+    });
 
-    let finished = lead(client, settings, metrics.clone(), readiness.clone(), stop).await;
+    let abandon = async {
+        lost.wait().await;
+        tokio::time::sleep(margin).await;
+    };
+    let finished = tokio::select! {
+        finished = lead(client, settings, metrics.clone(), readiness.clone(), stop.clone()) => finished,
+        () = abandon => {
+            warn!(
+                margin_s = margin.as_secs_f64(),
+                "abandoned the running reconciles: the Lease was lost and another replica may take over now"
+            );
+            false
+        }
+    };
     done.trigger("controller stopped");
     forward.abort();
     metrics.set_leader(false);
+    if let Some(task) = ring_task {
+        // The ring stops with `stop`; it may be waiting for a reconcile that was abandoned.
+        stop.trigger("controller stopped");
+        task.abort();
+        // An aborted task's JoinError says only that it was cancelled.
+        let _ = task.await;
+        let why = lost.reason().unwrap_or_else(|| "shutting down".into());
+        ring::leave(&settings.ownership, &why).await;
+    }
     let (mut elector, held) = renewal.await.map_err(Error::RenewalTask)?;
     if let Err(why) = held {
-        readiness.not_ready(lease::CHECK, format!("lost leadership: {}", describe(&why)));
-        return Err(Error::LostLeadership(why));
+        readiness.not_ready(check, format!("lost its Lease: {}", describe(&why)));
+        return Err(if settings.ownership.is_everything() {
+            Error::LostLeadership(why)
+        } else {
+            Error::LostMembership(why)
+        });
     }
     match elector.release().await {
         Ok(()) => {}

@@ -14,20 +14,26 @@ use super::context::{Context, FIELD_MANAGER};
 use super::error::Error;
 use crate::document::Document;
 use crate::needs::NAME;
+use crate::shard::slots::{SLOT_LABEL, Slot};
 
 /// The label on every ConfigMap doc-controller publishes (value [`NAME`]); the ConfigMap cache selects on it.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 
-/// The ConfigMap a published Document should have.
+/// The ConfigMap a published Document should have. It carries its owner's slot (label [`SLOT_LABEL`]), so each
+/// replica of a ring caches only the ConfigMaps of its own Documents.
 pub fn desired_config_map(doc: &Document) -> Result<ConfigMap, Error> {
     let owner = doc
         .controller_owner_ref(&())
         .ok_or_else(|| Error::Malformed("it has no name or uid".into()))?;
+    let slot = Slot::of_uid(&owner.uid);
     Ok(ConfigMap {
         metadata: ObjectMeta {
             name: Some(doc.name_any()),
             namespace: doc.namespace(),
-            labels: Some(BTreeMap::from([(MANAGED_BY.into(), NAME.into())])),
+            labels: Some(BTreeMap::from([
+                (MANAGED_BY.into(), NAME.into()),
+                (SLOT_LABEL.into(), slot.label()),
+            ])),
             owner_references: Some(vec![owner]),
             ..ObjectMeta::default()
         },
@@ -49,8 +55,10 @@ fn owned_by(cm: &ConfigMap, doc: &Document) -> bool {
 /// server-side apply does).
 fn up_to_date(cm: &ConfigMap, desired: &ConfigMap, doc: &Document) -> bool {
     let data = |c: &ConfigMap, k: &str| c.data.as_ref().and_then(|d| d.get(k).cloned());
+    let label = |c: &ConfigMap, k: &str| c.labels().get(k).cloned();
     owned_by(cm, doc)
-        && cm.labels().get(MANAGED_BY).map(String::as_str) == Some(NAME)
+        && label(cm, MANAGED_BY).as_deref() == Some(NAME)
+        && label(cm, SLOT_LABEL) == label(desired, SLOT_LABEL)
         && data(cm, "title") == data(desired, "title")
         && data(cm, "content") == data(desired, "content")
 }
@@ -164,6 +172,12 @@ mod tests {
             .unwrap()
             .insert("title".into(), "x".into());
         assert!(!up_to_date(&edited, &cm, &d));
+        let mut unlabelled = cm.clone();
+        unlabelled.labels_mut().remove(SLOT_LABEL);
+        assert!(
+            !up_to_date(&unlabelled, &cm, &d),
+            "a ConfigMap without its slot label is repaired"
+        );
         let mut foreign = cm.clone();
         foreign.metadata.owner_references = None;
         assert!(!owned_by(&foreign, &d));

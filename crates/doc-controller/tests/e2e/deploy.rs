@@ -19,17 +19,43 @@ fn the_generated_files_in_deploy_are_current() {
         stale.is_empty(),
         "stale generated files: {stale:?}\n  = help: run `cargo run -p doc-controller -- gen-deploy` and commit the result"
     );
-    // The CLI prints the same RBAC.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_doc-controller"))
-        .arg("rbac")
-        .output()
+    // The CLI prints the same RBAC, for both variants.
+    for (args, file) in [
+        (&["rbac"][..], "rbac.yaml"),
+        (&["rbac", "--shards", "auto"][..], "sharded/rbac.yaml"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_doc-controller"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let rbac = std::fs::read_to_string(deploy_dir().join(file)).unwrap();
+        assert!(
+            rbac.ends_with(&String::from_utf8(out.stdout).unwrap()),
+            "`doc-controller {}` differs from deploy/{file}",
+            args.join(" ")
+        );
+    }
+}
+
+/// `kubectl apply -k <dir> --dry-run=server` (server-side): what the API server would create.
+fn dry_run(env: &kubewhy_testenv::ControlPlane, dir: &std::path::Path) -> String {
+    let (ok, out, err) = env
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "-k",
+            dir.to_str().unwrap(),
+        ])
         .unwrap();
-    assert!(out.status.success());
-    let rbac = std::fs::read_to_string(deploy_dir().join("rbac.yaml")).unwrap();
     assert!(
-        rbac.ends_with(&String::from_utf8(out.stdout).unwrap()),
-        "`doc-controller rbac` differs from deploy/rbac.yaml"
+        ok,
+        "kubectl apply -k {} --dry-run=server: {out}{err}",
+        dir.display()
     );
+    out
 }
 
 #[tokio::test]
@@ -50,17 +76,7 @@ async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
         ])
         .unwrap();
     assert!(ok, "{out}{err}");
-    let (ok, out, err) = env
-        .kubectl(&[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--dry-run=server",
-            "-k",
-            dir.to_str().unwrap(),
-        ])
-        .unwrap();
-    assert!(ok, "kubectl apply -k deploy/ --dry-run=server: {out}{err}");
+    let out = dry_run(env, &dir);
     for kind in [
         "customresourcedefinition",
         "clusterrole",
@@ -72,6 +88,26 @@ async fn the_package_and_the_samples_are_accepted_by_the_api_server() {
         assert!(out.contains(kind), "{kind} missing from the package: {out}");
     }
     assert!(out.contains("deployment.apps/doc-controller"), "{out}");
+
+    // The sharded variant: a StatefulSet, its headless Service, and Leases that can be listed.
+    let sharded = dir.join("sharded");
+    let out = dry_run(env, &sharded);
+    for object in [
+        "customresourcedefinition.apiextensions.k8s.io/documents.kube.rs",
+        "statefulset.apps/doc-controller",
+        "service/doc-controller",
+        "role.rbac.authorization.k8s.io/doc-controller",
+    ] {
+        assert!(
+            out.contains(object),
+            "{object} missing from deploy/sharded/: {out}"
+        );
+    }
+    let rbac = std::fs::read_to_string(sharded.join("rbac.yaml")).unwrap();
+    assert!(
+        rbac.contains("- list\n  - create\n  - update"),
+        "the ring's Leases cannot be listed:\n{rbac}"
+    );
 
     let samples = dir.join("samples");
     let (ok, out, err) = env

@@ -239,13 +239,18 @@ fn free_port() -> u16 {
 impl Controller {
     /// Starts `doc-controller --log-format json run --kubeconfig <kubeconfig> --http-addr 127.0.0.1:<free> <args>`.
     pub fn start(name: &str, kubeconfig: &Path, args: &[&str]) -> Controller {
+        Controller::start_logging(name, kubeconfig, args, "info,kube=warn,kubewhy=info")
+    }
+
+    /// [`Controller::start`] with this `RUST_LOG` filter.
+    pub fn start_logging(name: &str, kubeconfig: &Path, args: &[&str], filter: &str) -> Controller {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_doc-controller"))
             .args(["--log-format", "json", "run", "--kubeconfig"])
             .arg(kubeconfig)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(args)
-            .env("RUST_LOG", "info,kube=warn,kubewhy=info")
+            .env("RUST_LOG", filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -371,6 +376,16 @@ impl Drop for Controller {
             // The process may already be gone; killing a reaped child is reported as an error we can ignore.
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        // `KUBEWHY_TEST_LOG_DIR=<dir>` keeps every controller's whole log, for failures 80 lines do not explain.
+        if let Some(dir) = std::env::var_os("KUBEWHY_TEST_LOG_DIR") {
+            let logs = self.logs.lock().map(|l| l.clone()).unwrap_or_default();
+            let path =
+                std::path::Path::new(&dir).join(format!("{}-{}.log", self.name, self.child.id()));
+            let text: String = logs.iter().map(|l| format!("{}\n", l.json)).collect();
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("writing {}: {e}", path.display());
+            }
         }
         if std::thread::panicking() {
             let logs = self.logs.lock().map(|l| l.clone()).unwrap_or_default();

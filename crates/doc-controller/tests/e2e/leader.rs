@@ -23,7 +23,11 @@ async fn wait_holder(admin: &Client, ns: &str, lease: &str, who: &str, timeout: 
     eventually(
         &format!("Lease {ns}/{lease} to be held by {who}"),
         timeout,
-        || async { (holder(admin, ns, lease).await.as_deref() == Some(who)).then_some(()) },
+        // The holder is the replica's name and a per-process id (`replica-a_0123…`).
+        || async {
+            let holder = holder(admin, ns, lease).await?;
+            holder.starts_with(&format!("{who}_")).then_some(())
+        },
     )
     .await;
 }

@@ -10,4 +10,5 @@ mod lifecycle;
 mod never_silent;
 mod packaging;
 mod rbac;
+mod sharding;
 mod validation;
