@@ -137,6 +137,11 @@ pub fn is_mutating(verb: &str) -> bool {
     )
 }
 
+/// Review resources (`selfsubjectaccessreviews`, `tokenreviews`, ...): a `POST` asks a question and stores nothing.
+pub fn is_review(resource: &str) -> bool {
+    resource.ends_with("reviews")
+}
+
 impl Delta {
     /// Requests by verb (all resources).
     pub fn by_verb(&self) -> BTreeMap<String, f64> {

@@ -6,19 +6,23 @@
 //! machine and the ceiling is the API server's. `W` is the highest rate of writes
 //! per second at which the p99 latency of these mutating calls stays within the 1 s SLO; `T_floor(N) = 3N / W` is
 //! then the least time any controller needs to converge N fresh Documents on this server.
+//!
+//! The delete floor is measured the same way with doc-controller's deletion mix — the user's `DELETE` (which, with
+//! the finalizer in place, only marks the Document), the `DeleteRequested` event and the finalizer's removal (a
+//! JSON patch that tests and removes it, after which the server deletes the object) — on Documents created with the
+//! finalizer already in place, each consumed once: `T_delete_floor(N) = 3N / W_delete`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
+use kube::Client;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -31,14 +35,31 @@ pub const WRITES_PER_DOCUMENT: f64 = 3.0;
 /// The mutating-request latency SLO (Kubernetes SIG Scalability: p99 ≤ 1 s).
 pub const SLO: Duration = Duration::from_secs(1);
 
+/// The finalizer doc-controller puts on every Document.
+const FINALIZER: &str = "documents.kube.rs/cleanup";
+
+/// Which write mix a calibration performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mix {
+    /// A controller's first meeting with a hidden Document: finalizer, status, `HideRequested` event.
+    Converge,
+    /// Deleting a Document that carries the finalizer: the `DELETE`, the `DeleteRequested` event, the finalizer's
+    /// removal.
+    Delete,
+}
+
 /// How the calibration runs.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The write mix.
+    pub mix: Mix,
     /// Concurrency levels, rising.
     pub levels: Vec<usize>,
     /// How long each level runs.
     pub level_time: Duration,
-    /// How many Documents the load cycles over.
+    /// How many Documents the load cycles over (converge), or how many are created for each level to consume
+    /// (delete: a level ends early when they run out).
     pub pool: usize,
 }
 
@@ -66,6 +87,8 @@ pub struct Level {
 /// The calibration's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Floor {
+    /// The write mix measured.
+    pub mix: Mix,
     /// All levels measured.
     pub levels: Vec<Level>,
     /// The write ceiling `W` (writes/s with p99 ≤ 1 s); 0 when no level met the SLO.
@@ -94,35 +117,25 @@ pub async fn run(
     apiserver_pid: u32,
     plan: &Plan,
 ) -> Result<Floor> {
-    cluster::create_documents(client, namespace, plan.pool, 1024).await?;
-    let api = cluster::documents(client, namespace);
-    let pool: Vec<PoolDoc> = stream::iter(0..plan.pool)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                let name = cluster::doc_name(i);
-                let doc = api
-                    .get(&name)
-                    .await
-                    .with_context(|| format!("reading Document {name}"))?;
-                anyhow::Ok(PoolDoc {
-                    uid: doc.uid().unwrap_or_default(),
-                    name,
-                    uses: AtomicU64::new(0),
-                })
-            }
-        })
-        .buffered(32)
-        .try_collect()
-        .await?;
-    let pool = Arc::new(pool);
-
+    // Converge: one pool the load cycles over. Delete: a fresh pool per level (each Document is deleted once).
+    let cycled = match plan.mix {
+        Mix::Converge => Some(pool(client, namespace, "doc", plan.pool, None).await?),
+        Mix::Delete => None,
+    };
     let mut levels = Vec::new();
     let mut stalled = 0;
     for &concurrency in &plan.levels {
+        let pool = match &cycled {
+            Some(pool) => pool.clone(),
+            None => {
+                let prefix = format!("del{concurrency}");
+                pool(client, namespace, &prefix, plan.pool, Some(FINALIZER)).await?
+            }
+        };
         let level = run_level(
             client,
             namespace,
+            plan.mix,
             &pool,
             concurrency,
             plan.level_time,
@@ -130,7 +143,11 @@ pub async fn run(
         )
         .await?;
         eprintln!(
-            "doc-bench: floor: concurrency {:>3}: {:>7.0} writes/s, p50 {:>6.1} ms, p99 {:>7.1} ms, {} errors, CPU: apiserver {:.2}, generator {:.2}",
+            "doc-bench: {} floor: concurrency {:>3}: {:>7.0} writes/s, p50 {:>6.1} ms, p99 {:>7.1} ms, {} errors, CPU: apiserver {:.2}, generator {:.2}",
+            match plan.mix {
+                Mix::Converge => "converge",
+                Mix::Delete => "delete",
+            },
             level.concurrency,
             level.writes_per_s,
             level.p50_ms,
@@ -162,15 +179,39 @@ pub async fn run(
         .iter()
         .max_by(|a, b| a.writes_per_s.total_cmp(&b.writes_per_s));
     Ok(Floor {
+        mix: plan.mix,
         w: best.map(|l| l.writes_per_s).unwrap_or(0.0),
         at_concurrency: best.map(|l| l.concurrency).unwrap_or(0),
         levels,
     })
 }
 
+/// Creates `size` Documents named `{prefix}-NNNNNN` (with `finalizer` in place, if given) for the load.
+async fn pool(
+    client: &Client,
+    namespace: &str,
+    prefix: &str,
+    size: usize,
+    finalizer: Option<&str>,
+) -> Result<Arc<Vec<PoolDoc>>> {
+    let names = (0..size).map(|i| format!("{prefix}-{i:06}")).collect();
+    let created = cluster::create_named(client, namespace, names, 1024, finalizer).await?;
+    Ok(Arc::new(
+        created
+            .into_iter()
+            .map(|(name, uid)| PoolDoc {
+                name,
+                uid,
+                uses: AtomicU64::new(0),
+            })
+            .collect(),
+    ))
+}
+
 async fn run_level(
     client: &Client,
     namespace: &str,
+    mix: Mix,
     pool: &Arc<Vec<PoolDoc>>,
     concurrency: usize,
     time: Duration,
@@ -200,10 +241,12 @@ async fn run_level(
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while Instant::now() < end {
-                    let doc = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if mix == Mix::Delete && i >= pool.len() {
+                        break; // every Document of this level's pool is deleted
+                    }
+                    let doc = &pool[i % pool.len()];
                     let use_no = doc.uses.fetch_add(1, Ordering::Relaxed);
-                    // Alternate so that every write changes the object, as a controller's first writes do.
-                    let add = use_no % 2 == 0;
                     let mut record = |r: Result<Duration>| match r {
                         Ok(d) => latencies.push(d),
                         Err(e) => {
@@ -214,40 +257,55 @@ async fn run_level(
                         }
                     };
                     let name = &doc.name;
-                    let t = Instant::now();
-                    let finalizers = if add {
-                        json!(["documents.kube.rs/cleanup"])
-                    } else {
-                        json!(null)
-                    };
-                    let patch = Patch::Merge(json!({"metadata": {"finalizers": finalizers}}));
-                    let r = send(&client, docs.patch(name, &PatchParams::default(), &patch)).await;
-                    record(r.map(|_| t.elapsed()).context("finalizer patch"));
-                    let t = Instant::now();
-                    let status = Patch::Apply(json!({
-                        "apiVersion": "kube.rs/v1", "kind": "Document",
-                        "status": {"hidden": add, "observedGeneration": 1, "conditions": [{
-                            "type": "Ready", "status": "True", "reason": "Reconciled",
-                            "message": format!("floor calibration write {use_no}"),
-                            "observedGeneration": 1,
-                            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
-                    }));
-                    let pp = PatchParams::apply("doc-controller").force();
-                    let r = send(
-                        &client,
-                        docs.patch_subresource("status", name, &pp, &status),
-                    )
-                    .await;
-                    let rv = r.as_ref().ok().and_then(|body| resource_version(body));
-                    record(r.map(|_| t.elapsed()).context("status apply"));
-                    let t = Instant::now();
-                    let r = match serde_json::to_vec(&event(&ns, name, &doc.uid, rv, use_no)) {
-                        Ok(body) => {
-                            send(&client, events.create(&PostParams::default(), body)).await
+                    match mix {
+                        Mix::Converge => {
+                            // Alternate so that every write changes the object, as a controller's first writes do.
+                            let add = use_no % 2 == 0;
+                            let t = Instant::now();
+                            let finalizers = if add { json!([FINALIZER]) } else { json!(null) };
+                            let patch =
+                                Patch::Merge(json!({"metadata": {"finalizers": finalizers}}));
+                            let r =
+                                send(&client, docs.patch(name, &PatchParams::default(), &patch))
+                                    .await;
+                            record(r.map(|_| t.elapsed()).context("finalizer patch"));
+                            let t = Instant::now();
+                            let status = Patch::Apply(json!({
+                                "apiVersion": "kube.rs/v1", "kind": "Document",
+                                "status": {"hidden": add, "observedGeneration": 1, "conditions": [{
+                                    "type": "Ready", "status": "True", "reason": "Reconciled",
+                                    "message": format!("floor calibration write {use_no}"),
+                                    "observedGeneration": 1,
+                                    "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+                            }));
+                            let pp = PatchParams::apply("doc-controller").force();
+                            let r = send(
+                                &client,
+                                docs.patch_subresource("status", name, &pp, &status),
+                            )
+                            .await;
+                            let rv = r.as_ref().ok().and_then(|body| resource_version(body));
+                            record(r.map(|_| t.elapsed()).context("status apply"));
+                            let t = Instant::now();
+                            let ev = event(&ns, name, &doc.uid, rv, use_no, HIDE);
+                            let r = post_event(&client, &events, &ev).await;
+                            record(r.map(|_| t.elapsed()).context("event"));
                         }
-                        Err(e) => Err(e).context("encoding an event"),
-                    };
-                    record(r.map(|_| t.elapsed()).context("event"));
+                        Mix::Delete => {
+                            let t = Instant::now();
+                            let r =
+                                send(&client, docs.delete(name, &DeleteParams::default())).await;
+                            let rv = r.as_ref().ok().and_then(|body| resource_version(body));
+                            record(r.map(|_| t.elapsed()).context("delete"));
+                            let t = Instant::now();
+                            let ev = event(&ns, name, &doc.uid, rv, use_no, DELETE);
+                            let r = post_event(&client, &events, &ev).await;
+                            record(r.map(|_| t.elapsed()).context("event"));
+                            let t = Instant::now();
+                            let r = send(&client, remove_finalizer(&ns, name)).await;
+                            record(r.map(|_| t.elapsed()).context("finalizer removal"));
+                        }
+                    }
                 }
                 latencies
             })
@@ -279,6 +337,12 @@ async fn run_level(
     })
 }
 
+/// Creates an event (raw: encoded here, the answer not decoded).
+async fn post_event(client: &Client, events: &kube::core::Request, ev: &Event) -> Result<String> {
+    let body = serde_json::to_vec(ev).context("encoding an event")?;
+    send(client, events.create(&PostParams::default(), body)).await
+}
+
 /// Sends a built request; returns the answer's body (errors carry the API server's status).
 async fn send(
     client: &Client,
@@ -295,8 +359,36 @@ fn resource_version(body: &str) -> Option<String> {
     Some(body[at..at + len].to_string())
 }
 
-/// The `HideRequested` event kube's `Recorder` creates for a Document.
-fn event(ns: &str, name: &str, uid: &str, rv: Option<String>, use_no: u64) -> Event {
+/// The finalizer's removal as doc-controller sends it: a JSON patch that tests that the finalizer is the first one,
+/// then removes it.
+fn remove_finalizer(
+    ns: &str,
+    name: &str,
+) -> std::result::Result<http::Request<Vec<u8>>, kube::core::request::Error> {
+    let body = json!([
+        {"op": "test", "path": "/metadata/finalizers/0", "value": FINALIZER},
+        {"op": "remove", "path": "/metadata/finalizers/0"},
+    ]);
+    http::Request::patch(format!("/apis/kube.rs/v1/namespaces/{ns}/documents/{name}"))
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .body(body.to_string().into_bytes())
+        .map_err(kube::core::request::Error::BuildRequest)
+}
+
+/// An event's reason, action and note verb.
+type EventKind = (&'static str, &'static str, &'static str);
+const HIDE: EventKind = ("HideRequested", "Hiding", "Hiding");
+const DELETE: EventKind = ("DeleteRequested", "Deleting", "Delete");
+
+/// The event doc-controller creates for a Document (`HideRequested` or `DeleteRequested`).
+fn event(
+    ns: &str,
+    name: &str,
+    uid: &str,
+    rv: Option<String>,
+    use_no: u64,
+    (reason, action, verb): EventKind,
+) -> Event {
     Event {
         metadata: ObjectMeta {
             name: Some(format!(
@@ -307,9 +399,9 @@ fn event(ns: &str, name: &str, uid: &str, rv: Option<String>, use_no: u64) -> Ev
             ..ObjectMeta::default()
         },
         event_time: Some(MicroTime(Timestamp::now())),
-        action: Some("Hiding".into()),
-        reason: Some("HideRequested".into()),
-        note: Some(format!("Hiding `{name}`")),
+        action: Some(action.into()),
+        reason: Some(reason.into()),
+        note: Some(format!("{verb} `{name}`")),
         type_: Some("Normal".into()),
         reporting_controller: Some("doc-controller".into()),
         reporting_instance: Some("doc-bench-floor".into()),
@@ -339,7 +431,7 @@ mod tests {
 
     #[test]
     fn events_look_like_the_recorders() {
-        let e = event("ns", "doc-000001", "u-1", Some("7".into()), 3);
+        let e = event("ns", "doc-000001", "u-1", Some("7".into()), 3, HIDE);
         assert!(
             e.metadata
                 .name

@@ -173,33 +173,77 @@ pub async fn create_documents(
     n: usize,
     content_bytes: usize,
 ) -> Result<()> {
+    create_named(
+        client,
+        namespace,
+        (0..n).map(doc_name).collect(),
+        content_bytes,
+        None,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Creates Documents of these names (`hide: true, publish: false`, `content_bytes` of content, the finalizer
+/// given already in place); returns each one's name and uid, in the order given.
+pub async fn create_named(
+    client: &Client,
+    namespace: &str,
+    names: Vec<String>,
+    content_bytes: usize,
+    finalizer: Option<&str>,
+) -> Result<Vec<(String, String)>> {
     let api = documents(client, namespace);
     let content: String = "lorem ipsum dolor sit amet "
         .chars()
         .cycle()
         .take(content_bytes)
         .collect();
-    stream::iter(0..n)
-        .map(|i| {
+    stream::iter(names.into_iter().enumerate())
+        .map(|(i, name)| {
             let api = api.clone();
             let content = content.clone();
+            let mut metadata = json!({"name": name});
+            if let Some(f) = finalizer {
+                metadata["finalizers"] = json!([f]);
+            }
             async move {
-                let name = doc_name(i);
                 let doc: DynamicObject = serde_json::from_value(json!({
                     "apiVersion": "kube.rs/v1",
                     "kind": "Document",
-                    "metadata": {"name": name},
+                    "metadata": metadata,
                     "spec": {"title": format!("Document {i}"), "content": content, "hide": true, "publish": false},
                 }))
                 .context("building a Document")?;
-                api.create(&PostParams::default(), &doc)
+                let created = api
+                    .create(&PostParams::default(), &doc)
                     .await
-                    .with_context(|| format!("creating Document {namespace}/{name}"))
+                    .with_context(|| format!("creating Document {namespace}/{name}"))?;
+                anyhow::Ok((name, created.uid().unwrap_or_default()))
             }
         })
-        .buffer_unordered(BULK_CONCURRENCY)
-        .try_for_each(|_| async { Ok(()) })
+        .buffered(BULK_CONCURRENCY)
+        .try_collect()
         .await
+}
+
+/// The size of one Document as the API server serves it (JSON), whole and without `metadata.managedFields`.
+pub async fn document_size(client: &Client, namespace: &str, name: &str) -> Result<(usize, usize)> {
+    let req = http::Request::get(format!(
+        "/apis/kube.rs/v1/namespaces/{namespace}/documents/{name}"
+    ))
+    .body(Vec::new())
+    .context("building a GET request")?;
+    let text = client
+        .request_text(req)
+        .await
+        .with_context(|| format!("reading Document {namespace}/{name}"))?;
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("Document {name} is not JSON"))?;
+    if let Some(meta) = doc.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+    }
+    Ok((text.len(), serde_json::to_string(&doc)?.len()))
 }
 
 /// Deletes Documents `0..n` (each keeps existing until the controller removes its finalizer).

@@ -1,6 +1,7 @@
 //! The controllers under test: built-in contenders (doc-controller, the controller-runtime peer with stock and
-//! tuned settings) and any command given as `name=command`, started as a child process of the harness with the
-//! admin kubeconfig in `$KUBECONFIG`, its output kept in a log file, stopped with SIGTERM (SIGKILL after 15 s).
+//! tuned settings, kube-rs's controller-rs from a path the user gives) and any command given as `name=command`,
+//! started as a child process of the harness with the admin kubeconfig in `$KUBECONFIG`, its output kept in a log
+//! file, stopped with SIGTERM (SIGKILL after 15 s).
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,13 @@ pub struct Contender {
 }
 
 /// The names of the built-in contenders.
-pub const BUILTIN: &[&str] = &["doc-controller", "cr-stock", "cr-tuned"];
+pub const BUILTIN: &[&str] = &["doc-controller", "cr-stock", "cr-tuned", CONTROLLER_RS];
+
+/// The built-in contender name of kube-rs's reference controller.
+pub const CONTROLLER_RS: &str = "controller-rs";
+
+/// The environment variable naming controller-rs's binary (the harness fetches and builds nothing of it).
+pub const CONTROLLER_RS_ENV: &str = "DOC_BENCH_CONTROLLER_RS";
 
 /// The flags every run of the controller-runtime peer gets: no probe server (ports would clash), errors-only logs
 /// (doc-controller runs at `RUST_LOG=warn`).
@@ -33,7 +40,8 @@ const PEER_COMMON: &str =
 
 impl Contender {
     /// Resolves `name` (built-in) or `name=command` (anything else; `{root}` is replaced by the workspace root).
-    pub fn parse(spec: &str, root: &Path) -> Result<Contender> {
+    /// `controller_rs` is the path of controller-rs's binary, when the user gave one.
+    pub fn parse(spec: &str, root: &Path, controller_rs: Option<&Path>) -> Result<Contender> {
         if let Some((name, command)) = spec.split_once('=') {
             let name = name.trim();
             if name.is_empty() || command.trim().is_empty() {
@@ -87,6 +95,27 @@ impl Contender {
                     },
                 })
             }
+            CONTROLLER_RS => {
+                let Some(bin) = controller_rs else {
+                    bail!(
+                        "`--contender {CONTROLLER_RS}`: its binary is not given\n  = help: build kube-rs/controller-rs \
+                         (`cargo build --release` in its checkout; docs/benchmarks.md says how) and pass \
+                         `--controller-rs PATH/target/release/controller` or set ${CONTROLLER_RS_ENV}"
+                    )
+                };
+                Ok(Contender {
+                    name: spec.into(),
+                    command: format!(
+                        "env RUST_LOG=warn {}",
+                        shell_quote(&bin.display().to_string())
+                    ),
+                    description: "kube-rs/controller-rs (Rust, kube-rs's reference controller), unmodified, its \
+                                  defaults: unbounded concurrency, status applied on every reconcile, 5-minute \
+                                  requeue; its status has no observedGeneration, so convergence is judged on \
+                                  `status.hidden`"
+                        .into(),
+                })
+            }
             other => bail!(
                 "`--contender {other}`: not a built-in contender ({}); give others as `name=command`",
                 BUILTIN.join(", ")
@@ -101,7 +130,17 @@ impl Contender {
 
     /// Checks that a built-in contender's binary exists (the peer is built before this is asked). doc-controller's
     /// release binary is copied aside first, so a rebuild during a long benchmark cannot change it between runs.
-    pub fn check_ready(&self, root: &Path) -> Result<()> {
+    pub fn check_ready(&self, root: &Path, controller_rs: Option<&Path>) -> Result<()> {
+        if self.name == CONTROLLER_RS
+            && let Some(bin) = controller_rs
+            && !bin.is_file()
+        {
+            bail!(
+                "controller-rs binary {} does not exist\n  = help: build it with `cargo build --release` in a \
+                 checkout of kube-rs/controller-rs (docs/benchmarks.md), then pass its `target/release/controller`",
+                bin.display()
+            );
+        }
         if self.name == "doc-controller" {
             let built = root.join("target/release/doc-controller");
             let bin = snapshot_path(root);

@@ -44,7 +44,7 @@ use crate::report::Results;
     after_help = "Examples:\n  \
     cargo run --release -p doc-bench -- --n 1000,10000 --runs 3\n  \
     cargo run --release -p doc-bench -- --contender doc-controller --contender cr-tuned \\\n      \
-    --contender 'controller-rs=/path/to/controller-rs/target/release/controller'\n  \
+    --contender controller-rs --controller-rs /path/to/controller-rs/target/release/controller\n  \
     cargo run --release -p doc-bench -- --smoke"
 )]
 struct Args {
@@ -55,11 +55,15 @@ struct Args {
     /// Runs per (contender, N); contenders alternate between runs.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// A contender: a built-in name (doc-controller, cr-stock, cr-tuned) or `name=command` (run with $KUBECONFIG
-    /// set to the control plane's admin kubeconfig; `{root}` is the workspace root). Repeatable; default: all
-    /// three built-ins.
+    /// A contender: a built-in name (doc-controller, cr-stock, cr-tuned, controller-rs) or `name=command` (run with
+    /// $KUBECONFIG set to the control plane's admin kubeconfig; `{root}` is the workspace root). Repeatable;
+    /// default: the built-ins (controller-rs only when its binary is given).
     #[arg(long = "contender", value_name = "NAME[=COMMAND]")]
     contenders: Vec<String>,
+    /// kube-rs/controller-rs's binary (`target/release/controller` of its checkout; the harness fetches and builds
+    /// nothing of it: docs/benchmarks.md says how to build it).
+    #[arg(long, value_name = "PATH", env = contender::CONTROLLER_RS_ENV)]
+    controller_rs: Option<PathBuf>,
     /// Tiny N, one run, short phases, a small log: checks the harness in under a minute (default contender:
     /// cr-tuned).
     #[arg(long)]
@@ -86,6 +90,27 @@ struct Args {
     /// Seconds per floor level.
     #[arg(long, default_value_t = 4.0)]
     floor_seconds: f64,
+    /// Documents created for each level of the delete floor (each is deleted once; a level ends early when they
+    /// run out).
+    #[arg(long, default_value_t = 2000)]
+    delete_floor_pool: usize,
+    /// Skip the restart check (the contender restarted once converged; what it writes then is counted).
+    #[arg(long)]
+    skip_restart: bool,
+    /// After steady churn, ramp the churn rate through `--capacity-rates` to find the highest rate whose p99
+    /// stays within 1 s with no update lost.
+    #[arg(long)]
+    capacity: bool,
+    /// Churn rates of the ramp, updates/s, rising.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,200,400,600,800,1000,1200,1600,2000,2400"
+    )]
+    capacity_rates: Vec<f64>,
+    /// Seconds per ramp level.
+    #[arg(long, default_value_t = 10.0)]
+    capacity_seconds: f64,
     /// Skip the floor calibration.
     #[arg(long)]
     skip_floor: bool,
@@ -129,13 +154,20 @@ async fn run(mut args: Args) -> Result<bool> {
         args.churn_seconds = 2.0;
         args.floor_levels = vec![1, 4];
         args.floor_seconds = 0.5;
+        args.delete_floor_pool = 20;
+        args.capacity_rates = vec![20.0, 40.0];
+        args.capacity_seconds = 1.0;
         args.explain_bytes = 4_000_000;
         if args.contenders.is_empty() {
             args.contenders = vec!["cr-tuned".into()];
         }
     }
     if args.contenders.is_empty() {
-        args.contenders = contender::BUILTIN.iter().map(|s| s.to_string()).collect();
+        args.contenders = contender::BUILTIN
+            .iter()
+            .filter(|name| **name != contender::CONTROLLER_RS || args.controller_rs.is_some())
+            .map(|s| s.to_string())
+            .collect();
     }
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(args.n.iter().all(|n| *n > 0), "--n values must be positive");
@@ -146,7 +178,7 @@ async fn run(mut args: Args) -> Result<bool> {
     let contenders: Vec<Contender> = args
         .contenders
         .iter()
-        .map(|s| Contender::parse(s, &root))
+        .map(|s| Contender::parse(s, &root, args.controller_rs.as_deref()))
         .collect::<Result<_>>()?;
     if contenders.iter().any(Contender::is_peer) {
         tokio::task::spawn_blocking({
@@ -157,7 +189,7 @@ async fn run(mut args: Args) -> Result<bool> {
         .context("the peer build panicked")??;
     }
     for c in &contenders {
-        c.check_ready(&root)
+        c.check_ready(&root, args.controller_rs.as_deref())
             .with_context(|| format!("contender {} is not ready", c.name))?;
     }
     let crd = CrdSource::find(&root, args.crd.as_deref())?;
@@ -186,6 +218,8 @@ async fn run(mut args: Args) -> Result<bool> {
         churn_seconds: args.churn_seconds,
         floor: None,
         floor_error: None,
+        delete_floor: None,
+        delete_floor_error: None,
         runs: Vec::new(),
         explain: None,
         explain_error: None,
@@ -200,28 +234,44 @@ async fn run(mut args: Args) -> Result<bool> {
             .context("start panicked")??;
         let client = cp.admin().await.context("an admin client")?;
         if !args.skip_floor {
-            let floor = async {
-                cluster::install_crd(&client, &crd).await?;
-                let ns = cp
-                    .namespace("floor")
-                    .await
-                    .context("creating the floor namespace")?;
-                let plan = calibrate::Plan {
-                    levels: args.floor_levels.clone(),
-                    level_time: Duration::from_secs_f64(args.floor_seconds),
-                    pool: if args.smoke { 16 } else { 1024 },
-                };
-                calibrate::run(&client, &ns, cp.pid(), &plan).await
-            }
-            .await;
-            match floor {
-                Ok(f) => {
-                    eprintln!("doc-bench: floor: W = {:.0} writes/s", f.w);
-                    results.floor = Some(f);
+            for mix in [calibrate::Mix::Converge, calibrate::Mix::Delete] {
+                let floor = async {
+                    cluster::install_crd(&client, &crd).await?;
+                    let ns = cp
+                        .namespace(match mix {
+                            calibrate::Mix::Converge => "floor",
+                            calibrate::Mix::Delete => "delete-floor",
+                        })
+                        .await
+                        .context("creating the floor namespace")?;
+                    let plan = calibrate::Plan {
+                        mix,
+                        levels: args.floor_levels.clone(),
+                        level_time: Duration::from_secs_f64(args.floor_seconds),
+                        pool: match mix {
+                            calibrate::Mix::Converge if args.smoke => 16,
+                            calibrate::Mix::Converge => 1024,
+                            calibrate::Mix::Delete => args.delete_floor_pool,
+                        },
+                    };
+                    calibrate::run(&client, &ns, cp.pid(), &plan).await
                 }
-                Err(e) => {
-                    eprintln!("doc-bench: the floor calibration failed: {e:#}");
-                    results.floor_error = Some(format!("{e:#}"));
+                .await;
+                let (slot, error) = match mix {
+                    calibrate::Mix::Converge => (&mut results.floor, &mut results.floor_error),
+                    calibrate::Mix::Delete => {
+                        (&mut results.delete_floor, &mut results.delete_floor_error)
+                    }
+                };
+                match floor {
+                    Ok(f) => {
+                        eprintln!("doc-bench: {mix:?} floor: W = {:.0} writes/s", f.w);
+                        *slot = Some(f);
+                    }
+                    Err(e) => {
+                        eprintln!("doc-bench: the {mix:?} floor calibration failed: {e:#}");
+                        *error = Some(format!("{e:#}"));
+                    }
                 }
             }
         }
@@ -255,6 +305,13 @@ async fn run(mut args: Args) -> Result<bool> {
             churn_time: Duration::from_secs_f64(args.churn_seconds),
             converge_timeout: Duration::from_secs(args.converge_timeout),
             delete_timeout: Duration::from_secs(args.converge_timeout),
+            restart: !args.skip_restart,
+            capacity: args.capacity.then(|| {
+                (
+                    args.capacity_rates.clone(),
+                    Duration::from_secs_f64(args.capacity_seconds),
+                )
+            }),
         };
         for run in 0..args.runs {
             // Alternate: run r starts with contender r (mod the count), so no contender always goes first.

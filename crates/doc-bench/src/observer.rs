@@ -29,6 +29,26 @@ struct Seen {
 struct Pending {
     want_hidden: bool,
     sent: Instant,
+    /// When the observer first saw the new spec (the API server had written it and sent it to the watchers).
+    spec_seen: Option<Instant>,
+}
+
+/// How long one spec update took until its status followed, and the two parts of that time.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// From just before the update was sent until the observer saw the status follow.
+    pub total: Duration,
+    /// From just before the update was sent until the observer saw the new spec: the harness's write and the
+    /// watch delivering it (the part no controller can change).
+    pub to_spec: Option<Duration>,
+}
+
+impl Latency {
+    /// From the new spec seen until the status seen: the controller's share (its watch, queue, reconcile and status
+    /// write) and the status write's own way back through the watch.
+    pub fn spec_to_status(&self) -> Option<Duration> {
+        self.to_spec.map(|s| self.total.saturating_sub(s))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,7 +58,7 @@ struct State {
     deleted: usize,
     rv_changes: u64,
     pending: HashMap<String, Pending>,
-    latencies: Vec<Duration>,
+    latencies: Vec<Latency>,
     watch_errors: Vec<String>,
 }
 
@@ -131,6 +151,7 @@ impl Observer {
             Pending {
                 want_hidden,
                 sent: Instant::now(),
+                spec_seen: None,
             },
         );
     }
@@ -141,7 +162,7 @@ impl Observer {
     }
 
     /// Takes the update→status latencies measured so far.
-    pub fn take_latencies(&self) -> Vec<Duration> {
+    pub fn take_latencies(&self) -> Vec<Latency> {
         std::mem::take(&mut self.state().latencies)
     }
 
@@ -194,12 +215,18 @@ impl State {
             (true, false) => self.converged -= 1,
             _ => {}
         }
-        if let Some(p) = self.pending.get(&name).copied()
-            && hidden == Some(p.want_hidden)
-            && now_converged
-        {
-            self.latencies.push(p.sent.elapsed());
-            self.pending.remove(&name);
+        let hide = obj.data.pointer("/spec/hide").and_then(|v| v.as_bool());
+        if let Some(p) = self.pending.get_mut(&name) {
+            if p.spec_seen.is_none() && hide == Some(p.want_hidden) {
+                p.spec_seen = Some(Instant::now());
+            }
+            if hidden == Some(p.want_hidden) && now_converged {
+                self.latencies.push(Latency {
+                    total: p.sent.elapsed(),
+                    to_spec: p.spec_seen.map(|s| s.duration_since(p.sent)),
+                });
+                self.pending.remove(&name);
+            }
         }
         self.docs.insert(
             name,
@@ -218,5 +245,50 @@ impl State {
             }
             self.deleted += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(rv: &str, hide: bool, hidden: Option<bool>) -> DynamicObject {
+        let mut status = json!({});
+        if let Some(h) = hidden {
+            status = json!({"hidden": h});
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "kube.rs/v1", "kind": "Document",
+            "metadata": {"name": "d", "resourceVersion": rv, "generation": 2, "finalizers": ["f"]},
+            "spec": {"hide": hide},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_update_is_timed_in_two_parts_and_writes_are_counted() {
+        let mut s = State::default();
+        s.apply(&doc("1", true, Some(true)));
+        assert_eq!(s.converged, 1);
+        s.pending.insert(
+            "d".into(),
+            Pending {
+                want_hidden: false,
+                sent: Instant::now(),
+                spec_seen: None,
+            },
+        );
+        s.apply(&doc("2", false, Some(true)));
+        assert!(s.pending["d"].spec_seen.is_some(), "the new spec was seen");
+        assert_eq!(s.converged, 0);
+        s.apply(&doc("3", false, Some(false)));
+        assert!(s.pending.is_empty());
+        assert_eq!(s.converged, 1);
+        assert_eq!(s.rv_changes, 2);
+        let l = s.latencies[0];
+        assert!(l.to_spec.unwrap() <= l.total);
+        assert_eq!(l.spec_to_status().unwrap(), l.total - l.to_spec.unwrap());
     }
 }

@@ -45,6 +45,10 @@ pub struct Results {
     pub floor: Option<Floor>,
     /// Why the floor is missing.
     pub floor_error: Option<String>,
+    /// The delete floor calibration.
+    pub delete_floor: Option<Floor>,
+    /// Why the delete floor is missing.
+    pub delete_floor_error: Option<String>,
     /// Every run.
     pub runs: Vec<RunResult>,
     /// `kubewhy explain` throughput.
@@ -94,6 +98,20 @@ pub struct Cell {
     pub churn_p50_ms: Option<Spread>,
     /// Churn p99, ms.
     pub churn_p99_ms: Option<Spread>,
+    /// Churn, update sent → new spec seen (median), ms.
+    pub churn_to_spec_p50_ms: Option<Spread>,
+    /// Churn, new spec seen → status seen (median), ms.
+    pub churn_spec_to_status_p50_ms: Option<Spread>,
+    /// Churn capacity: the highest rate with p99 ≤ 1 s, updates/s.
+    pub churn_capacity: Option<Spread>,
+    /// Writes a restart with everything up to date cost.
+    pub restart_writes: Option<Spread>,
+    /// API server (with etcd) peak RSS, MiB.
+    pub apiserver_peak_rss_mib: Option<Spread>,
+    /// API server (with etcd) RSS once the Documents exist, before the contender starts, MiB.
+    pub apiserver_rss_before_mib: Option<Spread>,
+    /// `T_delete_floor / T_delete`.
+    pub delete_efficiency: Option<Spread>,
     /// Contender CPU ms per churn update.
     pub churn_cpu_ms_per_update: Option<Spread>,
     /// Seconds to delete every Document.
@@ -123,6 +141,8 @@ pub fn cells(results: &Results) -> Vec<Cell> {
                 .collect();
             let per_doc = |v: Option<f64>| v.map(|v| v / n as f64);
             let t_floor = results.floor.as_ref().and_then(|f| f.t_floor(n));
+            let t_delete_floor = results.delete_floor.as_ref().and_then(|f| f.t_floor(n));
+            let mib = |b: Option<u64>| b.map(|b| b as f64 / MIB);
             let mut by_verb: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
             for r in &runs {
                 if let Some(api) = &r.api {
@@ -176,6 +196,24 @@ pub fn cells(results: &Results) -> Vec<Cell> {
                 ),
                 churn_p50_ms: spread(runs.iter().map(|r| r.churn.as_ref().and_then(|c| c.p50_ms))),
                 churn_p99_ms: spread(runs.iter().map(|r| r.churn.as_ref().and_then(|c| c.p99_ms))),
+                churn_to_spec_p50_ms: spread(
+                    runs.iter()
+                        .map(|r| r.churn.as_ref().and_then(|c| c.to_spec_p50_ms)),
+                ),
+                churn_spec_to_status_p50_ms: spread(
+                    runs.iter()
+                        .map(|r| r.churn.as_ref().and_then(|c| c.spec_to_status_p50_ms)),
+                ),
+                churn_capacity: spread(
+                    runs.iter()
+                        .map(|r| r.capacity.as_ref().and_then(|c| c.capacity)),
+                ),
+                restart_writes: spread(runs.iter().map(|r| r.restart.as_ref().map(|x| x.writes))),
+                apiserver_peak_rss_mib: spread(runs.iter().map(|r| mib(r.apiserver_peak_rss))),
+                apiserver_rss_before_mib: spread(runs.iter().map(|r| mib(r.apiserver_rss_before))),
+                delete_efficiency: spread(
+                    runs.iter().map(|r| Some(t_delete_floor? / r.t_delete_s?)),
+                ),
                 churn_cpu_ms_per_update: spread(
                     runs.iter()
                         .map(|r| r.churn.as_ref().map(|c| c.cpu_ms_per_update)),
@@ -225,6 +263,54 @@ fn fmt(s: &Option<Spread>, digits: usize) -> String {
             "{:.*} ({:.*}–{:.*})",
             digits, s.median, digits, s.min, digits, s.max
         ),
+    }
+}
+
+/// A floor's levels, W and what it means for each N.
+fn floor_section(
+    md: &mut String,
+    floor: &Option<Floor>,
+    error: &Option<String>,
+    what: &str,
+    ns: &[usize],
+) {
+    match (floor, error) {
+        (Some(f), _) => {
+            let _ = writeln!(
+                md,
+                "| concurrency | writes/s | p50 ms | p99 ms | errors | apiserver CPU (cores) | generator CPU (cores) |\n|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            for l in &f.levels {
+                let _ = writeln!(
+                    md,
+                    "| {} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {:.2} |",
+                    l.concurrency,
+                    l.writes_per_s,
+                    l.p50_ms,
+                    l.p99_ms,
+                    l.errors,
+                    l.apiserver_cpu_per_s,
+                    l.generator_cpu_per_s
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\n**W = {:.0} writes/s** (at concurrency {}, p99 ≤ 1 s).",
+                f.w, f.at_concurrency
+            );
+            for &n in ns {
+                if let Some(t) = f.t_floor(n) {
+                    let _ = writeln!(md, "{what}({n}) = 3 × {n} / W = **{t:.2} s**.");
+                }
+            }
+            let _ = writeln!(md);
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(md, "Not measured: {e}\n");
+        }
+        (None, None) => {
+            let _ = writeln!(md, "Not measured (`--skip-floor`).\n");
+        }
     }
 }
 
@@ -279,46 +365,26 @@ pub fn markdown(results: &Results) -> String {
         md,
         "## Floor (the API server's own limit for this write mix)\n"
     );
-    match (&results.floor, &results.floor_error) {
-        (Some(f), _) => {
-            let _ = writeln!(
-                md,
-                "| concurrency | writes/s | p50 ms | p99 ms | errors | apiserver CPU (cores) | generator CPU (cores) |\n|---:|---:|---:|---:|---:|---:|---:|"
-            );
-            for l in &f.levels {
-                let _ = writeln!(
-                    md,
-                    "| {} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {:.2} |",
-                    l.concurrency,
-                    l.writes_per_s,
-                    l.p50_ms,
-                    l.p99_ms,
-                    l.errors,
-                    l.apiserver_cpu_per_s,
-                    l.generator_cpu_per_s
-                );
-            }
-            let _ = writeln!(
-                md,
-                "\n**W = {:.0} writes/s** (at concurrency {}, p99 ≤ 1 s).",
-                f.w, f.at_concurrency
-            );
-            let mut ns: Vec<usize> = cells.iter().map(|c| c.n).collect();
-            ns.dedup();
-            for n in ns {
-                if let Some(t) = f.t_floor(n) {
-                    let _ = writeln!(md, "T_floor({n}) = 3 × {n} / W = **{t:.2} s**.");
-                }
-            }
-            let _ = writeln!(md);
-        }
-        (None, Some(e)) => {
-            let _ = writeln!(md, "Not measured: {e}\n");
-        }
-        (None, None) => {
-            let _ = writeln!(md, "Not measured (`--skip-floor`).\n");
-        }
-    }
+    let mut ns: Vec<usize> = cells.iter().map(|c| c.n).collect();
+    ns.dedup();
+    floor_section(
+        &mut md,
+        &results.floor,
+        &results.floor_error,
+        "T_floor",
+        &ns,
+    );
+    let _ = writeln!(
+        md,
+        "## Delete floor (the API server's own limit for the deletion mix: DELETE, event, finalizer removal)\n"
+    );
+    floor_section(
+        &mut md,
+        &results.delete_floor,
+        &results.delete_floor_error,
+        "T_delete_floor",
+        &ns,
+    );
 
     let mut ns: Vec<usize> = cells.iter().map(|c| c.n).collect();
     ns.dedup();
@@ -331,12 +397,14 @@ pub fn markdown(results: &Results) -> String {
             md,
             "| contender | gates passed | T_converge s | E = T_floor/T | peak RSS MiB | RSS after sync MiB | CPU ms/doc | \
              API req/doc | doc writes/doc | no-op writes/doc | 409s/doc | apiserver CPU ms/doc | churn p50 ms | \
-             churn p99 ms | churn CPU ms/update | delete all s | other load (cores) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             churn p99 ms | churn: to spec / spec to status p50 ms | churn CPU ms/update | capacity /s | \
+             restart writes | delete all s | E_delete | apiserver MiB: before / peak | other load (cores) |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for c in cells.iter().filter(|c| c.n == n) {
             let _ = writeln!(
                 md,
-                "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} | {} | {} / {} | {} |",
                 c.contender,
                 c.passed,
                 c.runs,
@@ -352,8 +420,15 @@ pub fn markdown(results: &Results) -> String {
                 fmt(&c.apiserver_cpu_ms_per_doc, 2),
                 fmt(&c.churn_p50_ms, 1),
                 fmt(&c.churn_p99_ms, 1),
+                fmt(&c.churn_to_spec_p50_ms, 1),
+                fmt(&c.churn_spec_to_status_p50_ms, 1),
                 fmt(&c.churn_cpu_ms_per_update, 3),
+                fmt(&c.churn_capacity, 0),
+                fmt(&c.restart_writes, 0),
                 fmt(&c.t_delete_s, 1),
+                fmt(&c.delete_efficiency, 2),
+                fmt(&c.apiserver_rss_before_mib, 0),
+                fmt(&c.apiserver_peak_rss_mib, 0),
                 fmt(&c.other_cores, 2),
             );
         }
@@ -401,14 +476,114 @@ pub fn markdown(results: &Results) -> String {
         let _ = writeln!(md);
     }
 
+    let ramps: Vec<&RunResult> = results
+        .runs
+        .iter()
+        .filter(|r| r.capacity.is_some())
+        .collect();
+    if !ramps.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Churn capacity (the ramp: each rate for a fixed time, until p99 passes 1 s or an update is lost)\n"
+        );
+        for r in ramps {
+            let Some(c) = &r.capacity else { continue };
+            let levels: Vec<String> = c
+                .levels
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{:.0}/s (sent {:.0}): p50 {} / p99 {} ms{}",
+                        l.rate,
+                        l.sent_rate,
+                        l.p50_ms.map_or("–".into(), |v| format!("{v:.0}")),
+                        l.p99_ms.map_or("–".into(), |v| format!("{v:.0}")),
+                        if l.lost > 0 {
+                            format!(", {} lost", l.lost)
+                        } else {
+                            String::new()
+                        }
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "- {} N={} run {}: **capacity {}** — {}",
+                r.contender,
+                r.n,
+                r.run,
+                c.capacity
+                    .map_or("below the first rate".into(), |v| format!(
+                        "{v:.0} updates/s"
+                    )),
+                levels.join("; ")
+            );
+        }
+        let _ = writeln!(md);
+    }
+
+    let restarts: Vec<String> = results
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let x = r.restart.as_ref()?;
+            let writes: Vec<String> = x
+                .by_verb_resource
+                .iter()
+                .filter(|(k, _)| {
+                    let mut words = k.split_whitespace();
+                    words.next().is_some_and(crate::apimetrics::is_mutating)
+                        && !words.next().is_some_and(crate::apimetrics::is_review)
+                })
+                .map(|(k, v)| format!("{k} {v:.0}"))
+                .collect();
+            Some(format!(
+                "- {} N={} run {}: {:.0} writes in {:.1} s{}",
+                r.contender,
+                r.n,
+                r.run,
+                x.writes,
+                x.seconds,
+                if writes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", writes.join(", "))
+                }
+            ))
+        })
+        .collect();
+    if !restarts.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Restart with everything up to date (requests after the restarted contender's watch opened)\n\n{}\n",
+            restarts.join("\n")
+        );
+    }
+
     let bpd = bytes_per_document(&cells);
     if !bpd.is_empty() {
         let _ = writeln!(
             md,
             "## Memory per cached Document\n\nSlope of RSS after sync between the smallest and largest N:\n"
         );
+        let size = results.runs.iter().find_map(|r| r.document_bytes);
         for (name, b) in bpd {
-            let _ = writeln!(md, "- {name}: {:.0} bytes per Document", b);
+            let _ = writeln!(
+                md,
+                "- {name}: {:.0} bytes per Document{}",
+                b,
+                size.map_or(String::new(), |(_, trimmed)| format!(
+                    " ({:.2}× the Document's own serialized size)",
+                    b / trimmed as f64
+                ))
+            );
+        }
+        if let Some((whole, trimmed)) = size {
+            let _ = writeln!(
+                md,
+                "\nA converged Document as the API server serves it: {whole} bytes of JSON, {trimmed} without its \
+                 managed fields."
+            );
         }
         let _ = writeln!(md);
     }

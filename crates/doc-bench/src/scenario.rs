@@ -1,7 +1,8 @@
 //! One run of one contender at one N, on a fresh control plane: cold start (N hidden Documents created first, then
-//! the contender started, timed until every Document is converged), steady churn (spec updates at a set rate,
-//! timed until their status follows), deletion (every finalizer must be removed), and a clean stop on SIGTERM.
-//! Memory and CPU come from `/proc`, the API server's cost from its own `/metrics`.
+//! the contender started, timed until every Document is converged), a restart with everything up to date (which
+//! should write nothing), steady churn (spec updates at a set rate, timed until their status follows), optionally
+//! a churn ramp to find the highest rate whose p99 stays within 1 s, deletion (every finalizer must be removed),
+//! and a clean stop on SIGTERM. Memory and CPU come from `/proc`, the API server's cost from its own `/metrics`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +35,14 @@ pub struct Plan {
     pub converge_timeout: Duration,
     /// The longest deletion may take.
     pub delete_timeout: Duration,
+    /// Restart the contender once converged and count what it writes (nothing, when it is right).
+    pub restart: bool,
+    /// Ramp the churn rate to find the capacity (rates per second, rising), each level for this long.
+    pub capacity: Option<(Vec<f64>, Duration)>,
 }
+
+/// The p99 latency within which a churn rate counts as sustained (the mutating-request SLO).
+const CAPACITY_SLO_MS: f64 = 1000.0;
 
 /// The API server's cost of the cold start.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -62,16 +70,49 @@ pub struct ApiCost {
 /// Steady churn.
 #[derive(Debug, Clone, Serialize)]
 pub struct Churn {
+    /// Updates per second asked for.
+    pub rate: f64,
+    /// Updates per second actually sent (the harness keeps its schedule unless the machine cannot).
+    pub sent_rate: f64,
     /// Updates sent.
     pub updates: usize,
     /// Median update→status latency, ms.
     pub p50_ms: Option<f64>,
     /// 99th percentile, ms.
     pub p99_ms: Option<f64>,
+    /// Median of the first part: update sent → new spec seen by the observer (the harness's write and the watch),
+    /// ms.
+    pub to_spec_p50_ms: Option<f64>,
+    /// Median of the second part: new spec seen → status seen (the controller's watch, queue, reconcile and status
+    /// write, and that write's way back through the watch), ms.
+    pub spec_to_status_p50_ms: Option<f64>,
+    /// 99th percentile of the second part, ms.
+    pub spec_to_status_p99_ms: Option<f64>,
     /// Updates whose status never followed (within 30 s of the last update).
     pub lost: usize,
     /// Contender CPU milliseconds per update.
     pub cpu_ms_per_update: f64,
+}
+
+/// What a restart with every Document up to date cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    /// Seconds watched after the restarted contender's Document watch opened.
+    pub seconds: f64,
+    /// Mutating requests in that time, access reviews left out (a start-up permission check creates review
+    /// objects the server answers and keeps nothing of).
+    pub writes: f64,
+    /// All requests by `VERB resource`.
+    pub by_verb_resource: BTreeMap<String, f64>,
+}
+
+/// The churn ramp: each rate tried, and the highest whose p99 stayed within 1 s with nothing lost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capacity {
+    /// Each level, rising.
+    pub levels: Vec<Churn>,
+    /// The highest rate sent (updates/s) whose p99 ≤ 1 s and none lost; `None` when even the first failed.
+    pub capacity: Option<f64>,
 }
 
 /// The correctness gates; a run that fails one is reported as failed.
@@ -117,6 +158,12 @@ pub struct RunResult {
     pub api: Option<ApiCost>,
     /// API server (and its embedded etcd) CPU seconds during the cold start.
     pub apiserver_cpu_s: Option<f64>,
+    /// One converged Document's size as the API server serves it (JSON): whole, and without managed fields.
+    pub document_bytes: Option<(usize, usize)>,
+    /// API server (with etcd) RSS once the Documents exist, before the contender starts, bytes.
+    pub apiserver_rss_before: Option<u64>,
+    /// API server (with etcd) peak RSS (VmHWM: creation and cold start), bytes.
+    pub apiserver_peak_rss: Option<u64>,
     /// The harness's own CPU seconds during the cold start (its observer decodes every watch event).
     pub harness_cpu_s: Option<f64>,
     /// CPU seconds other work on the machine (not the API server, the contender or the harness) took during the
@@ -124,8 +171,12 @@ pub struct RunResult {
     pub other_cpu_s: Option<f64>,
     /// The 1-minute load average when the contender started.
     pub load_average: Option<f64>,
+    /// A restart with everything up to date.
+    pub restart: Option<Restart>,
     /// Steady churn.
     pub churn: Option<Churn>,
+    /// The churn ramp.
+    pub capacity: Option<Capacity>,
     /// Seconds from the first delete until every Document is gone.
     pub t_delete_s: Option<f64>,
     /// Documents still there (held by a finalizer) at the deletion deadline.
@@ -157,10 +208,15 @@ pub async fn run(
         rss_after_sync: None,
         api: None,
         apiserver_cpu_s: None,
+        document_bytes: None,
+        apiserver_rss_before: None,
+        apiserver_peak_rss: None,
         harness_cpu_s: None,
         other_cpu_s: None,
         load_average: None,
+        restart: None,
         churn: None,
+        capacity: None,
         t_delete_s: None,
         left_after_delete: None,
         gates: Gates::default(),
@@ -214,6 +270,7 @@ async fn run_inner(
     );
     let busy0 = procstat::machine_busy_seconds()?;
     r.load_average = Some(procstat::load_average()?);
+    r.apiserver_rss_before = Some(procstat::memory(apiserver)?.rss);
     let mut running = contender.spawn(cp.kubeconfig(), log)?;
     let pid = running.pid();
 
@@ -237,6 +294,7 @@ async fn run_inner(
     let cpu = cpu?;
     r.cpu_s = Some(cpu);
     r.apiserver_cpu_s = Some(a1 - a0);
+    r.apiserver_peak_rss = Some(procstat::memory(apiserver)?.peak);
     r.harness_cpu_s = Some(h1 - h0);
     r.other_cpu_s = Some((busy1 - busy0 - (a1 - a0) - (h1 - h0) - cpu).max(0.0));
     let delta = m1.since(&m0);
@@ -253,23 +311,70 @@ async fn run_inner(
         server_errors: delta.server_errors(),
         open_watches: m1.new_watches(&m0),
     });
+    r.document_bytes = Some(cluster::document_size(&client, &ns, &cluster::doc_name(0)).await?);
     tokio::time::sleep(Duration::from_secs(2)).await;
     running.check_alive()?;
     r.rss_after_sync = Some(procstat::memory(pid)?.rss);
 
+    // A restart with everything up to date: a controller that trusts its cache writes nothing.
+    if plan.restart {
+        let (next, restart) =
+            restart(contender, running, cp.kubeconfig(), &client, &m0, plan, log).await?;
+        running = next;
+        r.restart = Some(restart);
+    }
+
     // Steady churn.
-    let cpu_before = procstat::cpu_seconds(pid)?;
-    let churn = churn(&client, &ns, &observer, plan).await?;
-    let cpu_churn = procstat::cpu_seconds(pid)? - cpu_before;
-    r.gates.churn_applied = churn.0 > 0 && churn.2 == 0;
-    r.churn = Some(Churn {
-        updates: churn.0,
-        p50_ms: stats::percentile(&churn.1, 50.0),
-        p99_ms: stats::percentile(&churn.1, 99.0),
-        lost: churn.2,
-        cpu_ms_per_update: cpu_churn * 1000.0 / churn.0.max(1) as f64,
-    });
+    let mut next_doc = 0;
+    let steady = churn(
+        &client,
+        &ns,
+        &observer,
+        plan,
+        running.pid(),
+        plan.churn_rate,
+        plan.churn_time,
+        &mut next_doc,
+    )
+    .await?;
+    r.gates.churn_applied = steady.updates > 0 && steady.lost == 0;
+    r.churn = Some(steady);
     running.check_alive()?;
+
+    // The ramp: rising rates until p99 passes 1 s or an update is lost.
+    if let Some((rates, time)) = &plan.capacity {
+        let mut levels: Vec<Churn> = Vec::new();
+        for &rate in rates {
+            let level = churn(
+                &client,
+                &ns,
+                &observer,
+                plan,
+                running.pid(),
+                rate,
+                *time,
+                &mut next_doc,
+            )
+            .await?;
+            eprintln!(
+                "doc-bench:   ramp {rate:.0}/s (sent {:.0}/s): p50 {} ms, p99 {} ms, {} lost",
+                level.sent_rate,
+                level.p50_ms.map_or("–".into(), |v| format!("{v:.0}")),
+                level.p99_ms.map_or("–".into(), |v| format!("{v:.0}")),
+                level.lost
+            );
+            let ok = level.lost == 0 && level.p99_ms.is_some_and(|p| p <= CAPACITY_SLO_MS);
+            levels.push(level);
+            running.check_alive()?;
+            if !ok {
+                break;
+            }
+        }
+        r.capacity = Some(Capacity {
+            capacity: sustained(&levels),
+            levels,
+        });
+    }
 
     // Deletion: every finalizer must come off.
     let t = Instant::now();
@@ -314,22 +419,107 @@ async fn wait_converged(observer: &Observer, running: &mut Running, plan: &Plan)
     }
 }
 
-/// Flips `spec.hide` of Documents in turn at `plan.churn_rate` per second; returns (updates, latencies in ms, lost).
+/// The highest rate actually sent among the levels that held p99 ≤ 1 s with nothing lost, counting only the
+/// levels before the first that did not.
+fn sustained(levels: &[Churn]) -> Option<f64> {
+    levels
+        .iter()
+        .take_while(|l| l.lost == 0 && l.p99_ms.is_some_and(|p| p <= CAPACITY_SLO_MS))
+        .map(|l| l.sent_rate)
+        .reduce(f64::max)
+}
+
+/// Stops the contender, starts it again and counts the requests it makes until its Document watch is open and it
+/// has had time to visit every Document; returns the new process.
+async fn restart(
+    contender: &Contender,
+    mut running: Running,
+    kubeconfig: &Path,
+    client: &kube::Client,
+    earlier: &apimetrics::Snapshot,
+    plan: &Plan,
+    log: &Path,
+) -> Result<(Running, Restart)> {
+    running
+        .stop()
+        .context("stopping the contender to restart it")?;
+    drop(running);
+    // Its watches end when the server notices the connection closed: wait until none of them is open (the
+    // observer's was open before `earlier` and does not count), so the restarted process's watch can be told apart.
+    let documents_watches = |m: &apimetrics::Snapshot| {
+        m.new_watches(earlier)
+            .get("documents")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while documents_watches(&apimetrics::snapshot(client).await?) > 0.0 {
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the stopped contender's watch on Documents was still open 30 s after it exited"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m0 = apimetrics::snapshot(client).await?;
+    let log = log.with_extension("restart.log");
+    let mut running = contender.spawn(kubeconfig, &log)?;
+    // Up to a minute (plus a second per thousand Documents) for its Document watch to open (the initial list comes
+    // before it, or streams through it).
+    let deadline = Instant::now() + Duration::from_secs(60 + (plan.n / 1000) as u64);
+    loop {
+        running.check_alive()?;
+        if documents_watches(&apimetrics::snapshot(client).await?) > 0.0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the restarted contender opened no watch on Documents within the deadline"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Then time to visit every Document: a few seconds plus one per 10,000.
+    let settle = Duration::from_secs(3) + Duration::from_secs_f64(plan.n as f64 / 10_000.0);
+    tokio::time::sleep(settle).await;
+    running.check_alive()?;
+    let delta = apimetrics::snapshot(client).await?.since(&m0);
+    let seconds = running.started.elapsed().as_secs_f64();
+    Ok((
+        running,
+        Restart {
+            seconds,
+            writes: delta
+                .count(|k| apimetrics::is_mutating(&k.verb) && !apimetrics::is_review(&k.resource)),
+            by_verb_resource: delta.by_verb_resource(),
+        },
+    ))
+}
+
+/// Flips `spec.hide` of Documents in turn (from `next_doc` on) at `rate` per second for `time`, then waits up to
+/// 30 s for every status to follow.
+#[allow(clippy::too_many_arguments)]
 async fn churn(
     client: &kube::Client,
     ns: &str,
     observer: &Observer,
     plan: &Plan,
-) -> Result<(usize, Vec<f64>, usize)> {
+    pid: u32,
+    rate: f64,
+    time: Duration,
+    next_doc: &mut usize,
+) -> Result<Churn> {
+    let cpu_before = procstat::cpu_seconds(pid)?;
     let api = cluster::documents(client, ns);
-    let updates = (plan.churn_rate * plan.churn_time.as_secs_f64()).round() as usize;
-    let interval = Duration::from_secs_f64(1.0 / plan.churn_rate);
+    let updates = (rate * time.as_secs_f64()).round().max(1.0) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let start = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(updates);
     let _ = observer.take_latencies(); // nothing was expected before churn; start from an empty list
-    for k in 0..updates {
-        tokio::time::sleep_until(start + interval.mul_f64(k as f64)).await;
-        let name = cluster::doc_name(k % plan.n);
+    for _ in 0..updates {
+        tokio::time::sleep_until(start + interval.mul_f64(tasks.len() as f64)).await;
+        let name = cluster::doc_name(*next_doc % plan.n);
+        *next_doc += 1;
         let want = !observer.hidden(&name).unwrap_or(true);
         observer.expect(&name, want);
         let api = api.clone();
@@ -344,6 +534,7 @@ async fn churn(
             .map(|_| ())
         }));
     }
+    let sent_in = start.elapsed().as_secs_f64();
     for t in tasks {
         t.await.context("a churn update panicked")??;
     }
@@ -359,10 +550,67 @@ async fn churn(
     } else {
         observer.pending()
     };
-    let ms = observer
-        .take_latencies()
+    let cpu = procstat::cpu_seconds(pid)? - cpu_before;
+    let latencies = observer.take_latencies();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let total: Vec<f64> = latencies.iter().map(|l| ms(l.total)).collect();
+    let to_spec: Vec<f64> = latencies.iter().filter_map(|l| l.to_spec.map(ms)).collect();
+    let rest: Vec<f64> = latencies
         .iter()
-        .map(|d| d.as_secs_f64() * 1000.0)
+        .filter_map(|l| l.spec_to_status().map(ms))
         .collect();
-    Ok((updates, ms, lost))
+    Ok(Churn {
+        rate,
+        // The time to send the last update is the time of the first plus (updates - 1) intervals.
+        sent_rate: if updates > 1 {
+            (updates - 1) as f64 / sent_in.max(f64::EPSILON)
+        } else {
+            rate
+        },
+        updates,
+        p50_ms: stats::percentile(&total, 50.0),
+        p99_ms: stats::percentile(&total, 99.0),
+        to_spec_p50_ms: stats::percentile(&to_spec, 50.0),
+        spec_to_status_p50_ms: stats::percentile(&rest, 50.0),
+        spec_to_status_p99_ms: stats::percentile(&rest, 99.0),
+        lost,
+        cpu_ms_per_update: cpu * 1000.0 / updates as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(sent_rate: f64, p99_ms: Option<f64>, lost: usize) -> Churn {
+        Churn {
+            rate: sent_rate,
+            sent_rate,
+            updates: 10,
+            p50_ms: p99_ms,
+            p99_ms,
+            to_spec_p50_ms: None,
+            spec_to_status_p50_ms: None,
+            spec_to_status_p99_ms: None,
+            lost,
+            cpu_ms_per_update: 0.0,
+        }
+    }
+
+    #[test]
+    fn capacity_is_the_last_rate_before_the_first_miss() {
+        let levels = [
+            level(100.0, Some(20.0), 0),
+            level(198.0, Some(900.0), 0),
+            level(390.0, Some(1500.0), 0),
+            level(800.0, Some(10.0), 0),
+        ];
+        assert_eq!(sustained(&levels), Some(198.0));
+        assert_eq!(
+            sustained(&[level(100.0, Some(5.0), 1)]),
+            None,
+            "a lost update fails a level"
+        );
+        assert_eq!(sustained(&[level(100.0, None, 0)]), None);
+    }
 }

@@ -34,6 +34,13 @@ fn smoke_run_measures_the_go_peer_end_to_end() {
         results["floor"]
     );
 
+    // The delete floor: the deletion mix was measured within the SLO too.
+    assert!(
+        results["delete_floor"]["w"].as_f64().unwrap() > 0.0,
+        "{}",
+        results["delete_floor"]
+    );
+
     // One run, every gate passed, and every figure is a real measurement.
     let runs = results["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
@@ -69,6 +76,19 @@ fn smoke_run_measures_the_go_peer_end_to_end() {
     assert_eq!(churn["updates"], 20, "{churn}");
     assert_eq!(churn["lost"], 0, "{churn}");
     assert!(churn["p99_ms"].as_f64().unwrap() > 0.0, "{churn}");
+    // Each update's time split at the moment its new spec was seen.
+    let (to_spec, rest) = (
+        churn["to_spec_p50_ms"].as_f64().unwrap(),
+        churn["spec_to_status_p50_ms"].as_f64().unwrap(),
+    );
+    assert!(to_spec > 0.0 && rest > 0.0, "{churn}");
+    // The restart check ran, and the API server's memory was read.
+    assert!(r["restart"]["seconds"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["restart"]["writes"].as_f64().is_some(), "{r}");
+    assert!(
+        r["apiserver_peak_rss"].as_u64().unwrap() > 50_000_000,
+        "{r}"
+    );
     assert_eq!(r["left_after_delete"], 0, "{r}");
 
     // The CLI timings ran (kubewhy's own steps may be skipped while it is not built, with the reason given).
