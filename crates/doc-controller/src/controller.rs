@@ -1,21 +1,27 @@
-//! The Controller and its watchers, built in this one place: a trimmed reflector of Documents (filtered to changes
-//! that matter: generation, finalizers, deletion), a trimmed reflector of the ConfigMaps doc-controller publishes
-//! (selected by label), bounded concurrency, graceful shutdown with a deadline, readiness once both caches have
-//! synced, and the queue-depth gauge.
+//! The controller, built in this one place: a trimmed cache of Documents (managed fields, labels, annotations and,
+//! unless it is published, the content left out: the reconciler never reads them), a cache of the ConfigMaps
+//! doc-controller publishes (selected by label, their data kept as digests), both following this replica's share
+//! of a ring when sharded (`shard::watch`), the work queue they fill (a Document is queued when its generation,
+//! finalizers or deletion change, when its ConfigMap changes, after a (re)list, and when its slot is taken over), a
+//! periodic resync that walks the cache, bounded concurrency behind the shard gate, graceful shutdown with a
+//! deadline, readiness once both caches have synced, and the queue-depth gauge.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
-use kube::runtime::controller::{self, Controller};
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
+use kube::runtime::events::Reporter;
+use kube::runtime::reflector::{self, Store, store::Writer};
+use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use kubewhy::trace::Inspector;
@@ -24,11 +30,12 @@ use kubewhy::watch::{Health, Watch, WatchStreamDiagnoseExt};
 use crate::backoff::ErrorBackoff;
 use crate::document::Document;
 use crate::metrics::Metrics;
-use crate::queue::Queue;
+use crate::queue::{Key, WorkQueue};
 use crate::readiness::Readiness;
 use crate::reconcile::{self, Context, MANAGED_BY};
+use crate::recorder::Recorder;
 use crate::shard::select::ShardSelector;
-use crate::shard::watch::{Follow, after_sync, follow};
+use crate::shard::watch::{Follow, follow};
 use crate::shard::{Cache, Ownership, Slot, SlotSet, Target};
 use crate::shutdown::Shutdown;
 
@@ -104,7 +111,7 @@ impl Synced {
     }
 }
 
-/// Drops what the controller never reads from cached objects: managed fields and the last-applied annotation
+/// Drops what the controller never reads from any cached object: managed fields and the last-applied annotation
 /// (together often half of an object's size).
 fn trim<K: Resource>(obj: &mut K) {
     let meta = obj.meta_mut();
@@ -114,15 +121,31 @@ fn trim<K: Resource>(obj: &mut K) {
     }
 }
 
+/// Drops what the reconciler never reads from a cached Document: besides [`trim`], its labels, annotations, owner
+/// references and generated-name prefix, and its content unless [`reconcile::publishes`] it (a watch event always
+/// carries the whole object, so a Document that starts publishing brings its content with it).
+fn trim_document(doc: &mut Document) {
+    trim(doc);
+    let meta = &mut doc.metadata;
+    meta.labels = None;
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.generate_name = None;
+    if !reconcile::publishes(doc) {
+        doc.spec.content = String::new();
+        doc.spec.content.shrink_to_fit();
+    }
+}
+
 /// The part of a Document whose change needs a reconcile: its generation (the spec), its finalizers and whether it
 /// is being deleted. Status-only changes (including the controller's own writes) and label or annotation edits do
 /// not trigger; the periodic resync still visits every Document.
-fn reconcile_relevant(doc: &Document) -> Option<u64> {
+fn relevant(doc: &Document) -> u64 {
     let mut h = DefaultHasher::new();
     doc.metadata.generation.hash(&mut h);
     doc.metadata.deletion_timestamp.is_some().hash(&mut h);
     doc.finalizers().hash(&mut h);
-    Some(h.finish())
+    h.finish()
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -149,6 +172,144 @@ fn config_map_selector_for(slots: SlotSet) -> String {
     }
 }
 
+/// Applies one Documents watch event to the cache and queues what it makes due: an applied Document whose relevant
+/// part changed (compared with the cached one before the update), and after a (re)list every Document (a relist
+/// follows a gap in the watch, when anything may have been missed; reconciling an up-to-date Document sends
+/// nothing).
+fn on_document_event(
+    event: watcher::Event<Document>,
+    writer: &mut Writer<Document>,
+    store: &Store<Document>,
+    queue: &WorkQueue,
+    synced: &Synced,
+) {
+    match &event {
+        watcher::Event::Apply(doc) => {
+            let changed = store
+                .get(&reflector::ObjectRef::from_obj(doc))
+                .is_none_or(|cached| relevant(&cached) != relevant(doc));
+            writer.apply_watcher_event(&event);
+            if changed && let Some(key) = Key::of(doc) {
+                queue.trigger(key);
+            }
+        }
+        watcher::Event::InitDone => {
+            writer.apply_watcher_event(&event);
+            for doc in store.state() {
+                if let Some(key) = Key::of(&doc) {
+                    queue.trigger(key);
+                }
+            }
+            synced.mark(&synced.docs);
+        }
+        watcher::Event::Delete(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {
+            writer.apply_watcher_event(&event)
+        }
+    }
+}
+
+/// Applies one published-ConfigMaps watch event to the cache and queues the Document that owns the ConfigMap.
+fn on_config_map_event(
+    event: watcher::Event<ConfigMap>,
+    writer: &mut Writer<ConfigMap>,
+    queue: &WorkQueue,
+    synced: &Synced,
+) {
+    writer.apply_watcher_event(&event);
+    let cm = match &event {
+        watcher::Event::Apply(cm) | watcher::Event::Delete(cm) | watcher::Event::InitApply(cm) => {
+            cm
+        }
+        watcher::Event::InitDone => {
+            synced.mark(&synced.cms);
+            return;
+        }
+        watcher::Event::Init => return,
+    };
+    let ns = cm.namespace().unwrap_or_default();
+    for owner in cm.owner_references() {
+        if owner.kind == Document::kind(&()) && owner.api_version == Document::api_version(&()) {
+            queue.trigger(Key::new(&ns, &owner.name));
+        }
+    }
+}
+
+/// Queues the cached Documents of each set of slots this replica takes over, until the ownership stops sending
+/// them (or forever, without a ring).
+async fn activations(
+    slots: Option<tokio::sync::mpsc::UnboundedReceiver<SlotSet>>,
+    store: Store<Document>,
+    queue: Arc<WorkQueue>,
+) {
+    let Some(mut slots) = slots else {
+        return std::future::pending().await;
+    };
+    while let Some(taken) = slots.recv().await {
+        for doc in store.state() {
+            if Slot::of_object(&*doc).is_some_and(|s| taken.contains(s))
+                && let Some(key) = Key::of(&doc)
+            {
+                queue.trigger(key);
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// Hands every event of a watch to `apply` until the stream ends. Errors were diagnosed, logged (once per cause) and
+/// backed off by kubewhy's layer around the stream; they are only noted here.
+async fn drive<K, E>(
+    events: impl Stream<Item = Result<watcher::Event<K>, E>>,
+    name: &str,
+    mut apply: impl FnMut(watcher::Event<K>),
+) where
+    E: std::error::Error + 'static,
+{
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => apply(event),
+            Err(e) => {
+                debug!(watcher = name, error = %reconcile::describe(&e), "a watch error, already reported")
+            }
+        }
+    }
+}
+
+/// Walks the Documents cache once per `period`, queueing each Document in turn (spread evenly over the period) unless
+/// it is already queued, running or waiting for a retry. One pass takes a snapshot of the cache (a pointer per
+/// Document); a Document deleted meanwhile is reconciled as gone.
+async fn resync(store: Store<Document>, queue: Arc<WorkQueue>, period: Duration) {
+    // Wake at most this often; each wake-up queues the Documents whose turn came.
+    const TICK: Duration = Duration::from_millis(100);
+    loop {
+        let docs = store.state();
+        let started = tokio::time::Instant::now();
+        if docs.is_empty() {
+            tokio::time::sleep(period).await;
+            continue;
+        }
+        let per_tick =
+            (docs.len() as f64 * TICK.as_secs_f64() / period.as_secs_f64()).max(f64::MIN_POSITIVE);
+        let mut due = 0.0;
+        let mut docs = docs.into_iter();
+        let mut tick = tokio::time::interval_at(started + TICK, TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        'pass: loop {
+            tick.tick().await;
+            due += per_tick;
+            while due >= 1.0 {
+                due -= 1.0;
+                let Some(doc) = docs.next() else { break 'pass };
+                if let Some(key) = Key::of(&doc) {
+                    queue.resync(key);
+                }
+            }
+        }
+        tokio::time::sleep_until(started + period).await;
+    }
+}
+
 /// Runs the controller until `shutdown` is pulled, then lets running reconciles finish within
 /// `settings.shutdown_timeout`. Returns whether they all finished in time.
 pub async fn run(
@@ -159,18 +320,18 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> bool {
     let namespace = settings.namespace.as_deref();
-    let queue = Arc::new(Queue::new(metrics.clone()));
+    let queue = Arc::new(WorkQueue::new(metrics.clone()));
 
-    // Readiness: both caches have finished their first list. (Watching the streams for `InitDone` rather than
-    // awaiting `Store::wait_until_ready`: that wakes only one waiter, and the Controller already waits on the
-    // Document store.)
+    // Readiness: both caches have finished their first list.
     readiness.not_ready(
         CACHES_CHECK,
         "waiting for the first list of Documents and published ConfigMaps (if this lasts, the log says why: \
          often the CRD is not installed or RBAC does not allow list/watch)",
     );
-    let (docs_store, docs_writer) = reflector::store::<Document>();
-    let (cms_store, cms_writer) = reflector::store::<ConfigMap>();
+    let mut docs_writer = Writer::<Document>::default();
+    let docs_store = docs_writer.as_reader();
+    let mut cms_writer = Writer::<ConfigMap>::default();
+    let cms_store = cms_writer.as_reader();
     let synced = Arc::new(Synced {
         docs: AtomicBool::new(false),
         cms: AtomicBool::new(false),
@@ -179,95 +340,85 @@ pub async fn run(
         readiness: readiness.clone(),
     });
 
-    // The watchers, built only here. kubewhy's never-silent layer wraps these two streams.
-    let docs_queue = queue.clone();
-    let docs_synced = synced.clone();
-    let owned = settings.ownership.metrics().documents_owned.clone();
-    // Both watchers follow this replica's share (every Document without a ring); see `shard::watch`.
-    let watch_timeout = settings.watch_timeout;
-    let selector = settings.shard_selector.clone();
-    let strays = settings.ownership.metrics().strays.clone();
-    let docs_events = follow(
-        api::<Document>(&client, namespace),
-        Follow {
-            cache: Cache::Documents,
-            ownership: settings.ownership.clone(),
-            slot_of: Slot::of_object::<Document>,
-            config: Arc::new(move |_: &Target| {
-                watcher::Config::default()
-                    .any_semantic()
-                    .timeout(watch_timeout)
-            }),
-            on_start: Arc::new(move |target: &Target| {
-                let filtered = target.server_side && !target.slots.is_all();
-                selector.set(filtered.then(|| target.slots.shard_selector()).flatten());
-            }),
-            on_stray: Arc::new(move |doc: &Document| {
-                strays.inc();
-                warn!(
-                    namespace = doc.namespace().unwrap_or_default(),
-                    name = doc.name_any(),
-                    "the API server sent a Document outside this replica's ranges although asked to filter by \
-                     shardSelector; dropped on the client"
-                );
-            }),
-        },
-    )
-    .diagnosed(watch(DOCUMENTS_WATCHER, settings))
-    .modify(trim)
-    .reflect(docs_writer)
-    .inspect_ok(move |event| {
-        if matches!(event, watcher::Event::InitDone) {
-            docs_synced.mark(&docs_synced.docs);
-        }
-        if !matches!(event, watcher::Event::InitApply(_) | watcher::Event::Init) {
-            crate::shard::metrics::set(&owned, docs_synced.docs_store.len());
-        }
-    });
-    // Triggers from a (re)list only once the store holds it (see `after_sync`).
-    let docs = after_sync(docs_events, docs_store.clone())
-        .applied_objects()
-        .predicate_filter(reconcile_relevant, PredicateConfig::default())
-        .inspect_ok(move |doc| docs_queue.triggered(ObjectRef::from_obj(doc)));
-
-    let cms_queue = queue.clone();
-    let cms_synced = synced.clone();
-    let cms_events = follow(
-        api::<ConfigMap>(&client, namespace),
-        Follow {
-            cache: Cache::ConfigMaps,
-            ownership: settings.ownership.clone(),
-            slot_of: Slot::of_label::<ConfigMap>,
-            config: Arc::new(move |target: &Target| {
-                watcher::Config::default()
-                    .labels(&config_map_selector_for(target.slots))
-                    .any_semantic()
-                    .timeout(watch_timeout)
-            }),
-            on_start: Arc::new(|_: &Target| {}),
-            on_stray: Arc::new(|_: &ConfigMap| {}),
-        },
-    )
-    .diagnosed(watch(CONFIGMAPS_WATCHER, settings))
-    .modify(trim)
-    .reflect(cms_writer)
-    .inspect_ok(move |event| {
-        if matches!(event, watcher::Event::InitDone) {
-            cms_synced.mark(&cms_synced.cms);
-        }
-    });
-    let cms = after_sync(cms_events, cms_store.clone())
-        .touched_objects()
-        .inspect_ok(move |cm: &ConfigMap| {
-            let ns = cm.namespace().unwrap_or_default();
-            for owner in cm.owner_references() {
-                if owner.kind == Document::kind(&())
-                    && owner.api_version == Document::api_version(&())
-                {
-                    cms_queue.triggered(ObjectRef::new(&owner.name).within(&ns));
-                }
+    // The watchers, built only here. kubewhy's never-silent layer wraps these two streams (it diagnoses, logs once
+    // per cause and backs off; its errors are only noted here).
+    let docs = {
+        let (queue, synced, store) = (queue.clone(), synced.clone(), docs_store.clone());
+        let owned = settings.ownership.metrics().documents_owned.clone();
+        // Both watchers follow this replica's share (every Document without a ring); see `shard::watch`.
+        let watch_timeout = settings.watch_timeout;
+        let selector = settings.shard_selector.clone();
+        let strays = settings.ownership.metrics().strays.clone();
+        let events = follow(
+            api::<Document>(&client, namespace),
+            Follow {
+                cache: Cache::Documents,
+                ownership: settings.ownership.clone(),
+                slot_of: Slot::of_object::<Document>,
+                config: Arc::new(move |_: &Target| {
+                    watcher::Config::default()
+                        .any_semantic()
+                        .timeout(watch_timeout)
+                }),
+                on_start: Arc::new(move |target: &Target| {
+                    let filtered = target.server_side && !target.slots.is_all();
+                    selector.set(filtered.then(|| target.slots.shard_selector()).flatten());
+                }),
+                on_stray: Arc::new(move |doc: &Document| {
+                    strays.inc();
+                    warn!(
+                        namespace = doc.namespace().unwrap_or_default(),
+                        name = doc.name_any(),
+                        "the API server sent a Document outside this replica's ranges although asked to filter \
+                         by shardSelector; dropped on the client"
+                    );
+                }),
+            },
+        )
+        .diagnosed(watch(DOCUMENTS_WATCHER, settings));
+        drive(events, DOCUMENTS_WATCHER, move |event| {
+            let counts = !matches!(event, watcher::Event::InitApply(_) | watcher::Event::Init);
+            on_document_event(
+                event.modify(trim_document),
+                &mut docs_writer,
+                &store,
+                &queue,
+                &synced,
+            );
+            if counts {
+                crate::shard::metrics::set(&owned, store.len());
             }
-        });
+        })
+    };
+    let cms = {
+        let (queue, synced) = (queue.clone(), synced.clone());
+        let watch_timeout = settings.watch_timeout;
+        let events = follow(
+            api::<ConfigMap>(&client, namespace),
+            Follow {
+                cache: Cache::ConfigMaps,
+                ownership: settings.ownership.clone(),
+                slot_of: Slot::of_label::<ConfigMap>,
+                config: Arc::new(move |target: &Target| {
+                    watcher::Config::default()
+                        .labels(&config_map_selector_for(target.slots))
+                        .any_semantic()
+                        .timeout(watch_timeout)
+                }),
+                on_start: Arc::new(|_: &Target| {}),
+                on_stray: Arc::new(|_: &ConfigMap| {}),
+            },
+        )
+        .diagnosed(watch(CONFIGMAPS_WATCHER, settings));
+        drive(events, CONFIGMAPS_WATCHER, move |event| {
+            on_config_map_event(
+                event.modify(reconcile::trim_config_map),
+                &mut cms_writer,
+                &queue,
+                &synced,
+            );
+        })
+    };
 
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -281,8 +432,6 @@ pub async fn run(
         configmaps: cms_store,
         metrics: metrics.clone(),
         backoff: ErrorBackoff::new(settings.error_backoff_min, settings.error_backoff_max),
-        resync: settings.resync,
-        queue: queue.clone(),
         inspector: settings.inspector.clone(),
     });
 
@@ -292,60 +441,33 @@ pub async fn run(
         resync_s = settings.resync.as_secs_f64(),
         "starting the controller"
     );
-    // Slots taken over: reconcile every cached Document in them (their periodic requeues were dropped while another
-    // replica owned them, and unchanged ones pass no predicate).
-    let activations = settings.ownership.take_activations().map(|rx| {
-        let store = docs_store.clone();
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|s| (s, rx)) })
-            .flat_map(move |slots: SlotSet| {
-                let refs: Vec<ObjectRef<Document>> = store
-                    .state()
-                    .iter()
-                    .filter(|d| Slot::of_object(&***d).is_some_and(|s| slots.contains(s)))
-                    .map(|d| ObjectRef::from_obj(&**d))
-                    .collect();
-                futures::stream::iter(refs)
-            })
-    });
-    let ownership = settings.ownership.clone();
-    let mut controller = Controller::for_stream(docs, docs_store)
-        .owns_stream(cms)
-        .with_config(controller::Config::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(shutdown.wait());
-    if let Some(activations) = activations {
-        controller = controller.reconcile_on(activations);
-    }
-    let drive = controller
-        .run(
-            move |doc, ctx| crate::shard::gate::reconcile(ownership.clone(), doc, ctx),
-            reconcile::error_policy,
-            ctx,
-        )
-        .for_each(|result| {
-            match result {
-                Ok(_) => {}
-                // Already logged by the error policy, with the attempt and the retry delay.
-                Err(controller::Error::ReconcilerFailed(..)) => {}
-                Err(controller::Error::ObjectNotFound(obj)) => {
-                    // A trigger for an object deleted meanwhile: usually harmless (kube-rs#1167).
-                    debug!(object = %obj, "skipped a reconcile: the object is gone");
-                    let key = ObjectRef::<Document>::new(&obj.name);
-                    let key = match &obj.namespace {
-                        Some(ns) => key.within(ns),
-                        None => key,
-                    };
-                    queue.started(&key);
-                }
-                Err(controller::Error::QueueError(e)) => {
-                    // Diagnosed, logged (once per cause) and backed off by the watcher that failed.
-                    debug!(error = %reconcile::describe(&e), "a watcher error, already reported by its watcher");
-                }
-                Err(controller::Error::RunnerError(e)) => {
-                    error!(error = %reconcile::describe(&e), "the controller's runner failed");
-                }
-            }
-            futures::future::ready(())
-        });
+    let dispatch = dispatch(
+        queue.clone(),
+        docs_store.clone(),
+        ctx.configmaps.clone(),
+        ctx,
+        settings.ownership.clone(),
+        settings.concurrency,
+        shutdown.clone(),
+    );
+    // Slots taken over: reconcile every cached Document in them (the resync may be far off, and unchanged ones are
+    // not queued by their watch).
+    let activations = activations(
+        settings.ownership.take_activations(),
+        docs_store.clone(),
+        queue.clone(),
+    );
+    let resync = resync(docs_store, queue.clone(), settings.resync);
+    // The watchers and the resync run until the dispatcher has drained after shutdown.
+    let drive = async {
+        tokio::select! {
+            () = dispatch => {}
+            () = docs => warn!("the Documents watch ended"),
+            () = cms => warn!("the ConfigMaps watch ended"),
+            () = resync => {}
+            () = activations => {}
+        }
+    };
 
     let deadline = async {
         shutdown.wait().await;
@@ -365,34 +487,121 @@ pub async fn run(
     finished
 }
 
+/// Hands queued Documents to at most `concurrency` reconciles at once, once both caches have synced; on shutdown it
+/// starts no more and returns when the running ones have finished.
+async fn dispatch(
+    queue: Arc<WorkQueue>,
+    store: Store<Document>,
+    configmaps: Store<ConfigMap>,
+    ctx: Arc<Context>,
+    ownership: Ownership,
+    concurrency: u16,
+    shutdown: Shutdown,
+) {
+    let permits = Arc::new(Semaphore::new(usize::from(concurrency.max(1))));
+    let mut running = JoinSet::new();
+    let stopping = shutdown.wait();
+    tokio::pin!(stopping);
+    // Both caches first: a reconcile that finds no ConfigMap in a cache still listing would ask the API server.
+    let ready = async {
+        (
+            store.wait_until_ready().await,
+            configmaps.wait_until_ready().await,
+        )
+    };
+    tokio::select! {
+        (docs, cms) = ready => if docs.is_err() || cms.is_err() {
+            warn!("a cache was dropped before its first list completed; no reconcile will run");
+            return;
+        },
+        () = &mut stopping => return,
+    }
+    loop {
+        let next = async {
+            let permit = permits.clone().acquire_owned().await.ok()?;
+            Some((permit, queue.next().await?))
+        };
+        let (permit, key) = tokio::select! {
+            next = next => match next {
+                Some(next) => next,
+                None => break,
+            },
+            () = &mut stopping => break,
+            // Reap finished reconciles so the set does not grow (a panic is caught and reported inside the task).
+            Some(result) = running.join_next(), if !running.is_empty() => {
+                if let Err(e) = result {
+                    error!(error = %e, "a reconcile task ended abnormally");
+                }
+                continue;
+            }
+        };
+        let Some(doc) = store.get(&key.object_ref()) else {
+            debug!(object = %key, "skipped a reconcile: the object is gone");
+            queue.done(&key, None);
+            continue;
+        };
+        let (queue, ctx, ownership) = (queue.clone(), ctx.clone(), ownership.clone());
+        running.spawn(async move {
+            let attempt = AssertUnwindSafe(crate::shard::gate::reconcile(
+                ownership,
+                doc.clone(),
+                ctx.clone(),
+            ));
+            let retry = match attempt.catch_unwind().await {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(reconcile::error_policy(doc, &err, ctx)),
+                // A bug, not an API failure: say so, and retry after the back-off like a failure (the Document must
+                // not stay marked as running).
+                Err(_) => {
+                    error!(object = %key, "a reconcile panicked; retrying it with back-off");
+                    Some(ctx.backoff.failed(&key.object_ref()).delay)
+                }
+            };
+            queue.done(&key, retry);
+            drop(permit);
+        });
+    }
+    queue.close();
+    while let Some(result) = running.join_next().await {
+        if let Err(e) = result {
+            error!(error = %e, "a reconcile task ended abnormally");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::DocumentSpec;
 
-    #[test]
-    fn status_and_label_changes_are_not_relevant_but_spec_and_deletion_are() {
+    fn doc(content: &str, hide: bool, publish: bool) -> Document {
         let mut d = Document::new(
             "d",
             DocumentSpec {
                 title: "t".into(),
-                content: String::new(),
-                hide: false,
-                publish: false,
+                content: content.into(),
+                hide,
+                publish,
             },
         );
         d.metadata.generation = Some(1);
-        let base = reconcile_relevant(&d);
+        d
+    }
+
+    #[test]
+    fn status_and_label_changes_are_not_relevant_but_spec_and_deletion_are() {
+        let d = doc("", false, false);
+        let base = relevant(&d);
         let mut status_only = d.clone();
         status_only.status = Some(Default::default());
         status_only.metadata.labels = Some([("a".to_string(), "b".to_string())].into());
-        assert_eq!(reconcile_relevant(&status_only), base);
+        assert_eq!(relevant(&status_only), base);
         let mut spec = d.clone();
         spec.metadata.generation = Some(2);
-        assert_ne!(reconcile_relevant(&spec), base);
+        assert_ne!(relevant(&spec), base);
         let mut finalized = d.clone();
         finalized.metadata.finalizers = Some(vec![reconcile::FINALIZER.into()]);
-        assert_ne!(reconcile_relevant(&finalized), base);
+        assert_ne!(relevant(&finalized), base);
     }
 
     #[test]
@@ -412,5 +621,32 @@ mod tests {
         trim(&mut cm);
         assert!(cm.metadata.managed_fields.is_none());
         assert_eq!(cm.annotations().len(), 1);
+    }
+
+    #[test]
+    fn cached_documents_keep_their_content_only_when_they_publish_it() {
+        for (hide, publish, kept) in [
+            (false, true, true),
+            (true, true, false),
+            (false, false, false),
+        ] {
+            let mut d = doc("lorem ipsum", hide, publish);
+            d.metadata.labels = Some([("a".to_string(), "b".to_string())].into());
+            d.metadata.managed_fields = Some(vec![Default::default()]);
+            let before = relevant(&d);
+            trim_document(&mut d);
+            assert_eq!(
+                d.spec.content.is_empty(),
+                !kept,
+                "hide {hide} publish {publish}"
+            );
+            assert!(d.metadata.labels.is_none() && d.metadata.managed_fields.is_none());
+            assert_eq!(
+                relevant(&d),
+                before,
+                "trimming changes nothing a reconcile depends on"
+            );
+            assert_eq!(d.spec.title, "t");
+        }
     }
 }

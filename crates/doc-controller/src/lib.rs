@@ -6,7 +6,8 @@
 //! graceful shutdown, metrics, health and readiness endpoints, and RBAC generated from one declaration of needs.
 //!
 //! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
-//! [`reconcile`] (what one reconcile does), [`queue`] (the Documents waiting for a worker), [`backoff`] (per-object
+//! [`reconcile`] (what one reconcile does), [`recorder`] (events, repeats aggregated into series), [`queue`] (which
+//! Documents need a reconcile and when), [`backoff`] (per-object
 //! retry delays), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
 //! election and the Lease primitives the ring shares), [`shard`] (scaling out: a ring of replicas sharing the
 //! Documents), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
@@ -36,6 +37,7 @@ pub mod preflight;
 pub mod queue;
 pub mod readiness;
 pub mod reconcile;
+pub mod recorder;
 pub mod run;
 pub mod shard;
 pub mod shutdown;

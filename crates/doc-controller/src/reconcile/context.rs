@@ -1,19 +1,17 @@
-//! What every reconcile shares: the [`Context`] (client, event recorder, caches, metrics, back-off, queue) and the
+//! What every reconcile shares: the [`Context`] (client, event recorder, caches, metrics, back-off) and the
 //! names doc-controller writes under (its finalizer and its server-side apply field manager).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::backoff::ErrorBackoff;
 use crate::document::Document;
 use crate::metrics::Metrics;
 use crate::needs::NAME;
-use crate::queue::Queue;
+use crate::recorder::Recorder;
 
 /// The finalizer that guards a Document's deletion until its ConfigMap is removed.
 pub const FINALIZER: &str = "documents.kube.rs/cleanup";
@@ -32,10 +30,6 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Per-object retry delays.
     pub backoff: ErrorBackoff<ObjectRef<Document>>,
-    /// The periodic resync interval (requeue after a success).
-    pub resync: Duration,
-    /// The queue-depth tracker.
-    pub queue: Arc<Queue>,
     /// The client's request recorder: a failed reconcile's log names the request that failed.
     pub inspector: Option<kubewhy::trace::Inspector>,
 }

@@ -23,20 +23,25 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
+use std::time::Duration;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use context::{Context, FIELD_MANAGER, FINALIZER};
 pub use error::{Error, describe};
-pub use publish::{MANAGED_BY, desired_config_map};
+pub use publish::{MANAGED_BY, desired_config_map, trim_config_map};
 pub use status::desired_status;
 
 use crate::document::Document;
 use crate::metrics::Outcome;
 
-/// Reconciles one Document (the `Controller`'s reconcile function).
-pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<Action, Error> {
+/// Whether a Document is published as a ConfigMap (and so the only kind whose content the reconciler reads).
+pub fn publishes(doc: &Document) -> bool {
+    doc.spec.publish && !doc.spec.hide
+}
+
+/// Reconciles one Document. An up-to-date Document costs no request; the periodic resync visits it again.
+pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Error> {
     let key = ObjectRef::from_obj(&*doc);
-    ctx.queue.started(&key);
     let span = info_span!(
         "reconcile",
         namespace = doc.namespace().unwrap_or_default(),
@@ -47,10 +52,10 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<Action, 
         let timer = ctx.metrics.reconcile_started();
         let result = reconcile_inner(doc.clone(), &ctx).await;
         match &result {
-            Ok(action) => {
+            Ok(()) => {
                 ctx.backoff.succeeded(&key);
                 timer.finish(Outcome::Success);
-                debug!(?action, "reconciled");
+                debug!("reconciled");
             }
             Err(err) => {
                 timer.finish(Outcome::Error);
@@ -64,8 +69,8 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<Action, 
     .await
 }
 
-/// Decides when to retry a failed Document (the `Controller`'s error policy): per-object exponential back-off.
-pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Action {
+/// Decides when to retry a failed Document: per-object exponential back-off. Returns the delay.
+pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Duration {
     let key = ObjectRef::from_obj(&*doc);
     let retry = ctx.backoff.failed(&key);
     ctx.metrics.failure(err.class());
@@ -97,10 +102,10 @@ pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Actio
         help = help.as_str(),
         "reconcile failed; retrying with back-off"
     );
-    Action::requeue(retry.delay)
+    retry.delay
 }
 
-async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<Action, Error> {
+async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<(), Error> {
     let namespace = doc
         .namespace()
         .ok_or_else(|| Error::Malformed("it has no namespace".into()))?;
@@ -113,12 +118,12 @@ async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<Action, Er
     })
     .await;
     match result {
-        Ok(action) => Ok(action),
+        Ok(_) => Ok(()),
         // The finalizer was ours to remove and the object is gone: an earlier reconcile (or another replica
         // during a hand-over) already finished the cleanup. Nothing is left to do.
         Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
             debug!("the Document is already gone: its cleanup is complete");
-            Ok(Action::await_change())
+            Ok(())
         }
         Err(e) => Err(match e {
             finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
@@ -144,14 +149,14 @@ async fn apply(doc: &Document, ctx: &Context) -> Result<Action, Error> {
         )
         .await?;
     }
-    let published = if doc.spec.publish && !doc.spec.hide {
+    let published = if publishes(doc) {
         Some(publish::ensure_config_map(doc, ctx).await?)
     } else {
         publish::remove_config_map(doc, ctx).await?;
         None
     };
     status::write_status(doc, &status, desired_status(doc, published), ctx).await?;
-    Ok(Action::requeue(ctx.resync))
+    Ok(Action::await_change())
 }
 
 /// The Document is being deleted and still carries the finalizer.

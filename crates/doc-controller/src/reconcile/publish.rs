@@ -1,7 +1,9 @@
 //! The ConfigMap a published Document owns: what it should hold, and creating, repairing or removing it — from the
-//! cache first, so an up-to-date ConfigMap costs no request.
+//! cache first, so an up-to-date ConfigMap costs no request. The cache keeps a digest of each value doc-controller
+//! writes instead of the value (the content would otherwise be cached twice: in the Document and in its ConfigMap).
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -45,22 +47,49 @@ pub fn desired_config_map(doc: &Document) -> Result<ConfigMap, Error> {
     })
 }
 
+/// The data keys doc-controller writes.
+const KEYS: [&str; 2] = ["title", "content"];
+
+/// What the cache keeps of a value: its length and a 64-bit hash (enough to tell an edited value from ours).
+fn digest(value: &str) -> String {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    format!("{}:{:016x}", value.len(), h.finish())
+}
+
+/// Trims a ConfigMap for the cache: managed fields and annotations dropped, the values doc-controller writes kept as
+/// digests, other data and binary data dropped (doc-controller neither reads nor manages them).
+pub fn trim_config_map(cm: &mut ConfigMap) {
+    cm.metadata.managed_fields = None;
+    cm.metadata.annotations = None;
+    cm.binary_data = None;
+    if let Some(data) = cm.data.as_mut() {
+        data.retain(|k, _| KEYS.contains(&k.as_str()));
+        for value in data.values_mut() {
+            *value = digest(value);
+        }
+    }
+}
+
 /// Whether a ConfigMap is owned by this Document (an ownerReference with its uid).
 fn owned_by(cm: &ConfigMap, doc: &Document) -> bool {
     let Some(uid) = doc.uid() else { return false };
     cm.owner_references().iter().any(|o| o.uid == uid)
 }
 
-/// Whether a ConfigMap already says what the desired one says (fields of other managers are left alone, as
-/// server-side apply does).
+/// Whether a (trimmed) ConfigMap already says what the desired one says (fields of other managers are left alone,
+/// as server-side apply does).
 fn up_to_date(cm: &ConfigMap, desired: &ConfigMap, doc: &Document) -> bool {
-    let data = |c: &ConfigMap, k: &str| c.data.as_ref().and_then(|d| d.get(k).cloned());
+    fn data<'a>(c: &'a ConfigMap, k: &str) -> Option<&'a String> {
+        c.data.as_ref()?.get(k)
+    }
     let label = |c: &ConfigMap, k: &str| c.labels().get(k).cloned();
     owned_by(cm, doc)
         && label(cm, MANAGED_BY).as_deref() == Some(NAME)
         && label(cm, SLOT_LABEL) == label(desired, SLOT_LABEL)
-        && data(cm, "title") == data(desired, "title")
-        && data(cm, "content") == data(desired, "content")
+        && KEYS.iter().all(|k| {
+            data(cm, k).map(String::as_str) == data(desired, k).map(|v| digest(v)).as_deref()
+        })
 }
 
 /// The published ConfigMap from the cache, or from the API server when the cache has none (a ConfigMap without
@@ -75,7 +104,12 @@ async fn find_config_map(doc: &Document, ctx: &Context) -> Result<Option<Arc<Con
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
     api.get_opt(&name)
         .await
-        .map(|cm| cm.map(Arc::new))
+        .map(|cm| {
+            cm.map(|mut cm| {
+                trim_config_map(&mut cm);
+                Arc::new(cm)
+            })
+        })
         .map_err(|source| Error::ReadConfigMap {
             namespace,
             name,
@@ -161,7 +195,14 @@ mod tests {
         let d = sample(false, true);
         let cm = desired_config_map(&d).unwrap();
         assert!(owned_by(&cm, &d));
-        assert!(up_to_date(&cm, &cm, &d));
+        let mut cached = cm.clone();
+        trim_config_map(&mut cached);
+        assert!(up_to_date(&cached, &cm, &d));
+        assert_ne!(
+            cached.data.as_ref().unwrap()["content"],
+            cm.data.as_ref().unwrap()["content"],
+            "the cache keeps a digest"
+        );
         let owner = &cm.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!(owner.controller, Some(true));
         assert_eq!(owner.kind, "Document");
@@ -171,8 +212,9 @@ mod tests {
             .as_mut()
             .unwrap()
             .insert("title".into(), "x".into());
+        trim_config_map(&mut edited);
         assert!(!up_to_date(&edited, &cm, &d));
-        let mut unlabelled = cm.clone();
+        let mut unlabelled = cached.clone();
         unlabelled.labels_mut().remove(SLOT_LABEL);
         assert!(
             !up_to_date(&unlabelled, &cm, &d),

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 
 use kube::ResourceExt;
-use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
 use tracing::{debug, info};
 
 use super::ownership::Ownership;
@@ -22,16 +20,15 @@ pub async fn reconcile(
     ownership: Ownership,
     doc: Arc<Document>,
     ctx: Arc<Context>,
-) -> Result<Action, Error> {
+) -> Result<(), Error> {
     let slot = Slot::of_object(&*doc);
     let Some(permit) = slot.and_then(|s| ownership.permit(s)) else {
-        ctx.queue.started(&ObjectRef::from_obj(&*doc));
         debug!(
             namespace = doc.namespace().unwrap_or_default(),
             name = doc.name_any(),
             "not reconciled here: its slot is not active on this replica"
         );
-        return Ok(Action::await_change());
+        return Ok(());
     };
     if let Some(after) = permit.first_after_handover {
         ownership

@@ -154,7 +154,7 @@ async fn full_lifecycle() {
 }
 
 #[tokio::test]
-async fn no_status_write_on_a_noop_reconcile() {
+async fn no_request_on_a_noop_reconcile_or_a_restart() {
     // A control plane of its own, so that the API server's request counters see this controller only.
     let cp = tokio::task::spawn_blocking(|| ControlPlane::start(Options::default()))
         .await
@@ -209,4 +209,29 @@ async fn no_status_write_on_a_noop_reconcile() {
         "no-op reconciles sent requests"
     );
     assert_eq!(doc_after.condition(READY).unwrap().status, "True");
+
+    // A restart with everything up to date sends nothing either: the new process lists, reconciles every
+    // Document from its caches and finds nothing to do.
+    drop(controller);
+    let requests_after = apiserver_requests(&admin, &watched).await;
+    let controller = Controller::start(
+        "restarted",
+        cp.kubeconfig(),
+        &["--namespace", &ns, "--resync", "300ms"],
+    );
+    let ready = controller.wait_ready().await;
+    assert!(ready.contains("ok   caches: synced"), "{ready}");
+    eventually("2 reconciles after the restart", T, || async {
+        (controller.metric(success).await >= 2.0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        apiserver_requests(&admin, &watched).await,
+        requests_after,
+        "a restart with everything up to date sent requests"
+    );
+    assert_eq!(
+        docs.get("steady").await.unwrap().resource_version(),
+        doc_before.resource_version()
+    );
 }
