@@ -3,27 +3,27 @@
 //! error, a Warning event, and a per-object retry with growing delays).
 //!
 //! Every step is idempotent and reads the world from the caches first, so a reconcile of an up-to-date Document
-//! sends no request at all. This module holds the Controller's two functions, [`reconcile`] and [`error_policy`],
-//! and the flow between them; each step lives in its own module: `context` (what every reconcile shares), `error`
-//! (a failed step), `events`, `publish` (the ConfigMap), `status` and `report` (a failure made visible on the
-//! Document).
+//! sends no request at all. Writes that do not depend on each other go out together (an event beside the status,
+//! the deletion's event beside the finalizer's removal). This module holds the controller's two functions,
+//! [`reconcile`] and [`error_policy`], and the flow between them; each step lives in its own module: `context` (what
+//! every reconcile shares), `error` (a failed step), `events`, `finalizer`, `publish` (the ConfigMap), `status` and
+//! `report` (a failure made visible on the Document).
 
 mod context;
 mod error;
 mod events;
+mod finalizer;
 mod publish;
 mod report;
 mod status;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
-use std::time::Duration;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use context::{Context, FIELD_MANAGER, FINALIZER};
@@ -110,67 +110,92 @@ async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<(), Error>
         .namespace()
         .ok_or_else(|| Error::Malformed("it has no namespace".into()))?;
     let api: Api<Document> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, doc, |event| async {
-        match event {
-            finalizer::Event::Apply(doc) => apply(&doc, ctx).await,
-            finalizer::Event::Cleanup(doc) => cleanup(&doc, ctx).await,
+    match (
+        finalizer::position(&doc),
+        doc.metadata.deletion_timestamp.is_some(),
+    ) {
+        // First the finalizer; its watch event brings the next reconcile, which finds it there.
+        (None, false) => finalizer::add(&api, &doc).await,
+        (Some(_), false) => apply(&doc, ctx).await,
+        (Some(index), true) => cleanup(&doc, index, &api, ctx).await,
+        // Being deleted and no longer ours: nothing left to do.
+        (None, true) => Ok(()),
+    }
+}
+
+/// Both results, or the first failure; a second failure is logged so that it is not lost.
+fn both(first: Result<(), Error>, second: Result<(), Error>) -> Result<(), Error> {
+    match (first, second) {
+        (Err(e), Err(also)) => {
+            warn!(error = %describe(&also), "a second step of the reconcile failed too");
+            Err(e)
         }
-    })
-    .await;
-    match result {
-        Ok(_) => Ok(()),
-        // The finalizer was ours to remove and the object is gone: an earlier reconcile (or another replica
-        // during a hand-over) already finished the cleanup. Nothing is left to do.
-        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
-            debug!("the Document is already gone: its cleanup is complete");
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
+/// The Document exists, carries the finalizer and is not being deleted. The `HideRequested` event and the rest
+/// (ConfigMap, status) are sent together: neither waits for the other.
+async fn apply(doc: &Document, ctx: &Context) -> Result<(), Error> {
+    let status = doc.status.clone().unwrap_or_default();
+    let event = async {
+        if doc.spec.hide && !status.hidden {
+            info!("hiding the Document");
+            events::publish(
+                doc,
+                ctx,
+                EventType::Normal,
+                "HideRequested",
+                "Hiding",
+                format!("Hiding `{}`", doc.name_any()),
+            )
+            .await
+        } else {
             Ok(())
         }
-        Err(e) => Err(match e {
-            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-            finalizer::Error::AddFinalizer(e) => Error::AddFinalizer(e),
-            finalizer::Error::RemoveFinalizer(e) => Error::RemoveFinalizer(e),
-            other => Error::Malformed(other.to_string()),
-        }),
-    }
-}
-
-/// The Document exists and is not being deleted.
-async fn apply(doc: &Document, ctx: &Context) -> Result<Action, Error> {
-    let status = doc.status.clone().unwrap_or_default();
-    if doc.spec.hide && !status.hidden {
-        info!("hiding the Document");
-        events::publish(
-            doc,
-            ctx,
-            EventType::Normal,
-            "HideRequested",
-            "Hiding",
-            format!("Hiding `{}`", doc.name_any()),
-        )
-        .await?;
-    }
-    let published = if publishes(doc) {
-        Some(publish::ensure_config_map(doc, ctx).await?)
-    } else {
-        publish::remove_config_map(doc, ctx).await?;
-        None
     };
-    status::write_status(doc, &status, desired_status(doc, published), ctx).await?;
-    Ok(Action::await_change())
+    let rest = async {
+        let published = if publishes(doc) {
+            Some(publish::ensure_config_map(doc, ctx).await?)
+        } else {
+            publish::remove_config_map(doc, ctx).await?;
+            None
+        };
+        status::write_status(doc, &status, desired_status(doc, published), ctx).await
+    };
+    let (rest, event) = tokio::join!(rest, event);
+    both(rest, event)
 }
 
-/// The Document is being deleted and still carries the finalizer.
-async fn cleanup(doc: &Document, ctx: &Context) -> Result<Action, Error> {
+/// The Document is being deleted and still carries the finalizer at `index`: its ConfigMap goes first, then the
+/// `DeleteRequested` event and the finalizer's removal together (the deletion does not wait on an event; a failed
+/// event is reported like any failed step, though the Document may be gone by then).
+async fn cleanup(
+    doc: &Document,
+    index: usize,
+    api: &Api<Document>,
+    ctx: &Context,
+) -> Result<(), Error> {
     info!("deleting the Document: removing what it published");
-    events::publish(
+    publish::remove_config_map(doc, ctx).await?;
+    let event = events::publish(
         doc,
         ctx,
         EventType::Normal,
         "DeleteRequested",
         "Deleting",
         format!("Delete `{}`", doc.name_any()),
-    )
-    .await?;
-    publish::remove_config_map(doc, ctx).await?;
-    Ok(Action::await_change())
+    );
+    let (removed, event) = tokio::join!(finalizer::remove(api, doc, index), event);
+    let removed = match removed {
+        // The object is gone: an earlier reconcile (or another replica during a hand-over) already finished the
+        // cleanup. Nothing is left to do.
+        Err(Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
+            debug!("the Document is already gone: its cleanup is complete");
+            Ok(())
+        }
+        other => other,
+    };
+    both(removed, event)
 }
