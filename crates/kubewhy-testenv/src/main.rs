@@ -1,5 +1,6 @@
 //! `kubewhy-dev`: runs kubewhy's local control plane for people (the tests use the library directly).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -50,7 +51,9 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The cargo way, as every binary of the workspace: `error:` and each cause once under `Caused by:`.
+            let color = kubewhy::render::ColorChoice::Auto.colors(std::io::stderr().is_terminal());
+            kubewhy::render::chain::eprint_error(e.as_ref(), color);
             if let Some(help) = e
                 .downcast_ref::<kubewhy_testenv::Error>()
                 .and_then(kubewhy_testenv::Error::help)
