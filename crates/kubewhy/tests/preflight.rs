@@ -1062,3 +1062,56 @@ async fn explain_live_and_check_suggest_the_same_name_for_one_typo() {
         assert_eq!(from_live, want, "explain --live, for {typo}");
     }
 }
+
+/// CA data that holds the API server's own (leaf) certificate: kubectl (Go) trusts it, kube-rs (rustls) answers
+/// `UnknownIssuer` — and `check` says which: the CA data is not a root (kube#1767).
+#[tokio::test]
+async fn ca_data_holding_the_server_s_own_certificate_is_named() {
+    let state = env().state();
+    let leaf = state.dir.join("apiserver.crt");
+    assert!(
+        leaf.exists(),
+        "the control plane keeps its serving certificate at {}",
+        leaf.display()
+    );
+    let kubeconfig = kubewhy_testenv::scratch_path("leaf-ca.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
+             contexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: {}\n",
+            state.server,
+            leaf.display(),
+            state.admin_token
+        ),
+    )
+    .unwrap();
+    // Go accepts the leaf as a trust anchor.
+    let (ok, out, err) = env()
+        .kubectl_with(&kubeconfig, &["get", "--raw", "/version"], None)
+        .unwrap();
+    assert!(ok, "kubectl with the leaf as CA data: {out}{err}");
+
+    let config = kubewhy::kubeconfig::load(Some(&kubeconfig), None)
+        .await
+        .unwrap();
+    let report = preflight::run(&config, &Needs::new("ctl"), &Options::default())
+        .await
+        .unwrap();
+    let reach = check_named(&report, CheckKind::Reach, "reachable");
+    let d = reach.diagnosis.clone().expect("rustls refuses the leaf");
+    assert_eq!(
+        d.cause,
+        kubewhy::Cause::Tls {
+            failure: kubewhy::cause::TlsFailure::CaNotRoot
+        },
+        "{:#?}",
+        d.describe()
+    );
+    assert!(
+        d.describe().cause.contains("leaf or intermediate"),
+        "{:#?}",
+        d.describe()
+    );
+    assert!(d.summary().contains(&state.server), "{}", d.summary());
+}

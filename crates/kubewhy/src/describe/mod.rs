@@ -160,11 +160,17 @@ fn in_namespace(r: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// The server a request went to: `` `https://host:6443` `` or `the API server`.
+/// The server a request went to: `` `https://host:6443` `` (scheme and authority of an absolute URL, or the host
+/// a transport error names), else `the API server`.
 fn server_text(r: &Request) -> String {
-    r.url
-        .as_deref()
-        .map_or_else(|| "the API server".into(), |u| format!("`{u}`"))
+    let Some(url) = r.url.as_deref().filter(|u| !u.starts_with('/')) else {
+        return "the API server".into();
+    };
+    let server = match url.find("://") {
+        Some(i) => url[i + 3..].find('/').map_or(url, |p| &url[..i + 3 + p]),
+        None => url,
+    };
+    format!("`{server}`")
 }
 
 /// `` `a`, `b` and `c` ``.

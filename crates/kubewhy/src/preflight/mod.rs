@@ -39,6 +39,7 @@ mod probe;
 mod reach;
 mod report;
 mod served;
+mod trust;
 mod whoami;
 
 use crate::needs::Needs;
@@ -82,7 +83,13 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
     };
 
     // 1. Reach: nothing else can run without it.
-    let (reach, version) = reach::check(&caller, &report.server, options.timeout).await;
+    let (reach, version) = reach::check(
+        &caller,
+        &report.server,
+        config.root_cert.as_deref(),
+        options.timeout,
+    )
+    .await;
     let reached = reach.outcome == Outcome::Pass;
     report.server_version = version;
     report.checks.push(reach);

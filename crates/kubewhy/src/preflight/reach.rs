@@ -4,13 +4,16 @@
 use std::time::Duration;
 
 use super::{Check, CheckKind, limited};
+use crate::cause::{Cause, TlsFailure};
 use crate::diagnosis::Request;
 use crate::note::Note;
 
-/// The reach check and the server's version when it answered.
+/// The reach check and the server's version when it answered. `ca` is the configuration's CA data (DER), read
+/// when TLS fails with an unknown issuer.
 pub(super) async fn check(
     client: &kube::Client,
     server: &str,
+    ca: Option<&[Vec<u8>]>,
     timeout: Duration,
 ) -> (Check, Option<String>) {
     let check = Check::new(CheckKind::Reach, "API server reachable", None);
@@ -22,11 +25,22 @@ pub(super) async fn check(
         Err(failure) => {
             let request = Request {
                 method: Some("GET".into()),
-                url: Some("/version".into()),
+                url: Some(format!("{}/version", server.trim_end_matches('/'))),
                 path: Some("/version".into()),
                 ..Request::default()
             };
             let mut d = failure.diagnose(&request);
+            // The CA data is a leaf or intermediate: Go would have trusted it, rustls does not.
+            if d.cause
+                == (Cause::Tls {
+                    failure: TlsFailure::UnknownIssuer,
+                })
+                && ca.and_then(super::trust::holds_a_root) == Some(false)
+            {
+                d.set_cause(Cause::Tls {
+                    failure: TlsFailure::CaNotRoot,
+                });
+            }
             d.notes.push(Note::Server {
                 url: server.to_string(),
             });
