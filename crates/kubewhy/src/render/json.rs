@@ -142,10 +142,10 @@ mod tests {
 
     #[test]
     fn keeps_the_version_1_fields_and_adds_the_typed_cause() {
-        let d = crate::diagnose_text(
-            r#"configmaps is forbidden: User "system:serviceaccount:ns:sa" cannot list resource "configmaps" in API group "" in the namespace "ns""#,
+        let d = crate::diagnose::diagnose_text(
+            r#"secrets is forbidden: User "system:serviceaccount:app:web" cannot watch resource "secrets" in API group "" in the namespace "app""#,
         )
-        .unwrap();
+        .expect("a denial");
         let v = diagnosis_value(&d);
         for key in [
             "class",

@@ -7,24 +7,18 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A verb of an API request: what the API server's request-info filter derives from a method and URL.
+/// A verb of an API request: what the API server's request-info filter derives from a method and URL (the
+/// `<verb>` of `impersonate-on:<mode>:<verb>`; [`Verb`] documents each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
 pub enum ApiVerb {
-    /// Read one object.
     Get,
-    /// Read a collection.
     List,
-    /// Stream changes.
     Watch,
-    /// Create an object.
     Create,
-    /// Replace an object.
     Update,
-    /// Patch an object (also server-side apply).
     Patch,
-    /// Delete one object.
     Delete,
-    /// Delete a collection.
     DeleteCollection,
 }
 
