@@ -122,16 +122,21 @@ fn diagnose(name: &str, input: &str) -> Diagnosis {
     kubewhy::diagnose_text(input).unwrap_or_else(|| panic!("{name}: nothing found in {input:?}"))
 }
 
-fn rendered(d: &Diagnosis, input: &str) -> String {
-    let mut out = Vec::new();
-    let at = Location {
+/// Where every case is found: three times in `app.log`, first on line 7.
+fn at(input: &str) -> Location<'_> {
+    Location {
         source: "app.log",
         first_line: 7,
         last_line: 19,
         count: 3,
         excerpt: input,
-    };
-    text::write_at(&mut out, d, Some(at), &TextOptions::default()).expect("writing to a Vec");
+    }
+}
+
+fn rendered(d: &Diagnosis, input: &str) -> String {
+    let mut out = Vec::new();
+    text::write_at(&mut out, d, Some(at(input)), &TextOptions::default())
+        .expect("writing to a Vec");
     String::from_utf8(out).expect("the text is UTF-8")
 }
 
@@ -162,13 +167,6 @@ fn a_diagnosis_without_a_location_names_its_request() {
 fn a_finding_in_json() {
     let (_, input) = CASES[0];
     let d = diagnose("json", input);
-    let at = Location {
-        source: "app.log",
-        first_line: 7,
-        last_line: 19,
-        count: 3,
-        excerpt: input,
-    };
-    let value = json::finding_value(&d, &at);
+    let value = json::finding_value(&d, &at(input));
     insta::assert_snapshot!(serde_json::to_string_pretty(&value).unwrap());
 }
