@@ -457,6 +457,28 @@ impl Cause {
         }
     }
 
+    /// The cause without the free text a server or authorizer adds to it (a webhook's reason, the rest of a log
+    /// line after `denied the request:`): what tells two occurrences of one failure apart from two failures.
+    pub fn without_text(&self) -> Cause {
+        let mut c = self.clone();
+        match &mut c {
+            Cause::Denied(d) => {
+                d.authorizer = None;
+                d.evaluation_error = None;
+            }
+            Cause::Admission { detail, .. }
+            | Cause::WebhookUnreachable { detail, .. }
+            | Cause::StalePatch { detail }
+            | Cause::BadOptions { detail, .. }
+            | Cause::BadRequest { detail }
+            | Cause::ApplyConflict { detail, .. }
+            | Cause::Invalid { detail, .. } => *detail = None,
+            Cause::Escalation { not_held } => not_held.clear(),
+            _ => {}
+        }
+        c
+    }
+
     /// The cause's stable name (the JSON `kind`): `denied`, `not-served`, `stale-patch`, ...
     pub fn kind(&self) -> &'static str {
         match self {

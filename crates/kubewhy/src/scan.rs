@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
+use crate::cause::Cause;
 use crate::diagnosis::{Class, Diagnosis};
 
 /// Words at least one of which every recognised failure line contains (case-sensitive fragments chosen to
@@ -139,9 +140,8 @@ impl Finding {
 }
 
 /// What makes two occurrences the same failure: the class, the answer, the subject and request (without the
-/// URL, whose query changes on every retry), the cause's kind and the summary (not the cause's free text, which
-/// may run on into the rest of a line); for unrecognised failures also the message with digits folded
-/// (timestamps, resource versions).
+/// URL, whose query changes on every retry) and the cause without its free text (which may run on into the rest of
+/// a line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     source: String,
@@ -150,8 +150,7 @@ struct Key {
     reason: Option<String>,
     user: Option<String>,
     fields: [Option<String>; 9],
-    cause: &'static str,
-    summary: String,
+    cause: Cause,
     text: Option<String>,
 }
 
@@ -175,8 +174,7 @@ impl Key {
                 r.name.clone(),
                 r.path.clone(),
             ],
-            cause: d.cause.kind(),
-            summary: d.summary(),
+            cause: d.cause.without_text(),
             text: (d.class == Class::Unknown).then(|| fold_digits(&d.message)),
         }
     }
