@@ -767,3 +767,66 @@ async fn a_validating_admission_policy_denial_is_admission_not_rbac() {
     );
     assert_eq!(d.remedy().yaml, None);
 }
+
+/// A JSON patch whose `test` operation fails — what kube-runtime's finalizer helper sends when its copy of the
+/// object is stale — is a transient conflict, told apart from a field validation failure (both are 422
+/// `Invalid`): the API server's answer for a patch that does not apply carries no field causes.
+#[tokio::test]
+async fn a_failed_json_patch_test_is_a_stale_read_not_an_invalid_object() {
+    let env = kubewhy_testenv::shared();
+    let ns = env.namespace("dxpatch").await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(env.admin().await.unwrap(), &ns);
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("settings".into()),
+            ..ObjectMeta::default()
+        },
+        data: Some([("k".to_string(), "now".to_string())].into()),
+        ..ConfigMap::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/data/k", "value": "before"},
+        {"op": "replace", "path": "/data/k", "value": "after"}
+    ]))
+    .unwrap();
+    let err = api_err(
+        cms.patch(
+            "settings",
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await,
+    );
+    let d = diagnose_everywhere(&err, None);
+    assert_eq!((d.class, d.code), (Class::Conflict, Some(422)), "{d:#?}");
+    assert!(
+        matches!(d.cause, kubewhy::Cause::StalePatch { .. }),
+        "{:?}",
+        d.cause
+    );
+    assert!(d.is_transient());
+    assert!(
+        d.remedy().text.starts_with("nothing to fix"),
+        "{}",
+        d.remedy().text
+    );
+
+    // An invalid object is still one: a 422 with field causes.
+    let bad = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("Not_A_Name".into()),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    };
+    let d = diagnose_everywhere(
+        &api_err(cms.create(&PostParams::default(), &bad).await),
+        None,
+    );
+    assert_eq!(
+        (d.class, d.code),
+        (Class::InvalidObject, Some(422)),
+        "{d:#?}"
+    );
+}
