@@ -651,7 +651,7 @@ async fn near_misses_on_a_real_cluster() {
         };
         let expected: BTreeSet<String> = std::iter::once(narrow_rule(&request))
             .chain(chosen.also_grants.iter().cloned())
-            .flat_map(|r| atoms(&r))
+            .flat_map(|r| atoms(&PolicyRule::from(&r)))
             .collect();
         let rules_after = (
             rules_in(&client, &ns).await,

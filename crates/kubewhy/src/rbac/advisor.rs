@@ -8,6 +8,8 @@
 //! (no prose): the wording table turns it into sentences, [`super::fix()`] into the smallest edit.
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject as RbacSubject};
+
+pub use super::eval::{Rule, SubjectRef};
 use serde::{Deserialize, Serialize};
 
 use super::eval::{
@@ -25,7 +27,7 @@ pub const BROAD_GROUPS: [&str; 3] = [
 ];
 
 /// Why each binding that names an identity does (not) grant a request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Explanation {
     /// Who asked.
     pub identity: Identity,
@@ -44,7 +46,7 @@ pub struct Explanation {
 }
 
 /// A binding that grants the request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Granted {
     /// The binding.
     pub binding: BindingRef,
@@ -55,7 +57,7 @@ pub struct Granted {
 }
 
 /// How a binding names the identity: the subject entry that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Via {
     /// The user by name.
@@ -86,7 +88,7 @@ impl Via {
 }
 
 /// A binding that names the identity but does not grant the request, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BindingMiss {
     /// The binding.
     pub binding: BindingRef,
@@ -102,7 +104,7 @@ pub struct BindingMiss {
 }
 
 /// Why a RoleBinding cannot grant where the request was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum ScopeMiss {
     /// A RoleBinding of a Role grants only in its own namespace; the request is in another one (or cluster-wide).
@@ -122,7 +124,7 @@ pub enum ScopeMiss {
 }
 
 /// What a role holds for a request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum RoleOutcome {
     /// A rule allows it (the binding's scope is what fails).
@@ -150,21 +152,21 @@ pub enum RoleOutcome {
 }
 
 /// One rule, where it lives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleRef {
     /// The role that holds the rule: for an aggregated ClusterRole, the selected ClusterRole the rule comes from.
     pub role: RoleKey,
     /// Its position in that role's `rules`.
     pub index: usize,
     /// The rule.
-    pub rule: PolicyRule,
+    pub rule: Rule,
     /// The aggregated ClusterRole the rule reaches the binding through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregated_into: Option<String>,
 }
 
 /// A rule that does not allow a request, and how it differs from one that would.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RuleMiss {
     /// The rule.
     pub rule: RuleRef,
@@ -180,7 +182,7 @@ impl RuleMiss {
 }
 
 /// One way a rule differs from a rule that would allow the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Difference {
     /// The rule does not list the verb.
@@ -246,14 +248,14 @@ impl Difference {
 }
 
 /// A binding that does not name the identity but looks meant for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Lookalike {
     /// The binding.
     pub binding: BindingRef,
     /// The position of the subject in the binding's `subjects`.
     pub index: usize,
     /// The subject as written.
-    pub subject: RbacSubject,
+    pub subject: SubjectRef,
     /// Why it looks meant for the identity.
     pub why: LookalikeWhy,
     /// The role it refers to.
@@ -266,7 +268,7 @@ pub struct Lookalike {
 }
 
 /// Why a subject looks meant for the identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "reason")]
 pub enum LookalikeWhy {
     /// A ServiceAccount of the identity's name in another namespace.
@@ -333,7 +335,7 @@ pub fn explain(identity: &Identity, request: &AccessRequest, rbac: &RbacObjects)
                 out.lookalikes.push(Lookalike {
                     binding: binding.reference(),
                     index,
-                    subject: binding.subjects[index].clone(),
+                    subject: SubjectRef::from(&binding.subjects[index]),
                     why,
                     role_grants: matches!(
                         role_outcome(request, &role, rbac),
@@ -480,7 +482,7 @@ fn role_outcome(request: &AccessRequest, key: &RoleKey, rbac: &RbacObjects) -> R
                             namespace: None,
                         },
                         index: i,
-                        rule: rule.clone(),
+                        rule: Rule::from(rule),
                         aggregated_into: Some(key.name.clone()),
                     };
                 }
@@ -489,7 +491,7 @@ fn role_outcome(request: &AccessRequest, key: &RoleKey, rbac: &RbacObjects) -> R
         RuleRef {
             role: key.clone(),
             index,
-            rule: rule.clone(),
+            rule: Rule::from(rule),
             aggregated_into: None,
         }
     };

@@ -234,6 +234,95 @@ impl AccessRequest {
     }
 }
 
+/// A policy rule as plain data: k8s-openapi's `PolicyRule` with lists instead of optional lists (absent and empty
+/// mean the same to RBAC), comparable and hashable so that it can sit in a diagnosis. Serialized as Kubernetes
+/// writes it (`apiGroups`, `nonResourceURLs`, empty lists left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    /// API groups (`""` for core, `*` for all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_groups: Vec<String>,
+    /// Resources (`documents`, `documents/status`, `*`, `*/status`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Object names the rule is restricted to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_names: Vec<String>,
+    /// Non-resource URLs (`/metrics`, `/healthz/*`).
+    #[serde(
+        default,
+        rename = "nonResourceURLs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub non_resource_urls: Vec<String>,
+    /// Verbs.
+    pub verbs: Vec<String>,
+}
+
+impl From<&PolicyRule> for Rule {
+    fn from(r: &PolicyRule) -> Rule {
+        Rule {
+            api_groups: list(&r.api_groups).to_vec(),
+            resources: list(&r.resources).to_vec(),
+            resource_names: list(&r.resource_names).to_vec(),
+            non_resource_urls: list(&r.non_resource_urls).to_vec(),
+            verbs: r.verbs.clone(),
+        }
+    }
+}
+
+impl From<&Rule> for PolicyRule {
+    fn from(r: &Rule) -> PolicyRule {
+        let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        PolicyRule {
+            api_groups: some(&r.api_groups),
+            resources: some(&r.resources),
+            resource_names: some(&r.resource_names),
+            non_resource_urls: some(&r.non_resource_urls),
+            verbs: r.verbs.clone(),
+        }
+    }
+}
+
+/// A binding subject as written, as plain data (k8s-openapi's `Subject`, comparable and hashable).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectRef {
+    /// `User`, `Group` or `ServiceAccount`.
+    pub kind: String,
+    /// The name.
+    pub name: String,
+    /// The namespace (ServiceAccounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `rbac.authorization.k8s.io` for users and groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_group: Option<String>,
+}
+
+impl From<&RbacSubject> for SubjectRef {
+    fn from(s: &RbacSubject) -> SubjectRef {
+        SubjectRef {
+            kind: s.kind.clone(),
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
+            api_group: s.api_group.clone(),
+        }
+    }
+}
+
+impl From<&SubjectRef> for RbacSubject {
+    fn from(s: &SubjectRef) -> RbacSubject {
+        RbacSubject {
+            kind: s.kind.clone(),
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
+            api_group: s.api_group.clone(),
+        }
+    }
+}
+
 /// Whether the rule names the verb or `*`.
 pub fn verb_matches(rule: &PolicyRule, verb: &str) -> bool {
     rule.verbs.iter().any(|v| v == WILDCARD || v == verb)

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::advisor::{
     BindingMiss, Difference, Explanation, LookalikeWhy, RoleOutcome, RuleMiss, ScopeMiss,
 };
-use super::eval::{AccessRequest, AccessTarget, list};
+use super::eval::{AccessRequest, AccessTarget, Rule, SubjectRef, list};
 use super::objects::{
     BindingKind, BindingRef, RbacObjects, RoleKey, RoleKind, is_kubernetes_default,
 };
@@ -33,13 +33,13 @@ use super::{Permission, RbacObject, Subject, Verb};
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The fix for a denied request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Fix {
     /// What it changes.
     pub kind: FixKind,
     /// What it grants beyond the request (empty: exactly the request).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_grants: Vec<PolicyRule>,
+    pub also_grants: Vec<Rule>,
     /// The request was in one namespace but the fix takes effect in all of them: it changes a role bound by a
     /// ClusterRoleBinding (what a controller that works in every namespace needs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -47,7 +47,7 @@ pub struct Fix {
 }
 
 /// Which change a fix makes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum FixKind {
     /// Edit one rule of a role bound to the identity (or add one rule to it).
@@ -92,7 +92,7 @@ pub enum FixKind {
         /// The position of the subject that resembles the identity.
         resembling: usize,
         /// The subject added.
-        subject: RbacSubject,
+        subject: SubjectRef,
         /// The JSON patch.
         patch: Vec<Value>,
         /// The binding after the edit.
@@ -123,7 +123,7 @@ pub enum FixKind {
 }
 
 /// One edit of a role's rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum RuleEdit {
     /// Add a verb to rule `rule`.
@@ -180,7 +180,7 @@ pub enum RuleEdit {
     /// Add a rule granting exactly the request.
     AddRule {
         /// The new rule.
-        rule: PolicyRule,
+        rule: Rule,
         /// The near-miss rule left as it is, because widening it would grant more than the request.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instead_of: Option<usize>,
@@ -357,7 +357,9 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
                 let only_group = matches!(c.differences.as_slice(), [Difference::ApiGroup { .. }]);
                 only_group
                     .then(|| {
-                        list(&c.rule.rule.api_groups)
+                        c.rule
+                            .rule
+                            .api_groups
                             .iter()
                             .find(|g| !g.is_empty() && *g != "*")
                             .cloned()
@@ -388,18 +390,18 @@ fn is_aggregated(key: &RoleKey, rbac: &RbacObjects) -> bool {
 }
 
 /// The rule that grants exactly the request.
-pub fn narrow_rule(request: &AccessRequest) -> PolicyRule {
+pub fn narrow_rule(request: &AccessRequest) -> Rule {
     match &request.target {
-        AccessTarget::Resource { group, .. } => PolicyRule {
-            api_groups: Some(vec![group.clone()]),
-            resources: request.rbac_resource().map(|r| vec![r]),
+        AccessTarget::Resource { group, .. } => Rule {
+            api_groups: vec![group.clone()],
+            resources: request.rbac_resource().into_iter().collect(),
             verbs: vec![request.verb.clone()],
-            ..PolicyRule::default()
+            ..Rule::default()
         },
-        AccessTarget::NonResource { path } => PolicyRule {
-            non_resource_urls: Some(vec![path.clone()]),
+        AccessTarget::NonResource { path } => Rule {
+            non_resource_urls: vec![path.clone()],
             verbs: vec![request.verb.clone()],
-            ..PolicyRule::default()
+            ..Rule::default()
         },
     }
 }
@@ -415,33 +417,36 @@ fn permission(request: &AccessRequest) -> Option<Permission> {
 }
 
 /// Whether a rule grants nothing but the request (one verb, one group, one resource, at most the requested name).
-fn exactly(rule: &PolicyRule, request: &AccessRequest) -> bool {
+fn exactly(rule: &Rule, request: &AccessRequest) -> bool {
     let one = |v: &[String], want: &str| v.len() == 1 && v[0] == want;
     match &request.target {
         AccessTarget::Resource { group, name, .. } => {
-            let names = list(&rule.resource_names);
+            let names = &rule.resource_names;
             one(&rule.verbs, &request.verb)
-                && one(list(&rule.api_groups), group)
+                && one(&rule.api_groups, group)
                 && request
                     .rbac_resource()
-                    .is_some_and(|r| one(list(&rule.resources), &r))
+                    .is_some_and(|r| one(&rule.resources, &r))
                 && (names.is_empty() || name.as_deref().is_some_and(|n| one(names, n)))
-                && list(&rule.non_resource_urls).is_empty()
+                && rule.non_resource_urls.is_empty()
         }
         AccessTarget::NonResource { path } => {
             one(&rule.verbs, &request.verb)
-                && one(list(&rule.non_resource_urls), path)
-                && list(&rule.resources).is_empty()
+                && one(&rule.non_resource_urls, path)
+                && rule.resources.is_empty()
         }
     }
 }
 
 /// The rules among `rules` that grant more than the request.
-fn beyond(rules: &[PolicyRule], request: &AccessRequest) -> Vec<PolicyRule> {
+fn beyond<'a>(
+    rules: impl IntoIterator<Item = &'a PolicyRule>,
+    request: &AccessRequest,
+) -> Vec<Rule> {
     rules
-        .iter()
+        .into_iter()
+        .map(Rule::from)
         .filter(|r| !exactly(r, request))
-        .cloned()
         .collect()
 }
 
@@ -485,7 +490,7 @@ fn edit_near_miss(
             true,
         ),
         (Difference::ApiGroup { listed }, AccessTarget::Resource { group, .. })
-            if listed.len() == 1 && list(&rule.resources).len() == 1 =>
+            if listed.len() == 1 && rule.resources.len() == 1 =>
         {
             (
                 RuleEdit::ReplaceApiGroup {
@@ -526,7 +531,10 @@ fn edit_near_miss(
             false,
         ),
     };
-    let extra = delta(rule, &edit).map_or_else(Vec::new, |d| beyond(&[d], request));
+    let extra: Vec<Rule> = delta(rule, &edit)
+        .filter(|d| !exactly(d, request))
+        .into_iter()
+        .collect();
     let (edit, also) = if extra.is_empty() || matches!(edit, RuleEdit::AddRule { .. }) {
         (edit, Vec::new())
     } else if correction {
@@ -557,8 +565,8 @@ fn edit_near_miss(
 }
 
 /// What an edit of `rule` adds to what it grants, as one rule (`None` for a new rule).
-fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
-    let one = |s: &str| Some(vec![s.to_string()]);
+fn delta(rule: &Rule, edit: &RuleEdit) -> Option<Rule> {
+    let one = |s: &str| vec![s.to_string()];
     let mut d = rule.clone();
     match edit {
         RuleEdit::AddVerb { verb, .. } => d.verbs = vec![verb.clone()],
@@ -567,7 +575,7 @@ fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
         }
         RuleEdit::ReplaceApiGroup { to, .. } => d.api_groups = one(to),
         RuleEdit::AddResourceName { name, .. } => d.resource_names = one(name),
-        RuleEdit::RemoveResourceNames { .. } => d.resource_names = None,
+        RuleEdit::RemoveResourceNames { .. } => d.resource_names = Vec::new(),
         RuleEdit::AddNonResourceUrl { url, .. } => d.non_resource_urls = one(url),
         RuleEdit::AddRule { .. } => return None,
     }
@@ -575,7 +583,7 @@ fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
 }
 
 /// A rule that grants the request and more, without the requested verb when that leaves the rest exact.
-fn without_request(mut rule: PolicyRule, request: &AccessRequest) -> PolicyRule {
+fn without_request(mut rule: Rule, request: &AccessRequest) -> Rule {
     let mut narrowed = rule.clone();
     narrowed.verbs = vec![request.verb.clone()];
     if exactly(&narrowed, request) && rule.verbs.len() > 1 {
@@ -595,7 +603,7 @@ pub fn apply_edit(rules: &[PolicyRule], edit: &RuleEdit) -> Vec<PolicyRule> {
         }
     };
     match edit {
-        RuleEdit::AddRule { rule, .. } => rules.push(rule.clone()),
+        RuleEdit::AddRule { rule, .. } => rules.push(PolicyRule::from(rule)),
         RuleEdit::AddVerb { rule, verb } => {
             if let Some(r) = rules.get_mut(*rule) {
                 r.verbs.push(verb.clone());
@@ -640,7 +648,7 @@ fn patch_of(rules: Option<&[PolicyRule]>, edit: &RuleEdit) -> Vec<Value> {
     let guard = |i: usize| -> Value {
         let rule = rules
             .and_then(|r| r.get(i))
-            .map(wire_rule)
+            .map(|r| wire_rule(&Rule::from(r)))
             .unwrap_or(Value::Null);
         json!({"op": "test", "path": format!("/rules/{i}"), "value": rule})
     };
@@ -712,23 +720,15 @@ fn patch_of(rules: Option<&[PolicyRule]>, edit: &RuleEdit) -> Vec<Value> {
 }
 
 /// A rule as the API server stores it: empty lists left out (so a `test` of it matches).
-fn wire_rule(rule: &PolicyRule) -> Value {
-    let keep = |v: &Option<Vec<String>>| v.clone().filter(|v| !v.is_empty());
-    serde_json::to_value(PolicyRule {
-        api_groups: keep(&rule.api_groups),
-        resources: keep(&rule.resources),
-        resource_names: keep(&rule.resource_names),
-        non_resource_urls: keep(&rule.non_resource_urls),
-        verbs: rule.verbs.clone(),
-    })
-    .unwrap_or(Value::Null)
+fn wire_rule(rule: &Rule) -> Value {
+    serde_json::to_value(rule).unwrap_or(Value::Null)
 }
 
 fn role_edit(
     role: &RoleKey,
     edit: RuleEdit,
     binding: &BindingRef,
-    also: Vec<PolicyRule>,
+    also: Vec<Rule>,
     rbac: &RbacObjects,
 ) -> Fix {
     let rules = rbac.rules_of(role);
@@ -789,7 +789,7 @@ fn clean(meta: &ObjectMeta) -> ObjectMeta {
 }
 
 fn create_missing(request: &AccessRequest, miss: &BindingMiss) -> Fix {
-    let rules = vec![narrow_rule(request)];
+    let rules = vec![PolicyRule::from(&narrow_rule(request))];
     let meta = ObjectMeta {
         name: Some(miss.role.name.clone()),
         namespace: miss.role.namespace.clone(),
@@ -864,7 +864,7 @@ fn create_aggregated(
             labels: Some(labels),
             ..ObjectMeta::default()
         },
-        rules: Some(vec![narrow_rule(request)]),
+        rules: Some(vec![PolicyRule::from(&narrow_rule(request))]),
         aggregation_rule: None,
     });
     Some(Fix {
@@ -886,22 +886,22 @@ fn create_aggregated(
 /// The subject as it should have been written for the identity.
 fn intended_subject(
     explanation: &Explanation,
-    written: &RbacSubject,
+    written: &SubjectRef,
     why: &LookalikeWhy,
-) -> RbacSubject {
+) -> SubjectRef {
     let identity = &explanation.identity;
     match (why, identity.service_account()) {
-        (LookalikeWhy::SimilarName { resembles }, _) => RbacSubject {
+        (LookalikeWhy::SimilarName { resembles }, _) => SubjectRef {
             name: resembles.clone(),
             ..written.clone()
         },
-        (_, Some((namespace, name))) => RbacSubject {
+        (_, Some((namespace, name))) => SubjectRef {
             kind: "ServiceAccount".into(),
             name,
             namespace: Some(namespace),
             api_group: None,
         },
-        (_, None) => RbacSubject {
+        (_, None) => SubjectRef {
             kind: "User".into(),
             name: identity.user.clone(),
             namespace: None,
@@ -919,7 +919,7 @@ fn edit_subject(
     let intended = intended_subject(explanation, &look.subject, &look.why);
     let patch = vec![json!({"op": "add", "path": "/subjects/-", "value": intended})];
     let mut subjects = binding.subjects.to_vec();
-    subjects.push(intended.clone());
+    subjects.push(RbacSubject::from(&intended));
     let after = match look.binding.kind {
         BindingKind::RoleBinding => {
             let mut b = rbac

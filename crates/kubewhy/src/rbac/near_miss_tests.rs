@@ -132,7 +132,7 @@ fn cases() -> Vec<Case> {
                 let also = &f.unwrap().also_grants;
                 assert_eq!(also.len(), 1);
                 assert_eq!(also[0].verbs, ["get", "watch"]);
-                assert_eq!(also[0].resources.as_deref(), Some(&["configmaps".to_string()][..]));
+                assert_eq!(also[0].resources, ["configmaps"]);
             },
         },
         Case {
@@ -169,7 +169,7 @@ fn cases() -> Vec<Case> {
             check: |e, f| {
                 assert!(matches!(first_differences(e), [Difference::Subresource { .. }]));
                 let RuleEdit::AddRule { rule, instead_of: Some(0) } = edit_of(f) else { panic!("{f:?}") };
-                assert_eq!(rule.resources.as_deref(), Some(&["documents/status".to_string()][..]));
+                assert_eq!(rule.resources, ["documents/status"]);
                 assert_eq!(rule.verbs, ["patch"]);
             },
         },
