@@ -10,27 +10,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Subject as RbacSubject};
 use kube::core::{Selector, SelectorExt};
-use serde::{Deserialize, Serialize};
 
 use super::Subject;
 use crate::diagnosis::Request;
+pub use crate::near_miss::{AccessRequest, AccessTarget, Identity, Rule, SubjectRef};
 
 /// The wildcard RBAC accepts for verbs, API groups, resources and non-resource URLs.
 pub const WILDCARD: &str = "*";
-
-/// Who makes a request, as the authenticator reports it: the user name and the groups.
-///
-/// Impersonation and `kubectl auth can-i --as` add groups the caller may not expect (a ServiceAccount gets
-/// `system:serviceaccounts`, `system:serviceaccounts:<namespace>` and `system:authenticated`): give the groups
-/// the API server really sees (a SelfSubjectReview, or the denial's message).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Identity {
-    /// The user name (`alice`, `system:serviceaccount:<namespace>:<name>`).
-    pub user: String,
-    /// The groups.
-    #[serde(default)]
-    pub groups: Vec<String>,
-}
 
 impl Identity {
     /// An identity with its groups.
@@ -51,45 +37,6 @@ impl Identity {
             _ => None,
         }
     }
-}
-
-/// What a request asks of the authorizer: a verb on a resource (maybe a subresource, a namespace, an object name)
-/// or on a non-resource URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AccessRequest {
-    /// The verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`, or any other
-    /// verb a rule may name: `escalate`, `bind`, `impersonate`, `use`, ...).
-    pub verb: String,
-    /// What it is on.
-    pub target: AccessTarget,
-}
-
-/// The object of an [`AccessRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum AccessTarget {
-    /// A resource of an API group.
-    #[serde(rename_all = "camelCase")]
-    Resource {
-        /// The API group, `""` for core.
-        group: String,
-        /// The plural resource name.
-        resource: String,
-        /// The subresource (`status`, `scale`, ...).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        subresource: Option<String>,
-        /// The namespace; `None` for a cluster-scoped resource or a request across all namespaces.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        namespace: Option<String>,
-        /// The object name; `None` for list, watch, create and deletecollection.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-    /// A non-resource URL such as `/metrics` or `/healthz` (always cluster-wide).
-    NonResource {
-        /// The URL path.
-        path: String,
-    },
 }
 
 impl AccessRequest {
@@ -234,32 +181,6 @@ impl AccessRequest {
     }
 }
 
-/// A policy rule as plain data: k8s-openapi's `PolicyRule` with lists instead of optional lists (absent and empty
-/// mean the same to RBAC), comparable and hashable so that it can sit in a diagnosis. Serialized as Kubernetes
-/// writes it (`apiGroups`, `nonResourceURLs`, empty lists left out).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rule {
-    /// API groups (`""` for core, `*` for all).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub api_groups: Vec<String>,
-    /// Resources (`documents`, `documents/status`, `*`, `*/status`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<String>,
-    /// Object names the rule is restricted to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resource_names: Vec<String>,
-    /// Non-resource URLs (`/metrics`, `/healthz/*`).
-    #[serde(
-        default,
-        rename = "nonResourceURLs",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub non_resource_urls: Vec<String>,
-    /// Verbs.
-    pub verbs: Vec<String>,
-}
-
 impl From<&PolicyRule> for Rule {
     fn from(r: &PolicyRule) -> Rule {
         Rule {
@@ -283,22 +204,6 @@ impl From<&Rule> for PolicyRule {
             verbs: r.verbs.clone(),
         }
     }
-}
-
-/// A binding subject as written, as plain data (k8s-openapi's `Subject`, comparable and hashable).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubjectRef {
-    /// `User`, `Group` or `ServiceAccount`.
-    pub kind: String,
-    /// The name.
-    pub name: String,
-    /// The namespace (ServiceAccounts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// `rbac.authorization.k8s.io` for users and groups.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_group: Option<String>,
 }
 
 impl From<&RbacSubject> for SubjectRef {

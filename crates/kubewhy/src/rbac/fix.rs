@@ -17,8 +17,9 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::ObjectMeta;
 use kube::core::{Selector, SelectorExt};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use crate::near_miss::{Fix, FixKind, RuleEdit};
 
 use super::advisor::{
     BindingMiss, Difference, Explanation, LookalikeWhy, RoleOutcome, RuleMiss, ScopeMiss,
@@ -31,161 +32,6 @@ use super::{Permission, RbacObject, Subject, Verb};
 
 /// The annotation `kubectl apply` keeps: not part of a role's meaning, and large.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// The fix for a denied request.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Fix {
-    /// What it changes.
-    pub kind: FixKind,
-    /// What it grants beyond the request (empty: exactly the request).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_grants: Vec<Rule>,
-    /// The request was in one namespace but the fix takes effect in all of them: it changes a role bound by a
-    /// ClusterRoleBinding (what a controller that works in every namespace needs).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub all_namespaces: bool,
-}
-
-/// Which change a fix makes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum FixKind {
-    /// Edit one rule of a role bound to the identity (or add one rule to it).
-    EditRule {
-        /// The role.
-        role: RoleKey,
-        /// The edit.
-        edit: RuleEdit,
-        /// The binding through which the role reaches the identity.
-        binding: BindingRef,
-        /// Other bindings of the same role: the edit changes what they grant too.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        shared_with: Vec<BindingRef>,
-        /// The aggregated ClusterRole the edited role is aggregated into (the edit reaches the identity once the
-        /// aggregation controller has copied it there).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        aggregated_into: Option<String>,
-        /// The JSON patch (RFC 6902), guarded by a `test` of the rule it edits.
-        patch: Vec<Value>,
-        /// The role after the edit.
-        after: Value,
-    },
-    /// Create the role a binding names but that does not exist, or a ClusterRole an empty aggregation selects.
-    CreateRole {
-        /// The role to create.
-        role: RoleKey,
-        /// The binding through which it reaches the identity: the one that names the missing role, or the one of
-        /// the aggregated ClusterRole.
-        binding: BindingRef,
-        /// The aggregated ClusterRole whose selectors the new role matches (its rules reach the identity once the
-        /// aggregation controller has run).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        aggregated_into: Option<String>,
-        /// The new role.
-        object: Value,
-    },
-    /// Add the identity to the subjects of a binding that looks meant for it. The subject as written stays: it
-    /// may well name someone else (a ServiceAccount of the same name in another namespace).
-    AddSubject {
-        /// The binding.
-        binding: BindingRef,
-        /// The position of the subject that resembles the identity.
-        resembling: usize,
-        /// The subject added.
-        subject: SubjectRef,
-        /// The JSON patch.
-        patch: Vec<Value>,
-        /// The binding after the edit.
-        after: Value,
-    },
-    /// Bind a role that already grants the request where the request is made.
-    NewBinding {
-        /// The role.
-        role: RoleKey,
-        /// The new binding.
-        object: Value,
-    },
-    /// Nothing close exists: a new Role/ClusterRole and binding granting exactly the request
-    /// ([`crate::rbac::generate`]).
-    NewRole {
-        /// Who gets it.
-        subject: Subject,
-        /// What it grants.
-        permission: Permission,
-    },
-    /// RBAC is not the problem: the client asked for a non-core resource in the core group (`""`); a rule grants
-    /// it in its real group.
-    ClientGroup {
-        /// The group a rule grants the resource in, when one does.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        group: Option<String>,
-    },
-}
-
-/// One edit of a role's rules.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum RuleEdit {
-    /// Add a verb to rule `rule`.
-    AddVerb {
-        /// The rule's position.
-        rule: usize,
-        /// The verb.
-        verb: String,
-    },
-    /// Add a resource (a subresource such as `documents/status`) to rule `rule`.
-    AddResource {
-        /// The rule's position.
-        rule: usize,
-        /// The resource.
-        resource: String,
-    },
-    /// Replace a misspelt resource of rule `rule`.
-    ReplaceResource {
-        /// The rule's position.
-        rule: usize,
-        /// The name as written.
-        from: String,
-        /// The name the request uses.
-        to: String,
-    },
-    /// Replace the API group of rule `rule` (written for the resource, in the wrong group).
-    ReplaceApiGroup {
-        /// The rule's position.
-        rule: usize,
-        /// The group as written.
-        from: String,
-        /// The group the request uses.
-        to: String,
-    },
-    /// Add an object name to the `resourceNames` of rule `rule`.
-    AddResourceName {
-        /// The rule's position.
-        rule: usize,
-        /// The name.
-        name: String,
-    },
-    /// Remove `resourceNames` from rule `rule`, which lists only the verb that never carries a name.
-    RemoveResourceNames {
-        /// The rule's position.
-        rule: usize,
-    },
-    /// Add a URL to the `nonResourceURLs` of rule `rule`.
-    AddNonResourceUrl {
-        /// The rule's position.
-        rule: usize,
-        /// The URL.
-        url: String,
-    },
-    /// Add a rule granting exactly the request.
-    AddRule {
-        /// The new rule.
-        rule: Rule,
-        /// The near-miss rule left as it is, because widening it would grant more than the request.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        instead_of: Option<usize>,
-    },
-}
 
 impl Fix {
     /// Whether it edits objects that exist (a rule, a binding's subjects) rather than creating any.
@@ -327,11 +173,10 @@ fn choose(explanation: &Explanation, rbac: &RbacObjects) -> Option<Fix> {
             rbac,
         ));
     }
-    let permission = permission(request)?;
     Some(Fix {
         kind: FixKind::NewRole {
-            subject: Subject::from_username(&explanation.identity.user),
-            permission,
+            rule: narrow_rule(request),
+            namespace: request.namespace().map(str::to_string),
         },
         also_grants: Vec::new(),
         all_namespaces: false,
@@ -406,14 +251,22 @@ pub fn narrow_rule(request: &AccessRequest) -> Rule {
     }
 }
 
-fn permission(request: &AccessRequest) -> Option<Permission> {
-    let verb: Verb = request.verb.parse().ok()?;
-    Some(match &request.target {
-        AccessTarget::Resource {
-            group, namespace, ..
-        } => Permission::resource(group, &request.rbac_resource()?, verb, namespace.as_deref()),
-        AccessTarget::NonResource { path } => Permission::non_resource(path, verb),
-    })
+/// The permissions a rule spells out, in a namespace or cluster-wide, as [`crate::rbac::generate`] takes them (for
+/// [`FixKind::NewRole`]); `None` when a verb is not one kubewhy writes.
+pub fn permissions_of(rule: &Rule, namespace: Option<&str>) -> Option<Vec<Permission>> {
+    let mut out = Vec::new();
+    for verb in &rule.verbs {
+        let verb: Verb = verb.parse().ok()?;
+        for url in &rule.non_resource_urls {
+            out.push(Permission::non_resource(url, verb));
+        }
+        for group in &rule.api_groups {
+            for resource in &rule.resources {
+                out.push(Permission::resource(group, resource, verb, namespace));
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Whether a rule grants nothing but the request (one verb, one group, one resource, at most the requested name).
