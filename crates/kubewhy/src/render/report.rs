@@ -136,7 +136,7 @@ macro_rules! say {
 
 /// Denials of one subject on one target (resource, subresource, namespace and scope) shown as one:
 /// ``cannot `get` and `list` `x` ``.
-fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
+pub(super) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
     let first = denials.first()?;
     let Cause::Denied(first_denial) = &first.cause else {
         return None;
