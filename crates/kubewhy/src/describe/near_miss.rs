@@ -32,13 +32,22 @@ pub(super) fn words(near: &NearMiss) -> (String, Vec<String>) {
             text
         }
     };
-    for m in own.iter().skip(1).take(MORE) {
+    // The other bindings, when their role comes close; the rest only counted.
+    let close = |m: &&&BindingMiss| match &m.outcome {
+        RoleOutcome::NoRuleGrants { closest, .. } => !closest.is_empty(),
+        RoleOutcome::NoRules => false,
+        RoleOutcome::Grants { .. }
+        | RoleOutcome::NotFound
+        | RoleOutcome::AggregationSelectsNothing { .. } => true,
+    };
+    let others: Vec<&&BindingMiss> = own.iter().skip(1).filter(close).collect();
+    for m in others.iter().take(MORE) {
         notes.push(format!("also: {}", binding_miss(m, request)));
     }
-    if own.len() > MORE + 1 {
+    let rest = own.len().saturating_sub(1 + others.len().min(MORE));
+    if rest > 0 {
         notes.push(format!(
-            "{} more bindings name this subject without granting the request",
-            own.len() - MORE - 1
+            "{rest} other binding(s) name this subject with nothing close to the request"
         ));
     }
     // The bindings that look meant for the subject: when some binding names it, only those that would grant the

@@ -1,7 +1,7 @@
 //! Near misses for diagnoses: with a client that may read the RBAC objects, gives each denial — and each
 //! escalation refusal — its near-miss explanation and smallest fix ([`crate::cause::Denial::near_miss`]). The
 //! objects are read once and again when older than [`MAX_AGE`]; when the client may not read them, the first
-//! diagnosis says so ([`Note::RbacUnreadable`]), a WARN is logged once, and the diagnoses keep the remedy of a
+//! diagnosis says so ([`Note::RbacUnreadable`]), a WARN is logged (once per process), and the diagnoses keep the remedy of a
 //! plain denial (a new role). Used by `kubewhy check`, `doc-controller doctor`, `kubewhy explain --live` and the
 //! watchers at run time.
 
@@ -19,6 +19,9 @@ use crate::vocab::groups_of;
 
 /// How long read RBAC objects are used before they are read again.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Whether the failure to read was logged (once per process).
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// After a failure to read that is not a refusal (time-out, server error), when to try again.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -130,11 +133,14 @@ impl NearMisses {
                     if said {
                         return Err(None);
                     }
-                    tracing::warn!(
-                        target: "kubewhy::rbac",
-                        error = %crate::chain::one_line(&e),
-                        "denials are explained without their near misses: the RBAC objects cannot be read"
-                    );
+                    // Logged once per process (a preflight and the watchers each have a reader).
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(
+                            target: "kubewhy::rbac",
+                            error = %crate::chain::one_line(&e),
+                            "denials are explained without their near misses: the RBAC objects cannot be read"
+                        );
+                    }
                     return Err(Some(unreadable(&e)));
                 }
             }
