@@ -1,7 +1,7 @@
 //! The RBAC near-miss model: who asked for what ([`Identity`], [`AccessRequest`]), the bindings that name the
 //! identity and why each does not grant the request ([`Explanation`]), and the smallest change that would
 //! ([`Fix`]) — plain data, comparable and hashable, which a denial's cause carries
-//! ([`crate::cause::Denial::near_miss`]). [`crate::rbac::advisor`] and [`crate::rbac::fix`] compute it from the
+//! ([`crate::cause::Denial::near_miss`]). [`crate::rbac::advisor`] and [`crate::rbac::fix`](mod@crate::rbac::fix) compute it from the
 //! RBAC objects; [`crate::describe`] words it; [`crate::remedy`] turns the fix into commands and manifests.
 //!
 //! Nothing here depends on the rest of the crate, so the model (`cause`) can hold it without an import cycle.
