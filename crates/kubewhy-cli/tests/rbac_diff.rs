@@ -7,27 +7,17 @@
 //! Its own test binary (its own control plane): it changes what doc-controller's ServiceAccount is granted, which
 //! `check.rs` reads.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use doc_controller::cli::{Cli, Command as DocCommand};
 use doc_controller::needs::{DEPLOY_NAMESPACE, NAME};
-use kubewhy_testenv::ControlPlane;
 use serde_json::Value;
 
-fn env() -> &'static ControlPlane {
-    kubewhy_testenv::shared()
-}
-
-fn kubewhy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubewhy"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running kubewhy")
-}
+mod common;
+use common::{apply, deploy_dir, env, kubewhy};
 
 fn text(out: &Output) -> String {
     format!(
@@ -37,20 +27,8 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn apply(yaml: &str) {
-    let (ok, out, err) = env()
-        .kubectl_with(env().kubeconfig(), &["apply", "-f", "-"], Some(yaml))
-        .unwrap();
-    assert!(ok, "kubectl apply failed: {err}\n{out}\n{yaml}");
-}
-
 fn deploy(file: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../deploy")
-            .join(file),
-    )
-    .unwrap()
+    std::fs::read_to_string(deploy_dir().join(file)).unwrap()
 }
 
 /// `kubewhy rbac diff` until `done` holds (grants reach the authorizer's cache within moments), failing after 20 s.
