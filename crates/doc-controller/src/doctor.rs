@@ -62,7 +62,7 @@ async fn rbac_diff(
         let groups = kubewhy::vocab::groups_of(&user, &args.as_groups);
         kubewhy::rbac::Identity::new(user, groups)
     });
-    let report = kubewhy::rbac::diff::check(config, needs, identity)
+    let report = kubewhy::rbac::diff::check(config, &needs.name, needs.permissions(), identity)
         .await
         .map_err(DoctorError::RbacDiff)?;
     report.write(out, args.output, false)?;

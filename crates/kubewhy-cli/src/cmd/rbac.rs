@@ -109,7 +109,7 @@ async fn run_diff(args: DiffArgs) -> Result<u8, Failed> {
         .as_user
         .as_ref()
         .map(|user| Identity::new(user.clone(), groups_of(user, &args.as_groups)));
-    let report = kubewhy::rbac::diff::check(&config, &needs, identity)
+    let report = kubewhy::rbac::diff::check(&config, &needs.name, needs.permissions(), identity)
         .await
         .map_err(Failed::Diff)?;
     report.write(

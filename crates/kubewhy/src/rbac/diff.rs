@@ -497,7 +497,8 @@ pub enum DiffError {
     },
 }
 
-/// Compares what `identity` (default: the caller) is granted on the cluster of `config` with `needs`: from the
+/// Compares what `identity` (default: the caller) is granted on the cluster of `config` with what `program` needs
+/// (`needed`: [`crate::needs::Needs::permissions`]): from the
 /// RBAC objects when the caller may list them, else from SelfSubjectRulesReviews made as the identity (by
 /// impersonation when it is not the caller), Kubernetes' defaults for its groups left out.
 ///
@@ -505,7 +506,8 @@ pub enum DiffError {
 /// [`DiffError`] when no client can be built, the caller is unknown, or neither source can be read.
 pub async fn check(
     config: &kube::Config,
-    needs: &crate::needs::Needs,
+    program: &str,
+    needed: Vec<Permission>,
     identity: Option<Identity>,
 ) -> Result<DiffReport, DiffError> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
@@ -524,9 +526,8 @@ pub async fn check(
             (Identity::new(user, groups), true)
         }
     };
-    let needed = needs.permissions();
     let mut report = DiffReport {
-        program: needs.name.clone(),
+        program: program.to_string(),
         server: config.cluster_url.to_string(),
         identity: identity.clone(),
         source: Source::Objects,
