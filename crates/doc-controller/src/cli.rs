@@ -325,6 +325,13 @@ pub struct DoctorArgs {
     /// List every passing check in the text report (default: passes are counted per kind).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Instead of the checks, compare what the identity is granted with what doc-controller needs: missing, in
+    /// excess, and the score used ÷ granted (exit 1 when something is missing).
+    #[arg(long, conflicts_with = "fix")]
+    pub rbac_diff: bool,
+    /// With `--rbac-diff`, also exit 1 when something is granted beyond the needs.
+    #[arg(long, requires = "rbac_diff")]
+    pub fail_on_excess: bool,
 }
 
 /// Flags of `gen-deploy`.

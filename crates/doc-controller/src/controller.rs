@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
+use kubewhy::rbac::NearMisses;
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{Health, Watch, WatchStreamDiagnoseExt};
 
@@ -76,8 +77,8 @@ pub const DOCUMENTS_WATCHER: &str = "documents.kube.rs";
 /// The name of the published-ConfigMaps watcher.
 pub const CONFIGMAPS_WATCHER: &str = "configmaps";
 
-fn watch(name: &str, settings: &Settings) -> Watch {
-    let mut watch = Watch::new(name, &settings.health);
+fn watch(name: &str, settings: &Settings, near_misses: &Arc<NearMisses>) -> Watch {
+    let mut watch = Watch::new(name, &settings.health).near_misses(near_misses);
     if name == DOCUMENTS_WATCHER {
         watch = watch.install_command("doc-controller crdgen | kubectl apply -f -");
     }
@@ -341,7 +342,9 @@ pub async fn run(
     });
 
     // The watchers, built only here. kubewhy's never-silent layer wraps these two streams (it diagnoses, logs once
-    // per cause and backs off; its errors are only noted here).
+    // per cause and backs off; its errors are only noted here); a denial is explained by the bindings that come
+    // closest when this identity may read RBAC (it says once when it may not).
+    let near_misses = Arc::new(NearMisses::new(client.clone()));
     let docs = {
         let (queue, synced, store) = (queue.clone(), synced.clone(), docs_store.clone());
         let owned = settings.ownership.metrics().documents_owned.clone();
@@ -375,7 +378,7 @@ pub async fn run(
                 }),
             },
         )
-        .diagnosed(watch(DOCUMENTS_WATCHER, settings));
+        .diagnosed(watch(DOCUMENTS_WATCHER, settings, &near_misses));
         drive(events, DOCUMENTS_WATCHER, move |event| {
             let counts = !matches!(event, watcher::Event::InitApply(_) | watcher::Event::Init);
             on_document_event(
@@ -409,7 +412,7 @@ pub async fn run(
                 on_stray: Arc::new(|_: &ConfigMap| {}),
             },
         )
-        .diagnosed(watch(CONFIGMAPS_WATCHER, settings));
+        .diagnosed(watch(CONFIGMAPS_WATCHER, settings, &near_misses));
         drive(events, CONFIGMAPS_WATCHER, move |event| {
             on_config_map_event(
                 event.modify(reconcile::trim_config_map),

@@ -50,6 +50,25 @@ fn fix_command(args: &DoctorArgs) -> String {
         .into()
 }
 
+/// `doctor --rbac-diff`: granted against needed for this configuration's needs, as `kubewhy rbac diff` shows it.
+async fn rbac_diff(
+    args: &DoctorArgs,
+    as_user: Option<String>,
+    needs: &kubewhy::needs::Needs,
+    config: &kube::Config,
+    out: &mut dyn Write,
+) -> Result<u8, DoctorError> {
+    let identity = as_user.map(|user| {
+        let groups = kubewhy::vocab::groups_of(&user, &args.as_groups);
+        kubewhy::rbac::Identity::new(user, groups)
+    });
+    let report = kubewhy::rbac::diff::check(config, &needs.name, needs.permissions(), identity)
+        .await
+        .map_err(DoctorError::RbacDiff)?;
+    report.write(out, args.output, false)?;
+    Ok(report.exit_code(args.fail_on_excess))
+}
+
 /// Why `doctor` could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
@@ -65,6 +84,9 @@ pub enum DoctorError {
     /// Writing the report failed.
     #[error(transparent)]
     Write(#[from] kubewhy::render::WriteError),
+    /// `--rbac-diff` could not read what is granted.
+    #[error("comparing what is granted with what doc-controller needs failed")]
+    RbacDiff(#[source] kubewhy::rbac::diff::DiffError),
 }
 
 impl DoctorError {
@@ -73,7 +95,7 @@ impl DoctorError {
         match self {
             DoctorError::Fix(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
             DoctorError::Write(e) => e.is_broken_pipe(),
-            DoctorError::Config(_) | DoctorError::Start(_) => false,
+            DoctorError::Config(_) | DoctorError::Start(_) | DoctorError::RbacDiff(_) => false,
         }
     }
 }
@@ -94,6 +116,9 @@ pub async fn doctor(
     let needs = args.scope.needs();
     let config =
         kubewhy::kubeconfig::load(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    if args.rbac_diff {
+        return rbac_diff(args, as_user, &needs, &config, out).await;
+    }
     let options = options(as_user.map(|user| AsIdentity {
         user,
         groups: args.as_groups.clone(),

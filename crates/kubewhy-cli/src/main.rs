@@ -25,6 +25,8 @@ enum Command {
     /// Check that everything a program needs from the API server works (types served, verbs allowed, watches
     /// open), all at once, and print the exact fix.
     Check(cmd::check::Args),
+    /// RBAC: compare what an identity is granted with what a program needs (`kubewhy rbac diff`).
+    Rbac(cmd::rbac::Args),
     /// Print the shell completion script: `source <(kubewhy completion bash)`.
     Completion(cmd::completion::Args),
     /// Write the man pages into a directory (for packagers).
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Rbac(args) => cmd::rbac::run(args),
         Command::Completion(args) => cmd::completion::run(args, Cli::command(), "kubewhy"),
         Command::Man(args) => cmd::man::run(args, Cli::command()),
     }

@@ -5,27 +5,17 @@
 //! codes, usage errors, and the JSON and JUnit forms.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
 use kube::api::{Api, PostParams};
 use kubewhy::rbac::Target;
-use kubewhy_testenv::ControlPlane;
 use serde_json::Value;
 
-fn env() -> &'static ControlPlane {
-    kubewhy_testenv::shared()
-}
-
-fn kubewhy(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubewhy"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running kubewhy")
-}
+mod common;
+use common::{apply, deploy_dir, env, kubewhy};
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("kubewhy exited by a signal")
@@ -43,17 +33,6 @@ fn write(name: &str, text: &str) -> PathBuf {
     let path = kubewhy_testenv::scratch_path(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn apply(yaml: &str) {
-    let (ok, out, err) = env()
-        .kubectl_with(env().kubeconfig(), &["apply", "-f", "-"], Some(yaml))
-        .unwrap();
-    assert!(ok, "kubectl apply failed: {err}\n{out}\n{yaml}");
-}
-
-fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
 
 /// `kubewhy check -o json` with these arguments, parsed, with its exit code.

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::class::Class;
+use crate::near_miss::NearMiss;
 
 /// What was found about a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub enum Cause {
     Escalation {
         /// The rules not held, as the API server lists them (`{APIGroups:[""], Resources:["secrets"], ...}`).
         not_held: Vec<String>,
+        /// Why no binding of the creator grants `escalate` on the roles, and the smallest fix (when the RBAC
+        /// objects could be read: [`crate::rbac::NearMisses`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        near_miss: Option<Box<NearMiss>>,
     },
     /// The request was authorized, then admission refused it.
     Admission {
@@ -212,6 +217,10 @@ pub struct Denial {
     /// Further verbs denied on the same target (a report shows several denials as one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_denied: Vec<String>,
+    /// Why each binding that names the subject does not grant the request, and the smallest fix (when the RBAC
+    /// objects could be read: [`crate::rbac::NearMisses`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub near_miss: Option<Box<NearMiss>>,
 }
 
 /// Where a request was denied.

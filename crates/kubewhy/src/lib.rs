@@ -21,6 +21,7 @@ pub mod diagnosis;
 pub mod kubeconfig;
 pub mod live;
 pub mod metrics;
+pub mod near_miss;
 pub mod needs;
 pub mod note;
 pub mod preflight;

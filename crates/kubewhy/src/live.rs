@@ -8,6 +8,7 @@ use crate::catalog::Catalog;
 use crate::cause::Cause;
 use crate::diagnosis::Diagnosis;
 use crate::note::{Live as Found, Note};
+use crate::rbac::NearMisses;
 use crate::review::{Reviewer, review};
 use crate::vocab::resource_name;
 
@@ -19,16 +20,19 @@ fn served_name(plural: &str, group: &str, version: &str) -> String {
     format!("{}/{version}", resource_name(plural, group, None))
 }
 
-/// Checks diagnoses against one cluster, reading its discovery once.
+/// Checks diagnoses against one cluster, reading its discovery once (and its RBAC objects, for the near misses of
+/// denials that still hold).
 pub struct Live {
     client: kube::Client,
     catalog: Option<Result<Catalog, String>>,
+    near_misses: NearMisses,
 }
 
 impl Live {
     /// Live confirmation through `client`.
     pub fn new(client: kube::Client) -> Live {
         Live {
+            near_misses: NearMisses::new(client.clone()),
             client,
             catalog: None,
         }
@@ -51,6 +55,9 @@ impl Live {
         match d.cause {
             Cause::Denied(_) => self.denied(d).await,
             Cause::NotServed(_) => self.not_served(d).await,
+            Cause::Escalation { .. } => {
+                self.near_misses.explain(d).await;
+            }
             _ => {}
         }
     }
@@ -167,7 +174,11 @@ impl Live {
                 error: crate::diagnose::diagnose(&e).summary(),
             },
         };
+        let still_denied = matches!(found, Found::StillDenied { .. });
         d.notes.push(Note::Live(found));
+        if still_denied {
+            self.near_misses.explain(d).await;
+        }
     }
 }
 

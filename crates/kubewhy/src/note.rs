@@ -59,6 +59,15 @@ pub enum Note {
         /// Why no cluster could be asked, when `--live` was asked for.
         no_cluster: Option<String>,
     },
+    /// The RBAC objects could not be read, so no near miss explains the denial (said once, on the first denial).
+    RbacUnreadable {
+        /// The kinds whose list was denied (`rolebindings`), empty when reading failed otherwise.
+        denied: Vec<String>,
+        /// Who was denied reading them.
+        user: Option<String>,
+        /// Why reading failed otherwise, in one line.
+        error: Option<String>,
+    },
 }
 
 /// What a live check against the cluster found.

@@ -428,12 +428,31 @@ async fn another_identity_is_checked_with_subject_access_review_or_impersonation
         .diagnosis
         .clone()
         .unwrap();
+    // The admin may read RBAC: the denial is explained by the Role that comes closest, and fixed by editing it.
+    let commands = d.remedy().commands;
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    assert!(
+        commands[0].starts_with(&format!(
+            "kubectl patch roles ctl-read -n {ns} --type=json -p '"
+        )) && commands[0].contains(r#"{"op":"add","path":"/rules/0/verbs/-","value":"create"}"#),
+        "{commands:?}"
+    );
     assert_eq!(
-        d.remedy().commands,
-        [format!(
+        commands[1],
+        format!(
             "kubectl auth can-i create configmaps -n {ns} --as={}",
             sa.identity.user
-        )]
+        )
+    );
+    assert_eq!(report.fix.changes.len(), 1, "{:?}", report.fix);
+    assert!(report.fix.permissions.is_empty() && report.fix.rbac.is_none());
+    assert!(
+        report
+            .fix
+            .to_apply_stream()
+            .contains("add `create` to rule 1"),
+        "{}",
+        report.fix.to_apply_stream()
     );
     // The fix names the checked identity, not the caller.
     assert_eq!(

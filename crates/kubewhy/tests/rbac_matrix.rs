@@ -14,13 +14,12 @@ use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRul
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kubewhy::Diagnosis;
+use kubewhy::cause::Cause;
 use kubewhy::rbac::advisor::{Difference, LookalikeWhy, RoleOutcome, ScopeMiss, Via};
 use kubewhy::rbac::eval::{AccessTarget, aggregate};
 use kubewhy::rbac::fix::{FixKind, RuleEdit, narrow_rule};
-use kubewhy::rbac::{
-    AccessRequest, Explanation, FetchError, Fix, Identity, RbacObjects, explain, fetch, fix,
-};
-use kubewhy::remedy::rbac::{Grant, single_yaml};
+use kubewhy::rbac::{AccessRequest, Explanation, FetchError, Fix, Identity, NearMisses, fetch};
 use kubewhy::trace::Inspector;
 use kubewhy_testenv::{ControlPlane, scratch_path};
 
@@ -418,28 +417,27 @@ fn kubectl(
     (ok, format!("{out}{err}"))
 }
 
-/// Applies the fix as admin: the JSON patch with `kubectl patch`, or the manifest with `kubectl apply`.
-fn apply_fix(env: &ControlPlane, fix: &Fix) {
-    let manifest = match &fix.kind {
-        FixKind::EditRule { .. } | FixKind::AddSubject { .. } => {
-            let args = fix.kubectl_patch().expect("a patch");
-            let (ok, out) = kubectl(env, env.kubeconfig(), &args, None);
-            assert!(ok, "kubectl {args:?} failed: {out}");
-            return;
-        }
-        FixKind::CreateRole { object, .. } | FixKind::NewBinding { object, .. } => {
-            manifest_of(object)
-        }
-        FixKind::NewRole {
-            subject,
-            permission,
-        } => single_yaml(&Grant {
-            subject: subject.clone(),
-            permission: permission.clone(),
-        })
-        .expect("RBAC YAML"),
-        FixKind::ClientGroup { .. } => panic!("not an RBAC fix: {fix:?}"),
-    };
+/// Applies the fix as admin: the JSON patch with `kubectl patch`, or the remedy's manifest with `kubectl apply`
+/// (the object to create, or today's new role). The remedy shows the same patch as a command.
+fn apply_fix(env: &ControlPlane, fix: &Fix, diagnosis: &Diagnosis) {
+    let remedy = diagnosis.remedy();
+    if let Some(args) = fix.kubectl_patch() {
+        assert!(
+            remedy
+                .commands
+                .first()
+                .is_some_and(|c| c.starts_with("kubectl patch ")),
+            "the remedy shows the patch: {remedy:#?}"
+        );
+        let (ok, out) = kubectl(env, env.kubeconfig(), &args, None);
+        assert!(ok, "kubectl {args:?} failed: {out}");
+        return;
+    }
+    assert!(
+        !matches!(fix.kind, FixKind::ClientGroup { .. }),
+        "not an RBAC fix: {fix:?}"
+    );
+    let manifest = remedy.yaml.expect("the remedy's manifest");
     let (ok, out) = kubectl(
         env,
         env.kubeconfig(),
@@ -449,9 +447,12 @@ fn apply_fix(env: &ControlPlane, fix: &Fix) {
     assert!(ok, "kubectl apply failed: {out}\n{manifest}");
 }
 
-fn manifest_of(value: &serde_json::Value) -> String {
-    // kubectl reads JSON as YAML.
-    serde_json::to_string_pretty(value).expect("JSON")
+/// The diagnosis as `kubewhy` prints it.
+fn rendered(d: &Diagnosis) -> String {
+    let mut out = Vec::new();
+    kubewhy::render::text::write_diagnosis(&mut out, d, &kubewhy::render::TextOptions::default())
+        .expect("rendering to memory");
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Plays the aggregation controller (the local control plane runs no kube-controller-manager): writes into every
@@ -570,7 +571,7 @@ async fn near_misses_on_a_real_cluster() {
             Err(e @ kube::Error::Api(_)) => e,
             other => panic!("{}: expected a 403, got {other:?}", case.name),
         };
-        let diagnosis = kubewhy::diagnose_in(&err, inspector.request_for(&err).as_ref());
+        let mut diagnosis = kubewhy::diagnose_in(&err, inspector.request_for(&err).as_ref());
         assert_eq!(diagnosis.code, Some(403), "{}: {diagnosis:?}", case.name);
         let used = inspector.used();
         assert_eq!(
@@ -580,25 +581,41 @@ async fn near_misses_on_a_real_cluster() {
             "{}: the recorder saw the denial: {used:?}",
             case.name
         );
-        let mut request =
-            AccessRequest::from_request(&diagnosis.request).expect("the request of the denial");
-        if let Some(escalate) = request.escalation() {
-            request = escalate;
-        }
+        // The groups the API server gives the identity (what `--as-group` would name): a denial's message has none.
         let who = whoami(&client).await;
         assert_eq!(who.user, identity.user);
+        diagnosis.groups = who.groups.clone();
 
-        // The near miss, from the cluster's RBAC objects.
-        let rbac: RbacObjects = fetch(&admin).await.expect("reading RBAC as admin");
-        let explanation = explain(&who, &request, &rbac);
-        let chosen = fix(&explanation, &rbac)
-            .unwrap_or_else(|| panic!("{}: no fix for {explanation:#?}", case.name));
-        let shown = serde_yaml::to_string(&(
-            &explanation.near_misses.first(),
-            &explanation.lookalikes.first(),
-            &chosen,
-        ))
-        .expect("YAML");
+        // The near miss, from the cluster's RBAC objects (read as admin), carried by the diagnosis' cause.
+        let near_misses = NearMisses::new(admin.clone());
+        assert!(
+            near_misses.explain(&mut diagnosis).await,
+            "{}: no near miss for {diagnosis:#?}",
+            case.name
+        );
+        let near = match &diagnosis.cause {
+            Cause::Denied(denial) => denial.near_miss.clone(),
+            Cause::Escalation { near_miss, .. } => near_miss.clone(),
+            other => panic!("{}: not a denial: {other:?}", case.name),
+        }
+        .expect("a near miss");
+        let (explanation, chosen) = (
+            near.explanation.clone(),
+            near.fix
+                .clone()
+                .unwrap_or_else(|| panic!("{}: no fix: {near:#?}", case.name)),
+        );
+        let request = explanation.request.clone();
+        let shown = format!(
+            "{}\n{}",
+            rendered(&diagnosis),
+            serde_yaml::to_string(&(
+                &explanation.near_misses.first(),
+                &explanation.lookalikes.first(),
+                &chosen,
+            ))
+            .expect("YAML")
+        );
         let binding = fill(case.binding);
         let named = explanation.near_misses.first().map(|m| &m.binding.name) == Some(&binding)
             || (!explanation.is_named()
@@ -626,7 +643,7 @@ async fn near_misses_on_a_real_cluster() {
             rules_in(&client, &ns).await,
             rules_in(&client, "default").await,
         );
-        apply_fix(env, &chosen);
+        apply_fix(env, &chosen, &diagnosis);
         if matches!(
             chosen.kind,
             FixKind::CreateRole {
@@ -651,7 +668,7 @@ async fn near_misses_on_a_real_cluster() {
         };
         let expected: BTreeSet<String> = std::iter::once(narrow_rule(&request))
             .chain(chosen.also_grants.iter().cloned())
-            .flat_map(|r| atoms(&r))
+            .flat_map(|r| atoms(&PolicyRule::from(&r)))
             .collect();
         let rules_after = (
             rules_in(&client, &ns).await,

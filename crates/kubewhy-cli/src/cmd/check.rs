@@ -113,9 +113,9 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-/// Why `kubewhy check` could not run or finish.
+/// Why `kubewhy check` (or another command that reads a needs file) could not run or finish.
 #[derive(Debug, thiserror::Error)]
-enum Failed {
+pub(super) enum Failed {
     #[error("starting the async runtime failed")]
     Runtime(#[source] std::io::Error),
     #[error("`--timeout` must be at least 1 second")]
@@ -136,7 +136,8 @@ enum Failed {
     Write(#[from] kubewhy::render::WriteError),
 }
 
-fn read_needs(path: &PathBuf) -> Result<Needs, Failed> {
+/// Reads a needs file (`-`: standard input).
+pub(super) fn read_needs(path: &PathBuf) -> Result<Needs, Failed> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()

@@ -7,7 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kubewhy::remedy::rbac::{grants, merged_yaml};
+use kubewhy::remedy::rbac::{grants, merged_yaml, object_changes};
 use kubewhy::render::{Format, json, junit, text};
 use kubewhy::scan::{Finding, Scanner};
 
@@ -162,9 +162,15 @@ fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()
 }
 
 fn write_fix(findings: &[Finding]) -> io::Result<()> {
+    // Denials whose near miss edits (or completes) the RBAC that exists: the objects as they will be.
+    let changes = object_changes(findings.iter().map(|f| &f.diagnosis));
+    let changed: Vec<usize> = changes.iter().flat_map(|c| c.of.iter().copied()).collect();
     let mut all = Vec::new();
     let mut skipped = Vec::new();
-    for f in findings {
+    for (i, f) in findings.iter().enumerate() {
+        if changed.contains(&i) {
+            continue;
+        }
         let found = grants(&f.diagnosis);
         if found.is_empty() && f.diagnosis.class == kubewhy::Class::Forbidden {
             skipped.push(f);
@@ -181,14 +187,28 @@ fn write_fix(findings: &[Finding]) -> io::Result<()> {
             f.diagnosis.remedy().summary
         );
     }
-    if grants.is_empty() {
+    if grants.is_empty() && changes.is_empty() {
         eprintln!("note: no denial that RBAC can fix was found; nothing to apply");
         return Ok(());
     }
-    let yaml =
-        merged_yaml(&grants).map_err(|e| io::Error::other(format!("rendering RBAC YAML: {e}")))?;
     let mut out = BufWriter::new(io::stdout().lock());
-    out.write_all(yaml.as_bytes())?;
+    for (i, change) in changes.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b"---\n")?;
+        }
+        for what in &change.what {
+            writeln!(out, "# fix: {what}")?;
+        }
+        out.write_all(change.yaml.as_bytes())?;
+    }
+    if !grants.is_empty() {
+        let yaml = merged_yaml(&grants)
+            .map_err(|e| io::Error::other(format!("rendering RBAC YAML: {e}")))?;
+        if !changes.is_empty() {
+            out.write_all(b"---\n# fix: a new role for what nothing that exists comes close to\n")?;
+        }
+        out.write_all(yaml.as_bytes())?;
+    }
     out.flush()
 }
 

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completion;
 pub mod explain;
 pub mod man;
+pub mod rbac;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -34,6 +34,7 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
         Some(Said::Escalation) => {
             return Cause::Escalation {
                 not_held: facts.escalation_rules.clone(),
+                near_miss: None,
             };
         }
         Some(Said::Denied | Said::DeniedPath) => return Cause::Denied(denial(facts, r)),

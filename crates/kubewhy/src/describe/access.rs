@@ -4,12 +4,16 @@
 use super::{Words, object_text, quoted_list, quoted_resource};
 use crate::cause::{Admitter, Cause, Denial, Scope};
 use crate::diagnosis::Diagnosis;
+use crate::near_miss::NearMiss;
 use crate::vocab::{IMPERSONATION_GROUP, Verb, builtin_group, scope_phrase, subject_phrase};
 
 pub(super) fn words(d: &Diagnosis) -> Words {
     match &d.cause {
         Cause::Denied(denial) => denied(d, denial),
-        Cause::Escalation { not_held } => escalation(d, not_held),
+        Cause::Escalation {
+            not_held,
+            near_miss,
+        } => escalation(d, not_held, near_miss.as_deref()),
         Cause::Admission { by, detail } => admission(d, by, detail.as_deref()),
         Cause::WebhookUnreachable {
             webhook,
@@ -119,6 +123,8 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
         )
     } else if denial.explicit {
         "an authorizer explicitly denied it (not merely for want of a rule)".into()
+    } else if let Some(near) = &denial.near_miss {
+        super::near_miss::words(near).0
     } else {
         "denied by authorization: no Role or ClusterRole bound to the subject grants this verb on this resource \
          here"
@@ -148,6 +154,7 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
     }
     if let Some(sub) = &r.subresource
         && !denial.wrong_core_group
+        && denial.near_miss.is_none()
     {
         notes.push(format!(
             "a rule must name `{res}/{sub}`: a rule for `{res}` does not cover its subresources"
@@ -181,6 +188,11 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
             "the authorizer reported an error while deciding: {e}"
         ));
     }
+    if let Some(near) = &denial.near_miss
+        && !denial.wrong_core_group
+    {
+        notes.extend(super::near_miss::words(near).1);
+    }
     Words {
         summary,
         cause,
@@ -188,7 +200,7 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
     }
 }
 
-fn escalation(d: &Diagnosis, not_held: &[String]) -> Words {
+fn escalation(d: &Diagnosis, not_held: &[String], near_miss: Option<&NearMiss>) -> Words {
     let r = &d.request;
     let who = subject_phrase(d.user.as_deref());
     let what = match (&r.verb, quoted_resource(r)) {
@@ -204,6 +216,10 @@ fn escalation(d: &Diagnosis, not_held: &[String]) -> Words {
         notes: not_held
             .iter()
             .map(|rule| format!("not held: {rule}"))
+            .chain(near_miss.into_iter().flat_map(|near| {
+                let (cause, notes) = super::near_miss::words(near);
+                std::iter::once(format!("`escalate` would allow it: {cause}")).chain(notes)
+            }))
             .collect(),
     }
 }

@@ -8,6 +8,7 @@
 //! transport, the client).
 
 mod access;
+pub(crate) mod near_miss;
 mod notes;
 mod request;
 pub(crate) mod served;

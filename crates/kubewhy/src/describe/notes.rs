@@ -115,6 +115,28 @@ fn word(d: &Diagnosis, n: &Note) -> String {
                                       conversion webhook that is down, a proxy, a network policy)"
             .into(),
         Note::Live(live) => word_live(live),
+        Note::RbacUnreadable {
+            denied,
+            user,
+            error,
+        } => {
+            let who = user
+                .as_deref()
+                .map(|u| format!(" as `{u}`"))
+                .unwrap_or_default();
+            match error {
+                Some(e) => format!(
+                    "the RBAC objects could not be read{who} ({e}), so no binding explains the denials; the fix \
+                     is a new role"
+                ),
+                None => format!(
+                    "the RBAC objects may not be read{who} (list {} in all namespaces was denied), so no binding \
+                     explains the denials and the fix is a new role; with read access to roles, clusterroles, \
+                     rolebindings and clusterrolebindings kubewhy names the binding that comes closest",
+                    names(denied)
+                ),
+            }
+        }
         Note::Unconfirmed { no_cluster } => {
             let what = match &d.cause {
                 Cause::Denied(_) => {

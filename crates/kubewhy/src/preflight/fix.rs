@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::served::Served;
 use super::{Options, Outcome, Report};
-use crate::diagnosis::Class;
+use crate::diagnosis::{Class, Diagnosis};
 use crate::needs::Needs;
 use crate::rbac::{self, Permission, RbacObject, Subject};
 
@@ -23,6 +23,10 @@ pub struct Fix {
     pub name: Option<String>,
     /// The RBAC manifests granting exactly `permissions` (YAML for `kubectl apply -f -`).
     pub rbac: Option<String>,
+    /// Changes of the RBAC objects that exist, chosen by the near misses ([`crate::rbac::NearMisses`]): one per
+    /// object, its edits merged; the permissions they grant are not in `permissions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
     /// Commands to run first (CRD installs).
     pub commands: Vec<String>,
     /// Corrections to the needs file.
@@ -31,10 +35,24 @@ pub struct Fix {
     pub notes: Vec<String>,
 }
 
+/// One RBAC object the fix changes or creates instead of a new role.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Change {
+    /// What changes, one remedy summary per denial it fixes (`edit ClusterRole `x`: add `watch` to rule 1`).
+    pub what: Vec<String>,
+    /// The permissions it grants that were missing.
+    pub permissions: Vec<Permission>,
+    /// The object after the change (YAML for `kubectl apply -f -`).
+    pub yaml: String,
+}
+
 impl Fix {
     /// Whether there is nothing to apply, run or edit.
     pub fn is_empty(&self) -> bool {
-        self.rbac.is_none() && self.commands.is_empty() && self.edits.is_empty()
+        self.rbac.is_none()
+            && self.changes.is_empty()
+            && self.commands.is_empty()
+            && self.edits.is_empty()
     }
 
     /// The fix as one YAML stream for `kubectl apply -f -`: commands and edits as `#` comments first, then the
@@ -63,7 +81,19 @@ impl Fix {
         for n in &self.notes {
             out.push_str(&format!("# {n}\n"));
         }
+        for change in &self.changes {
+            if !out.is_empty() {
+                out.push_str("---\n");
+            }
+            for what in &change.what {
+                out.push_str(&format!("# {what}\n"));
+            }
+            out.push_str(&change.yaml);
+        }
         if let (Some(yaml), Some(subject)) = (&self.rbac, &self.subject) {
+            if !self.changes.is_empty() {
+                out.push_str("---\n");
+            }
             out.push_str(&format!(
                 "# grants {subject} the {} missing permission(s), nothing more:\n",
                 self.permissions.len()
@@ -90,14 +120,37 @@ fn fix_name(program: &str, permissions: &[Permission]) -> String {
     format!("{program}-fix-{:08x}", fnv1a(&key.join("\n")))
 }
 
+/// Merges the near misses' fixes of the failed checks into one change per object.
+fn changes(report: &Report) -> Vec<Change> {
+    let failed: Vec<(&Diagnosis, &Permission)> = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .filter_map(|c| Some((c.diagnosis.as_ref()?, c.permission.as_ref()?)))
+        .collect();
+    crate::remedy::rbac::object_changes(failed.iter().map(|(d, _)| *d))
+        .into_iter()
+        .map(|o| Change {
+            what: o.what,
+            permissions: o.of.iter().map(|&i| failed[i].1.clone()).collect(),
+            yaml: o.yaml,
+        })
+        .collect()
+}
+
 pub(super) fn build(needs: &Needs, report: &Report, served: &Served, options: &Options) -> Fix {
-    let mut fix = Fix::default();
+    let mut fix = Fix {
+        changes: changes(report),
+        ..Fix::default()
+    };
+    let changed: Vec<&Permission> = fix.changes.iter().flat_map(|c| &c.permissions).collect();
     let mut permissions: Vec<Permission> = report
         .checks
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
         .filter(|c| c.diagnosis.as_ref().map(|d| d.class) == Some(Class::Forbidden))
         .filter_map(|c| c.permission.clone())
+        .filter(|p| !changed.contains(&p))
         .collect();
     permissions.sort();
     permissions.dedup();
@@ -131,6 +184,12 @@ pub(super) fn build(needs: &Needs, report: &Report, served: &Served, options: &O
                     .into(),
             ),
         }
+    }
+    if fix.subject.is_none()
+        && !fix.changes.is_empty()
+        && let Some(subject) = report.subject.as_ref().filter(|s| !s.user.is_empty())
+    {
+        fix.subject = Some(Subject::from_username(&subject.user));
     }
     fix.permissions = permissions;
     fix

@@ -45,7 +45,7 @@ mod whoami;
 use crate::needs::Needs;
 use crate::note::Note;
 
-pub use fix::Fix;
+pub use fix::{Change, Fix};
 pub use options::{AsIdentity, Error, Options};
 pub use report::{Check, CheckKind, Identity, Outcome, Report, Summary};
 
@@ -136,6 +136,22 @@ pub async fn run(config: &kube::Config, needs: &Needs, options: &Options) -> Res
     }
     if let Some(reason) = &access.blocked {
         report.blocked = Some(reason.clone());
+    }
+    // Each denial explained by the bindings that name the subject, when the caller may read the RBAC objects (read
+    // once, only when something was denied).
+    let denied = |c: &Check| {
+        c.outcome == Outcome::Fail
+            && c.diagnosis
+                .as_ref()
+                .is_some_and(|d| matches!(d.cause, crate::cause::Cause::Denied(_)))
+    };
+    if options.near_misses && access.checks.iter().any(denied) {
+        let near = crate::rbac::NearMisses::new(caller.clone());
+        for check in access.checks.iter_mut().filter(|c| denied(c)) {
+            if let Some(d) = check.diagnosis.as_mut() {
+                near.explain(d).await;
+            }
+        }
     }
     report.checks.extend(served.checks.iter().cloned());
     report.checks.extend(access.checks.iter().cloned());

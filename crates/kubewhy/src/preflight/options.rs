@@ -29,6 +29,9 @@ pub struct Options {
     pub concurrency: usize,
     /// The time limit of one probe (list + watch) and of the other single requests.
     pub timeout: Duration,
+    /// Explain each denial by the bindings that come closest, and fix it by editing them
+    /// ([`crate::rbac::NearMisses`]), when the caller may read the RBAC objects.
+    pub near_misses: bool,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             crd_install: None,
             concurrency: 16,
             timeout: Duration::from_secs(10),
+            near_misses: true,
         }
     }
 }

@@ -8,13 +8,18 @@
 //! (no prose): the wording table turns it into sentences, [`super::fix()`] into the smallest edit.
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject as RbacSubject};
-use serde::{Deserialize, Serialize};
+
+pub use super::eval::{Rule, SubjectRef};
+pub use crate::near_miss::{
+    BindingMiss, Difference, Explanation, Granted, Lookalike, LookalikeWhy, NearMiss, RoleOutcome,
+    RuleMiss, RuleRef, ScopeMiss, Via,
+};
 
 use super::eval::{
     AccessRequest, AccessTarget, Identity, WILDCARD, aggregate, group_matches, list, name_matches,
     resource_matches, same_rule, subject_applies, url_matches, verb_matches,
 };
-use super::objects::{Binding, BindingKind, BindingRef, RbacObjects, RoleKey, RoleKind};
+use super::objects::{Binding, BindingKind, RbacObjects, RoleKey, RoleKind};
 
 /// Groups every authenticated identity (or every ServiceAccount) has: bindings through them were not written
 /// for this identity.
@@ -24,59 +29,6 @@ pub const BROAD_GROUPS: [&str; 3] = [
     "system:serviceaccounts",
 ];
 
-/// Why each binding that names an identity does (not) grant a request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Explanation {
-    /// Who asked.
-    pub identity: Identity,
-    /// What was asked.
-    pub request: AccessRequest,
-    /// The bindings whose role grants the request where it was asked: when there are any, RBAC allows it (a
-    /// denial then came from another authorizer, or before the grant reached the authorizer's cache).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub granted_by: Vec<Granted>,
-    /// Every other binding that names the identity and why it does not grant the request, closest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub near_misses: Vec<BindingMiss>,
-    /// Bindings that do not name the identity but look meant for it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lookalikes: Vec<Lookalike>,
-}
-
-/// A binding that grants the request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Granted {
-    /// The binding.
-    pub binding: BindingRef,
-    /// How it names the identity.
-    pub via: Via,
-    /// The rule that allows the request.
-    pub rule: RuleRef,
-}
-
-/// How a binding names the identity: the subject entry that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Via {
-    /// The user by name.
-    User {
-        /// The user name.
-        name: String,
-    },
-    /// One of the identity's groups.
-    Group {
-        /// The group.
-        name: String,
-    },
-    /// The ServiceAccount the identity is.
-    ServiceAccount {
-        /// Its namespace (the binding's own when the subject names none).
-        namespace: String,
-        /// Its name.
-        name: String,
-    },
-}
-
 impl Via {
     /// Whether it is a group every authenticated identity or every ServiceAccount has ([`BROAD_GROUPS`]):
     /// such bindings were not written for this identity.
@@ -85,148 +37,11 @@ impl Via {
     }
 }
 
-/// A binding that names the identity but does not grant the request, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BindingMiss {
-    /// The binding.
-    pub binding: BindingRef,
-    /// How it names the identity.
-    pub via: Via,
-    /// The role it refers to.
-    pub role: RoleKey,
-    /// Set when the binding cannot grant where the request was made, whatever its role holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<ScopeMiss>,
-    /// What its role holds for the request.
-    pub outcome: RoleOutcome,
-}
-
-/// Why a RoleBinding cannot grant where the request was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum ScopeMiss {
-    /// A RoleBinding of a Role grants only in its own namespace; the request is in another one (or cluster-wide).
-    BindingInOtherNamespace {
-        /// The binding's namespace.
-        binding_namespace: String,
-        /// The request's namespace; `None`: cluster-wide (a cluster-scoped resource, all namespaces, a URL).
-        request_namespace: Option<String>,
-    },
-    /// A ClusterRole bound by a RoleBinding grants only in the RoleBinding's namespace.
-    ClusterRoleConfined {
-        /// The binding's namespace.
-        binding_namespace: String,
-        /// The request's namespace; `None`: cluster-wide.
-        request_namespace: Option<String>,
-    },
-}
-
-/// What a role holds for a request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum RoleOutcome {
-    /// A rule allows it (the binding's scope is what fails).
-    Grants {
-        /// The rule.
-        rule: RuleRef,
-    },
-    /// The roleRef names a role that does not exist (RBAC accepts such bindings silently).
-    NotFound,
-    /// An aggregated ClusterRole whose label selectors select no ClusterRole: it holds no rules.
-    AggregationSelectsNothing {
-        /// The selectors (`rbac.example.com/aggregate-to-docs=true`).
-        selectors: Vec<String>,
-    },
-    /// The role has no rules.
-    NoRules,
-    /// No rule allows it.
-    NoRuleGrants {
-        /// How many rules the role has.
-        rules: usize,
-        /// The closest rules (those with the fewest differences, at most two), each with how it differs;
-        /// empty: nothing close.
-        closest: Vec<RuleMiss>,
-    },
-}
-
-/// One rule, where it lives.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RuleRef {
-    /// The role that holds the rule: for an aggregated ClusterRole, the selected ClusterRole the rule comes from.
-    pub role: RoleKey,
-    /// Its position in that role's `rules`.
-    pub index: usize,
-    /// The rule.
-    pub rule: PolicyRule,
-    /// The aggregated ClusterRole the rule reaches the binding through.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aggregated_into: Option<String>,
-}
-
-/// A rule that does not allow a request, and how it differs from one that would.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RuleMiss {
-    /// The rule.
-    pub rule: RuleRef,
-    /// Every way it differs (one: a near miss).
-    pub differences: Vec<Difference>,
-}
-
 impl RuleMiss {
     /// Whether exactly one small thing is missing.
     pub fn is_near(&self) -> bool {
         self.differences.len() == 1 && self.differences[0].weight() == 1
     }
-}
-
-/// One way a rule differs from a rule that would allow the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Difference {
-    /// The rule does not list the verb.
-    Verb {
-        /// The verbs it lists.
-        listed: Vec<String>,
-    },
-    /// The rule does not list the API group (e.g. the core group `""` for a CRD's resource).
-    ApiGroup {
-        /// The groups it lists.
-        listed: Vec<String>,
-    },
-    /// The rule does not list the resource.
-    Resource {
-        /// The resources it lists.
-        listed: Vec<String>,
-        /// A listed name that looks like a misspelling of the requested one (`document` for `documents`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        near: Option<String>,
-    },
-    /// The rule lists the resource but not the requested subresource: `documents` does not cover
-    /// `documents/status`.
-    Subresource {
-        /// The resources it lists.
-        listed: Vec<String>,
-    },
-    /// The rule's `resourceNames` do not allow the request.
-    ResourceNames {
-        /// The names it lists.
-        names: Vec<String>,
-        /// The request carries no object name (list, watch, create, deletecollection): no rule with
-        /// `resourceNames` can ever allow it.
-        unnamed: bool,
-    },
-    /// The rule's non-resource URLs do not match the path.
-    NonResourceUrl {
-        /// The URLs it lists.
-        listed: Vec<String>,
-        /// A listed URL that looks like a misspelling of the path.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        near: Option<String>,
-    },
-    /// The rule is for non-resource URLs; the request is for a resource.
-    NonResourceRule,
-    /// The rule is for resources; the request is for a non-resource URL.
-    ResourceRule,
 }
 
 /// How far a difference is from a near miss.
@@ -243,51 +58,6 @@ impl Difference {
             _ => 1,
         }
     }
-}
-
-/// A binding that does not name the identity but looks meant for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Lookalike {
-    /// The binding.
-    pub binding: BindingRef,
-    /// The position of the subject in the binding's `subjects`.
-    pub index: usize,
-    /// The subject as written.
-    pub subject: RbacSubject,
-    /// Why it looks meant for the identity.
-    pub why: LookalikeWhy,
-    /// The role it refers to.
-    pub role: RoleKey,
-    /// Whether its role would allow the request.
-    pub role_grants: bool,
-    /// Whether the binding could grant where the request was made (a ClusterRoleBinding, or a RoleBinding in the
-    /// request's namespace).
-    pub scope_fits: bool,
-}
-
-/// Why a subject looks meant for the identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "reason")]
-pub enum LookalikeWhy {
-    /// A ServiceAccount of the identity's name in another namespace.
-    ServiceAccountNamespace {
-        /// The namespace the subject names.
-        subject_namespace: String,
-        /// The subject names none: it means the RoleBinding's own namespace.
-        defaulted: bool,
-    },
-    /// A ServiceAccount subject without a namespace in a ClusterRoleBinding: it names nobody.
-    ServiceAccountWithoutNamespace,
-    /// The identity's name as another kind of subject (`User doc-controller` for a ServiceAccount).
-    Kind {
-        /// The kind written.
-        kind: String,
-    },
-    /// A name one or two letters off the identity's name or one of its groups.
-    SimilarName {
-        /// The identity's name (or group) it resembles.
-        resembles: String,
-    },
 }
 
 impl Explanation {
@@ -333,7 +103,7 @@ pub fn explain(identity: &Identity, request: &AccessRequest, rbac: &RbacObjects)
                 out.lookalikes.push(Lookalike {
                     binding: binding.reference(),
                     index,
-                    subject: binding.subjects[index].clone(),
+                    subject: SubjectRef::from(&binding.subjects[index]),
                     why,
                     role_grants: matches!(
                         role_outcome(request, &role, rbac),
@@ -480,7 +250,7 @@ fn role_outcome(request: &AccessRequest, key: &RoleKey, rbac: &RbacObjects) -> R
                             namespace: None,
                         },
                         index: i,
-                        rule: rule.clone(),
+                        rule: Rule::from(rule),
                         aggregated_into: Some(key.name.clone()),
                     };
                 }
@@ -489,7 +259,7 @@ fn role_outcome(request: &AccessRequest, key: &RoleKey, rbac: &RbacObjects) -> R
         RuleRef {
             role: key.clone(),
             index,
-            rule: rule.clone(),
+            rule: Rule::from(rule),
             aggregated_into: None,
         }
     };

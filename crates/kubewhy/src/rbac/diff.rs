@@ -109,10 +109,10 @@ pub enum Finding {
 }
 
 impl RbacDiff {
-    /// Used ÷ granted, between 0 and 1 (1 when nothing is granted).
+    /// Used ÷ granted, between 0 and 1; with nothing granted, 1 when nothing is needed either, else 0.
     pub fn score(&self) -> f64 {
         if self.granted == 0 {
-            1.0
+            if self.missing.is_empty() { 1.0 } else { 0.0 }
         } else {
             self.used as f64 / self.granted as f64
         }
@@ -424,6 +424,173 @@ fn findings(
 
 fn urls_only(rule: &PolicyRule) -> bool {
     list(&rule.resources).is_empty() && !list(&rule.non_resource_urls).is_empty()
+}
+
+/// Where the granted rules were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The RBAC objects (the caller may list them): each rule with its binding and role.
+    Objects,
+    /// SelfSubjectRulesReviews made as the identity (by impersonation, or as itself): rules without their source.
+    Reviews,
+}
+
+/// Granted against needed for one program and one identity: what `kubewhy rbac diff` and `doc-controller doctor
+/// --rbac-diff` show ([`crate::render::rbac_diff`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiffReport {
+    /// The program whose needs were compared.
+    pub program: String,
+    /// The API server.
+    pub server: String,
+    /// Whose grants.
+    pub identity: Identity,
+    /// Where the granted rules were read.
+    pub source: Source,
+    /// Why the RBAC objects could not be used (then the rules reviews were), in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects_unreadable: Option<String>,
+    /// What an incomplete rules review said it could not list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+    /// The needed permissions, in order.
+    pub needed: Vec<Permission>,
+    /// The comparison.
+    pub diff: RbacDiff,
+    /// Used ÷ granted (0 to 1).
+    pub score: f64,
+}
+
+impl DiffReport {
+    /// 0: nothing missing (and, with `fail_on_excess`, nothing in excess); 1 otherwise.
+    pub fn exit_code(&self, fail_on_excess: bool) -> u8 {
+        u8::from(!self.diff.missing.is_empty() || (fail_on_excess && !self.diff.excess.is_empty()))
+    }
+}
+
+/// Comparing could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// The client configuration could not be turned into a client.
+    #[error("building a Kubernetes client from the configuration failed")]
+    Client(#[source] kube::Error),
+    /// Who the caller is could not be asked (SelfSubjectReview), and no `--as` named the identity.
+    #[error(
+        "asking the API server who you are failed (SelfSubjectReview); name the identity with `--as`"
+    )]
+    Whoami(#[source] kube::Error),
+    /// Reading the RBAC objects failed for another reason than a refusal.
+    #[error("reading the RBAC objects failed")]
+    Fetch(#[source] super::FetchError),
+    /// The RBAC objects may not be read, and the identity's rules could not be reviewed either.
+    #[error(
+        "the RBAC objects may not be read, and the rules of `{user}` could not be reviewed as it (impersonating it \
+         needs `impersonate` on users, groups or serviceaccounts)"
+    )]
+    Review {
+        /// The identity.
+        user: String,
+        /// The review's failure.
+        #[source]
+        source: super::fetch::ReviewError,
+    },
+}
+
+/// Compares what `identity` (default: the caller) is granted on the cluster of `config` with what `program` needs
+/// (`needed`: [`crate::needs::Needs::permissions`]): from the
+/// RBAC objects when the caller may list them, else from SelfSubjectRulesReviews made as the identity (by
+/// impersonation when it is not the caller), Kubernetes' defaults for its groups left out.
+///
+/// # Errors
+/// [`DiffError`] when no client can be built, the caller is unknown, or neither source can be read.
+pub async fn check(
+    config: &kube::Config,
+    program: &str,
+    needed: Vec<Permission>,
+    identity: Option<Identity>,
+) -> Result<DiffReport, DiffError> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let caller = kube::Client::try_from(config.clone()).map_err(DiffError::Client)?;
+    let (identity, is_caller) = match identity {
+        Some(who) => (who, false),
+        None => {
+            let api: kube::Api<SelfSubjectReview> = kube::Api::all(caller.clone());
+            let answer = api
+                .create(&Default::default(), &SelfSubjectReview::default())
+                .await
+                .map_err(DiffError::Whoami)?;
+            let info = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+            let user = info.username.unwrap_or_default();
+            let groups = info.groups.unwrap_or_default();
+            (Identity::new(user, groups), true)
+        }
+    };
+    let mut report = DiffReport {
+        program: program.to_string(),
+        server: config.cluster_url.to_string(),
+        identity: identity.clone(),
+        source: Source::Objects,
+        objects_unreadable: None,
+        incomplete: Vec::new(),
+        needed: needed.clone(),
+        diff: diff(&needed, &[]),
+        score: 1.0,
+    };
+    let granted = match super::fetch(&caller).await {
+        Ok(objects) => granted_rules(&identity, &objects),
+        Err(e @ super::FetchError::NotPermitted { .. }) => {
+            report.objects_unreadable = Some(crate::chain::one_line(&e));
+            report.source = Source::Reviews;
+            let as_identity = |user: &str, groups: &[String]| -> Result<kube::Client, DiffError> {
+                let mut cfg = config.clone();
+                cfg.auth_info.impersonate = Some(user.to_string());
+                cfg.auth_info.impersonate_groups = Some(groups.to_vec());
+                kube::Client::try_from(cfg).map_err(DiffError::Client)
+            };
+            let client = if is_caller {
+                caller.clone()
+            } else {
+                as_identity(&identity.user, &identity.groups)?
+            };
+            // A user with the identity's groups that every identity has, and no bindings of its own.
+            let broad: Vec<String> = identity
+                .groups
+                .iter()
+                .filter(|g| super::advisor::BROAD_GROUPS.contains(&g.as_str()))
+                .cloned()
+                .collect();
+            let baseline = as_identity("kubewhy:no-bindings", &broad)?;
+            let mut namespaces: Vec<String> =
+                needed.iter().filter_map(|p| p.namespace.clone()).collect();
+            namespaces.sort();
+            namespaces.dedup();
+            let reviewed = match super::reviewed_rules(&client, &namespaces, Some(&baseline)).await
+            {
+                Ok(reviewed) => reviewed,
+                Err(with_baseline) => {
+                    // The identity's own reviews may work when impersonating the bare user does not.
+                    let mut reviewed = super::reviewed_rules(&client, &namespaces, None)
+                        .await
+                        .map_err(|source| DiffError::Review {
+                            user: identity.user.clone(),
+                            source,
+                        })?;
+                    reviewed.incomplete.push(format!(
+                        "Kubernetes' defaults for every user could not be told apart ({}): they count as granted",
+                        crate::chain::one_line(&with_baseline)
+                    ));
+                    reviewed
+                }
+            };
+            report.incomplete = reviewed.incomplete;
+            reviewed.rules
+        }
+        Err(e) => return Err(DiffError::Fetch(e)),
+    };
+    report.diff = diff(&needed, &granted);
+    report.score = report.diff.score();
+    Ok(report)
 }
 
 #[cfg(test)]

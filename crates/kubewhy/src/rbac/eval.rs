@@ -10,27 +10,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Subject as RbacSubject};
 use kube::core::{Selector, SelectorExt};
-use serde::{Deserialize, Serialize};
 
 use super::Subject;
 use crate::diagnosis::Request;
+pub use crate::near_miss::{AccessRequest, AccessTarget, Identity, Rule, SubjectRef};
 
 /// The wildcard RBAC accepts for verbs, API groups, resources and non-resource URLs.
 pub const WILDCARD: &str = "*";
-
-/// Who makes a request, as the authenticator reports it: the user name and the groups.
-///
-/// Impersonation and `kubectl auth can-i --as` add groups the caller may not expect (a ServiceAccount gets
-/// `system:serviceaccounts`, `system:serviceaccounts:<namespace>` and `system:authenticated`): give the groups
-/// the API server really sees (a SelfSubjectReview, or the denial's message).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Identity {
-    /// The user name (`alice`, `system:serviceaccount:<namespace>:<name>`).
-    pub user: String,
-    /// The groups.
-    #[serde(default)]
-    pub groups: Vec<String>,
-}
 
 impl Identity {
     /// An identity with its groups.
@@ -51,45 +37,6 @@ impl Identity {
             _ => None,
         }
     }
-}
-
-/// What a request asks of the authorizer: a verb on a resource (maybe a subresource, a namespace, an object name)
-/// or on a non-resource URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AccessRequest {
-    /// The verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`, or any other
-    /// verb a rule may name: `escalate`, `bind`, `impersonate`, `use`, ...).
-    pub verb: String,
-    /// What it is on.
-    pub target: AccessTarget,
-}
-
-/// The object of an [`AccessRequest`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum AccessTarget {
-    /// A resource of an API group.
-    #[serde(rename_all = "camelCase")]
-    Resource {
-        /// The API group, `""` for core.
-        group: String,
-        /// The plural resource name.
-        resource: String,
-        /// The subresource (`status`, `scale`, ...).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        subresource: Option<String>,
-        /// The namespace; `None` for a cluster-scoped resource or a request across all namespaces.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        namespace: Option<String>,
-        /// The object name; `None` for list, watch, create and deletecollection.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-    },
-    /// A non-resource URL such as `/metrics` or `/healthz` (always cluster-wide).
-    NonResource {
-        /// The URL path.
-        path: String,
-    },
 }
 
 impl AccessRequest {
@@ -230,6 +177,53 @@ impl AccessRequest {
                 verb_matches(rule, &self.verb) && url_matches(rule, path)
             }
             (AccessTarget::Resource { .. }, None) => false,
+        }
+    }
+}
+
+impl From<&PolicyRule> for Rule {
+    fn from(r: &PolicyRule) -> Rule {
+        Rule {
+            api_groups: list(&r.api_groups).to_vec(),
+            resources: list(&r.resources).to_vec(),
+            resource_names: list(&r.resource_names).to_vec(),
+            non_resource_urls: list(&r.non_resource_urls).to_vec(),
+            verbs: r.verbs.clone(),
+        }
+    }
+}
+
+impl From<&Rule> for PolicyRule {
+    fn from(r: &Rule) -> PolicyRule {
+        let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        PolicyRule {
+            api_groups: some(&r.api_groups),
+            resources: some(&r.resources),
+            resource_names: some(&r.resource_names),
+            non_resource_urls: some(&r.non_resource_urls),
+            verbs: r.verbs.clone(),
+        }
+    }
+}
+
+impl From<&RbacSubject> for SubjectRef {
+    fn from(s: &RbacSubject) -> SubjectRef {
+        SubjectRef {
+            kind: s.kind.clone(),
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
+            api_group: s.api_group.clone(),
+        }
+    }
+}
+
+impl From<&SubjectRef> for RbacSubject {
+    fn from(s: &SubjectRef) -> RbacSubject {
+        RbacSubject {
+            kind: s.kind.clone(),
+            name: s.name.clone(),
+            namespace: s.namespace.clone(),
+            api_group: s.api_group.clone(),
         }
     }
 }

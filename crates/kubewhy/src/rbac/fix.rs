@@ -17,13 +17,14 @@ use k8s_openapi::api::rbac::v1::{
 };
 use kube::api::ObjectMeta;
 use kube::core::{Selector, SelectorExt};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use crate::near_miss::{Fix, FixKind, RuleEdit};
 
 use super::advisor::{
     BindingMiss, Difference, Explanation, LookalikeWhy, RoleOutcome, RuleMiss, ScopeMiss,
 };
-use super::eval::{AccessRequest, AccessTarget, list};
+use super::eval::{AccessRequest, AccessTarget, Rule, SubjectRef, list};
 use super::objects::{
     BindingKind, BindingRef, RbacObjects, RoleKey, RoleKind, is_kubernetes_default,
 };
@@ -31,161 +32,6 @@ use super::{Permission, RbacObject, Subject, Verb};
 
 /// The annotation `kubectl apply` keeps: not part of a role's meaning, and large.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-/// The fix for a denied request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fix {
-    /// What it changes.
-    pub kind: FixKind,
-    /// What it grants beyond the request (empty: exactly the request).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub also_grants: Vec<PolicyRule>,
-    /// The request was in one namespace but the fix takes effect in all of them: it changes a role bound by a
-    /// ClusterRoleBinding (what a controller that works in every namespace needs).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub all_namespaces: bool,
-}
-
-/// Which change a fix makes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum FixKind {
-    /// Edit one rule of a role bound to the identity (or add one rule to it).
-    EditRule {
-        /// The role.
-        role: RoleKey,
-        /// The edit.
-        edit: RuleEdit,
-        /// The binding through which the role reaches the identity.
-        binding: BindingRef,
-        /// Other bindings of the same role: the edit changes what they grant too.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        shared_with: Vec<BindingRef>,
-        /// The aggregated ClusterRole the edited role is aggregated into (the edit reaches the identity once the
-        /// aggregation controller has copied it there).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        aggregated_into: Option<String>,
-        /// The JSON patch (RFC 6902), guarded by a `test` of the rule it edits.
-        patch: Vec<Value>,
-        /// The role after the edit.
-        after: Value,
-    },
-    /// Create the role a binding names but that does not exist, or a ClusterRole an empty aggregation selects.
-    CreateRole {
-        /// The role to create.
-        role: RoleKey,
-        /// The binding through which it reaches the identity: the one that names the missing role, or the one of
-        /// the aggregated ClusterRole.
-        binding: BindingRef,
-        /// The aggregated ClusterRole whose selectors the new role matches (its rules reach the identity once the
-        /// aggregation controller has run).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        aggregated_into: Option<String>,
-        /// The new role.
-        object: Value,
-    },
-    /// Add the identity to the subjects of a binding that looks meant for it. The subject as written stays: it
-    /// may well name someone else (a ServiceAccount of the same name in another namespace).
-    AddSubject {
-        /// The binding.
-        binding: BindingRef,
-        /// The position of the subject that resembles the identity.
-        resembling: usize,
-        /// The subject added.
-        subject: RbacSubject,
-        /// The JSON patch.
-        patch: Vec<Value>,
-        /// The binding after the edit.
-        after: Value,
-    },
-    /// Bind a role that already grants the request where the request is made.
-    NewBinding {
-        /// The role.
-        role: RoleKey,
-        /// The new binding.
-        object: Value,
-    },
-    /// Nothing close exists: a new Role/ClusterRole and binding granting exactly the request
-    /// ([`crate::rbac::generate`]).
-    NewRole {
-        /// Who gets it.
-        subject: Subject,
-        /// What it grants.
-        permission: Permission,
-    },
-    /// RBAC is not the problem: the client asked for a non-core resource in the core group (`""`); a rule grants
-    /// it in its real group.
-    ClientGroup {
-        /// The group a rule grants the resource in, when one does.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        group: Option<String>,
-    },
-}
-
-/// One edit of a role's rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum RuleEdit {
-    /// Add a verb to rule `rule`.
-    AddVerb {
-        /// The rule's position.
-        rule: usize,
-        /// The verb.
-        verb: String,
-    },
-    /// Add a resource (a subresource such as `documents/status`) to rule `rule`.
-    AddResource {
-        /// The rule's position.
-        rule: usize,
-        /// The resource.
-        resource: String,
-    },
-    /// Replace a misspelt resource of rule `rule`.
-    ReplaceResource {
-        /// The rule's position.
-        rule: usize,
-        /// The name as written.
-        from: String,
-        /// The name the request uses.
-        to: String,
-    },
-    /// Replace the API group of rule `rule` (written for the resource, in the wrong group).
-    ReplaceApiGroup {
-        /// The rule's position.
-        rule: usize,
-        /// The group as written.
-        from: String,
-        /// The group the request uses.
-        to: String,
-    },
-    /// Add an object name to the `resourceNames` of rule `rule`.
-    AddResourceName {
-        /// The rule's position.
-        rule: usize,
-        /// The name.
-        name: String,
-    },
-    /// Remove `resourceNames` from rule `rule`, which lists only the verb that never carries a name.
-    RemoveResourceNames {
-        /// The rule's position.
-        rule: usize,
-    },
-    /// Add a URL to the `nonResourceURLs` of rule `rule`.
-    AddNonResourceUrl {
-        /// The rule's position.
-        rule: usize,
-        /// The URL.
-        url: String,
-    },
-    /// Add a rule granting exactly the request.
-    AddRule {
-        /// The new rule.
-        rule: PolicyRule,
-        /// The near-miss rule left as it is, because widening it would grant more than the request.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        instead_of: Option<usize>,
-    },
-}
 
 impl Fix {
     /// Whether it edits objects that exist (a rule, a binding's subjects) rather than creating any.
@@ -327,11 +173,10 @@ fn choose(explanation: &Explanation, rbac: &RbacObjects) -> Option<Fix> {
             rbac,
         ));
     }
-    let permission = permission(request)?;
     Some(Fix {
         kind: FixKind::NewRole {
-            subject: Subject::from_username(&explanation.identity.user),
-            permission,
+            rule: narrow_rule(request),
+            namespace: request.namespace().map(str::to_string),
         },
         also_grants: Vec::new(),
         all_namespaces: false,
@@ -357,7 +202,9 @@ fn client_group(explanation: &Explanation) -> Option<Fix> {
                 let only_group = matches!(c.differences.as_slice(), [Difference::ApiGroup { .. }]);
                 only_group
                     .then(|| {
-                        list(&c.rule.rule.api_groups)
+                        c.rule
+                            .rule
+                            .api_groups
                             .iter()
                             .find(|g| !g.is_empty() && *g != "*")
                             .cloned()
@@ -388,60 +235,71 @@ fn is_aggregated(key: &RoleKey, rbac: &RbacObjects) -> bool {
 }
 
 /// The rule that grants exactly the request.
-pub fn narrow_rule(request: &AccessRequest) -> PolicyRule {
+pub fn narrow_rule(request: &AccessRequest) -> Rule {
     match &request.target {
-        AccessTarget::Resource { group, .. } => PolicyRule {
-            api_groups: Some(vec![group.clone()]),
-            resources: request.rbac_resource().map(|r| vec![r]),
+        AccessTarget::Resource { group, .. } => Rule {
+            api_groups: vec![group.clone()],
+            resources: request.rbac_resource().into_iter().collect(),
             verbs: vec![request.verb.clone()],
-            ..PolicyRule::default()
+            ..Rule::default()
         },
-        AccessTarget::NonResource { path } => PolicyRule {
-            non_resource_urls: Some(vec![path.clone()]),
+        AccessTarget::NonResource { path } => Rule {
+            non_resource_urls: vec![path.clone()],
             verbs: vec![request.verb.clone()],
-            ..PolicyRule::default()
+            ..Rule::default()
         },
     }
 }
 
-fn permission(request: &AccessRequest) -> Option<Permission> {
-    let verb: Verb = request.verb.parse().ok()?;
-    Some(match &request.target {
-        AccessTarget::Resource {
-            group, namespace, ..
-        } => Permission::resource(group, &request.rbac_resource()?, verb, namespace.as_deref()),
-        AccessTarget::NonResource { path } => Permission::non_resource(path, verb),
-    })
+/// The permissions a rule spells out, in a namespace or cluster-wide, as [`crate::rbac::generate`] takes them (for
+/// [`FixKind::NewRole`]); `None` when a verb is not one kubewhy writes.
+pub fn permissions_of(rule: &Rule, namespace: Option<&str>) -> Option<Vec<Permission>> {
+    let mut out = Vec::new();
+    for verb in &rule.verbs {
+        let verb: Verb = verb.parse().ok()?;
+        for url in &rule.non_resource_urls {
+            out.push(Permission::non_resource(url, verb));
+        }
+        for group in &rule.api_groups {
+            for resource in &rule.resources {
+                out.push(Permission::resource(group, resource, verb, namespace));
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Whether a rule grants nothing but the request (one verb, one group, one resource, at most the requested name).
-fn exactly(rule: &PolicyRule, request: &AccessRequest) -> bool {
+fn exactly(rule: &Rule, request: &AccessRequest) -> bool {
     let one = |v: &[String], want: &str| v.len() == 1 && v[0] == want;
     match &request.target {
         AccessTarget::Resource { group, name, .. } => {
-            let names = list(&rule.resource_names);
+            let names = &rule.resource_names;
             one(&rule.verbs, &request.verb)
-                && one(list(&rule.api_groups), group)
+                && one(&rule.api_groups, group)
                 && request
                     .rbac_resource()
-                    .is_some_and(|r| one(list(&rule.resources), &r))
+                    .is_some_and(|r| one(&rule.resources, &r))
                 && (names.is_empty() || name.as_deref().is_some_and(|n| one(names, n)))
-                && list(&rule.non_resource_urls).is_empty()
+                && rule.non_resource_urls.is_empty()
         }
         AccessTarget::NonResource { path } => {
             one(&rule.verbs, &request.verb)
-                && one(list(&rule.non_resource_urls), path)
-                && list(&rule.resources).is_empty()
+                && one(&rule.non_resource_urls, path)
+                && rule.resources.is_empty()
         }
     }
 }
 
 /// The rules among `rules` that grant more than the request.
-fn beyond(rules: &[PolicyRule], request: &AccessRequest) -> Vec<PolicyRule> {
+fn beyond<'a>(
+    rules: impl IntoIterator<Item = &'a PolicyRule>,
+    request: &AccessRequest,
+) -> Vec<Rule> {
     rules
-        .iter()
+        .into_iter()
+        .map(Rule::from)
         .filter(|r| !exactly(r, request))
-        .cloned()
         .collect()
 }
 
@@ -485,7 +343,7 @@ fn edit_near_miss(
             true,
         ),
         (Difference::ApiGroup { listed }, AccessTarget::Resource { group, .. })
-            if listed.len() == 1 && list(&rule.resources).len() == 1 =>
+            if listed.len() == 1 && rule.resources.len() == 1 =>
         {
             (
                 RuleEdit::ReplaceApiGroup {
@@ -526,7 +384,10 @@ fn edit_near_miss(
             false,
         ),
     };
-    let extra = delta(rule, &edit).map_or_else(Vec::new, |d| beyond(&[d], request));
+    let extra: Vec<Rule> = delta(rule, &edit)
+        .filter(|d| !exactly(d, request))
+        .into_iter()
+        .collect();
     let (edit, also) = if extra.is_empty() || matches!(edit, RuleEdit::AddRule { .. }) {
         (edit, Vec::new())
     } else if correction {
@@ -557,8 +418,8 @@ fn edit_near_miss(
 }
 
 /// What an edit of `rule` adds to what it grants, as one rule (`None` for a new rule).
-fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
-    let one = |s: &str| Some(vec![s.to_string()]);
+fn delta(rule: &Rule, edit: &RuleEdit) -> Option<Rule> {
+    let one = |s: &str| vec![s.to_string()];
     let mut d = rule.clone();
     match edit {
         RuleEdit::AddVerb { verb, .. } => d.verbs = vec![verb.clone()],
@@ -567,7 +428,7 @@ fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
         }
         RuleEdit::ReplaceApiGroup { to, .. } => d.api_groups = one(to),
         RuleEdit::AddResourceName { name, .. } => d.resource_names = one(name),
-        RuleEdit::RemoveResourceNames { .. } => d.resource_names = None,
+        RuleEdit::RemoveResourceNames { .. } => d.resource_names = Vec::new(),
         RuleEdit::AddNonResourceUrl { url, .. } => d.non_resource_urls = one(url),
         RuleEdit::AddRule { .. } => return None,
     }
@@ -575,7 +436,7 @@ fn delta(rule: &PolicyRule, edit: &RuleEdit) -> Option<PolicyRule> {
 }
 
 /// A rule that grants the request and more, without the requested verb when that leaves the rest exact.
-fn without_request(mut rule: PolicyRule, request: &AccessRequest) -> PolicyRule {
+fn without_request(mut rule: Rule, request: &AccessRequest) -> Rule {
     let mut narrowed = rule.clone();
     narrowed.verbs = vec![request.verb.clone()];
     if exactly(&narrowed, request) && rule.verbs.len() > 1 {
@@ -595,7 +456,7 @@ pub fn apply_edit(rules: &[PolicyRule], edit: &RuleEdit) -> Vec<PolicyRule> {
         }
     };
     match edit {
-        RuleEdit::AddRule { rule, .. } => rules.push(rule.clone()),
+        RuleEdit::AddRule { rule, .. } => rules.push(PolicyRule::from(rule)),
         RuleEdit::AddVerb { rule, verb } => {
             if let Some(r) = rules.get_mut(*rule) {
                 r.verbs.push(verb.clone());
@@ -640,7 +501,7 @@ fn patch_of(rules: Option<&[PolicyRule]>, edit: &RuleEdit) -> Vec<Value> {
     let guard = |i: usize| -> Value {
         let rule = rules
             .and_then(|r| r.get(i))
-            .map(wire_rule)
+            .map(|r| wire_rule(&Rule::from(r)))
             .unwrap_or(Value::Null);
         json!({"op": "test", "path": format!("/rules/{i}"), "value": rule})
     };
@@ -712,23 +573,15 @@ fn patch_of(rules: Option<&[PolicyRule]>, edit: &RuleEdit) -> Vec<Value> {
 }
 
 /// A rule as the API server stores it: empty lists left out (so a `test` of it matches).
-fn wire_rule(rule: &PolicyRule) -> Value {
-    let keep = |v: &Option<Vec<String>>| v.clone().filter(|v| !v.is_empty());
-    serde_json::to_value(PolicyRule {
-        api_groups: keep(&rule.api_groups),
-        resources: keep(&rule.resources),
-        resource_names: keep(&rule.resource_names),
-        non_resource_urls: keep(&rule.non_resource_urls),
-        verbs: rule.verbs.clone(),
-    })
-    .unwrap_or(Value::Null)
+fn wire_rule(rule: &Rule) -> Value {
+    serde_json::to_value(rule).unwrap_or(Value::Null)
 }
 
 fn role_edit(
     role: &RoleKey,
     edit: RuleEdit,
     binding: &BindingRef,
-    also: Vec<PolicyRule>,
+    also: Vec<Rule>,
     rbac: &RbacObjects,
 ) -> Fix {
     let rules = rbac.rules_of(role);
@@ -789,7 +642,7 @@ fn clean(meta: &ObjectMeta) -> ObjectMeta {
 }
 
 fn create_missing(request: &AccessRequest, miss: &BindingMiss) -> Fix {
-    let rules = vec![narrow_rule(request)];
+    let rules = vec![PolicyRule::from(&narrow_rule(request))];
     let meta = ObjectMeta {
         name: Some(miss.role.name.clone()),
         namespace: miss.role.namespace.clone(),
@@ -864,7 +717,7 @@ fn create_aggregated(
             labels: Some(labels),
             ..ObjectMeta::default()
         },
-        rules: Some(vec![narrow_rule(request)]),
+        rules: Some(vec![PolicyRule::from(&narrow_rule(request))]),
         aggregation_rule: None,
     });
     Some(Fix {
@@ -886,22 +739,22 @@ fn create_aggregated(
 /// The subject as it should have been written for the identity.
 fn intended_subject(
     explanation: &Explanation,
-    written: &RbacSubject,
+    written: &SubjectRef,
     why: &LookalikeWhy,
-) -> RbacSubject {
+) -> SubjectRef {
     let identity = &explanation.identity;
     match (why, identity.service_account()) {
-        (LookalikeWhy::SimilarName { resembles }, _) => RbacSubject {
+        (LookalikeWhy::SimilarName { resembles }, _) => SubjectRef {
             name: resembles.clone(),
             ..written.clone()
         },
-        (_, Some((namespace, name))) => RbacSubject {
+        (_, Some((namespace, name))) => SubjectRef {
             kind: "ServiceAccount".into(),
             name,
             namespace: Some(namespace),
             api_group: None,
         },
-        (_, None) => RbacSubject {
+        (_, None) => SubjectRef {
             kind: "User".into(),
             name: identity.user.clone(),
             namespace: None,
@@ -919,7 +772,7 @@ fn edit_subject(
     let intended = intended_subject(explanation, &look.subject, &look.why);
     let patch = vec![json!({"op": "add", "path": "/subjects/-", "value": intended})];
     let mut subjects = binding.subjects.to_vec();
-    subjects.push(intended.clone());
+    subjects.push(RbacSubject::from(&intended));
     let after = match look.binding.kind {
         BindingKind::RoleBinding => {
             let mut b = rbac

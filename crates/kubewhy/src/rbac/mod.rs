@@ -45,6 +45,7 @@ pub mod eval;
 pub mod fetch;
 pub mod fix;
 pub mod objects;
+pub mod reader;
 
 #[cfg(test)]
 mod near_miss_tests;
@@ -54,6 +55,7 @@ pub use eval::{AccessRequest, Identity};
 pub use fetch::{FetchError, fetch, reviewed_rules};
 pub use fix::{Fix, FixKind, fix};
 pub use objects::RbacObjects;
+pub use reader::NearMisses;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

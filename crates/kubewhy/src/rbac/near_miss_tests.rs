@@ -132,7 +132,7 @@ fn cases() -> Vec<Case> {
                 let also = &f.unwrap().also_grants;
                 assert_eq!(also.len(), 1);
                 assert_eq!(also[0].verbs, ["get", "watch"]);
-                assert_eq!(also[0].resources.as_deref(), Some(&["configmaps".to_string()][..]));
+                assert_eq!(also[0].resources, ["configmaps"]);
             },
         },
         Case {
@@ -169,7 +169,7 @@ fn cases() -> Vec<Case> {
             check: |e, f| {
                 assert!(matches!(first_differences(e), [Difference::Subresource { .. }]));
                 let RuleEdit::AddRule { rule, instead_of: Some(0) } = edit_of(f) else { panic!("{f:?}") };
-                assert_eq!(rule.resources.as_deref(), Some(&["documents/status".to_string()][..]));
+                assert_eq!(rule.resources, ["documents/status"]);
                 assert_eq!(rule.verbs, ["patch"]);
             },
         },
@@ -193,7 +193,7 @@ fn cases() -> Vec<Case> {
                 let m = &e.near_misses[0];
                 assert!(matches!(&m.scope, Some(ScopeMiss::BindingInOtherNamespace { binding_namespace, request_namespace: Some(r) }) if binding_namespace == "other" && r == "app"));
                 assert!(matches!(m.outcome, RoleOutcome::Grants { .. }));
-                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::NewRole { permission, .. }) if permission.namespace.as_deref() == Some("app")));
+                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::NewRole { namespace, .. }) if namespace.as_deref() == Some("app")));
             },
         },
         Case {
@@ -216,7 +216,7 @@ fn cases() -> Vec<Case> {
             who: sa(),
             request: AccessRequest::resource("list", "kube.rs", "documents"),
             check: |_, f| {
-                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::NewRole { permission, .. }) if permission.namespace.is_none()));
+                assert!(matches!(f.map(|f| &f.kind), Some(FixKind::NewRole { namespace: None, .. })));
             },
         },
         Case {
@@ -449,7 +449,7 @@ fn near_misses_and_fixes() {
         if let Some(fix) = &fix
             && !matches!(fix.kind, FixKind::ClientGroup { .. })
         {
-            let after = applied(&rbac, fix);
+            let after = applied(&rbac, fix, &case.who.user);
             let again = super::explain(&case.who, &case.request, &after);
             let granted = match &fix.kind {
                 // The aggregation controller copies the new role's rules into the aggregated one.
@@ -484,7 +484,7 @@ fn near_misses_and_fixes() {
 
 /// The objects after a fix: a JSON patch applied as the API server would (its `test` must pass), new objects
 /// added. Also checks that a patch and the object it says results agree.
-fn applied(rbac: &RbacObjects, fix: &Fix) -> RbacObjects {
+fn applied(rbac: &RbacObjects, fix: &Fix, who: &str) -> RbacObjects {
     let mut values: Vec<Value> = rbac
         .roles
         .iter()
@@ -557,13 +557,14 @@ fn applied(rbac: &RbacObjects, fix: &Fix) -> RbacObjects {
         FixKind::CreateRole { object, .. } | FixKind::NewBinding { object, .. } => {
             values.push(object.clone())
         }
-        FixKind::NewRole {
-            subject,
-            permission,
-        } => values.extend(
-            generate("fix", subject, std::slice::from_ref(permission))
-                .iter()
-                .map(RbacObject::to_value),
+        FixKind::NewRole { rule, namespace } => values.extend(
+            generate(
+                "fix",
+                &Subject::from_username(who),
+                &super::fix::permissions_of(rule, namespace.as_deref()).expect("RBAC verbs"),
+            )
+            .iter()
+            .map(RbacObject::to_value),
         ),
         FixKind::ClientGroup { .. } => {}
     }

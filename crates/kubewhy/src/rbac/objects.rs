@@ -7,7 +7,8 @@ use std::fmt;
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject as RbacSubject,
 };
-use serde::{Deserialize, Serialize};
+
+pub use crate::near_miss::{BindingKind, BindingRef, RoleKey, RoleKind};
 
 /// The label of Kubernetes' default roles and bindings: the API server reconciles them at every start (edits do
 /// not last), and every user holds what the defaults bound to `system:authenticated` grant.
@@ -32,48 +33,6 @@ pub struct RbacObjects {
     pub role_bindings: Vec<RoleBinding>,
     /// ClusterRoleBindings.
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
-}
-
-/// Which kind of binding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum BindingKind {
-    /// A ClusterRoleBinding: grants its role everywhere.
-    ClusterRoleBinding,
-    /// A RoleBinding: grants its role in its own namespace only.
-    RoleBinding,
-}
-
-/// One binding, by kind, name and namespace.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct BindingRef {
-    /// RoleBinding or ClusterRoleBinding.
-    pub kind: BindingKind,
-    /// Its name.
-    pub name: String,
-    /// Its namespace (RoleBindings only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-/// Which kind of role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum RoleKind {
-    /// A ClusterRole.
-    ClusterRole,
-    /// A Role (namespaced).
-    Role,
-}
-
-/// One role, by kind, name and namespace.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RoleKey {
-    /// Role or ClusterRole.
-    pub kind: RoleKind,
-    /// Its name.
-    pub name: String,
-    /// Its namespace (Roles only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
 }
 
 impl fmt::Display for BindingKind {

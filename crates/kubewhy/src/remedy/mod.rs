@@ -2,6 +2,7 @@
 //! what to do: one line for logs, the next step in words, the commands that confirm the cause or apply the fix,
 //! and a manifest when there is one (RBAC comes only from [`crate::rbac::generate`], through [`rbac`]).
 
+mod near_miss;
 pub mod rbac;
 
 use serde::{Deserialize, Serialize};
@@ -50,12 +51,25 @@ impl Diagnosis {
         let r = &self.request;
         match &self.cause {
             Cause::Denied(denial) => denied(self, denial),
-            Cause::Escalation { .. } => {
+            Cause::Escalation { near_miss, .. } => {
                 let mut m = Remedy::new(
                     "let a cluster admin create the role or binding, or grant the creator the permissions it tries \
                      to hand out — or the `escalate` verb on roles/clusterroles (for roles) or `bind` (for \
                      bindings)",
                 );
+                if let Some(edit) = near_miss
+                    .as_ref()
+                    .and_then(|n| n.fix.as_ref())
+                    .and_then(near_miss::remedy)
+                {
+                    // `escalate` lets the creator grant anything in its scope: the narrower fix comes first.
+                    m.text.push_str(&format!(
+                        "; for `escalate`: {} (it lets the creator grant any permission in its scope)",
+                        edit.text
+                    ));
+                    m.yaml = edit.yaml;
+                    m.commands.extend(edit.commands);
+                }
                 if let Some(user) = &self.user {
                     m.commands
                         .push(format!("kubectl auth can-i --list --as={user}"));
@@ -366,7 +380,21 @@ fn admission(r: &Request, by: &Admitter) -> Remedy {
 
 fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
     let r = &d.request;
+    let as_user = d.user.as_deref().filter(|_| !denial.caller);
+    let fix = denial.near_miss.as_ref().and_then(|n| n.fix.as_ref());
+    if !denial.wrong_core_group
+        && let Some(mut m) = fix.and_then(near_miss::remedy)
+    {
+        if let Some(cmd) = can_i(r, denial.scope, as_user, &d.groups) {
+            m.commands.push(cmd);
+        }
+        return m;
+    }
     let mut m = Remedy::default();
+    if denial.near_miss.is_some() {
+        // The advisor looked at every binding: nothing that exists comes close enough to edit.
+        m.text.push_str("nothing that exists comes close: ");
+    }
     if let Some(role) = &denial.missing_role {
         m.commands.push(format!(
             "kubectl get {} {}",
@@ -425,7 +453,6 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
             .push_str("grant the denied verb to the subject with a Role/ClusterRole and a binding");
     }
     m.summary = m.text.clone();
-    let as_user = d.user.as_deref().filter(|_| !denial.caller);
     if let Some(cmd) = can_i(r, denial.scope, as_user, &d.groups) {
         m.commands.push(cmd);
     }

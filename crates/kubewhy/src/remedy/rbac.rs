@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::rbac::v1::PolicyRule;
+
 use crate::cause::Cause;
 use crate::diagnosis::Diagnosis;
+use crate::near_miss::FixKind;
 use crate::rbac::{self, Permission, Subject};
 use crate::vocab::{IMPERSONATION_GROUP, Verb, builtin_group};
 
@@ -92,6 +95,79 @@ pub fn grants(d: &Diagnosis) -> Vec<Grant> {
         });
     }
     out
+}
+
+/// One RBAC object that near misses' fixes change or create (an edited role, a corrected binding, a missing role),
+/// with the fixes of every diagnosis that touch it merged: the edits of one role apply in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectChange {
+    /// What changes, one remedy summary per fix (`edit ClusterRole `x`: add `watch` to rule 1`).
+    pub what: Vec<String>,
+    /// The object after every change (YAML for `kubectl apply -f -`).
+    pub yaml: String,
+    /// The positions of the diagnoses it fixes.
+    pub of: Vec<usize>,
+}
+
+/// The near miss's fix of a denial, when it changes or creates an object other than a new role.
+fn object_fix(d: &Diagnosis) -> Option<&crate::near_miss::Fix> {
+    let fix = match &d.cause {
+        Cause::Denied(denial) if !denial.wrong_core_group => {
+            denial.near_miss.as_ref()?.fix.as_ref()?
+        }
+        Cause::Escalation { near_miss, .. } => near_miss.as_ref()?.fix.as_ref()?,
+        _ => return None,
+    };
+    (!matches!(
+        fix.kind,
+        FixKind::NewRole { .. } | FixKind::ClientGroup { .. }
+    ))
+    .then_some(fix)
+}
+
+/// The objects the near misses of `diagnoses` change or create, one per object. The other denials keep
+/// [`grants`] (a new role).
+pub fn object_changes<'a>(diagnoses: impl IntoIterator<Item = &'a Diagnosis>) -> Vec<ObjectChange> {
+    let mut out: Vec<(String, serde_json::Value, ObjectChange)> = Vec::new();
+    for (i, d) in diagnoses.into_iter().enumerate() {
+        let Some(fix) = object_fix(d) else { continue };
+        let Some(object) = fix.object() else { continue };
+        let meta = &object["metadata"];
+        let key = format!("{}/{}/{}", object["kind"], meta["namespace"], meta["name"]);
+        let what = d.remedy().summary;
+        match out.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, merged, change)) => {
+                if let FixKind::EditRule { edit, .. } = &fix.kind {
+                    // The rules were written from `PolicyRule`s by the fix itself: they read back, and write.
+                    let rules: Vec<PolicyRule> =
+                        serde_json::from_value(merged["rules"].clone()).unwrap_or_default();
+                    merged["rules"] =
+                        serde_json::to_value(crate::rbac::fix::apply_edit(&rules, edit))
+                            .unwrap_or_default();
+                }
+                if !change.what.contains(&what) {
+                    change.what.push(what);
+                }
+                change.of.push(i);
+            }
+            None => out.push((
+                key,
+                object.clone(),
+                ObjectChange {
+                    what: vec![what],
+                    yaml: String::new(),
+                    of: vec![i],
+                },
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|(_, object, mut change)| {
+            // A JSON object with string keys always has a YAML form.
+            change.yaml = serde_yaml::to_string(&object).unwrap_or_default();
+            change
+        })
+        .collect()
 }
 
 /// A name a Role and binding can carry: lowercase letters, digits, `-` and `.`, at most 63 characters.

@@ -15,6 +15,8 @@ pub enum Outcome<'a> {
     Passed(&'a str),
     /// Failed with this diagnosis.
     Failed(&'a Diagnosis),
+    /// Failed as granting more than is needed (`kubewhy rbac diff`): what it grants beyond, in words.
+    Unneeded(&'a str),
     /// Not run, for this reason.
     Skipped(&'a str),
 }
@@ -62,6 +64,11 @@ pub fn write(
                     .set_type(d.class.as_str())
                     .set_message(d.summary())
                     .set_description(body);
+                status
+            }
+            Outcome::Unneeded(text) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_type("excess").set_message(text);
                 status
             }
             Outcome::Skipped(reason) => {

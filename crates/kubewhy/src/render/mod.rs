@@ -7,6 +7,7 @@ pub mod chain;
 pub mod command;
 pub mod json;
 pub mod junit;
+pub mod rbac_diff;
 pub mod report;
 pub mod text;
 

@@ -136,7 +136,7 @@ macro_rules! say {
 
 /// Denials of one subject on one target (resource, subresource, namespace and scope) shown as one:
 /// ``cannot `get` and `list` `x` ``.
-fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
+pub(super) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
     let first = denials.first()?;
     let Cause::Denied(first_denial) = &first.cause else {
         return None;
@@ -153,11 +153,14 @@ fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
         let Cause::Denied(denial) = &d.cause else {
             return None;
         };
+        // Each verb has its own near miss; the first one's stands for the merged denial.
         let same = Denial {
             also_denied: Vec::new(),
+            near_miss: None,
             ..denial.clone()
         } == Denial {
             also_denied: Vec::new(),
+            near_miss: None,
             ..first_denial.clone()
         };
         if !same || target(d) != target(first) {
@@ -367,6 +370,13 @@ fn text(report: &Report, options: &ReportOptions) -> String {
     let fix = &report.fix;
     if !fix.is_empty() {
         let mut parts = Vec::new();
+        if !fix.changes.is_empty() {
+            let fixed: usize = fix.changes.iter().map(|c| c.permissions.len()).sum();
+            parts.push(format!(
+                "fixes {fixed} missing permission(s) where the RBAC already is ({} object(s) changed or completed)",
+                fix.changes.len()
+            ));
+        }
         if !fix.permissions.is_empty() && fix.rbac.is_some() {
             parts.push(format!(
                 "grants the {} missing permission(s)",

@@ -5,6 +5,7 @@
 //! `Controller::for_stream`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
@@ -13,6 +14,7 @@ use kube::runtime::watcher;
 
 use crate::cause::Cause;
 use crate::diagnosis::Diagnosis;
+use crate::rbac::NearMisses;
 use crate::trace::Inspector;
 
 use super::backoff::Backoff;
@@ -29,6 +31,7 @@ pub struct Watch {
     health: Health,
     inspector: Option<Inspector>,
     install: Option<String>,
+    near_misses: Option<Arc<NearMisses>>,
 }
 
 impl Watch {
@@ -41,7 +44,15 @@ impl Watch {
             health: health.clone(),
             inspector: None,
             install: None,
+            near_misses: None,
         }
+    }
+
+    /// Explains denials by the bindings that come closest, when the client behind `near_misses` may read the RBAC
+    /// objects (it says once when it may not).
+    pub fn near_misses(mut self, near_misses: &Arc<NearMisses>) -> Watch {
+        self.near_misses = Some(near_misses.clone());
+        self
     }
 
     /// How to install the watched type (e.g. `doc-controller crdgen | kubectl apply -f -`): the first fix offered
@@ -124,14 +135,16 @@ pub trait WatchStreamDiagnoseExt<K>:
             loop {
                 if state.last_failure.is_none() {
                     let item = state.inner.next().await?;
-                    state.handle(&item);
+                    let diagnosis = state.diagnosis(&item).await;
+                    state.handle(&item, diagnosis);
                     return Some((item, state));
                 }
                 // Failing: a retried watch that succeeds may stay quiet for minutes, so look for quiet too.
                 match tokio::time::timeout(SETTLE, state.inner.next()).await {
                     Ok(item) => {
                         let item = item?;
-                        state.handle(&item);
+                        let diagnosis = state.diagnosis(&item).await;
+                        state.handle(&item, diagnosis);
                         return Some((item, state));
                     }
                     Err(_quiet) => {
@@ -168,10 +181,32 @@ struct CauseLog {
 }
 
 impl<K> State<K> {
-    fn handle(&mut self, item: &Result<watcher::Event<K>, watcher::Error>) {
-        match item {
-            Ok(event) => self.event(event),
-            Err(err) => self.error(err),
+    /// The diagnosis of an error item, with its near miss when there is one. The item is not held across the
+    /// wait (its objects need not be `Sync`).
+    fn diagnosis(
+        &self,
+        item: &Result<watcher::Event<K>, watcher::Error>,
+    ) -> impl Future<Output = Option<Diagnosis>> + Send + 'static {
+        let diagnosis = item.as_ref().err().map(|err| self.watch.diagnose(err));
+        let near = self.watch.near_misses.clone();
+        async move {
+            let mut diagnosis = diagnosis?;
+            if let Some(near) = near {
+                near.explain(&mut diagnosis).await;
+            }
+            Some(diagnosis)
+        }
+    }
+
+    fn handle(
+        &mut self,
+        item: &Result<watcher::Event<K>, watcher::Error>,
+        diagnosis: Option<Diagnosis>,
+    ) {
+        match (item, diagnosis) {
+            (Ok(event), _) => self.event(event),
+            (Err(_), Some(diagnosis)) => self.error(diagnosis),
+            (Err(err), None) => self.error(self.watch.diagnose(err)),
         }
     }
 
@@ -208,9 +243,8 @@ impl<K> State<K> {
         }
     }
 
-    fn error(&mut self, err: &watcher::Error) {
+    fn error(&mut self, diagnosis: Diagnosis) {
         let now = Instant::now();
-        let diagnosis = self.watch.diagnose(err);
         let path = diagnosis
             .request
             .url
