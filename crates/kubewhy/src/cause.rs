@@ -474,6 +474,8 @@ impl Cause {
             Cause::Denied(d) => {
                 d.authorizer = None;
                 d.evaluation_error = None;
+                // What the live cluster says about the bindings is context added to a cause, not part of it.
+                d.near_miss = None;
             }
             Cause::Admission { detail, .. }
             | Cause::WebhookUnreachable { detail, .. }
@@ -482,7 +484,13 @@ impl Cause {
             | Cause::BadRequest { detail }
             | Cause::ApplyConflict { detail, .. }
             | Cause::Invalid { detail, .. } => *detail = None,
-            Cause::Escalation { not_held } => not_held.clear(),
+            Cause::Escalation {
+                not_held,
+                near_miss,
+            } => {
+                not_held.clear();
+                *near_miss = None;
+            }
             _ => {}
         }
         c
