@@ -64,6 +64,22 @@ async fn ensure_document_crd(admin: &kube::Client) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Aggregated discovery follows the CRD asynchronously: a list can succeed before it names the resource, and
+    // the live enrichment reads the catalog built from it.
+    loop {
+        let listed = match kubewhy::catalog::Catalog::read(admin).await {
+            Ok(catalog) => !catalog.named("documents").is_empty(),
+            Err(e) => panic!("reading discovery: {e}"),
+        };
+        if listed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "discovery did not name documents.kube.rs within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn documents() -> ApiResource {
