@@ -247,11 +247,10 @@ const BEFORE_NAME: [&str; 8] = [
     "Service",
 ];
 
-/// Words inside the API server's messages that never begin one (`… pods is` / `forbidden: …`): a line beginning
-/// with one goes on with the line before.
-const INSIDE_HEAD: [&str; 15] = [
+/// Words inside the API server's messages that never begin one (`… pods is` / `forbidden …`): a line beginning
+/// with one goes on with the line before. (`forbidden:` may: `forbidden: User "u" cannot get path "/metrics"`.)
+const INSIDE_HEAD: [&str; 14] = [
     "forbidden",
-    "forbidden:",
     "cannot",
     "is",
     "resource",
