@@ -248,7 +248,7 @@ fn is_hidden_connect(c: &Cause) -> bool {
 fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
     let transport = |c: Class| matches!(c, Class::Connection | Class::Tls | Class::Timeout);
     let same_cause = if a.class == b.class {
-        a.cause.kind() == b.cause.kind()
+        a.cause.kind() == b.cause.kind() && causes_agree(&a.cause, &b.cause)
     } else {
         (is_hidden_connect(&a.cause) && transport(b.class))
             || (is_hidden_connect(&b.cause) && transport(a.class))
@@ -273,6 +273,39 @@ fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
         && agree(&r.namespace, &s.namespace)
         && agree(&r.name, &s.name)
         && agree(&r.path, &s.path)
+}
+
+/// Whether two causes of one kind agree on everything both name (two webhooks that could not be called are two
+/// failures; a detail cut short in one layer's text is the same detail).
+fn causes_agree(a: &Cause, b: &Cause) -> bool {
+    // Causes are plain serde data: serialising them cannot fail.
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(x), Ok(y)) => values_agree(&x, &y),
+        _ => a == b,
+    }
+}
+
+/// Whether two values agree where both say something: an absent, empty, `false` or `unknown` value says nothing;
+/// a text agrees with one that holds it.
+fn values_agree(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    let silent = |v: &Value| match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty() || s == "unknown",
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    };
+    if silent(a) || silent(b) || a == b {
+        return true;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x
+            .iter()
+            .all(|(k, v)| y.get(k).is_none_or(|w| values_agree(v, w))),
+        (Value::String(x), Value::String(y)) => x.contains(y.as_str()) || y.contains(x.as_str()),
+        _ => false,
+    }
 }
 
 /// How much a reading names: its request fields, subject, answer, and whether its cause shows itself.

@@ -94,6 +94,17 @@ const PREFILTER: &[&str] = &[
     "calling",
     "credentials",
     "error[",
+    // The server's answer in other syntaxes and clients' exceptions (read::status_syntax).
+    "status code",
+    "statusCode",
+    "response code",
+    "ResponseError",
+    "BadRequest",
+    "Unprocessable",
+    // Flux's server-side apply (`Kind/ns/name dry-run failed, reason: …`) and a webhook without dry run.
+    "dry-run",
+    "dry run",
+    "field selector",
 ];
 
 static FILTER: LazyLock<AhoCorasick> =
@@ -209,10 +220,11 @@ impl Scanner {
             if len == 0 {
                 break;
             }
-            // Complete lines in the buffer end at its last newline; at the end of input, everything is.
+            // Complete lines in the buffer end at its last newline; at the end of input, everything is (a message
+            // whose last line has no newline is read whole).
             let end = match memchr::memrchr(b'\n', &buf[..len]) {
+                _ if eof => len,
                 Some(nl) => nl + 1,
-                None if eof => len,
                 None => {
                     // A line longer than the window: search this window, keep an overlap, read on.
                     if !in_long_line {
@@ -405,6 +417,18 @@ mod tests {
     }
 
     #[test]
+    fn a_message_whose_last_line_has_no_newline_is_read_whole() {
+        // kubernetes-client/java#726: a pretty-printed Status pasted at the end of the input.
+        let input = "{\n  \"kind\": \"Status\",\n  \"message\": \"configmaps is forbidden\",\n  \"reason\": \"Forbidden\",\n  \"code\": 403\n}";
+        let mut s = Scanner::new();
+        let stats = s.read("t", input.as_bytes()).unwrap();
+        assert_eq!(stats.lines, 6);
+        let f = s.findings();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].diagnosis.code, f[0].first_line), (Some(403), 1));
+    }
+
+    #[test]
     fn a_message_across_the_end_of_a_buffer_is_read_whole() {
         // The window ends inside the wrapped message (at every offset around its line break).
         let wrapped = "> configmaps is forbidden: User \"alice\" cannot\n> list resource \"configmaps\" in API group \"\" in the namespace \"x\"\n";
@@ -469,5 +493,19 @@ mod tests {
             "{:#?}",
             s.findings()
         );
+    }
+
+    #[test]
+    fn two_webhooks_that_could_not_be_called_are_two_failures() {
+        // metallb#1823: the same words, two webhooks.
+        let line = |w: &str| {
+            format!(
+                "Error from server (InternalError): error when creating \"x.yaml\": Internal error occurred: failed calling webhook \"{w}\": failed to call webhook: Post \"https://webhook-service.metallb-system.svc:443/validate?timeout=10s\": service \"webhook-service\" not found"
+            )
+        };
+        let input = format!("{}\n{}\n", line("a.metallb.io"), line("b.metallb.io"));
+        let mut s = Scanner::new();
+        s.read("t", input.as_bytes()).unwrap();
+        assert_eq!(s.findings().len(), 2, "{:#?}", s.findings());
     }
 }

@@ -27,6 +27,13 @@ fn request_of(ev: &Evidence, facts: &Facts) -> Request {
         ..Request::default()
     };
     merge_missing(&mut r, &ev.request);
+    if let Some(obj) = &ev.reconciled {
+        if ev.on_reconciled {
+            merge_missing(&mut r, obj);
+        } else if r.namespace.is_none() && r.name.is_some() && r.name == obj.name {
+            r.namespace.clone_from(&obj.namespace);
+        }
+    }
     if r.url.is_some() {
         fill_from_url(&mut r);
     }

@@ -7,6 +7,7 @@
 
 pub(crate) mod client_go;
 pub(crate) mod escape;
+pub(crate) mod flux;
 pub(crate) mod kube_debug;
 pub(crate) mod kube_error;
 pub(crate) mod kubectl;
@@ -70,6 +71,12 @@ pub(crate) struct Evidence {
     pub class_said: Option<crate::class::Class>,
     /// The message, already read (so it is read once).
     pub facts: Option<message::Facts>,
+    /// The object a controller was reconciling when the failure was logged (kube_runtime's `object.ref`,
+    /// controller-runtime's `Reconciler error` fields): the request's object when the framing says the request
+    /// was on it, else only its namespace when the message names the same object.
+    pub reconciled: Option<Request>,
+    /// The framing says the failed request was on the reconciled object (kube_runtime's finalizer patch).
+    pub on_reconciled: bool,
 }
 
 /// Takes the server's answer as another syntax printed it; returns whether it was a failure's (an HTTP code
@@ -106,6 +113,7 @@ pub(crate) fn read_text(text: &str) -> Option<Evidence> {
         || status_syntax::read(text).is_some_and(|a| answer(a, &mut ev) && !ev.message.is_empty());
     client_go::read(text, &mut ev);
     kubectl::read(text, &mut ev);
+    flux::read(text, &mut ev);
     kubewhy_line::read(text, &mut ev);
     if !found_status && ev.message.is_empty() {
         ev.message = text.trim().to_string();

@@ -209,7 +209,15 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
 
 /// Words inside the API server's messages that never end one (`… cannot` / `list resource …`, `… in API` /
 /// `group …`): a line ending with one was wrapped there.
-const INSIDE_TAIL: [&str; 23] = [
+const INSIDE_TAIL: [&str; 31] = [
+    "for",
+    "with",
+    "from",
+    "by",
+    "and",
+    "or",
+    "unless",
+    "than",
     "is",
     "are",
     "be",
@@ -249,8 +257,9 @@ const BEFORE_NAME: [&str; 8] = [
 
 /// Words inside the API server's messages that never begin one (`… pods is` / `forbidden …`): a line beginning
 /// with one goes on with the line before. (`forbidden:` may: `forbidden: User "u" cannot get path "/metrics"`.)
-const INSIDE_HEAD: [&str; 14] = [
+const INSIDE_HEAD: [&str; 15] = [
     "forbidden",
+    "unless",
     "cannot",
     "is",
     "resource",

@@ -25,7 +25,7 @@ static REQWEST: LazyLock<Regex> = LazyLock::new(|| {
 
 /// requests: `403 Client Error: Forbidden for url: https://…`.
 static REQUESTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{3}) (?:Client|Server) Error: .*? for url: (\S+)")
+    Regex::new(r#"\b(\d{3}) (?:Client|Server) Error: .*? for url: ([^\s"'}\\]+)"#)
         .expect("the requests pattern is valid")
 });
 
