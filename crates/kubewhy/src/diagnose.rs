@@ -141,7 +141,8 @@ pub fn diagnose_error_in(
 /// syntax, client-go, controller-runtime or kubectl output, a transport error, kubewhy's own log line), as pasted:
 /// the text is normalised first (a message wrapped over lines, typographic quotes, pane borders, escaped output,
 /// an error chain), and several layers' reports of one failure are one. When the text holds several failures,
-/// the first is returned. `None` when it holds no recognisable failure.
+/// the first that retrying will not fix is returned (else the first). `None` when it holds no recognisable
+/// failure.
 ///
 /// ```
 /// let d = kubewhy::diagnose_text(
@@ -162,11 +163,14 @@ pub fn diagnose_text(text: &str) -> Option<Diagnosis> {
         }
         line += record.lines as u64;
     }
-    folder
-        .into_findings()
-        .into_iter()
-        .next()
-        .map(|f| f.diagnosis)
+    let findings = folder.into_findings();
+    // The failure a person pasted the text for: the first one retrying will not fix (client-go's note that it
+    // throttled itself, a watch's expired version or a conflict before a denial are not it), else the first.
+    let chosen = findings
+        .iter()
+        .position(|f| !f.diagnosis.is_transient())
+        .unwrap_or(0);
+    findings.into_iter().nth(chosen).map(|f| f.diagnosis)
 }
 
 /// Diagnoses one message, already normalised (a record's logical line).

@@ -180,8 +180,14 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if p.ends_with(',') && (next.indent > 0 || is_key_line(n)) {
         return Some(Join::Newline);
     }
-    // An exception's details on the lines below it (the Python and Java clients).
-    if EXCEPTION_DETAILS.iter().any(|d| n.starts_with(d)) {
+    // An exception's details on the lines below it (the Python and Java clients): under the exception or the
+    // details before them, not under any line.
+    let is_detail = |t: &str| {
+        EXCEPTION_DETAILS
+            .iter()
+            .any(|d| t.trim_start().starts_with(d))
+    };
+    if is_detail(n) && (is_detail(p) || p.contains("Exception") || p.contains("Error")) {
         return Some(Join::Newline);
     }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
@@ -201,7 +207,7 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return Some(Join::Space);
     }
     // The full stop of a wrapped sentence alone on the last line.
-    if p.len() >= 40 && n.chars().all(|c| c.is_ascii_punctuation()) {
+    if p.len() >= 40 && n.chars().all(|c| ".,;:!?\"'`".contains(c)) {
         return Some(Join::Glue);
     }
     None
@@ -359,15 +365,19 @@ fn straddles_message(p: &str, n: &str) -> bool {
     let last = p.rsplit(char::is_whitespace).next().unwrap_or(p);
     let first = n.split(char::is_whitespace).next().unwrap_or(n);
     let named = last.ends_with('"') && AFTER_NAME.contains(&first);
-    let name_follows =
-        first.starts_with('"') && (BEFORE_NAME.contains(&last) || is_resource_word(last));
+    // A quoted name (`"settings": the object …`), not a JSON key (`"status": "Failure",`).
+    let name_follows = first.starts_with('"')
+        && !is_json_member(n)
+        && (BEFORE_NAME.contains(&last) || is_resource_word(last));
     named || name_follows || INSIDE_PAIRS.contains(&(last, first))
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
-/// quoted name.
+/// quoted name (not any word: `reconciled object` / `"status": …` are two lines).
 fn is_resource_word(w: &str) -> bool {
-    w.len() > 1
+    let plural = (w.ends_with('s') && !w.ends_with("ss")) || w.contains('.');
+    plural
+        && w.len() > 1
         && w.starts_with(|c: char| c.is_ascii_lowercase())
         && w.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
@@ -723,6 +733,25 @@ fn ends_with_opener(t: &str) -> bool {
 
 fn starts_with_closer(t: &str) -> bool {
     t.starts_with(['}', ']', ')'])
+}
+
+/// A member of a JSON object: a quoted key, a colon and a JSON value (`"status": "Failure",`, `"code": 403`).
+fn is_json_member(t: &str) -> bool {
+    let Some(rest) = t.strip_prefix('"') else {
+        return false;
+    };
+    let Some(close) = rest.find('"') else {
+        return false;
+    };
+    let Some(value) = rest[close + 1..].trim_start().strip_prefix(':') else {
+        return false;
+    };
+    let value = value.trim_start();
+    value.starts_with(['"', '{', '[', '-'])
+        || value.starts_with(|c: char| c.is_ascii_digit())
+        || ["true", "false", "null"]
+            .iter()
+            .any(|w| value.starts_with(w) && !value[w.len()..].starts_with(char::is_alphanumeric))
 }
 
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.
