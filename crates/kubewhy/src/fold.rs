@@ -44,19 +44,6 @@ pub struct Finding {
     pub excerpt: String,
 }
 
-impl Finding {
-    /// Where it was found, for a renderer.
-    pub fn location(&self) -> crate::render::Location<'_> {
-        crate::render::Location {
-            source: &self.source,
-            first_line: self.first_line,
-            last_line: self.last_line,
-            count: self.count,
-            excerpt: &self.excerpt,
-        }
-    }
-}
-
 /// What makes two readings the same failure: the class, the answer, the subject and request (without the URL,
 /// whose query changes on every retry) and the cause without its free text (which may run on into the rest of a
 /// line); for unrecognised failures also the message with digits folded (timestamps, resource versions).

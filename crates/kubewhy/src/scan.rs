@@ -119,6 +119,19 @@ pub fn may_hold_failure(line: &[u8]) -> bool {
 pub const DEFAULT_WINDOW: usize = 1 << 20;
 /// How much consecutive windows of one long line overlap, so a message across a window edge is seen whole.
 pub const OVERLAP: usize = 16 << 10;
+impl Finding {
+    /// Where it was found, for a renderer.
+    pub fn location(&self) -> crate::render::Location<'_> {
+        crate::render::Location {
+            source: &self.source,
+            first_line: self.first_line,
+            last_line: self.last_line,
+            count: self.count,
+            excerpt: &self.excerpt,
+        }
+    }
+}
+
 /// Counts of what a scan read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
