@@ -13,7 +13,6 @@
 //! happened again.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::cause::{Cause, ConnectionFailure};
 use crate::diagnosis::{Class, Diagnosis};
@@ -102,22 +101,26 @@ fn fold_digits(s: &str) -> String {
     out
 }
 
-/// A message's text with digits folded, hashed: what tells a repeat from another layer.
+/// A message's text with digits folded, hashed (FNV-1a): what tells a repeat from another layer. A collision
+/// could only count two layers' texts as one.
 fn form_of(text: &str) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut last_digit = false;
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            if !last_digit {
-                '#'.hash(&mut h);
+    for &b in text.trim().as_bytes() {
+        let b = if b.is_ascii_digit() {
+            if last_digit {
+                continue;
             }
             last_digit = true;
+            b'#'
         } else {
-            c.hash(&mut h);
             last_digit = false;
-        }
+            b
+        };
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h.finish()
+    h
 }
 
 /// Folds readings into findings, in order of first appearance.

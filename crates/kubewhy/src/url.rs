@@ -196,8 +196,11 @@ pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
             let Some((m, u)) = ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
                 .iter()
                 .find_map(|m| {
-                    let at = text.find(&format!("{m}https://"))?;
-                    let rest = &text[at + m.len()..];
+                    let at = text
+                        .match_indices(m)
+                        .map(|(i, _)| i + m.len())
+                        .find(|&i| text[i..].starts_with("https://"))?;
+                    let rest = &text[at..];
                     let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
                     Some((m.trim().to_string(), rest[..end].to_string()))
                 })

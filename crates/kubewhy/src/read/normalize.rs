@@ -89,20 +89,35 @@ pub(crate) fn records(region: &[u8]) -> Vec<Record> {
 /// it is shorter than [`MAX_LINES`].
 pub(crate) fn record_at(region: &[u8], pos: usize) -> Record {
     let pos = pos.min(region.len());
-    // Only the lines within reach are split; a long region is not scanned from its start.
-    let lo = nth_line_start_before(region, pos, MAX_LINES);
-    let hi = nth_line_end_after(region, pos, MAX_LINES);
-    let starts = line_starts(&region[lo..hi]);
+    // Most messages are one line: two lines up and down decide that, before reaching further.
+    within(region, pos, 2)
+        .or_else(|| within(region, pos, MAX_LINES))
+        .expect("a reach of MAX_LINES always decides")
+}
+
+/// The record holding `pos`, from the lines within `reach` of it (only they are split: a long region is not
+/// scanned from its start); `None` when that reach cannot tell where the record ends.
+fn within(region: &[u8], pos: usize, reach: usize) -> Option<Record> {
+    let lo = nth_line_start_before(region, pos, reach);
+    let hi = nth_line_end_after(region, pos, reach);
     let local = &region[lo..hi];
+    let starts = line_starts(local);
     let at = match starts.binary_search(&(pos - lo)) {
         Ok(i) => i,
         Err(i) => i - 1,
     };
     let floor = at.saturating_sub(MAX_LINES - 1);
     let (first, last) = run_from(local, &starts, at, floor);
+    // A join looks one line beyond the two it joins: the run is known where it stops two lines short of the
+    // reach, or at the region's own ends.
+    let top_known = lo == 0 || first >= 2;
+    let bottom_known = hi == region.len() || last + 2 < starts.len();
+    if reach < MAX_LINES && !(top_known && bottom_known) {
+        return None;
+    }
     let mut r = build(local, &starts, first, last);
     r.span = r.span.start + lo..r.span.end + lo;
-    r
+    Some(r)
 }
 
 /// The first and last line of the run holding line `at`, not starting before line `floor`.
