@@ -208,7 +208,8 @@ fn garbage_input_never_panics() {
     let out = run(KUBEWHY, &["explain"], b"", &[]);
     assert_eq!(out.status.code(), Some(0));
 
-    // A 100 MB line with a failure near its end, then a normal line.
+    // A 100 MB line with a failure near its end, then a normal line with the same failure: found in both, one
+    // occurrence (two framings of one failure a line apart are two layers' reports of it).
     let mut long = vec![b'a'; 100 << 20];
     let tail = format!(" {NOT_FOUND} ");
     let at = long.len() - tail.len() - 10;
@@ -226,7 +227,7 @@ fn garbage_input_never_panics() {
             f["first_line"].as_u64(),
             f["last_line"].as_u64()
         ),
-        (Some(2), Some(1), Some(2)),
+        (Some(1), Some(1), Some(2)),
         "{v:#}"
     );
 }

@@ -7,6 +7,7 @@ use crate::cause::Cause;
 use crate::chain;
 use crate::classify::classify;
 use crate::diagnosis::{Diagnosis, Request};
+use crate::fold::Folder;
 use crate::note::Note;
 use crate::read::Evidence;
 use crate::read::kube_error::{from_kube_error, from_watcher_error};
@@ -136,9 +137,12 @@ pub fn diagnose_error_in(
         })
 }
 
-/// Diagnoses one message or log line (kube-rs `Debug`/`Display`, a Status JSON body, client-go,
-/// controller-runtime or kubectl output, a transport error, kubewhy's own log line). `None` when it holds no
-/// recognisable failure.
+/// Diagnoses one message or log line (kube-rs `Debug`/`Display`, a Status JSON body or the Status in another
+/// syntax, client-go, controller-runtime or kubectl output, a transport error, kubewhy's own log line), as pasted:
+/// the text is normalised first (a message wrapped over lines, typographic quotes, pane borders, escaped output,
+/// an error chain), and several layers' reports of one failure are one. When the text holds several failures,
+/// the first that retrying will not fix is returned (else the first). `None` when it holds no recognisable
+/// failure.
 ///
 /// ```
 /// let d = kubewhy::diagnose_text(
@@ -148,5 +152,28 @@ pub fn diagnose_error_in(
 /// assert_eq!(d.request.name.as_deref(), Some("nope"));
 /// ```
 pub fn diagnose_text(text: &str) -> Option<Diagnosis> {
+    let mut folder = Folder::default();
+    let bytes = text.as_bytes();
+    let mut line = 1;
+    for record in crate::read::normalize::records(bytes) {
+        for message in &record.logical {
+            if let Some(d) = diagnose_message(message) {
+                folder.add("", line, message, d);
+            }
+        }
+        line += record.lines as u64;
+    }
+    let findings = folder.into_findings();
+    // The failure a person pasted the text for: the first one retrying will not fix (client-go's note that it
+    // throttled itself, a watch's expired version or a conflict before a denial are not it), else the first.
+    let chosen = findings
+        .iter()
+        .position(|f| !f.diagnosis.is_transient())
+        .unwrap_or(0);
+    findings.into_iter().nth(chosen).map(|f| f.diagnosis)
+}
+
+/// Diagnoses one message, already normalised (a record's logical line).
+pub(crate) fn diagnose_message(text: &str) -> Option<Diagnosis> {
     crate::read::read_text(text).map(classify)
 }

@@ -18,6 +18,7 @@ mod classify;
 pub mod describe;
 mod diagnose;
 pub mod diagnosis;
+mod fold;
 pub mod kubeconfig;
 pub mod live;
 pub mod metrics;

@@ -1,34 +1,39 @@
 //! The streaming log reader behind `kubewhy explain`: reads any byte stream in bounded memory, finds every
-//! line that holds a Kubernetes API failure, and folds repeats of the same failure into one [`Finding`] with a
-//! count and its first and last line numbers.
+//! message that holds a Kubernetes API failure, and folds repeats of the same failure into one [`Finding`] with a
+//! count and its first and last line numbers ([`crate::fold`]).
 //!
 //! Speed comes from a cheap pre-filter: one multi-pattern search (aho-corasick) over whole buffers for words
-//! every recognised failure contains; only lines it hits are decoded and parsed. Lines longer than the
-//! buffer are read in overlapping windows, so a 100 MB line costs one buffer of memory and is still searched:
-//! each pre-filter hit of such a line belongs to exactly one window (the one that sees at least
-//! `OVERLAP / 2` bytes on both sides of it), and only the text around the hit is parsed, so a message cut by a
-//! window's edge is never read as a second, different failure.
+//! every recognised failure contains; only around the lines it hits is the text normalised
+//! ([`crate::read::normalize`]: the message that holds the hit, re-joined from the lines a paste wrapped it over
+//! and cleaned of quotes, borders and escapes) and parsed. A message that may go on past the end of a buffer is
+//! read with the next one. Lines longer than the buffer are read in overlapping windows, so a 100 MB line costs
+//! one buffer of memory and is still searched: each pre-filter hit of such a line belongs to exactly one window
+//! (the one that sees at least `OVERLAP / 2` bytes on both sides of it), and only the text around the hit is
+//! parsed, so a message cut by a window's edge is never read as a second, different failure.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
-use crate::cause::Cause;
-use crate::diagnosis::{Class, Diagnosis};
+use crate::fold::Folder;
+pub use crate::fold::{EXCERPT_CHARS, Finding};
+use crate::read::normalize::{self, Record};
 
-/// Words at least one of which every recognised failure line contains (case-sensitive fragments chosen to
-/// cover the capitalised and lower-case forms).
+/// Words at least one of which every recognised failure contains (case-sensitive fragments chosen to cover the
+/// capitalised and lower-case forms). Mostly single words: a message wrapped over lines may be cut between any
+/// two of its words; the phrases kept are those whose words are too common alone and whose messages hold
+/// another of these words too.
 const PREFILTER: &[&str] = &[
     "orbidden",
     "nauthorized",
-    "logged in",
-    "not found",
+    "logged",
+    "found",
+    "Found",
     "NotFound",
     "nvalid",
     "onflict",
-    "lready exists",
+    "exists",
     "AlreadyExists",
     "too old",
     "Expired",
@@ -45,16 +50,13 @@ const PREFILTER: &[&str] = &[
     "no such host",
     "lookup",
     "Name or service",
-    "name resolution",
+    "resolution",
     "dns error",
     "route to host",
     "nreachable",
     "roken pipe",
-    "onnection",
     "EOF",
-    "to connect",
-    "tcp connect",
-    "(Connect)",
+    "onnect",
     "x509",
     "ertificate",
     "Issuer",
@@ -69,9 +71,9 @@ const PREFILTER: &[&str] = &[
     "incompatible",
     "Error from server",
     "rror on the server",
-    "no matches for",
+    "matches",
     "resource type",
-    "could not find the requested",
+    "requested",
     "nternal error",
     "InternalError",
     "navailable",
@@ -80,18 +82,29 @@ const PREFILTER: &[&str] = &[
     "ErrorResponse",
     "cannot",
     "denied",
-    "xceeded quota",
+    "quota",
     "PodSecurity",
-    "being terminated",
+    "terminated",
     "cache to be synced",
     "should be installed",
     "server APIs",
     "leader changed",
     "initializing",
     "from the storage",
-    "failed calling webhook",
-    "provide credentials",
+    "calling",
+    "credentials",
     "error[",
+    // The server's answer in other syntaxes and clients' exceptions (read::status_syntax).
+    "status code",
+    "statusCode",
+    "response code",
+    "ResponseError",
+    "BadRequest",
+    "Unprocessable",
+    // Flux's server-side apply (`Kind/ns/name dry-run failed, reason: …`) and a webhook without dry run.
+    "dry-run",
+    "dry run",
+    "field selector",
 ];
 
 static FILTER: LazyLock<AhoCorasick> =
@@ -106,26 +119,6 @@ pub fn may_hold_failure(line: &[u8]) -> bool {
 pub const DEFAULT_WINDOW: usize = 1 << 20;
 /// How much consecutive windows of one long line overlap, so a message across a window edge is seen whole.
 pub const OVERLAP: usize = 16 << 10;
-/// How much of a line a finding keeps to show (characters).
-pub const EXCERPT_CHARS: usize = 400;
-
-/// One distinct failure found in the input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    /// The diagnosis (of its first occurrence).
-    pub diagnosis: Diagnosis,
-    /// Where it was read (`controller.log`, `<stdin>`).
-    pub source: String,
-    /// How many lines held it.
-    pub count: u64,
-    /// The first line (1-based).
-    pub first_line: u64,
-    /// The last line (1-based).
-    pub last_line: u64,
-    /// The start of the first line, for display (at most [`EXCERPT_CHARS`] characters).
-    pub excerpt: String,
-}
-
 impl Finding {
     /// Where it was found, for a renderer.
     pub fn location(&self) -> crate::render::Location<'_> {
@@ -139,64 +132,6 @@ impl Finding {
     }
 }
 
-/// What makes two occurrences the same failure: the class, the answer, the subject and request (without the
-/// URL, whose query changes on every retry) and the cause without its free text (which may run on into the rest of
-/// a line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    source: String,
-    class: Class,
-    code: Option<u16>,
-    reason: Option<String>,
-    user: Option<String>,
-    fields: [Option<String>; 9],
-    cause: Cause,
-    text: Option<String>,
-}
-
-impl Key {
-    fn of(source: &str, d: &Diagnosis) -> Key {
-        let r = &d.request;
-        Key {
-            source: source.to_string(),
-            class: d.class,
-            code: d.code,
-            reason: d.reason.clone(),
-            user: d.user.clone(),
-            fields: [
-                r.verb.clone(),
-                r.group.clone(),
-                r.version.clone(),
-                r.resource.clone(),
-                r.subresource.clone(),
-                r.kind.clone(),
-                r.namespace.clone(),
-                r.name.clone(),
-                r.path.clone(),
-            ],
-            cause: d.cause.without_text(),
-            text: (d.class == Class::Unknown).then(|| fold_digits(&d.message)),
-        }
-    }
-}
-
-fn fold_digits(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(512));
-    let mut last_digit = false;
-    for c in s.chars().take(512) {
-        if c.is_ascii_digit() {
-            if !last_digit {
-                out.push('#');
-            }
-            last_digit = true;
-        } else {
-            out.push(c);
-            last_digit = false;
-        }
-    }
-    out
-}
-
 /// Counts of what a scan read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -204,7 +139,7 @@ pub struct Stats {
     pub bytes: u64,
     /// Lines read (a last line without a newline counts).
     pub lines: u64,
-    /// Lines the pre-filter passed to the parser.
+    /// Messages the pre-filter passed to the parser (a message may span several lines).
     pub candidates: u64,
     /// Lines longer than the window, read in pieces.
     pub long_lines: u64,
@@ -214,8 +149,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Scanner {
     window: usize,
-    findings: Vec<Finding>,
-    index: HashMap<Key, usize>,
+    folder: Folder,
     stats: Stats,
 }
 
@@ -235,20 +169,19 @@ impl Scanner {
     pub fn with_window(window: usize) -> Scanner {
         Scanner {
             window: window.max(2 * OVERLAP),
-            findings: Vec::new(),
-            index: HashMap::new(),
+            folder: Folder::default(),
             stats: Stats::default(),
         }
     }
 
     /// The findings so far.
     pub fn findings(&self) -> &[Finding] {
-        &self.findings
+        self.folder.findings()
     }
 
     /// The findings, consuming the scanner.
     pub fn into_findings(self) -> Vec<Finding> {
-        self.findings
+        self.folder.into_findings()
     }
 
     /// What was read so far.
@@ -256,38 +189,21 @@ impl Scanner {
         self.stats
     }
 
-    /// Records one line (or window of a long line) read from `source`.
-    pub fn line(&mut self, source: &str, line_no: u64, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if !may_hold_failure(line) {
-            return;
-        }
+    /// Parses one message (a record: its lines re-joined and cleaned) that starts on line `first_line`.
+    fn record(&mut self, source: &str, first_line: u64, record: &Record) {
         self.stats.candidates += 1;
-        let text = String::from_utf8_lossy(line);
-        let Some(d) = crate::diagnose::diagnose_text(&text) else {
-            return;
-        };
-        let key = Key::of(source, &d);
-        match self.index.get(&key) {
-            Some(&i) => {
-                let f = &mut self.findings[i];
-                // A long line's overlapping windows may show one failure twice: count each line once.
-                if f.last_line != line_no {
-                    f.count += 1;
-                    f.last_line = line_no;
-                }
+        for text in &record.logical {
+            if let Some(d) = crate::diagnose::diagnose_message(text) {
+                self.folder.add(source, first_line, text, d);
             }
-            None => {
-                self.index.insert(key, self.findings.len());
-                self.findings.push(Finding {
-                    diagnosis: d,
-                    source: source.to_string(),
-                    count: 1,
-                    first_line: line_no,
-                    last_line: line_no,
-                    excerpt: excerpt(&text),
-                });
-            }
+        }
+    }
+
+    /// Parses a piece of a line longer than the window, cleaned as a line of its own.
+    fn piece(&mut self, source: &str, line_no: u64, piece: &[u8]) {
+        let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
+        for record in normalize::records(piece) {
+            self.record(source, line_no, &record);
         }
     }
 
@@ -317,10 +233,11 @@ impl Scanner {
             if len == 0 {
                 break;
             }
-            // Complete lines in the buffer end at its last newline; at the end of input, everything is.
+            // Complete lines in the buffer end at its last newline; at the end of input, everything is (a message
+            // whose last line has no newline is read whole).
             let end = match memchr::memrchr(b'\n', &buf[..len]) {
+                _ if eof => len,
                 Some(nl) => nl + 1,
-                None if eof => len,
                 None => {
                     // A line longer than the window: search this window, keep an overlap, read on.
                     if !in_long_line {
@@ -340,17 +257,33 @@ impl Scanner {
                     continue;
                 }
             };
+            // The last message may go on in what is not read yet: it is read with the next buffer (unless it
+            // fills this one).
+            let upto = if eof {
+                end
+            } else {
+                let whole = whole_lines_from(&buf[..end], skip);
+                if whole >= end {
+                    end
+                } else {
+                    let last = normalize::record_at(&buf[whole..end], end - 1 - whole);
+                    match whole + last.span.start {
+                        0 => end,
+                        carry => carry,
+                    }
+                }
+            };
             let region = Region { skip, cut: false };
-            let newlines = self.search(source, &buf[..end], line_no, region).newlines;
+            let newlines = self.search(source, &buf[..upto], line_no, region).newlines;
             line_no += newlines;
             self.stats.lines += newlines;
-            if eof && end == len && buf[end - 1] != b'\n' {
+            if eof && upto == len && buf[upto - 1] != b'\n' {
                 self.stats.lines += 1;
             }
             in_long_line = false;
             skip = 0;
-            buf.copy_within(end..len, 0);
-            len -= end;
+            buf.copy_within(upto..len, 0);
+            len -= upto;
             if eof && len == 0 {
                 break;
             }
@@ -363,9 +296,10 @@ impl Scanner {
         })
     }
 
-    /// Searches a region of lines (the first starting at `first_line`). Whole lines are parsed whole; a
-    /// line longer than the window (the region's first line when `region.skip > 0`, its only line when
-    /// `region.cut`) is parsed as pieces of at most `OVERLAP` bytes centred on each pre-filter hit it owns.
+    /// Searches a region of lines (the first starting at `first_line`). Around each pre-filter hit, the message
+    /// that holds it is normalised and parsed, and the search goes on after it. A line longer than the window
+    /// (the region's first line when `region.skip > 0`, its only line when `region.cut`) is parsed as pieces of
+    /// at most `OVERLAP` bytes centred on each pre-filter hit it owns.
     fn search(&mut self, source: &str, bytes: &[u8], first_line: u64, region: Region) -> Searched {
         const HALF: usize = OVERLAP / 2;
         // Hits in a cut window's last HALF bytes belong to the next window, which sees HALF bytes after them.
@@ -373,6 +307,12 @@ impl Scanner {
             bytes.len() - HALF
         } else {
             bytes.len()
+        };
+        // Where whole lines start: after the long line the region starts inside, if it does.
+        let whole = if region.cut {
+            bytes.len()
+        } else {
+            whole_lines_from(bytes, region.skip)
         };
         let mut pos = region.skip;
         let mut read_to = 0;
@@ -386,21 +326,25 @@ impl Scanner {
             if hit >= owned_end {
                 break;
             }
-            let start = memchr::memrchr(b'\n', &bytes[..hit]).map_or(0, |i| i + 1);
-            let stop = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+            if hit < whole {
+                // A long line: never re-read text already parsed, so a message's tail is not a second failure.
+                let stop = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
+                let from = hit.saturating_sub(HALF).max(read_to);
+                let to = stop.min(hit + HALF);
+                self.piece(source, first_line, &bytes[from..to]);
+                read_to = to;
+                pos = if to < stop { to } else { stop + 1 };
+                continue;
+            }
+            // The message around the hit, from the lines not read yet: messages never overlap.
+            let done = read_to.max(whole);
+            let record = normalize::record_at(&bytes[done..], hit - done);
+            let (start, end) = (done + record.span.start, done + record.span.end);
             line_no += memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count() as u64;
             counted_to = start;
-            let long = start == 0 && (region.skip > 0 || region.cut);
-            let (from, to) = if long {
-                // Never re-read text already parsed: a message's tail is not a second failure.
-                let from = start.max(hit.saturating_sub(HALF)).max(read_to);
-                (from, stop.min(hit + HALF))
-            } else {
-                (start, stop)
-            };
-            self.line(source, line_no, &bytes[from..to]);
-            read_to = to;
-            pos = if to < stop { to } else { stop + 1 };
+            self.record(source, line_no, &record);
+            read_to = (end + 1).min(bytes.len());
+            pos = read_to;
         }
         let rest = memchr::memchr_iter(b'\n', &bytes[counted_to.min(bytes.len())..]).count() as u64;
         Searched {
@@ -408,6 +352,15 @@ impl Scanner {
             read_to,
         }
     }
+}
+
+/// Where whole lines start in a region: after its first line when the region starts inside a long line
+/// (`skip > 0`), else at its start.
+fn whole_lines_from(bytes: &[u8], skip: usize) -> usize {
+    if skip == 0 {
+        return 0;
+    }
+    memchr::memchr(b'\n', bytes).map_or(bytes.len(), |nl| nl + 1)
 }
 
 /// Where a region handed to [`Scanner::search`] stands in a line longer than the window.
@@ -429,24 +382,16 @@ struct Searched {
     read_to: usize,
 }
 
-fn excerpt(text: &str) -> String {
-    let trimmed = text.trim();
-    let mut out: String = trimmed.chars().take(EXCERPT_CHARS).collect();
-    if out.len() < trimmed.len() {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Class;
 
     const DENIED: &str = r#"configmaps is forbidden: User "alice" cannot list resource "configmaps" in API group "" in the namespace "x""#;
 
     #[test]
     fn folds_repeats_and_numbers_lines() {
-        let input = format!("noise\n{DENIED}\nmore noise\n{DENIED}\r\n\nlast {DENIED}");
+        let input = format!("noise\n{DENIED}\nmore noise\n{DENIED}\r\n\n{DENIED}");
         let mut s = Scanner::new();
         let stats = s.read("t", input.as_bytes()).unwrap();
         assert_eq!(stats.lines, 6);
@@ -456,20 +401,86 @@ mod tests {
     }
 
     #[test]
+    fn one_failure_logged_by_two_layers_is_one_occurrence() {
+        // kube_runtime logs the Status at DEBUG, the program its error at ERROR; then both again on a retry.
+        let debug = r#"2026-07-01T10:00:00.1Z DEBUG kube_client::client: Unsuccessful: ErrorResponse { status: "Failure", message: "configmaps is forbidden: User \"alice\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"x\"", reason: "Forbidden", code: 403 }"#;
+        let error = format!("2026-07-01T10:00:00.2Z ERROR app: listing settings failed: {DENIED}");
+        let input = format!("{debug}\n{error}\nnoise\n{debug}\n{error}\n");
+        let mut s = Scanner::new();
+        s.read("t", input.as_bytes()).unwrap();
+        let f = s.findings();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].count, f[0].first_line, f[0].last_line), (2, 1, 5));
+        // The reading that names more is kept: the code from the DEBUG line, the subject from both.
+        assert_eq!(f[0].diagnosis.code, Some(403));
+        assert_eq!(f[0].diagnosis.user.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn a_message_wrapped_over_lines_is_one_failure_on_its_first_line() {
+        let input = "2026-07-01T10:00:00Z INFO start\n> configmaps is forbidden: User \"alice\" cannot\n> list resource \"configmaps\" in API group \"\" in the namespace \"x\"\n2026-07-01T10:00:01Z INFO done\n";
+        let mut s = Scanner::new();
+        let stats = s.read("t", input.as_bytes()).unwrap();
+        assert_eq!((stats.lines, stats.candidates), (4, 1));
+        let f = s.findings();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].count, f[0].first_line), (1, 2));
+        assert_eq!(f[0].diagnosis.request.verb.as_deref(), Some("list"));
+        assert_eq!(f[0].excerpt, DENIED);
+    }
+
+    #[test]
+    fn a_message_whose_last_line_has_no_newline_is_read_whole() {
+        // kubernetes-client/java#726: a pretty-printed Status pasted at the end of the input.
+        let input = "{\n  \"kind\": \"Status\",\n  \"message\": \"configmaps is forbidden\",\n  \"reason\": \"Forbidden\",\n  \"code\": 403\n}";
+        let mut s = Scanner::new();
+        let stats = s.read("t", input.as_bytes()).unwrap();
+        assert_eq!(stats.lines, 6);
+        let f = s.findings();
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].diagnosis.code, f[0].first_line), (Some(403), 1));
+    }
+
+    #[test]
+    fn a_message_across_the_end_of_a_buffer_is_read_whole() {
+        // The window ends inside the wrapped message (at every offset around its line break).
+        let wrapped = "> configmaps is forbidden: User \"alice\" cannot\n> list resource \"configmaps\" in API group \"\" in the namespace \"x\"\n";
+        let window = 2 * OVERLAP;
+        for cut in [0usize, 1, 20, 48, 49, 50, 60, 100] {
+            let noise_len = window - cut;
+            let noise: String = "n".repeat(noise_len.saturating_sub(1)) + "\n";
+            let input = format!("{noise}{wrapped}");
+            let mut s = Scanner::with_window(window);
+            let stats = s.read("t", input.as_bytes()).unwrap();
+            assert_eq!(stats.lines, 3, "cut {cut}");
+            let f = s.findings();
+            assert_eq!(f.len(), 1, "cut {cut}: {f:#?}");
+            assert_eq!(f[0].first_line, 2, "cut {cut}");
+            assert_eq!(
+                f[0].diagnosis.request.verb.as_deref(),
+                Some("list"),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
     fn a_line_longer_than_the_window_is_searched_in_pieces() {
         let window = 2 * OVERLAP;
+        // The same failure again after the long line, far enough not to be another layer's report of it.
         let long = format!(
-            "{}{DENIED}{}\n{DENIED}\n",
+            "{}{DENIED}{}\n{}{DENIED}\n",
             "x".repeat(window * 3 + 17),
-            "y".repeat(window * 2)
+            "y".repeat(window * 2),
+            "noise\n".repeat(20),
         );
         let mut s = Scanner::with_window(window);
         let stats = s.read("t", long.as_bytes()).unwrap();
         assert_eq!(stats.long_lines, 1);
-        assert_eq!(stats.lines, 2);
+        assert_eq!(stats.lines, 22);
         let f = s.findings();
         assert_eq!(f.len(), 1, "{f:#?}");
-        assert_eq!((f[0].count, f[0].first_line, f[0].last_line), (2, 1, 2));
+        assert_eq!((f[0].count, f[0].first_line, f[0].last_line), (2, 1, 22));
     }
 
     #[test]
@@ -495,5 +506,19 @@ mod tests {
             "{:#?}",
             s.findings()
         );
+    }
+
+    #[test]
+    fn two_webhooks_that_could_not_be_called_are_two_failures() {
+        // metallb#1823: the same words, two webhooks.
+        let line = |w: &str| {
+            format!(
+                "Error from server (InternalError): error when creating \"x.yaml\": Internal error occurred: failed calling webhook \"{w}\": failed to call webhook: Post \"https://webhook-service.metallb-system.svc:443/validate?timeout=10s\": service \"webhook-service\" not found"
+            )
+        };
+        let input = format!("{}\n{}\n", line("a.metallb.io"), line("b.metallb.io"));
+        let mut s = Scanner::new();
+        s.read("t", input.as_bytes()).unwrap();
+        assert_eq!(s.findings().len(), 2, "{:#?}", s.findings());
     }
 }

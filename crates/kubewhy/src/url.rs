@@ -165,7 +165,8 @@ fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
 }
 
 /// Reads the request from log fields: kube-rs's `HTTP{http.method=GET http.url=..}` span, OpenTelemetry's
-/// `url.full=`, and kubectl's `GET https://.. 403 Forbidden` trace lines. Only fills fields that are missing.
+/// `url.full=`, reqwest's and hyper's `for url (https://..)`, and kubectl's `GET https://.. 403 Forbidden` trace
+/// lines. Only fills fields that are missing.
 pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
     let value_after = |key: &str| -> Option<String> {
         let at = text.find(key)? + key.len();
@@ -175,7 +176,18 @@ pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
             .unwrap_or(rest.len());
         (end > 0).then(|| rest[..end].to_string())
     };
-    let url = value_after("http.url=").or_else(|| value_after("url.full="));
+    // reqwest and hyper: `error sending request for url (https://…): …`.
+    let in_parens = || {
+        let at = text.find("for url (")? + "for url (".len();
+        let rest = &text[at..];
+        let end = rest
+            .find(|c: char| c == ')' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        (end > 0).then(|| rest[..end].to_string())
+    };
+    let url = value_after("http.url=")
+        .or_else(|| value_after("url.full="))
+        .or_else(in_parens);
     let method = value_after("http.method=").or_else(|| value_after("http.request.method="));
     let (method, url) = match (method, url) {
         (m, Some(u)) => (m, u),
@@ -184,8 +196,11 @@ pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
             let Some((m, u)) = ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
                 .iter()
                 .find_map(|m| {
-                    let at = text.find(&format!("{m}https://"))?;
-                    let rest = &text[at + m.len()..];
+                    let at = text
+                        .match_indices(m)
+                        .map(|(i, _)| i + m.len())
+                        .find(|&i| text[i..].starts_with("https://"))?;
+                    let rest = &text[at..];
                     let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
                     Some((m.trim().to_string(), rest[..end].to_string()))
                 })
@@ -335,5 +350,17 @@ mod tests {
         fill_from_url(&mut known);
         assert_eq!(known.verb.as_deref(), Some("list"), "a known verb is kept");
         assert_eq!(known.namespace.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn reads_the_url_reqwest_and_hyper_name() {
+        let mut r = Request::default();
+        from_log_fields(
+            "Error: ReqwestError: error sending request for url (https://h/apis/iot.eclipse.org/v1alpha1/namespaces/ditto/dittos?): error trying to connect",
+            &mut r,
+        );
+        assert_eq!(r.resource.as_deref(), Some("dittos"));
+        assert_eq!(r.namespace.as_deref(), Some("ditto"));
+        assert_eq!(r.verb, None);
     }
 }

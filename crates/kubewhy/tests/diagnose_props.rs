@@ -101,14 +101,16 @@ proptest! {
         i in 0..MESSAGES.len(),
         sizes in proptest::collection::vec(1usize..5000, 1..5),
     ) {
-        let noise = |l: &String| !l.is_empty() && diagnose_text(l).is_none();
+        // Log records (each opens with its time stamp, so none continues another) around the failure's.
+        let record = |l: &str| format!("2026-07-01T10:00:00Z INFO {l}");
+        let noise = |l: &String| diagnose_text(&record(l)).is_none();
         let before: Vec<String> = before.into_iter().filter(|l| noise(l)).collect();
         let after: Vec<String> = after.into_iter().filter(|l| noise(l)).collect();
         let mut input = String::new();
-        for l in &before { input.push_str(l); input.push('\n'); }
-        input.push_str(MESSAGES[i]);
+        for l in &before { input.push_str(&record(l)); input.push('\n'); }
+        input.push_str(&format!("2026-07-01T10:00:01Z ERROR {}", MESSAGES[i]));
         input.push('\n');
-        for l in &after { input.push_str(l); input.push('\n'); }
+        for l in &after { input.push_str(&record(l)); input.push('\n'); }
         let line = before.len() as u64 + 1;
         let want = diagnose_text(MESSAGES[i]).unwrap().class.to_string();
 
@@ -118,6 +120,45 @@ proptest! {
         let mut chunked = Scanner::with_window(2 * OVERLAP);
         chunked.read("p", Chunked { data: input.as_bytes(), sizes, i: 0 }).unwrap();
         prop_assert_eq!(summarize(&chunked), summarize(&whole));
+    }
+
+    #[test]
+    fn a_wrapped_failure_is_read_whole_wherever_a_buffer_ends(
+        pad in (2 * OVERLAP - 700)..(2 * OVERLAP + 100),
+        i in 0..MESSAGES.len(),
+        width in 30usize..90,
+        sizes in proptest::collection::vec(1usize..5000, 1..5),
+    ) {
+        // The message quoted in an e-mail reply, wrapped at `width` columns, after `pad` bytes of log: the
+        // scanner's first buffer ends anywhere in it.
+        let mut wrapped = vec![String::new()];
+        for word in MESSAGES[i].split(' ') {
+            let cur = wrapped.last_mut().unwrap();
+            if !cur.is_empty() && cur.len() + 1 + word.len() > width {
+                wrapped.push(word.to_string());
+            } else {
+                if !cur.is_empty() { cur.push(' '); }
+                cur.push_str(word);
+            }
+        }
+        let quoted: Vec<String> = wrapped.iter().map(|l| format!("> {l}")).collect();
+        let noise = "2026-07-01T10:00:00Z INFO doc_controller: reconciled object; all is well .........\n";
+        let lines = pad / noise.len();
+        let input = format!(
+            "{}2026-07-01T10:00:00Z INFO {}\n{}\n2026-07-01T10:00:02Z INFO done\n",
+            noise.repeat(lines),
+            "x".repeat(pad % noise.len()),
+            quoted.join("\n")
+        );
+        let line = lines as u64 + 2;
+        let plain = diagnose_text(MESSAGES[i]).unwrap();
+        let mut s = Scanner::with_window(2 * OVERLAP);
+        let stats = s.read("p", Chunked { data: input.as_bytes(), sizes, i: 0 }).unwrap();
+        prop_assert_eq!(stats.lines, line + quoted.len() as u64);
+        let found: Vec<_> = s.findings().iter().map(|f| (f.diagnosis.clone(), f.count, f.first_line)).collect();
+        prop_assert_eq!(found.len(), 1, "{:#?}", s.findings());
+        prop_assert_eq!(&found[0].0.request, &plain.request, "{}", input.len());
+        prop_assert_eq!((found[0].0.class, found[0].1, found[0].2), (plain.class, 1, line));
     }
 
     #[test]

@@ -83,6 +83,10 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
             429 => Cause::Throttled {
                 retry_after: ev.retry_after,
             },
+            // Servers before 1.16 answered a JSON patch's failed `test` with a 500.
+            500 if facts.said == Some(Said::PatchFailed) => Cause::StalePatch {
+                detail: facts.detail.clone(),
+            },
             504 => Cause::ServerTimeout,
             500 if reason == "ServerTimeout" || facts.said == Some(Said::ServerTimeout) => {
                 Cause::ServerTimeout
@@ -115,6 +119,9 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
             retry_after: ev.retry_after,
         }),
         Some(Said::PatchFailed) => Some(Cause::StalePatch {
+            detail: facts.detail.clone(),
+        }),
+        Some(Said::BadRequest) => Some(Cause::BadRequest {
             detail: facts.detail.clone(),
         }),
         _ => None,

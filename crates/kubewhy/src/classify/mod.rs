@@ -8,29 +8,8 @@ use crate::cause::Cause;
 use crate::diagnosis::{Diagnosis, Request};
 use crate::read::Evidence;
 use crate::read::message::{self, Facts};
+use crate::read::status_syntax::code_of_phrase as code_of_reason;
 use crate::url::{fill_from_url, merge_missing};
-
-/// The HTTP code a reason implies (apimachinery's table), when it implies exactly one.
-fn code_of_reason(reason: &str) -> Option<u16> {
-    Some(match reason {
-        "Unauthorized" => 401,
-        "Forbidden" => 403,
-        "NotFound" => 404,
-        "AlreadyExists" | "Conflict" => 409,
-        "Gone" | "Expired" => 410,
-        "Invalid" => 422,
-        "Timeout" => 504,
-        "TooManyRequests" => 429,
-        "BadRequest" => 400,
-        "MethodNotAllowed" => 405,
-        "NotAcceptable" => 406,
-        "RequestEntityTooLarge" => 413,
-        "UnsupportedMediaType" => 415,
-        "ServiceUnavailable" => 503,
-        "InternalError" | "ServerTimeout" | "StorageReadError" => 500,
-        _ => return None,
-    })
-}
 
 /// Builds the request from the framing, the message and the Status details (message first: it is what the
 /// server authorized).
@@ -48,6 +27,13 @@ fn request_of(ev: &Evidence, facts: &Facts) -> Request {
         ..Request::default()
     };
     merge_missing(&mut r, &ev.request);
+    if let Some(obj) = &ev.reconciled {
+        if ev.on_reconciled {
+            merge_missing(&mut r, obj);
+        } else if r.namespace.is_none() && r.name.is_some() && r.name == obj.name {
+            r.namespace.clone_from(&obj.namespace);
+        }
+    }
     if r.url.is_some() {
         fill_from_url(&mut r);
     }

@@ -1,7 +1,9 @@
 //! client-go and controller-runtime log lines: the reflector's `failed to list *v1.Pod: ..` and `"Failed to
-//! watch" err=".." type="*v1.Pod"` (current and the 2019–2024 shapes), `the server could not find the requested
-//! resource (get x.g)`, client-side throttling, discovery failures, and controller-runtime's cache-sync
-//! time-out and `if kind is a CRD, it should be installed before calling Start`.
+//! watch" err=".." type="*v1.Pod"` (current and the 2019–2024 shapes) and `watch of *v1.Pod ended with: ..`,
+//! the request a client-go error message names at its end (`... (get pods.metrics.k8s.io)`, `(post
+//! configmaps)`), client-side throttling, discovery failures, and controller-runtime's cache-sync time-out, `if
+//! kind is a CRD, it should be installed before calling Start` and the object a `Reconciler error` names. The Java
+//! client's reflector words a watch's end like client-go's (`Watch connection expired: ..`).
 
 use std::sync::LazyLock;
 
@@ -25,6 +27,18 @@ static DISCOVERY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"unable to retrieve the complete list of server APIs: (?P<group>[a-z0-9.\-]+)/(?P<version>v[0-9a-z]+)")
         .expect("built-in pattern")
 });
+/// The request client-go appends to an error it builds from an answer without a `Status`
+/// (apimachinery `NewGenericServerResponse`): `(get pods.metrics.k8s.io)`, `(get services http:heapster:)`. The
+/// verb is the HTTP method's.
+static TRAILER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\((?P<method>get|post|put|patch|delete) (?P<res>[A-Za-z][A-Za-z0-9\-]*(?:\.[a-z0-9\-.]+)?)(?: (?P<name>[^()\s]+))?\)")
+        .expect("built-in pattern")
+});
+/// controller-runtime's `Reconciler error` names the object reconciled (zap's JSON or console encoding).
+static RECONCILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#""name":\s*"(?P<name>[^"]+)",\s*"namespace":\s*"(?P<ns>[^"]*)""#)
+        .expect("built-in pattern")
+});
 static CRD_KIND: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"kind[\\"]*\s*[:=]\s*[\\"]*(?P<kind>[A-Z][A-Za-z0-9]*)(?:\.(?P<group>[a-z0-9.\-]+))?"#,
@@ -44,6 +58,21 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         ev.phase.get_or_insert(Phase::WatchStart);
         go_type(&text[at..], ev);
     }
+    if (text.contains("watch of ") && text.contains(" ended with: "))
+        || text.contains("Watch connection expired")
+    {
+        ev.phase.get_or_insert(Phase::WatchEvent);
+    }
+    if text.contains("Reconciler error")
+        && let Some(c) = RECONCILED.captures(text)
+    {
+        ev.reconciled = Some(crate::diagnosis::Request {
+            name: Some(c["name"].to_string()),
+            namespace: Some(c["ns"].to_string()).filter(|ns| !ns.is_empty()),
+            ..Default::default()
+        });
+    }
+    trailer(text, ev);
     if text.contains("Failed to watch") || text.contains("reflector.go") {
         ev.notes.push(Note::LoggedByReflector);
     }
@@ -74,6 +103,41 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
     }
 }
 
+/// The request named at the end of a client-go error (the last such trailer in the text).
+fn trailer(text: &str, ev: &mut Evidence) {
+    if !text.contains(')') {
+        return;
+    }
+    let Some(c) = TRAILER.captures_iter(text).last() else {
+        return;
+    };
+    let name = c.name("name").map(|m| m.as_str().to_string());
+    let verb = match (&c["method"], name.is_some()) {
+        ("get", true) => Some("get"),
+        // A GET of a collection is a list or a watch: the method does not say which.
+        ("get", false) => None,
+        ("post", _) => Some("create"),
+        ("put", _) => Some("update"),
+        ("patch", _) => Some("patch"),
+        ("delete", true) => Some("delete"),
+        ("delete", false) => Some("deletecollection"),
+        _ => None,
+    };
+    let (res, group) = super::message::split_resource(&c["res"]);
+    let r = &mut ev.request;
+    if r.resource.is_none() {
+        // Kubernetes before 1.9 named some resources in camel case (`replicationControllers`).
+        r.resource = Some(res.to_ascii_lowercase());
+        r.group.get_or_insert_with(|| group.unwrap_or_default());
+    }
+    if r.verb.is_none() {
+        r.verb = verb.map(str::to_string);
+    }
+    if r.name.is_none() {
+        r.name = name;
+    }
+}
+
 fn go_type(text: &str, ev: &mut Evidence) {
     if let Some(c) = GO_TYPE.captures(text) {
         if let Some(kind) = c.name("kind").or(c.name("gkind")) {
@@ -91,6 +155,33 @@ fn go_type(text: &str, ev: &mut Evidence) {
                 .group
                 .get_or_insert_with(|| group.as_str().to_string());
         }
+        // A typed informer of a built-in type: its resource is the kind's plural.
+        if let Some(kind) = c.name("kind")
+            && ev.request.resource.is_none()
+        {
+            let plural = guess_plural(kind.as_str());
+            let group = if crate::vocab::CORE_RESOURCES.contains(&plural.as_str()) {
+                Some("")
+            } else {
+                crate::vocab::builtin_group(&plural)
+            };
+            if let Some(group) = group {
+                ev.request.group.get_or_insert_with(|| group.to_string());
+                ev.request.resource = Some(plural);
+            }
+        }
+    }
+}
+
+/// The plural a kind's resource has unless it says otherwise (apimachinery `UnsafeGuessKindToResource`).
+fn guess_plural(kind: &str) -> String {
+    let singular = kind.to_ascii_lowercase();
+    if singular.ends_with('s') {
+        format!("{singular}es")
+    } else if let Some(stem) = singular.strip_suffix('y') {
+        format!("{stem}ies")
+    } else {
+        format!("{singular}s")
     }
 }
 
@@ -117,5 +208,68 @@ mod tests {
         );
         assert_eq!(ev.request.group.as_deref(), Some("kube.rs"));
         assert_eq!(ev.request.kind.as_deref(), Some("Document"));
+    }
+
+    #[test]
+    fn the_request_a_client_go_error_names_at_its_end() {
+        let mut ev = Evidence::default();
+        read(
+            "the server has received too many requests and has asked us to try again later (get replicationControllers load-small-rc-3541)",
+            &mut ev,
+        );
+        let r = &ev.request;
+        assert_eq!(
+            (r.verb.as_deref(), r.resource.as_deref(), r.name.as_deref()),
+            (
+                Some("get"),
+                Some("replicationcontrollers"),
+                Some("load-small-rc-3541")
+            )
+        );
+        // A GET of a collection does not say list or watch.
+        let mut ev = Evidence::default();
+        read(
+            "the server is currently unable to handle the request (get pods.metrics.k8s.io)",
+            &mut ev,
+        );
+        assert_eq!(ev.request.verb, None);
+        assert_eq!(ev.request.group.as_deref(), Some("metrics.k8s.io"));
+    }
+
+    #[test]
+    fn a_typed_informer_names_its_resource_and_a_watch_end_its_phase() {
+        let mut ev = Evidence::default();
+        read(
+            r#"failed to list *v1.Deployment: "spec.nodeName" is not a known field selector"#,
+            &mut ev,
+        );
+        assert_eq!(ev.request.resource.as_deref(), Some("deployments"));
+        assert_eq!(ev.request.group.as_deref(), Some("apps"));
+        // A kind that is not built in keeps its resource unknown.
+        let mut ev = Evidence::default();
+        read("failed to list *v1alpha1.Widget: forbidden", &mut ev);
+        assert_eq!(ev.request.resource, None);
+        assert_eq!(guess_plural("NetworkPolicy"), "networkpolicies");
+        assert_eq!(guess_plural("Ingress"), "ingresses");
+        let mut ev = Evidence::default();
+        read(
+            "watch of *unstructured.Unstructured ended with: too old",
+            &mut ev,
+        );
+        assert_eq!(ev.phase, Some(Phase::WatchEvent));
+    }
+
+    #[test]
+    fn a_reconciler_error_names_the_object_reconciled() {
+        let mut ev = Evidence::default();
+        read(
+            r#"ERROR	Reconciler error	{"reconciler kind": "AlluxioRuntime", "name": "hbase", "namespace": "default", "error": "x"}"#,
+            &mut ev,
+        );
+        let obj = ev.reconciled.unwrap();
+        assert_eq!(
+            (obj.namespace.as_deref(), obj.name.as_deref()),
+            (Some("default"), Some("hbase"))
+        );
     }
 }

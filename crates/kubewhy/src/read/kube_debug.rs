@@ -11,7 +11,7 @@ use aho_corasick::AhoCorasick;
 use super::Evidence;
 use super::escape::{normalize_from, string_literal};
 use crate::cause::FieldError;
-use crate::diagnosis::Phase;
+use crate::diagnosis::{Phase, Request};
 use crate::note::Note;
 
 /// Finds the step that failed from kube-rs variant names, their `Display` texts and kube_runtime's log
@@ -60,6 +60,20 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
     if framing.contains("kube_runtime::watcher") || framing.contains("kube_runtime::controller") {
         ev.notes.push(Note::LoggedByKubeRuntime);
     }
+    ev.reconciled = object_ref(text);
+    // kube_runtime's finalizer helper patches the reconciled object's finalizers (a JSON patch with a `test`).
+    if [
+        "failed to add finalizer",
+        "failed to remove finalizer",
+        "AddFinalizer(",
+        "RemoveFinalizer(",
+    ]
+    .iter()
+    .any(|f| framing.contains(f))
+    {
+        ev.request.verb.get_or_insert_with(|| "patch".to_string());
+        ev.on_reconciled = ev.reconciled.is_some();
+    }
     let Some((at, open)) = struct_at else {
         return false;
     };
@@ -72,6 +86,32 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
     parse_struct(&text[open..], ev);
     ev.is_failure = true;
     true
+}
+
+/// The object kube_runtime's controller names in its spans (`object.ref=Kind.version.group/name[.namespace]`,
+/// kube-runtime's `ObjectRef` display). A namespace is a DNS label, so it is the name's last dotted part; a
+/// cluster-scoped object whose name has dots is read with a namespace it does not have, so only a namespace the
+/// request lacks is ever taken from it.
+fn object_ref(text: &str) -> Option<Request> {
+    let at = text.find("object.ref=")? + "object.ref=".len();
+    let value = text[at..].split(char::is_whitespace).next()?;
+    let (gvk, object) = value.split_once('/')?;
+    let mut parts = gvk.splitn(3, '.');
+    let kind = parts.next().filter(|k| !k.is_empty())?;
+    let version = parts.next().filter(|v| !v.is_empty())?;
+    let group = parts.next().unwrap_or("");
+    let (name, namespace) = match object.rsplit_once('.') {
+        Some((name, ns)) if !name.is_empty() && !ns.is_empty() => (name, Some(ns)),
+        _ => (object, None),
+    };
+    Some(Request {
+        kind: Some(kind.to_string()),
+        version: Some(version.to_string()),
+        group: Some(group.to_string()),
+        name: Some(name.to_string()).filter(|n| !n.is_empty()),
+        namespace: namespace.map(str::to_string),
+        ..Request::default()
+    })
 }
 
 /// The byte offset of `Status {` or `ErrorResponse {` and the length of that opener.
@@ -225,6 +265,28 @@ mod tests {
             ev.message.contains("User \"alice\" cannot watch"),
             "{}",
             ev.message
+        );
+    }
+
+    #[test]
+    fn a_finalizer_error_is_a_patch_of_the_object_reconciled() {
+        let line = r#"WARN reconciling object: controller::controller: reconcile failed: FinalizerError(AddFinalizer(Api(ErrorResponse { status: "Failure", message: "the server rejected our request due to an error in our request", reason: "Invalid", code: 422 }))) object.ref=Cluster.v1beta1.cluster.x-k8s.io/cluster1.default object.reason=object updated"#;
+        let mut ev = Evidence::default();
+        assert!(read(line, &mut ev));
+        assert_eq!(ev.request.verb.as_deref(), Some("patch"));
+        assert!(ev.on_reconciled);
+        let obj = ev.reconciled.unwrap();
+        assert_eq!(obj.kind.as_deref(), Some("Cluster"));
+        assert_eq!(obj.group.as_deref(), Some("cluster.x-k8s.io"));
+        assert_eq!(
+            (obj.name.as_deref(), obj.namespace.as_deref()),
+            (Some("cluster1"), Some("default"))
+        );
+        // A core, cluster-scoped object.
+        let obj = object_ref("object.ref=Namespace.v1./default").unwrap();
+        assert_eq!(
+            (obj.group.as_deref(), obj.name.as_deref(), obj.namespace),
+            (Some(""), Some("default"), None)
         );
     }
 }

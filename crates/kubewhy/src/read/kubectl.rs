@@ -1,6 +1,8 @@
 //! kubectl output: `Error from server (Reason): ..`, `error: You must be logged in to the server (..)`,
 //! `error: the server doesn't have a resource type "x"`, `resource mapping not found for name: ..`,
-//! `The connection to the server .. was refused`, `Unable to connect to the server: ..`.
+//! `The connection to the server .. was refused`, `Unable to connect to the server: ..`, and the verb its framing
+//! names (`error when creating "x.yaml": ..`, `error: failed to create deployment: ..`, and the ReplicaSet
+//! controller's `Error creating: ..` event that `kubectl describe` shows).
 
 use std::sync::LazyLock;
 
@@ -25,8 +27,26 @@ static LOGGED_IN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("built-in pattern")
 });
 
+/// The verbs of kubectl's `error when <doing> "<source>": ..` (`cmdutil.AddSourceToErr`), of `kubectl create
+/// <kind>` and of controllers' `Error creating:` events.
+const FRAMING_VERBS: [(&str, &str); 8] = [
+    ("error when creating ", "create"),
+    ("error when replacing ", "update"),
+    ("error when patching ", "patch"),
+    ("error when applying patch", "patch"),
+    ("error when deleting ", "delete"),
+    ("error when retrieving current configuration", "get"),
+    ("error: failed to create ", "create"),
+    ("Error creating: ", "create"),
+];
+
 /// Reads kubectl framing into `ev`.
 pub(crate) fn read(text: &str, ev: &mut Evidence) {
+    if ev.request.verb.is_none()
+        && let Some((_, verb)) = FRAMING_VERBS.iter().find(|(f, _)| text.contains(f))
+    {
+        ev.request.verb = Some(verb.to_string());
+    }
     if text.contains("Error from server")
         && let Some(c) = FROM_SERVER.captures(text)
     {
@@ -71,5 +91,36 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
                     failure: ConnectionFailure::Other,
                     os_code: None,
                 }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_framing_names_the_verb() {
+        for (text, verb) in [
+            (
+                r#"Error from server (Forbidden): error when creating "d.yaml": x is forbidden: y"#,
+                "create",
+            ),
+            (
+                r#"Error from server (Conflict): error when replacing "d.yaml": x"#,
+                "update",
+            ),
+            (
+                "error: failed to create deployment: deployments.apps \"x\" is forbidden: y",
+                "create",
+            ),
+            (
+                r#" Error creating: pods "p" is forbidden: violates PodSecurity "restricted:latest": x"#,
+                "create",
+            ),
+        ] {
+            let mut ev = Evidence::default();
+            read(text, &mut ev);
+            assert_eq!(ev.request.verb.as_deref(), Some(verb), "{text}");
+        }
     }
 }

@@ -55,6 +55,9 @@ pub(crate) enum Said {
     Reinitializing,
     /// `failed to read one or more <resource> from the storage` (`StorageReadError`).
     StorageRead,
+    /// A request the server could not read: `"spec.nodeName" is not a known field selector`, `field label not
+    /// supported`.
+    BadRequest,
     /// `the server rejected our request due to an error in our request` (a JSON patch that did not apply) or a
     /// JSON patch `testing value ... failed`.
     PatchFailed,
@@ -106,9 +109,11 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
+/// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, and a message
+/// cut at the end of its namespace may lack the closing quote.
 static DENIED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
     )
 });
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -134,7 +139,9 @@ static MISSING_ROLE: LazyLock<Regex> = LazyLock::new(|| {
     re(r#"(?P<cluster>cluster)?role\.rbac\.authorization\.k8s\.io {Q}(?P<role>{V}){Q} not found"#)
 });
 static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"admission webhook {Q}(?P<name>{V}){Q} denied the request(?::\s*(?P<why>.*))?"#)
+    re(
+        r#"admission webhook {Q}(?P<name>{V}){Q} (?:denied the request(?::\s*(?P<why>.*))?|(?P<dry>does not support dry run))"#,
+    )
 });
 static POLICY: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -154,6 +161,9 @@ static TERMINATING: LazyLock<Regex> = LazyLock::new(|| {
 static FORBIDDEN_OTHER: LazyLock<Regex> = LazyLock::new(|| {
     re(r#"(?P<pres>[a-z0-9.\-]+)(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
 });
+/// The text after `is forbidden:` opens with the subject: an authorizer's words.
+static USER_FIRST: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"^[Uu]ser ?(?:{Q})?(?P<user>[^"\\\s]+){Q}"#));
 static OBJECT_MISSING: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
 static NOT_SERVED_GET: LazyLock<Regex> = LazyLock::new(|| {
@@ -322,7 +332,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.admission = Some(Admitter::Webhook {
             name: cap(&c, "name").unwrap_or_default(),
         });
-        f.detail = c.name("why").map(|m| clean(m.as_str()));
+        f.detail = c.name("why").or(c.name("dry")).map(|m| clean(m.as_str()));
         admission_target(text, &mut f);
         return f;
     }
@@ -465,7 +475,10 @@ pub(crate) fn read(text: &str) -> Facts {
         f.detail = c.name("why").map(|m| clean(m.as_str()));
         return f;
     }
-    if let Some(c) = gated(&EXISTS, "already exists", text) {
+    if let Some(c) = gated(&EXISTS, "already exists", text)
+        && c.name("pres")
+            .is_some_and(|r| looks_like_resource(r.as_str()))
+    {
         f.said = Some(Said::Exists);
         named_resource(&c, &mut f);
         return f;
@@ -490,6 +503,9 @@ pub(crate) fn read(text: &str) -> Facts {
                     .all(|fd| OPTION_FIELDS.contains(&fd.as_str())));
         if is_options {
             f.said = Some(Said::BadOptions);
+            if FOR_WATCH.is_match(&why) {
+                f.verb = Some("watch".to_string());
+            }
         } else {
             f.said = Some(Said::BadObject);
             f.kind = kind;
@@ -497,6 +513,23 @@ pub(crate) fn read(text: &str) -> Facts {
             f.name = cap(&c, "name").filter(|n| !n.is_empty());
         }
         f.detail = Some(why).filter(|s| !s.is_empty());
+        return f;
+    }
+    if let Some(c) = gated(&FORBIDDEN_OTHER, "is forbidden", text)
+        && let Some(user) = c
+            .name("why")
+            .and_then(|w| USER_FIRST.captures(w.as_str()))
+            .and_then(|u| cap(&u, "user"))
+    {
+        // An authorizer's denial whose text was cut after its subject (`is forbidden: User "u"`).
+        f.said = Some(Said::Denied);
+        f.user = Some(user);
+        if let Some(pres) = c.name("pres") {
+            let (res, group) = split_resource(pres.as_str());
+            f.resource = Some(res);
+            f.group = group;
+        }
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
         return f;
     }
     if let Some(c) = gated(&FORBIDDEN_OTHER, "is forbidden", text) {
@@ -527,9 +560,14 @@ pub(crate) fn read(text: &str) -> Facts {
     } else if text.contains("from the storage") && text.contains("failed to read one or more") {
         f.said = Some(Said::StorageRead);
     } else if text.contains("the server rejected our request due to an error in our request")
-        || (text.contains("testing value") && text.contains("failed"))
+        || (lower_has("testing value") && text.contains("failed"))
     {
         f.said = Some(Said::PatchFailed);
+    } else if text.contains("is not a known field selector")
+        || text.contains("field label not supported")
+        || text.contains("No field label conversion function found")
+    {
+        f.said = Some(Said::BadRequest);
     } else if let Some(c) = gated(&CREDENTIALS, "provide credentials", text) {
         f.said = Some(Said::NotLoggedIn);
         if let Some(pres) = c.name("pres") {
@@ -558,6 +596,18 @@ pub(crate) fn read(text: &str) -> Facts {
         f.expired = lower_has("token is expired") || lower_has("token has expired");
     }
     f
+}
+
+/// Whether a word before an object's quoted name is a resource as the API server names one in its messages: a
+/// plural (`namespaces`, `statefulsets.apps`, a built-in), not a kind or a noun of a program's own sentence
+/// (cert-manager's `Certificate "c" for ingress "i" already exists`).
+fn looks_like_resource(word: &str) -> bool {
+    let (res, group) = split_resource(word);
+    // `ingress`, `class`: a singular whose plural adds `es`.
+    (res.ends_with('s') && !res.ends_with("ss"))
+        || group.is_some()
+        || crate::vocab::is_core_resource(&res)
+        || crate::vocab::builtin_group(&res).is_some()
 }
 
 /// The resource and name an admission denial names in its `<res> "<name>" is forbidden:` prefix.
@@ -667,5 +717,69 @@ mod tests {
         assert_eq!(f.said, Some(Said::BadObject));
         assert_eq!(f.fields, vec!["spec.title".to_string()]);
         assert_eq!(f.kind.as_deref(), Some("Document"));
+    }
+
+    #[test]
+    fn pasted_denials_that_lost_a_quote_or_their_end_are_still_denials() {
+        // kubernetes#104127: the subject's opening quote lost; meshery#39: the space before it.
+        let f = read(
+            r#"users "x@y.it" is forbidden: User system:serviceaccount:gke-connect:sa" cannot impersonate resource "users" in API group "" at the cluster scope"#,
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(
+            f.user.as_deref(),
+            Some("system:serviceaccount:gke-connect:sa")
+        );
+        assert_eq!(f.verb.as_deref(), Some("impersonate"));
+        let f = read(
+            r#"crds is forbidden: User\"a\" cannot create resource \"crds\" in API group \"x\" at the cluster scope"#,
+        );
+        assert_eq!(f.user.as_deref(), Some("a"));
+        // kubeflow-distribution#381: cut inside the namespace's quotes.
+        let f = read(
+            r#"pods is forbidden: User "a" cannot list resource "pods" in API group "" in the namespace "istio-system"#,
+        );
+        assert_eq!(f.namespace.as_deref(), Some("istio-system"));
+        // Cut right after the subject: the authorizer's words all the same.
+        let f = read(r#"users "x@y.it" is forbidden: User "system:serviceaccount:gke-connect:sa""#);
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(
+            (f.resource.as_deref(), f.name.as_deref()),
+            (Some("users"), Some("x@y.it"))
+        );
+    }
+
+    #[test]
+    fn a_webhook_without_dry_run_a_field_selector_and_a_watch_option_are_read() {
+        let f = read(r#"admission webhook "a.b.svc" does not support dry run"#);
+        assert_eq!(f.said, Some(Said::Admission));
+        assert_eq!(f.detail.as_deref(), Some("does not support dry run"));
+        let f = read(
+            r#""spec.nodeName" is not a known field selector: only "metadata.name", "metadata.namespace""#,
+        );
+        assert_eq!(f.said, Some(Said::BadRequest));
+        let f = read(
+            r#"ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"#,
+        );
+        assert_eq!(f.verb.as_deref(), Some("watch"));
+        assert_eq!(
+            read("Testing value /resourceVersion failed").said,
+            Some(Said::PatchFailed)
+        );
+    }
+
+    #[test]
+    fn only_a_resource_before_a_name_makes_already_exists() {
+        assert_eq!(
+            read(r#"statefulsets.apps "b" already exists"#).said,
+            Some(Said::Exists)
+        );
+        assert_eq!(
+            read(r#"namespaces "a" already exists"#).said,
+            Some(Said::Exists)
+        );
+        // cert-manager#1328: a program's own sentence.
+        let healthy = r#"Certificate "c-tls" for ingress "c" already exists"#;
+        assert_eq!(read(healthy).said, None);
     }
 }

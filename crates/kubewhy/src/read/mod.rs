@@ -7,17 +7,14 @@
 
 pub(crate) mod client_go;
 pub(crate) mod escape;
+pub(crate) mod flux;
 pub(crate) mod kube_debug;
 pub(crate) mod kube_error;
 pub(crate) mod kubectl;
 pub(crate) mod kubewhy_line;
 pub(crate) mod message;
-// Wired into the scanner and `diagnose_text` in the second part of issue 10; until then only its tests use it.
-#[allow(dead_code)]
 pub(crate) mod normalize;
 pub(crate) mod status_json;
-// Wired into `read_text` in the second part of issue 10; until then only its tests use it.
-#[allow(dead_code)]
 pub(crate) mod status_syntax;
 pub(crate) mod transport;
 
@@ -74,14 +71,49 @@ pub(crate) struct Evidence {
     pub class_said: Option<crate::class::Class>,
     /// The message, already read (so it is read once).
     pub facts: Option<message::Facts>,
+    /// The object a controller was reconciling when the failure was logged (kube_runtime's `object.ref`,
+    /// controller-runtime's `Reconciler error` fields): the request's object when the framing says the request
+    /// was on it, else only its namespace when the message names the same object.
+    pub reconciled: Option<Request>,
+    /// The framing says the failed request was on the reconciled object (kube_runtime's finalizer patch).
+    pub on_reconciled: bool,
+}
+
+/// Takes the server's answer as another syntax printed it; returns whether it was a failure's (an HTTP code
+/// below 400 is not).
+fn answer(a: status_syntax::Answer, ev: &mut Evidence) -> bool {
+    if a.code.is_some_and(|c| c < 400) || (a.code.is_none() && a.reason.is_none()) {
+        return false;
+    }
+    ev.code = a.code;
+    ev.reason = a.reason;
+    if let Some(message) = a.message {
+        ev.message = message;
+    }
+    ev.detail_name = a.name;
+    ev.detail_group = a.group;
+    ev.detail_kind = a.kind;
+    ev.causes = a.causes;
+    ev.retry_after = a.retry_after;
+    if ev.request.url.is_none() {
+        ev.request.url = a.url;
+    }
+    if ev.request.method.is_none() {
+        ev.request.method = a.method;
+    }
+    ev.is_failure = true;
+    true
 }
 
 /// Reads one message or log line. `None` when it holds no recognisable Kubernetes API failure.
 pub(crate) fn read_text(text: &str) -> Option<Evidence> {
     let mut ev = Evidence::default();
-    let found_status = kube_debug::read(text, &mut ev) || status_json::read(text, &mut ev);
+    let found_status = kube_debug::read(text, &mut ev)
+        || status_json::read(text, &mut ev)
+        || status_syntax::read(text).is_some_and(|a| answer(a, &mut ev) && !ev.message.is_empty());
     client_go::read(text, &mut ev);
     kubectl::read(text, &mut ev);
+    flux::read(text, &mut ev);
     kubewhy_line::read(text, &mut ev);
     if !found_status && ev.message.is_empty() {
         ev.message = text.trim().to_string();

@@ -89,20 +89,35 @@ pub(crate) fn records(region: &[u8]) -> Vec<Record> {
 /// it is shorter than [`MAX_LINES`].
 pub(crate) fn record_at(region: &[u8], pos: usize) -> Record {
     let pos = pos.min(region.len());
-    // Only the lines within reach are split; a long region is not scanned from its start.
-    let lo = nth_line_start_before(region, pos, MAX_LINES);
-    let hi = nth_line_end_after(region, pos, MAX_LINES);
-    let starts = line_starts(&region[lo..hi]);
+    // Most messages are one line: two lines up and down decide that, before reaching further.
+    within(region, pos, 2)
+        .or_else(|| within(region, pos, MAX_LINES))
+        .expect("a reach of MAX_LINES always decides")
+}
+
+/// The record holding `pos`, from the lines within `reach` of it (only they are split: a long region is not
+/// scanned from its start); `None` when that reach cannot tell where the record ends.
+fn within(region: &[u8], pos: usize, reach: usize) -> Option<Record> {
+    let lo = nth_line_start_before(region, pos, reach);
+    let hi = nth_line_end_after(region, pos, reach);
     let local = &region[lo..hi];
+    let starts = line_starts(local);
     let at = match starts.binary_search(&(pos - lo)) {
         Ok(i) => i,
         Err(i) => i - 1,
     };
     let floor = at.saturating_sub(MAX_LINES - 1);
     let (first, last) = run_from(local, &starts, at, floor);
+    // A join looks one line beyond the two it joins: the run is known where it stops two lines short of the
+    // reach, or at the region's own ends.
+    let top_known = lo == 0 || first >= 2;
+    let bottom_known = hi == region.len() || last + 2 < starts.len();
+    if reach < MAX_LINES && !(top_known && bottom_known) {
+        return None;
+    }
     let mut r = build(local, &starts, first, last);
     r.span = r.span.start + lo..r.span.end + lo;
-    r
+    Some(r)
 }
 
 /// The first and last line of the run holding line `at`, not starting before line `floor`.
@@ -180,8 +195,14 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if p.ends_with(',') && (next.indent > 0 || is_key_line(n)) {
         return Some(Join::Newline);
     }
-    // An exception's details on the lines below it (the Python and Java clients).
-    if EXCEPTION_DETAILS.iter().any(|d| n.starts_with(d)) {
+    // An exception's details on the lines below it (the Python and Java clients): under the exception or the
+    // details before them, not under any line.
+    let is_detail = |t: &str| {
+        EXCEPTION_DETAILS
+            .iter()
+            .any(|d| t.trim_start().starts_with(d))
+    };
+    if is_detail(n) && (is_detail(p) || p.contains("Exception") || p.contains("Error")) {
         return Some(Join::Newline);
     }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
@@ -201,7 +222,7 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return Some(Join::Space);
     }
     // The full stop of a wrapped sentence alone on the last line.
-    if p.len() >= 40 && n.chars().all(|c| c.is_ascii_punctuation()) {
+    if p.len() >= 40 && n.chars().all(|c| ".,;:!?\"'`".contains(c)) {
         return Some(Join::Glue);
     }
     None
@@ -209,7 +230,15 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
 
 /// Words inside the API server's messages that never end one (`… cannot` / `list resource …`, `… in API` /
 /// `group …`): a line ending with one was wrapped there.
-const INSIDE_TAIL: [&str; 23] = [
+const INSIDE_TAIL: [&str; 31] = [
+    "for",
+    "with",
+    "from",
+    "by",
+    "and",
+    "or",
+    "unless",
+    "than",
     "is",
     "are",
     "be",
@@ -247,11 +276,11 @@ const BEFORE_NAME: [&str; 8] = [
     "Service",
 ];
 
-/// Words inside the API server's messages that never begin one (`… pods is` / `forbidden: …`): a line beginning
-/// with one goes on with the line before.
+/// Words inside the API server's messages that never begin one (`… pods is` / `forbidden …`): a line beginning
+/// with one goes on with the line before. (`forbidden:` may: `forbidden: User "u" cannot get path "/metrics"`.)
 const INSIDE_HEAD: [&str; 15] = [
     "forbidden",
-    "forbidden:",
+    "unless",
     "cannot",
     "is",
     "resource",
@@ -351,15 +380,19 @@ fn straddles_message(p: &str, n: &str) -> bool {
     let last = p.rsplit(char::is_whitespace).next().unwrap_or(p);
     let first = n.split(char::is_whitespace).next().unwrap_or(n);
     let named = last.ends_with('"') && AFTER_NAME.contains(&first);
-    let name_follows =
-        first.starts_with('"') && (BEFORE_NAME.contains(&last) || is_resource_word(last));
+    // A quoted name (`"settings": the object …`), not a JSON key (`"status": "Failure",`).
+    let name_follows = first.starts_with('"')
+        && !is_json_member(n)
+        && (BEFORE_NAME.contains(&last) || is_resource_word(last));
     named || name_follows || INSIDE_PAIRS.contains(&(last, first))
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
-/// quoted name.
+/// quoted name (not any word: `reconciled object` / `"status": …` are two lines).
 fn is_resource_word(w: &str) -> bool {
-    w.len() > 1
+    let plural = (w.ends_with('s') && !w.ends_with("ss")) || w.contains('.');
+    plural
+        && w.len() > 1
         && w.starts_with(|c: char| c.is_ascii_lowercase())
         && w.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
@@ -715,6 +748,25 @@ fn ends_with_opener(t: &str) -> bool {
 
 fn starts_with_closer(t: &str) -> bool {
     t.starts_with(['}', ']', ')'])
+}
+
+/// A member of a JSON object: a quoted key, a colon and a JSON value (`"status": "Failure",`, `"code": 403`).
+fn is_json_member(t: &str) -> bool {
+    let Some(rest) = t.strip_prefix('"') else {
+        return false;
+    };
+    let Some(close) = rest.find('"') else {
+        return false;
+    };
+    let Some(value) = rest[close + 1..].trim_start().strip_prefix(':') else {
+        return false;
+    };
+    let value = value.trim_start();
+    value.starts_with(['"', '{', '[', '-'])
+        || value.starts_with(|c: char| c.is_ascii_digit())
+        || ["true", "false", "null"]
+            .iter()
+            .any(|w| value.starts_with(w) && !value[w.len()..].starts_with(char::is_alphanumeric))
 }
 
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.

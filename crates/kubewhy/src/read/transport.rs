@@ -9,7 +9,7 @@ use super::Transport;
 use crate::cause::{ConnectionFailure, TlsFailure};
 
 /// Phrases of a failed TLS handshake or certificate check.
-const TLS: [&str; 22] = [
+const TLS: [&str; 23] = [
     "x509:",
     "certificate verify failed",
     "invalid peer certificate",
@@ -31,6 +31,8 @@ const TLS: [&str; 22] = [
     "AlertReceived",
     "received fatal alert",
     "InvalidDnsNameError",
+    // rustls before 0.20 (kube#596): the server's address is not a name it can check a certificate against.
+    "invalid dnsname",
     "peer is incompatible",
 ];
 
@@ -52,7 +54,7 @@ const TIMEOUT: [&str; 13] = [
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 28] = [
+const CONNECTION: [&str; 29] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -83,6 +85,8 @@ const CONNECTION: [&str; 28] = [
     // hyper-util's connect failure; kube-rs's `Display` of it (`ServiceError: client error (Connect)`) hides the
     // cause, which only `{:?}` or the source chain shows.
     "client error (Connect)",
+    // hyper 0.14's `Debug` of the same (`HyperError(hyper::Error(Connect, …))`).
+    "hyper::Error(Connect",
 ];
 
 /// All phrases in one automaton (one pass over the text): TIMEOUT, then TLS, then CONNECTION.

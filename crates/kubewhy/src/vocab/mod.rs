@@ -78,10 +78,14 @@ pub fn builtin_group(resource: &str) -> Option<&'static str> {
 }
 
 /// Whether a request asked for a non-core resource in the core group: the client built the URL without the
-/// resource's group.
+/// resource's group. The `impersonate` check of `users` and `groups` is in the core group (apiserver
+/// `endpoints/filters/impersonation`), not a client's mistake.
 pub fn is_wrong_core_group(r: &Request) -> bool {
+    let impersonated = r.verb.as_deref() == Some("impersonate")
+        && matches!(r.resource.as_deref(), Some("users" | "groups"));
     r.group.as_deref() == Some("")
         && r.path.is_none()
+        && !impersonated
         && r.resource
             .as_deref()
             .is_some_and(|res| !is_core_resource(res))
@@ -297,6 +301,11 @@ mod tests {
         r.resource = Some("pods".into());
         assert!(!is_wrong_core_group(&r));
         r.resource = Some("*".into());
+        assert!(!is_wrong_core_group(&r));
+        // Impersonating a user or group is checked in the core group.
+        r.resource = Some("users".into());
+        assert!(is_wrong_core_group(&r));
+        r.verb = Some("impersonate".into());
         assert!(!is_wrong_core_group(&r));
     }
 }

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Answer, code_of_phrase};
+use super::{Answer, code_of_phrase, when};
 
 /// aiohttp: `ClientResponseError: 429, message='Too Many Requests', url=URL('https://…')` (or `url='https://…'`;
 /// markdown may have put `**` around the first part).
@@ -25,7 +25,7 @@ static REQWEST: LazyLock<Regex> = LazyLock::new(|| {
 
 /// requests: `403 Client Error: Forbidden for url: https://…`.
 static REQUESTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{3}) (?:Client|Server) Error: .*? for url: (\S+)")
+    Regex::new(r#"\b(\d{3}) (?:Client|Server) Error: .*? for url: ([^\s"'}\\]+)"#)
         .expect("the requests pattern is valid")
 });
 
@@ -56,26 +56,27 @@ static JS_REASON: LazyLock<Regex> = LazyLock::new(|| {
 /// Reads a client exception's HTTP status line.
 pub(crate) fn read(text: &str) -> Option<Answer> {
     let mut a = Answer::default();
-    if let Some(c) = AIOHTTP.captures(text) {
+    if let Some(c) = when(text, "ClientResponseError", &AIOHTTP) {
         a.code = c[1].parse().ok();
         a.url = c.get(2).map(|u| u.as_str().to_string());
-    } else if let Some(c) = REQWEST.captures(text).or_else(|| REQUESTS.captures(text)) {
+    } else if let Some(c) =
+        when(text, "HTTP status", &REQWEST).or_else(|| when(text, " Error: ", &REQUESTS))
+    {
         a.code = c[1].parse().ok();
         a.url = Some(c[2].to_string());
-    } else if let Some(c) = PYTHON_CODE.captures(text) {
+    } else if let Some(c) = when(text, "ApiException", &PYTHON_CODE) {
         a.code = c[1].parse().ok();
     } else if let Some(c) = JS_CODE.captures(text) {
         a.code = c[1].parse().ok();
     }
     a.code = a.code.filter(|c| (400..600).contains(c));
     if a.code.is_none() {
-        a.code = PYTHON_REASON
-            .captures(text)
-            .or_else(|| JS_REASON.captures(text))
+        a.code = when(text, "Reason: ", &PYTHON_REASON)
+            .or_else(|| when(text, "reason", &JS_REASON))
             .and_then(|c| code_of_phrase(&c[1]));
     }
     if a.url.is_none() {
-        a.url = JS_PATH.captures(text).map(|c| c[1].to_string());
+        a.url = when(text, "resource", &JS_PATH).map(|c| c[1].to_string());
     }
     (a != Answer::default()).then_some(a)
 }

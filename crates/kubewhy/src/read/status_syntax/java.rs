@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Answer, code_of_phrase};
+use super::{Answer, code_of_phrase, when};
 
 /// fabric8: the request that failed, before the message.
 static FABRIC8_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
@@ -45,20 +45,19 @@ const FABRIC8_KEYS: [&str; 9] = [
 /// Reads what the Java and .NET clients print of the server's answer.
 pub(crate) fn read(text: &str) -> Option<Answer> {
     let mut a = fabric8_status(text).unwrap_or_default();
-    if let Some(c) = FABRIC8_REQUEST.captures(text) {
+    if let Some(c) = when(text, "Failure executing", &FABRIC8_REQUEST) {
         a.method = Some(c[1].to_string());
         a.url = Some(c[2].to_string());
     }
     if a.code.is_none() {
-        a.code = JAVA_CODE
-            .captures(text)
+        a.code = when(text, "HTTP response code", &JAVA_CODE)
             .and_then(|c| c[1].parse().ok())
             .or_else(|| {
-                JAVA_PHRASE
-                    .captures(text)
-                    .and_then(|c| code_of_phrase(&c[1]))
+                when(text, "ApiException", &JAVA_PHRASE).and_then(|c| code_of_phrase(&c[1]))
             })
-            .or_else(|| DOTNET.captures(text).and_then(|c| code_of_phrase(&c[1])));
+            .or_else(|| {
+                when(text, "invalid status code", &DOTNET).and_then(|c| code_of_phrase(&c[1]))
+            });
     }
     (a != Answer::default()).then_some(a)
 }

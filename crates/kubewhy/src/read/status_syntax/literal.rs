@@ -1,6 +1,7 @@
 //! A `Status` printed as a Python dict (Kopf's `(message, {'kind': 'Status', …, 'code': 403})`, the Python
 //! client's repr) or a JavaScript object literal (`{ kind: 'Status', …, code: 403 }` from `@kubernetes/client-node`
-//! errors): a tolerant reader of both literal syntaxes turns the object into a JSON value.
+//! errors), or a JSON `Status` cut short by the paste: a tolerant reader of these literal syntaxes turns the object
+//! into a JSON value, keeping what was printed before a cut.
 
 use serde_json::{Map, Value};
 
@@ -35,7 +36,9 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
             if let Some(v) = p.value()
                 && v.get("kind").and_then(Value::as_str) == Some("Status")
             {
-                return Some(from_status_value(&v));
+                // A `Status` cut before any of its fields says nothing.
+                let answer = from_status_value(&v);
+                return (!answer.is_empty()).then_some(answer);
             }
         }
     }
@@ -85,26 +88,38 @@ impl Parser<'_> {
         v
     }
 
+    /// Whether the text ended: a paste cut short keeps what was read before the cut.
+    fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
     fn object(&mut self) -> Option<Value> {
         self.i += 1; // {
         let mut map = Map::new();
         loop {
             self.skip_ws();
-            match self.peek()? {
+            let Some(b) = self.peek() else {
+                return Some(Value::Object(map));
+            };
+            match b {
                 b'}' => {
                     self.i += 1;
                     return Some(Value::Object(map));
                 }
                 b',' => self.i += 1,
                 _ => {
-                    let key = self.key()?;
-                    self.skip_ws();
-                    if self.peek()? != b':' {
-                        return None;
+                    let entry = self.key().and_then(|key| {
+                        self.skip_ws();
+                        (self.peek()? == b':').then_some(())?;
+                        self.i += 1;
+                        Some((key, self.value()?))
+                    });
+                    match entry {
+                        Some((key, v)) => {
+                            map.insert(key, v);
+                        }
+                        None => return self.at_end().then_some(Value::Object(map)),
                     }
-                    self.i += 1;
-                    let v = self.value()?;
-                    map.insert(key, v);
                 }
             }
         }
@@ -132,13 +147,19 @@ impl Parser<'_> {
         let mut items = Vec::new();
         loop {
             self.skip_ws();
-            match self.peek()? {
+            let Some(b) = self.peek() else {
+                return Some(Value::Array(items));
+            };
+            match b {
                 b if b == close => {
                     self.i += 1;
                     return Some(Value::Array(items));
                 }
                 b',' => self.i += 1,
-                _ => items.push(self.value()?),
+                _ => match self.value() {
+                    Some(v) => items.push(v),
+                    None => return self.at_end().then_some(Value::Array(items)),
+                },
             }
         }
     }
@@ -253,7 +274,15 @@ mod tests {
         let a = read(text).unwrap();
         assert_eq!(a.code, Some(409));
         assert_eq!(a.message.as_deref(), Some("café é"));
-        assert_eq!(read("{'kind': 'Status', 'code': 403"), None);
+        // Cut short by the paste: what was printed before the cut; broken otherwise: nothing.
+        assert_eq!(
+            read("{'kind': 'Status', 'code': 403, 'message': 'x is"),
+            read("{'kind': 'Status', 'code': 403}")
+        );
+        assert_eq!(
+            read("{'kind': 'Status', 'code': 403 ] 'reason': 'x'}"),
+            None
+        );
         assert_eq!(read("kind: 'Status'"), None);
         assert_eq!(read(&format!("{}kind: 'Status'", "{".repeat(100))), None);
     }

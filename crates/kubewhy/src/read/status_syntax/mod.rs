@@ -13,6 +13,8 @@ pub(crate) mod literal;
 
 use serde_json::Value;
 
+use crate::cause::FieldError;
+
 /// What a failure's text says of the server's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Answer {
@@ -27,7 +29,7 @@ pub(crate) struct Answer {
     pub group: Option<String>,
     pub kind: Option<String>,
     /// `details.causes`.
-    pub causes: Vec<FieldCause>,
+    pub causes: Vec<FieldError>,
     /// `details.retryAfterSeconds`.
     pub retry_after: Option<u32>,
     /// The request's URL or path, when the client printed it.
@@ -36,12 +38,18 @@ pub(crate) struct Answer {
     pub method: Option<String>,
 }
 
-/// One of a `Status`'s `details.causes`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FieldCause {
-    pub reason: String,
-    pub message: String,
-    pub field: String,
+/// Runs `re` only when `text` holds `literal`, which every match contains: most texts hold none of the syntaxes,
+/// and a substring test is cheaper than a search.
+pub(crate) fn when<'t>(
+    text: &'t str,
+    literal: &str,
+    re: &regex::Regex,
+) -> Option<regex::Captures<'t>> {
+    if text.contains(literal) {
+        re.captures(text)
+    } else {
+        None
+    }
 }
 
 impl Answer {
@@ -124,7 +132,7 @@ pub(crate) fn from_status_value(v: &Value) -> Answer {
             .map(|causes| {
                 causes
                     .iter()
-                    .map(|c| FieldCause {
+                    .map(|c| FieldError {
                         reason: s(c, "reason").unwrap_or_default(),
                         message: s(c, "message").unwrap_or_default(),
                         field: s(c, "field").unwrap_or_default(),
@@ -136,10 +144,11 @@ pub(crate) fn from_status_value(v: &Value) -> Answer {
     a
 }
 
-/// The HTTP status code of a `Status` reason (`NotFound`) or an HTTP reason phrase (`Not Found`,
-/// `Unprocessable Entity`), as clients print them in place of the code.
+/// The HTTP status code of a `Status` reason (`NotFound`, apimachinery's table where a reason implies exactly one
+/// code) or an HTTP reason phrase (`Not Found`, `Unprocessable Entity`), as clients print them in place of the
+/// code.
 pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
-    const PHRASES: [(&str, u16); 30] = [
+    const PHRASES: [(&str, u16); 32] = [
         ("Bad Request", 400),
         ("BadRequest", 400),
         ("Unauthorized", 401),
@@ -165,6 +174,8 @@ pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
         ("TooManyRequests", 429),
         ("Internal Server Error", 500),
         ("InternalError", 500),
+        ("ServerTimeout", 500),
+        ("StorageReadError", 500),
         ("Service Unavailable", 503),
         ("ServiceUnavailable", 503),
         ("Gateway Timeout", 504),
