@@ -111,6 +111,10 @@ struct Args {
     /// Seconds per ramp level.
     #[arg(long, default_value_t = 10.0)]
     capacity_seconds: f64,
+    /// Stop each run after the cold start and the restart check: no churn, no deletion (for N = 100000, where
+    /// deleting the Documents would take as long as creating them and no goal is measured there).
+    #[arg(long)]
+    cold_start_only: bool,
     /// Skip the floor calibration.
     #[arg(long)]
     skip_floor: bool,
@@ -312,6 +316,7 @@ async fn run(mut args: Args) -> Result<bool> {
                     Duration::from_secs_f64(args.capacity_seconds),
                 )
             }),
+            cold_start_only: args.cold_start_only,
         };
         for run in 0..args.runs {
             // Alternate: run r starts with contender r (mod the count), so no contender always goes first.

@@ -476,6 +476,48 @@ pub fn markdown(results: &Results) -> String {
         let _ = writeln!(md);
     }
 
+    let churns: Vec<String> = results
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let c = r.churn.as_ref()?;
+            let requests: Vec<String> = c
+                .requests_per_update
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect();
+            Some(format!(
+                "| {} | {} | {} | {} / {} | {} / {} | {:.3} | {:.2} | {} |",
+                r.contender,
+                r.n,
+                r.run,
+                c.to_spec_p50_ms.map_or("–".into(), |v| format!("{v:.1}")),
+                c.p50_ms.map_or("–".into(), |v| format!("{v:.1}")),
+                c.spec_to_status_p50_ms
+                    .map_or("–".into(), |v| format!("{v:.1}")),
+                c.spec_to_status_p99_ms
+                    .map_or("–".into(), |v| format!("{v:.1}")),
+                c.cpu_ms_per_update,
+                c.apiserver_cpu_ms_per_update,
+                requests.join(", ")
+            ))
+        })
+        .collect();
+    if !churns.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Steady churn: where an update goes (each run)
+
+             The update's way: the harness's spec write and its watch event (to spec), then the contender's watch              event, queue, reconcile and status write and that write's watch event (spec to status). Requests are              what the contender sent per update (the harness's own spec patch left out); the API server's CPU              covers both writes.
+
+             | contender | N | run | to spec p50 / total p50 ms | spec to status p50 / p99 ms | contender CPU ms/update |              apiserver CPU ms/update | contender requests/update |
+|---|---:|---:|---:|---:|---:|---:|---|
+{}
+",
+            churns.join("\n")
+        );
+    }
+
     let ramps: Vec<&RunResult> = results
         .runs
         .iter()
@@ -533,12 +575,14 @@ pub fn markdown(results: &Results) -> String {
                 .filter(|(k, _)| {
                     let mut words = k.split_whitespace();
                     words.next().is_some_and(crate::apimetrics::is_mutating)
-                        && !words.next().is_some_and(crate::apimetrics::is_review)
+                        && !words
+                            .next()
+                            .is_some_and(|r| crate::apimetrics::is_review(r) || r == "leases")
                 })
                 .map(|(k, v)| format!("{k} {v:.0}"))
                 .collect();
             Some(format!(
-                "- {} N={} run {}: {:.0} writes in {:.1} s{}",
+                "- {} N={} run {}: {:.0} writes in {:.1} s{}{}",
                 r.contender,
                 r.n,
                 r.run,
@@ -548,6 +592,14 @@ pub fn markdown(results: &Results) -> String {
                     String::new()
                 } else {
                     format!(" ({})", writes.join(", "))
+                },
+                if x.lease_writes > 0.0 {
+                    format!(
+                        "; leader election's Lease: {:.0} (taken or renewed on its clock)",
+                        x.lease_writes
+                    )
+                } else {
+                    String::new()
                 }
             ))
         })

@@ -39,6 +39,10 @@ pub struct Plan {
     pub restart: bool,
     /// Ramp the churn rate to find the capacity (rates per second, rising), each level for this long.
     pub capacity: Option<(Vec<f64>, Duration)>,
+    /// Stop after the cold start (and the restart check): no churn, no deletion. For the largest N, where the
+    /// cold start is what is measured and deleting 100,000 Documents would take as long again; the run's control
+    /// plane is thrown away with the Documents in it.
+    pub cold_start_only: bool,
 }
 
 /// The p99 latency within which a churn rate counts as sustained (the mutating-request SLO).
@@ -92,6 +96,12 @@ pub struct Churn {
     pub lost: usize,
     /// Contender CPU milliseconds per update.
     pub cpu_ms_per_update: f64,
+    /// API server (and its embedded etcd) CPU milliseconds per update: the harness's spec write plus whatever the
+    /// contender sent for it.
+    pub apiserver_cpu_ms_per_update: f64,
+    /// Requests per update by `VERB resource[/subresource]`, the harness's own spec updates left out: what the
+    /// contender sent for each (a status apply, when it is at the floor).
+    pub requests_per_update: BTreeMap<String, f64>,
 }
 
 /// What a restart with every Document up to date cost.
@@ -100,8 +110,11 @@ pub struct Restart {
     /// Seconds watched after the restarted contender's Document watch opened.
     pub seconds: f64,
     /// Mutating requests in that time, access reviews left out (a start-up permission check creates review
-    /// objects the server answers and keeps nothing of).
+    /// objects the server answers and keeps nothing of) and Lease writes left out (leader election takes and
+    /// renews its Lease on a clock, whatever the Documents' state; counted in `lease_writes`).
     pub writes: f64,
+    /// Writes to Leases (leader election) in that time.
+    pub lease_writes: f64,
     /// All requests by `VERB resource`.
     pub by_verb_resource: BTreeMap<String, f64>,
 }
@@ -120,10 +133,10 @@ pub struct Capacity {
 pub struct Gates {
     /// Every Document converged.
     pub all_converged: bool,
-    /// Every churn update reached the status.
-    pub churn_applied: bool,
-    /// Every Document was deleted (no finalizer left behind).
-    pub no_finalizer_left: bool,
+    /// Every churn update reached the status (`None`: churn not run, `--cold-start-only`).
+    pub churn_applied: Option<bool>,
+    /// Every Document was deleted, no finalizer left behind (`None`: deletion not run, `--cold-start-only`).
+    pub no_finalizer_left: Option<bool>,
     /// The contender exited within 15 s of SIGTERM.
     pub clean_exit: bool,
 }
@@ -131,7 +144,11 @@ pub struct Gates {
 impl Gates {
     /// All passed.
     pub fn passed(&self) -> bool {
-        self.all_converged && self.churn_applied && self.no_finalizer_left && self.clean_exit
+        // A phase not run passes; a run that stopped early never reached `clean_exit`.
+        self.all_converged
+            && self.churn_applied != Some(false)
+            && self.no_finalizer_left != Some(false)
+            && self.clean_exit
     }
 }
 
@@ -323,6 +340,11 @@ async fn run_inner(
         running = next;
         r.restart = Some(restart);
     }
+    if plan.cold_start_only {
+        let stopped = running.stop();
+        r.gates.clean_exit = stopped.is_ok();
+        return stopped.map(|_| ());
+    }
 
     // Steady churn.
     let mut next_doc = 0;
@@ -331,13 +353,13 @@ async fn run_inner(
         &ns,
         &observer,
         plan,
-        running.pid(),
+        (running.pid(), apiserver),
         plan.churn_rate,
         plan.churn_time,
         &mut next_doc,
     )
     .await?;
-    r.gates.churn_applied = steady.updates > 0 && steady.lost == 0;
+    r.gates.churn_applied = Some(steady.updates > 0 && steady.lost == 0);
     r.churn = Some(steady);
     running.check_alive()?;
 
@@ -350,7 +372,7 @@ async fn run_inner(
                 &ns,
                 &observer,
                 plan,
-                running.pid(),
+                (running.pid(), apiserver),
                 rate,
                 *time,
                 &mut next_doc,
@@ -388,7 +410,7 @@ async fn run_inner(
         })
         .await;
     r.left_after_delete = Some(observer.existing());
-    r.gates.no_finalizer_left = gone.is_ok();
+    r.gates.no_finalizer_left = Some(gone.is_ok());
     if gone.is_ok() {
         r.t_delete_s = Some(t.elapsed().as_secs_f64());
     }
@@ -489,27 +511,34 @@ async fn restart(
         running,
         Restart {
             seconds,
-            writes: delta
-                .count(|k| apimetrics::is_mutating(&k.verb) && !apimetrics::is_review(&k.resource)),
+            writes: delta.count(|k| {
+                apimetrics::is_mutating(&k.verb)
+                    && !apimetrics::is_review(&k.resource)
+                    && k.resource != "leases"
+            }),
+            lease_writes: delta
+                .count(|k| apimetrics::is_mutating(&k.verb) && k.resource == "leases"),
             by_verb_resource: delta.by_verb_resource(),
         },
     ))
 }
 
 /// Flips `spec.hide` of Documents in turn (from `next_doc` on) at `rate` per second for `time`, then waits up to
-/// 30 s for every status to follow.
+/// 30 s for every status to follow. `pids` are the contender's and the API server's.
 #[allow(clippy::too_many_arguments)]
 async fn churn(
     client: &kube::Client,
     ns: &str,
     observer: &Observer,
     plan: &Plan,
-    pid: u32,
+    (pid, apiserver): (u32, u32),
     rate: f64,
     time: Duration,
     next_doc: &mut usize,
 ) -> Result<Churn> {
+    let m0 = apimetrics::snapshot(client).await?;
     let cpu_before = procstat::cpu_seconds(pid)?;
+    let apiserver_before = procstat::cpu_seconds(apiserver)?;
     let api = cluster::documents(client, ns);
     let updates = (rate * time.as_secs_f64()).round().max(1.0) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -551,6 +580,23 @@ async fn churn(
         observer.pending()
     };
     let cpu = procstat::cpu_seconds(pid)? - cpu_before;
+    let apiserver_cpu = procstat::cpu_seconds(apiserver)? - apiserver_before;
+    let mut requests = apimetrics::snapshot(client)
+        .await?
+        .since(&m0)
+        .by_verb_resource();
+    // The harness's own spec updates (merge patches of Documents), and its scrape of /metrics that opened the window
+    // (a request is counted when it ends).
+    for (what, own) in [("PATCH documents", updates as f64), ("GET ", 1.0)] {
+        if let Some(v) = requests.get_mut(what) {
+            *v -= own;
+        }
+    }
+    let requests_per_update = requests
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .map(|(k, v)| (k, v / updates as f64))
+        .collect();
     let latencies = observer.take_latencies();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let total: Vec<f64> = latencies.iter().map(|l| ms(l.total)).collect();
@@ -575,6 +621,8 @@ async fn churn(
         spec_to_status_p99_ms: stats::percentile(&rest, 99.0),
         lost,
         cpu_ms_per_update: cpu * 1000.0 / updates as f64,
+        apiserver_cpu_ms_per_update: apiserver_cpu * 1000.0 / updates as f64,
+        requests_per_update,
     })
 }
 
@@ -594,6 +642,8 @@ mod tests {
             spec_to_status_p99_ms: None,
             lost,
             cpu_ms_per_update: 0.0,
+            apiserver_cpu_ms_per_update: 0.0,
+            requests_per_update: BTreeMap::new(),
         }
     }
 

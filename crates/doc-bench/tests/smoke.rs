@@ -82,6 +82,22 @@ fn smoke_run_measures_the_go_peer_end_to_end() {
         churn["spec_to_status_p50_ms"].as_f64().unwrap(),
     );
     assert!(to_spec > 0.0 && rest > 0.0, "{churn}");
+    // What each update cost: the API server's CPU, and the peer's status apply (the harness's spec patch left out).
+    assert!(
+        churn["apiserver_cpu_ms_per_update"].as_f64().unwrap() > 0.0,
+        "{churn}"
+    );
+    assert!(
+        churn["requests_per_update"]["APPLY documents/status"]
+            .as_f64()
+            .unwrap()
+            >= 1.0,
+        "{churn}"
+    );
+    assert!(
+        churn["requests_per_update"]["PATCH documents"].is_null(),
+        "the harness's own spec patches are left out: {churn}"
+    );
     // The restart check ran, and the API server's memory was read.
     assert!(r["restart"]["seconds"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["restart"]["writes"].as_f64().is_some(), "{r}");
