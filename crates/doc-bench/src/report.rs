@@ -506,15 +506,50 @@ pub fn markdown(results: &Results) -> String {
     if !churns.is_empty() {
         let _ = writeln!(
             md,
-            "## Steady churn: where an update goes (each run)
-
-             The update's way: the harness's spec write and its watch event (to spec), then the contender's watch              event, queue, reconcile and status write and that write's watch event (spec to status). Requests are              what the contender sent per update (the harness's own spec patch left out); the API server's CPU              covers both writes.
-
-             | contender | N | run | to spec p50 / total p50 ms | spec to status p50 / p99 ms | contender CPU ms/update |              apiserver CPU ms/update | contender requests/update |
-|---|---:|---:|---:|---:|---:|---:|---|
-{}
-",
+            "## Steady churn: where an update goes (each run)\n\n\
+             The update's way: the harness's spec write and its watch event (to spec), then the contender's watch \
+             event, queue, reconcile and status write and that write's watch event (spec to status). Requests are \
+             what reached the API server per update while the contender ran, the harness's own spec patch left \
+             out (the API server's own Lease renewals and OpenAPI reads show up as small fractions); the API \
+             server's CPU covers both writes.\n\n\
+             | contender | N | run | to spec p50 / total p50 ms | spec to status p50 / p99 ms | contender CPU \
+             ms/update | apiserver CPU ms/update | contender requests/update |\n\
+             |---|---:|---:|---:|---:|---:|---:|---|\n{}\n",
             churns.join("\n")
+        );
+    }
+
+    let deletions: Vec<String> = results
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let d = r.deletion.as_ref()?;
+            let requests: Vec<String> = d
+                .requests_per_doc
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect();
+            Some(format!(
+                "| {} | {} | {} | {} | {:.3} | {:.2} | {} |",
+                r.contender,
+                r.n,
+                r.run,
+                r.t_delete_s.map_or("–".into(), |v| format!("{v:.1}")),
+                d.cpu_ms_per_doc,
+                d.apiserver_cpu_ms_per_doc,
+                requests.join(", ")
+            ))
+        })
+        .collect();
+    if !deletions.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Deletion: what each Document cost (each run)\n\n\
+             The delete floor's mix is the harness's `DELETE`, one event and one finalizer removal per Document; \
+             requests below include the harness's `DELETE`s.\n\n\
+             | contender | N | run | delete all s | contender CPU ms/doc | apiserver CPU ms/doc | requests/doc |\n\
+             |---|---:|---:|---:|---:|---:|---|\n{}\n",
+            deletions.join("\n")
         );
     }
 
@@ -595,7 +630,7 @@ pub fn markdown(results: &Results) -> String {
                 },
                 if x.lease_writes > 0.0 {
                     format!(
-                        "; leader election's Lease: {:.0} (taken or renewed on its clock)",
+                        "; Lease renewals: {:.0} (on a clock: the API server's own every 10 s)",
                         x.lease_writes
                     )
                 } else {

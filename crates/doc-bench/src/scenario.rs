@@ -110,10 +110,11 @@ pub struct Restart {
     /// Seconds watched after the restarted contender's Document watch opened.
     pub seconds: f64,
     /// Mutating requests in that time, access reviews left out (a start-up permission check creates review
-    /// objects the server answers and keeps nothing of) and Lease writes left out (leader election takes and
-    /// renews its Lease on a clock, whatever the Documents' state; counted in `lease_writes`).
+    /// objects the server answers and keeps nothing of) and Lease writes left out (the API server renews its own
+    /// identity Lease every 10 s, and a leader-electing contender its own, on a clock, whatever the Documents'
+    /// state; counted in `lease_writes`).
     pub writes: f64,
-    /// Writes to Leases (leader election) in that time.
+    /// Writes to Leases in that time (the API server's own renewals included).
     pub lease_writes: f64,
     /// All requests by `VERB resource`.
     pub by_verb_resource: BTreeMap<String, f64>,
@@ -126,6 +127,18 @@ pub struct Capacity {
     pub levels: Vec<Churn>,
     /// The highest rate sent (updates/s) whose p99 ≤ 1 s and none lost; `None` when even the first failed.
     pub capacity: Option<f64>,
+}
+
+/// What deleting every Document cost, per Document: the counts that say whether a contender sends the delete
+/// floor's mix (the harness's `DELETE`, one event, one finalizer removal) and nothing more, whatever the load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deletion {
+    /// Requests per Document by `VERB resource[/subresource]`, the harness's own `DELETE`s included.
+    pub requests_per_doc: BTreeMap<String, f64>,
+    /// API server (and its embedded etcd) CPU milliseconds per Document.
+    pub apiserver_cpu_ms_per_doc: f64,
+    /// Contender CPU milliseconds per Document.
+    pub cpu_ms_per_doc: f64,
 }
 
 /// The correctness gates; a run that fails one is reported as failed.
@@ -198,6 +211,8 @@ pub struct RunResult {
     pub t_delete_s: Option<f64>,
     /// Documents still there (held by a finalizer) at the deletion deadline.
     pub left_after_delete: Option<usize>,
+    /// What deleting every Document cost.
+    pub deletion: Option<Deletion>,
     /// Gates.
     pub gates: Gates,
     /// Errors the observer's watch reported.
@@ -236,6 +251,7 @@ pub async fn run(
         capacity: None,
         t_delete_s: None,
         left_after_delete: None,
+        deletion: None,
         gates: Gates::default(),
         watch_errors: Vec::new(),
         log: log.display().to_string(),
@@ -399,6 +415,11 @@ async fn run_inner(
     }
 
     // Deletion: every finalizer must come off.
+    let m_delete = apimetrics::snapshot(&client).await?;
+    let (a_delete, c_delete) = (
+        procstat::cpu_seconds(apiserver)?,
+        procstat::cpu_seconds(running.pid())?,
+    );
     let t = Instant::now();
     cluster::delete_documents(&client, &ns, plan.n).await?;
     let gone = observer
@@ -410,6 +431,20 @@ async fn run_inner(
         })
         .await;
     r.left_after_delete = Some(observer.existing());
+    let per_doc = |v: f64| v / plan.n as f64;
+    r.deletion = Some(Deletion {
+        requests_per_doc: apimetrics::snapshot(&client)
+            .await?
+            .since(&m_delete)
+            .by_verb_resource()
+            .into_iter()
+            // The scrape that opened the window, counted when it ended.
+            .filter(|(k, _)| k != "GET ")
+            .map(|(k, v)| (k, per_doc(v)))
+            .collect(),
+        apiserver_cpu_ms_per_doc: per_doc((procstat::cpu_seconds(apiserver)? - a_delete) * 1000.0),
+        cpu_ms_per_doc: per_doc((procstat::cpu_seconds(running.pid())? - c_delete) * 1000.0),
+    });
     r.gates.no_finalizer_left = Some(gone.is_ok());
     if gone.is_ok() {
         r.t_delete_s = Some(t.elapsed().as_secs_f64());

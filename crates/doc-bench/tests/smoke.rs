@@ -106,6 +106,19 @@ fn smoke_run_measures_the_go_peer_end_to_end() {
         "{r}"
     );
     assert_eq!(r["left_after_delete"], 0, "{r}");
+    // What deletion cost: the harness's DELETE of each Document, and the API server's CPU.
+    let deletion = &r["deletion"];
+    assert!(
+        deletion["requests_per_doc"]["DELETE documents"]
+            .as_f64()
+            .unwrap()
+            >= 1.0,
+        "{deletion}"
+    );
+    assert!(
+        deletion["apiserver_cpu_ms_per_doc"].as_f64().unwrap() > 0.0,
+        "{deletion}"
+    );
 
     // The CLI timings ran (kubewhy's own steps may be skipped while it is not built, with the reason given).
     assert!(
