@@ -314,6 +314,20 @@ fn floor_section(
     }
 }
 
+/// Requests per unit (`VERB resource 0.00, ...`).
+fn per_request(by_verb_resource: &BTreeMap<String, f64>) -> String {
+    by_verb_resource
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An optional figure with one decimal, or a dash.
+fn ms1(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.1}"))
+}
+
 /// The markdown report.
 pub fn markdown(results: &Results) -> String {
     let cells = cells(results);
@@ -481,25 +495,18 @@ pub fn markdown(results: &Results) -> String {
         .iter()
         .filter_map(|r| {
             let c = r.churn.as_ref()?;
-            let requests: Vec<String> = c
-                .requests_per_update
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.2}"))
-                .collect();
             Some(format!(
                 "| {} | {} | {} | {} / {} | {} / {} | {:.3} | {:.2} | {} |",
                 r.contender,
                 r.n,
                 r.run,
-                c.to_spec_p50_ms.map_or("–".into(), |v| format!("{v:.1}")),
-                c.p50_ms.map_or("–".into(), |v| format!("{v:.1}")),
-                c.spec_to_status_p50_ms
-                    .map_or("–".into(), |v| format!("{v:.1}")),
-                c.spec_to_status_p99_ms
-                    .map_or("–".into(), |v| format!("{v:.1}")),
+                ms1(c.to_spec_p50_ms),
+                ms1(c.p50_ms),
+                ms1(c.spec_to_status_p50_ms),
+                ms1(c.spec_to_status_p99_ms),
                 c.cpu_ms_per_update,
                 c.apiserver_cpu_ms_per_update,
-                requests.join(", ")
+                per_request(&c.requests_per_update)
             ))
         })
         .collect();
@@ -524,20 +531,15 @@ pub fn markdown(results: &Results) -> String {
         .iter()
         .filter_map(|r| {
             let d = r.deletion.as_ref()?;
-            let requests: Vec<String> = d
-                .requests_per_doc
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.2}"))
-                .collect();
             Some(format!(
                 "| {} | {} | {} | {} | {:.3} | {:.2} | {} |",
                 r.contender,
                 r.n,
                 r.run,
-                r.t_delete_s.map_or("–".into(), |v| format!("{v:.1}")),
+                ms1(r.t_delete_s),
                 d.cpu_ms_per_doc,
                 d.apiserver_cpu_ms_per_doc,
-                requests.join(", ")
+                per_request(&d.requests_per_doc)
             ))
         })
         .collect();
