@@ -212,6 +212,7 @@ fn every_corpus_case_is_classified_with_its_fields() {
         }
     }
     eprintln!("corpus cases per class: {per_class:?}");
+    eprintln!("{}", world_figures(&cases));
     eprintln!("corpus cases per format: {per_format:?}");
     eprintln!(
         "{} cases still read wrong, each with its reason:\n{}",
@@ -248,6 +249,47 @@ fn every_corpus_case_is_classified_with_its_fields() {
             "no corpus case for format {format}"
         );
     }
+}
+
+/// The world's cases per expected class and per damage group, each with how many are read right (fields, cause
+/// and number of findings): the figures issue 10's closing note gives.
+fn world_figures(cases: &[Case]) -> String {
+    let mut per_class: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut per_damage: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut total, mut right) = (0, 0);
+    for case in cases.iter().filter(|c| c.source.is_some()) {
+        let ok = usize::from(wrong(case).is_none());
+        let class = if case.absent {
+            "healthy (nothing)".to_string()
+        } else {
+            match case.expect.get("class").and_then(Value::as_str) {
+                Some(c) => c.to_string(),
+                None => "no class".to_string(),
+            }
+        };
+        let tally = |t: &mut (usize, usize)| {
+            t.0 += 1;
+            t.1 += ok;
+        };
+        tally(per_class.entry(class).or_default());
+        for d in &case.damage {
+            tally(per_damage.entry(d.clone()).or_default());
+        }
+        total += 1;
+        right += ok;
+    }
+    let table = |title: &str, rows: &BTreeMap<String, (usize, usize)>| {
+        let mut out = format!("| {title} | cases | read right |\n|---|---:|---:|\n");
+        for (name, (n, ok)) in rows {
+            out.push_str(&format!("| {name} | {n} | {ok} |\n"));
+        }
+        out
+    };
+    format!(
+        "world cases: {total}, read right: {right}\n\n{}\n{}",
+        table("expected class", &per_class),
+        table("damage group", &per_damage)
+    )
 }
 
 fn scan(input: &str) -> Vec<kubewhy::scan::Finding> {
