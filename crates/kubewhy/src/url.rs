@@ -193,18 +193,21 @@ pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
         (m, Some(u)) => (m, u),
         (_, None) => {
             // kubectl -v6: `round_trippers.go:553] GET https://host/api/v1/pods 403 Forbidden in 3 milliseconds`
-            let Some((m, u)) = ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
-                .iter()
-                .find_map(|m| {
-                    let at = text
-                        .match_indices(m)
-                        .map(|(i, _)| i + m.len())
-                        .find(|&i| text[i..].starts_with("https://"))?;
-                    let rest = &text[at..];
-                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                    Some((m.trim().to_string(), rest[..end].to_string()))
-                })
-            else {
+            let trace_line = || {
+                ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
+                    .iter()
+                    .find_map(|m| {
+                        let at = text
+                            .match_indices(m)
+                            .map(|(i, _)| i + m.len())
+                            .find(|&i| text[i..].starts_with("https://"))?;
+                        let rest = &text[at..];
+                        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                        Some((m.trim().to_string(), rest[..end].to_string()))
+                    })
+            };
+            // curl's answer under the command that asked for it (the normaliser joins them).
+            let Some((m, u)) = trace_line().or_else(|| curl_command(text)) else {
                 return;
             };
             (Some(m), u)
@@ -220,6 +223,36 @@ pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
     };
     fill_from_url(&mut parsed);
     merge_missing(r, &parsed);
+}
+
+/// A curl command line (after a shell prompt, if any) pasted above the answer it printed: its method (`-X`,
+/// `--request`; POST when it sends data, HEAD for `-I`, else GET) and URL. Only the first line of `text` is read.
+pub(crate) fn curl_command(text: &str) -> Option<(String, String)> {
+    let line = text.lines().next()?.trim_start();
+    let line = ["$ ", "% ", "# ", "> "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))
+        .unwrap_or(line)
+        .trim_start();
+    let args = line.strip_prefix("curl ")?;
+    let mut words = args.split_whitespace().map(|w| w.trim_matches(['"', '\'']));
+    let (mut method, mut url, mut sends) = (None, None, false);
+    while let Some(w) = words.next() {
+        match w {
+            "-X" | "--request" => method = words.next().map(str::to_ascii_uppercase),
+            "-I" | "--head" => method = Some("HEAD".to_string()),
+            _ if w.starts_with("-X") && w.len() > 2 => method = Some(w[2..].to_ascii_uppercase()),
+            _ if w.starts_with("-d") || w.starts_with("--data") || w == "-F" || w == "--form" => {
+                sends = true
+            }
+            _ if url.is_none() && (w.starts_with("http://") || w.starts_with("https://")) => {
+                url = Some(w.to_string())
+            }
+            _ => {}
+        }
+    }
+    let method = method.unwrap_or_else(|| if sends { "POST" } else { "GET" }.to_string());
+    Some((method, url?))
 }
 
 /// Copies into `r` every field of `from` that `r` lacks.
@@ -249,6 +282,45 @@ pub fn merge_missing(r: &mut Request, from: &Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_curl_command_names_its_request() {
+        let read = |t: &str| {
+            let mut r = Request::default();
+            from_log_fields(t, &mut r);
+            (r.method, r.verb, r.resource, r.version, r.namespace, r.name)
+        };
+        let s = |v: &str| Some(v.to_string());
+        // kubernetes#17974, with the answer the normaliser joined under it.
+        assert_eq!(
+            read(
+                "curl http://localhost:8080/api/v1/services?fieldSelector=metadata.name=kubernetes\n{\"code\": 400}"
+            ),
+            (
+                s("GET"),
+                s("list"),
+                s("services"),
+                s("v1"),
+                None,
+                s("kubernetes")
+            )
+        );
+        assert_eq!(
+            read("$ curl -k -X DELETE 'https://h:6443/api/v1/namespaces/a/pods/p'"),
+            (s("DELETE"), s("delete"), s("pods"), s("v1"), s("a"), s("p"))
+        );
+        assert_eq!(
+            read(
+                "curl -H 'Content-Type: application/json' -d @pod.json https://h/api/v1/namespaces/a/pods"
+            ),
+            (s("POST"), s("create"), s("pods"), s("v1"), s("a"), None)
+        );
+        // Not a command: a URL in prose names nothing.
+        assert_eq!(
+            read("see curl https://h/api/v1/pods"),
+            (None, None, None, None, None, None)
+        );
+    }
 
     fn facts(r: &Request) -> [Option<&str>; 7] {
         [

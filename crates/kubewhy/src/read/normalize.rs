@@ -181,6 +181,10 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if chain_item(n).is_some() {
         return (is_chain_header(p) || chain_item(p).is_some()).then_some(Join::Newline);
     }
+    // A command's answer under it: the JSON curl printed belongs to the request the command names.
+    if n.starts_with('{') && crate::url::curl_command(p).is_some() {
+        return Some(Join::Newline);
+    }
     if starts_record(n) {
         return None;
     }
@@ -919,6 +923,25 @@ mod tests {
         assert_eq!(
             t[2][0],
             "Error from server (Forbidden): pods.metrics.k8s.io is forbidden: User \"system:serviceaccount:sregym:mcp-server\" cannot list resource \"pods\" in API group \"metrics.k8s.io\" in the namespace \"astronomy-shop\""
+        );
+    }
+
+    #[test]
+    fn curls_answer_stays_with_the_command_that_asked_for_it() {
+        // kubernetes#17974: the request is named only by the command.
+        let input = "$ curl http://localhost:8080/api/v1/services?fieldSelector=x\n{\n  \"kind\": \"Status\",\n  \"code\": 400\n}\nnext";
+        assert_eq!(
+            texts(input),
+            vec![
+                vec!["$ curl http://localhost:8080/api/v1/services?fieldSelector=x\n{\n  \"kind\": \"Status\",\n  \"code\": 400\n}".to_string()],
+                vec!["next".to_string()],
+            ]
+        );
+        // Not any command, and not curl's output when it is not a JSON body.
+        assert_eq!(texts("$ kubectl get x -o json\n{\"a\": 1}").len(), 2);
+        assert_eq!(
+            texts("curl https://h/api/v1/pods\nHTTP/1.1 403 Forbidden").len(),
+            2
         );
     }
 
