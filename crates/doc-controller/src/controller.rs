@@ -36,7 +36,7 @@ use crate::readiness::Readiness;
 use crate::reconcile::{self, Context, MANAGED_BY};
 use crate::recorder::Recorder;
 use crate::shard::select::ShardSelector;
-use crate::shard::watch::{Follow, follow};
+use crate::shard::watch::{Follow, follow, report_strays};
 use crate::shard::{Cache, Ownership, Slot, SlotSet, Target};
 use crate::shutdown::Shutdown;
 
@@ -367,15 +367,7 @@ pub async fn run(
                     let filtered = target.server_side && !target.slots.is_all();
                     selector.set(filtered.then(|| target.slots.shard_selector()).flatten());
                 }),
-                on_stray: Arc::new(move |doc: &Document| {
-                    strays.inc();
-                    warn!(
-                        namespace = doc.namespace().unwrap_or_default(),
-                        name = doc.name_any(),
-                        "the API server sent a Document outside this replica's ranges although asked to filter \
-                         by shardSelector; dropped on the client"
-                    );
-                }),
+                on_stray: report_strays::<Document>(strays),
             },
         )
         .diagnosed(watch(DOCUMENTS_WATCHER, settings, &near_misses));

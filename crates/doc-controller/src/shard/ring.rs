@@ -372,6 +372,10 @@ impl Ring {
         let fast = (self.settings.retry_period / 4).min(Duration::from_millis(200));
         let mut applied: Option<String> = None;
         let mut seen: Option<(String, Instant)> = None;
+        let mut unreadable: Option<String> = None;
+        let mut reported_stall: Option<String> = None;
+        // A ring some member has not applied for this long is reported (kubewhy's `handover-stalled`).
+        let stall_after = self.settings.duration * 3;
         let mut server_side: Option<bool> = None;
         let mut interval = Duration::ZERO;
         loop {
@@ -381,11 +385,26 @@ impl Ring {
             }
             interval = self.settings.retry_period;
             let view = match self.view().await {
-                Ok(view) => view,
+                Ok(view) => {
+                    if unreadable.take().is_some() {
+                        info!("can read the ring again");
+                    }
+                    view
+                }
                 Err(e) => {
-                    let why = describe(&e);
-                    warn!(error = %why, "cannot read the ring; keeping the current slots (nothing is taken over until it can be read)");
+                    let why = match &e {
+                        Error::List { source, .. } => format!("{:#}", kubewhy::diagnose(source)),
+                        Error::Request { .. } => describe(&e),
+                    };
+                    // Once per distinct cause, not at every poll.
+                    if unreadable.as_deref() != Some(why.as_str()) {
+                        warn!(
+                            ring = %self.settings.ring,
+                            "cannot read the ring, so nothing is taken over (the active slots stay): {why}"
+                        );
+                    }
                     readiness.not_ready(CHECK, format!("cannot read the ring: {why}"));
+                    unreadable = Some(why);
                     continue;
                 }
             };
@@ -510,6 +529,23 @@ impl Ring {
                 }
             }
 
+            if !waiting.is_empty()
+                && since.elapsed() >= stall_after
+                && reported_stall.as_deref() != Some(view.id.as_str())
+            {
+                let diagnosis = kubewhy::Diagnosis::new(
+                    kubewhy::Cause::HandoverStalled {
+                        ring: self.settings.ring.clone(),
+                        namespace: self.settings.namespace.clone(),
+                        waiting_for: waiting.iter().map(|m| m.lease.clone()).collect(),
+                        waited_s: since.elapsed().as_secs(),
+                    },
+                    format!("ring {} not applied by every member", view.id),
+                );
+                warn!(class = %diagnosis.class, ring = %view.id, "{diagnosis:#}");
+                reported_stall = Some(view.id.clone());
+            }
+
             let active = self.ownership.active();
             super::metrics::set(&metrics.slots_active, active.len());
             super::metrics::set(&metrics.slots_assigned, assigned.len());
@@ -531,6 +567,14 @@ impl Ring {
                 text.push_str(&format!(
                     "; takes over {} more slots once {} hand them over",
                     gained.len(),
+                    names.join(", ")
+                ));
+            }
+            if !waiting.is_empty() && since.elapsed() >= stall_after {
+                let names: Vec<&str> = waiting.iter().map(|m| m.lease.as_str()).collect();
+                text.push_str(&format!(
+                    "; the ring has waited {} s for {} to apply it (see the log)",
+                    since.elapsed().as_secs(),
                     names.join(", ")
                 ));
             }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, stream};
@@ -74,6 +75,38 @@ where
     }
     (follow.on_start)(target);
     watcher::watcher(api.clone(), (follow.config)(target)).boxed()
+}
+
+/// What [`Follow::on_stray`] does for Documents: counts each stray (`doc_controller_shard_strays_total`) and logs
+/// kubewhy's diagnosis (`sharding-not-served`) at the first one and then at every hundredth.
+pub fn report_strays<K: kube::Resource<DynamicType = ()>>(
+    counter: prometheus_client::metrics::counter::Counter,
+) -> Arc<dyn Fn(&K) + Send + Sync> {
+    let seen = AtomicU64::new(0);
+    Arc::new(move |obj: &K| {
+        counter.inc();
+        let strays = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if strays == 1 || strays.is_multiple_of(100) {
+            let mut diagnosis = kubewhy::Diagnosis::new(
+                kubewhy::Cause::ShardingNotServed { strays },
+                format!(
+                    "{} {}/{} arrived outside this replica's ranges",
+                    K::kind(&()),
+                    obj.meta().namespace.as_deref().unwrap_or_default(),
+                    obj.meta().name.as_deref().unwrap_or_default()
+                ),
+            );
+            diagnosis.request.verb = Some("watch".into());
+            diagnosis.request.group = Some(K::group(&()).into_owned());
+            diagnosis.request.version = Some(K::version(&()).into_owned());
+            diagnosis.request.resource = Some(K::plural(&()).into_owned());
+            tracing::warn!(
+                class = %diagnosis.class,
+                strays,
+                "{diagnosis:#}; dropped on the client"
+            );
+        }
+    })
 }
 
 /// The watcher of `api` that follows the ownership's target (see the module docs).
