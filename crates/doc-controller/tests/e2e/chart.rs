@@ -160,11 +160,55 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
         "{out}"
     );
 
-    // What the chart cannot do yet, or must not do, fails with the reason.
+    // Sharing replicas: a StatefulSet and its headless Service, `--shards auto`, the ring's Leases listable.
+    let out = helm_ok(
+        home.path(),
+        &[
+            "template",
+            "r1",
+            chart,
+            "--namespace",
+            "ns1",
+            "--set",
+            "sharding.enabled=true,leaderElection.enabled=false,replicaCount=3",
+        ],
+    );
+    let sharded = objects(&out);
+    assert_eq!(
+        kinds(&sharded),
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "StatefulSet"
+        ],
+        "{out}"
+    );
+    assert!(
+        sharded.contains(&("Role".into(), "ns1".into(), "r1-doc-controller-ring".into())),
+        "{sharded:?}"
+    );
+    assert!(
+        out.contains("- --shards\n            - auto") && !out.contains("--leader-elect"),
+        "{out}"
+    );
+    assert!(
+        out.contains("replicas: 3") && out.contains("podManagementPolicy: Parallel"),
+        "{out}"
+    );
+
+    // What the chart must not do fails with the reason.
     for (set, reason) in [
         (
-            "sharding.shards=2",
-            "sharding is not implemented yet (issue 13)",
+            "sharding.enabled=true",
+            "sharding.enabled and leaderElection.enabled are exclusive",
+        ),
+        (
+            "sharding.enabled=true,leaderElection.enabled=false,sharding.filter=server",
+            "sharding.filter must be `auto` or `client`",
         ),
         (
             "leaderElection.enabled=false",
@@ -317,4 +361,42 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
         "all namespaces must not be granted: {}",
         text(&out)
     );
+
+    // A third release sharing the work between replicas: its ServiceAccount may also list the ring's Leases.
+    let (ok, _, err) = cp.kubectl(&["create", "namespace", "ring"]).unwrap();
+    assert!(ok, "{err}");
+    let out = helm_ok(
+        home.path(),
+        &[
+            "install",
+            "ring",
+            chart,
+            "--namespace",
+            "ring",
+            "--set",
+            "sharding.enabled=true,leaderElection.enabled=false,replicaCount=3",
+            "--kubeconfig",
+            &kubeconfig,
+        ],
+    );
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    assert!(
+        out.contains("--shards auto --lease-namespace ring"),
+        "NOTES: {out}"
+    );
+    let (ok, listed, err) = cp
+        .kubectl(&["get", "statefulset,service", "-n", "ring", "-o", "name"])
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains("statefulset.apps/ring-doc-controller"),
+        "{listed}"
+    );
+    let out = doctor(
+        cp.kubeconfig(),
+        "ring",
+        "ring-doc-controller",
+        &["--shards", "auto", "--lease-namespace", "ring"],
+    );
+    assert_eq!(out.status.code(), Some(0), "doctor: {}", text(&out));
 }
