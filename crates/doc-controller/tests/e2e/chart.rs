@@ -79,6 +79,15 @@ fn the_generated_files_of_the_chart_are_current() {
     );
 }
 
+/// `helm template r1 <chart> --namespace ns1 [--set <set>]`.
+fn render(home: &Path, chart: &str, set: Option<&str>) -> String {
+    let mut args = vec!["template", "r1", chart, "--namespace", "ns1"];
+    if let Some(set) = set {
+        args.extend(["--set", set]);
+    }
+    helm_ok(home, &args)
+}
+
 #[test]
 fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     let home = tempfile::tempdir().unwrap();
@@ -88,10 +97,7 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     assert!(lint.contains("0 chart(s) failed"), "{lint}");
 
     // The defaults: cluster-wide, leader election, like deploy/.
-    let out = helm_ok(
-        home.path(),
-        &["template", "r1", chart, "--namespace", "ns1"],
-    );
+    let out = render(home.path(), chart, None);
     let all = objects(&out);
     assert_eq!(
         kinds(&all),
@@ -132,17 +138,10 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     );
 
     // One namespace, one replica without election: a Role there, no Lease grants, no --leader-elect.
-    let out = helm_ok(
+    let out = render(
         home.path(),
-        &[
-            "template",
-            "r1",
-            chart,
-            "--namespace",
-            "ns1",
-            "--set",
-            "watchNamespace=w1,leaderElection.enabled=false,replicaCount=1,log.filter=debug",
-        ],
+        chart,
+        Some("watchNamespace=w1,leaderElection.enabled=false,replicaCount=1,log.filter=debug"),
     );
     let one = objects(&out);
     assert_eq!(
@@ -161,17 +160,10 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     );
 
     // Sharing replicas: a StatefulSet and its headless Service, `--shards auto`, the ring's Leases listable.
-    let out = helm_ok(
+    let out = render(
         home.path(),
-        &[
-            "template",
-            "r1",
-            chart,
-            "--namespace",
-            "ns1",
-            "--set",
-            "sharding.enabled=true,leaderElection.enabled=false,replicaCount=3",
-        ],
+        chart,
+        Some("sharding.enabled=true,leaderElection.enabled=false,replicaCount=3"),
     );
     let sharded = objects(&out);
     assert_eq!(
@@ -239,6 +231,34 @@ fn doctor(kubeconfig: &Path, namespace: &str, name: &str, extra: &[&str]) -> Out
         .expect("running doc-controller doctor")
 }
 
+/// `helm install <release> <chart>` into `namespace` (created when missing) with `--set <set>`; returns its output,
+/// checking that the release is deployed.
+fn install(
+    home: &Path,
+    chart: &str,
+    kubeconfig: &str,
+    release: &str,
+    namespace: &str,
+    set: Option<&str>,
+) -> String {
+    let mut args = vec![
+        "install",
+        release,
+        chart,
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--kubeconfig",
+        kubeconfig,
+    ];
+    if let Some(set) = set {
+        args.extend(["--set", set]);
+    }
+    let out = helm_ok(home, &args);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    out
+}
+
 #[tokio::test]
 async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     // A control plane of its own: the chart installs the CRD (Helm skips CRDs that already exist, and the other
@@ -249,20 +269,7 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     let chart = chart_dir();
     let chart = chart.to_str().unwrap();
 
-    let out = helm_ok(
-        home.path(),
-        &[
-            "install",
-            "dc",
-            chart,
-            "--namespace",
-            "dc-system",
-            "--create-namespace",
-            "--kubeconfig",
-            &kubeconfig,
-        ],
-    );
-    assert!(out.contains("STATUS: deployed"), "{out}");
+    let out = install(home.path(), chart, &kubeconfig, "dc", "dc-system", None);
     assert!(
         out.contains("--service-account-name dc-doc-controller"),
         "NOTES: {out}"
@@ -325,23 +332,14 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     assert_eq!(out.status.code(), Some(1), "doctor: {}", text(&out));
 
     // A second release watching one namespace, without leader election: a Role there, and doctor for that scope.
-    let (ok, _, err) = cp.kubectl(&["create", "namespace", "team-a"]).unwrap();
-    assert!(ok, "{err}");
-    let out = helm_ok(
+    install(
         home.path(),
-        &[
-            "install",
-            "team-a-docs",
-            chart,
-            "--namespace",
-            "team-a",
-            "--set",
-            "watchNamespace=team-a,leaderElection.enabled=false,replicaCount=1",
-            "--kubeconfig",
-            &kubeconfig,
-        ],
+        chart,
+        &kubeconfig,
+        "team-a-docs",
+        "team-a",
+        Some("watchNamespace=team-a,leaderElection.enabled=false,replicaCount=1"),
     );
-    assert!(out.contains("STATUS: deployed"), "{out}");
     let out = doctor(
         cp.kubeconfig(),
         "team-a",
@@ -363,23 +361,14 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     );
 
     // A third release sharing the work between replicas: its ServiceAccount may also list the ring's Leases.
-    let (ok, _, err) = cp.kubectl(&["create", "namespace", "ring"]).unwrap();
-    assert!(ok, "{err}");
-    let out = helm_ok(
+    let out = install(
         home.path(),
-        &[
-            "install",
-            "ring",
-            chart,
-            "--namespace",
-            "ring",
-            "--set",
-            "sharding.enabled=true,leaderElection.enabled=false,replicaCount=3",
-            "--kubeconfig",
-            &kubeconfig,
-        ],
+        chart,
+        &kubeconfig,
+        "ring",
+        "ring",
+        Some("sharding.enabled=true,leaderElection.enabled=false,replicaCount=3"),
     );
-    assert!(out.contains("STATUS: deployed"), "{out}");
     assert!(
         out.contains("--shards auto --lease-namespace ring"),
         "NOTES: {out}"

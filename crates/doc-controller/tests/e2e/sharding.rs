@@ -190,6 +190,25 @@ fn overlaps(records: &BTreeMap<String, Record>) -> (Vec<String>, String) {
     (problems, summary)
 }
 
+/// Checks the replicas' records (name, log, kill time) for overlapping ownership; prints what was checked.
+fn assert_no_overlap(label: &str, replicas: Vec<(&str, Record)>) -> BTreeMap<String, Record> {
+    let records: BTreeMap<String, Record> = replicas
+        .into_iter()
+        .map(|(n, r)| (n.to_string(), r))
+        .collect();
+    let (problems, checked) = overlaps(&records);
+    println!(
+        "{label}: ownership-overlap check: {checked}: {} overlaps",
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{label}: overlapping ownership:\n{}",
+        problems.join("\n")
+    );
+    records
+}
+
 /// The slots a replica reconciles now, from its Lease's annotation.
 async fn active_slots(admin: &Client, ns: &str, replica: &str) -> SlotSet {
     let lease = Api::<Lease>::namespaced(admin.clone(), ns)
@@ -618,24 +637,14 @@ async fn scale_out(cp: &ControlPlane, server_side: bool) {
     );
 
     // The record: every replica's log.
-    let records: BTreeMap<String, Record> = [
-        ("shard-a", a.logs(), None),
-        ("shard-b", b.logs(), None),
-        ("shard-c", c.logs(), Some(killed_at)),
-        ("shard-d", d.logs(), None),
-    ]
-    .into_iter()
-    .map(|(name, logs, killed)| (name.to_string(), record(&logs, killed)))
-    .collect();
-    let (problems, checked) = overlaps(&records);
-    println!(
-        "{mode}: ownership-overlap check: {checked}: {} overlaps",
-        problems.len()
-    );
-    assert!(
-        problems.is_empty(),
-        "{mode}: overlapping ownership:\n{}",
-        problems.join("\n")
+    let records = assert_no_overlap(
+        mode,
+        vec![
+            ("shard-a", record(&a.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+            ("shard-c", record(&c.logs(), Some(killed_at))),
+            ("shard-d", record(&d.logs(), None)),
+        ],
     );
 
     let (takeover, by) = first_reconcile_elsewhere(&records, "shard-c", victim_slots, killed_at)
@@ -798,20 +807,14 @@ async fn a_restarted_replica_never_inherits_its_predecessors_claim() {
         || async { (active_slots(&admin, &ns, "shard-a").await == slots).then_some(()) },
     )
     .await;
-    let records: BTreeMap<String, Record> = [
-        ("shard-a", record(&a.logs(), Some(killed_us))),
-        ("shard-a2", record(&a2.logs(), None)),
-        ("shard-b", record(&b.logs(), None)),
-    ]
-    .into_iter()
-    .map(|(n, r)| (n.to_string(), r))
-    .collect();
-    let (problems, checked) = overlaps(&records);
-    println!(
-        "restart: ownership-overlap check: {checked}: {} overlaps",
-        problems.len()
+    assert_no_overlap(
+        "restart",
+        vec![
+            ("shard-a", record(&a.logs(), Some(killed_us))),
+            ("shard-a2", record(&a2.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+        ],
     );
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[tokio::test]
@@ -926,19 +929,13 @@ async fn a_member_that_cannot_read_the_ring_is_diagnosed_and_nothing_is_reconcil
     assert!(body.contains("waited"), "{body}");
 
     // Nobody reconciles b's slots: no overlap, no progress on them until b can read the ring.
-    let records: BTreeMap<String, Record> = [
-        ("shard-a", record(&a.logs(), None)),
-        ("shard-b", record(&b.logs(), None)),
-    ]
-    .into_iter()
-    .map(|(n, r)| (n.to_string(), r))
-    .collect();
-    let (problems, checked) = overlaps(&records);
-    println!(
-        "no list: ownership-overlap check: {checked}: {} overlaps",
-        problems.len()
+    let records = assert_no_overlap(
+        "no list",
+        vec![
+            ("shard-a", record(&a.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+        ],
     );
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(
         records["shard-b"].reconciles.is_empty(),
         "b reconciled without reading the ring"
