@@ -82,8 +82,11 @@ pub struct Run {
     pub apiserver_cpu_s: Option<f64>,
     /// API requests during the cold start.
     pub api_requests: Option<f64>,
-    /// The 1-minute load average when the replicas started.
+    /// The 1-minute load average (as `uptime` shows it) when the replicas started.
     pub load_average: Option<f64>,
+    /// The 1-minute load average when every Document had converged: with the one at the start, whether other work
+    /// shared the cores during the run.
+    pub load_average_end: Option<f64>,
 }
 
 /// Every setup of the plan, in the order they run: per simulated work, the leader-elected replica, then each
@@ -180,6 +183,7 @@ async fn run_one(
         apiserver_cpu_s: None,
         api_requests: None,
         load_average: None,
+        load_average_end: None,
     };
     if let Err(e) = run_inner(base, binary, crd, plan, logs, &mut run).await {
         run.error = Some(format!("{e:#}"));
@@ -309,6 +313,7 @@ async fn run_inner(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let t = started.elapsed();
+    r.load_average_end = Some(procstat::load_average()?);
     let a1 = procstat::cpu_seconds(apiserver)?;
     let m1 = apimetrics::snapshot(&client).await?;
     r.t_converge_s = Some(t.as_secs_f64());
@@ -336,6 +341,12 @@ async fn run_inner(
     Ok(())
 }
 
+/// The 1-minute load averages at the start and at convergence.
+fn load(r: &Run) -> String {
+    let one = |l: Option<f64>| l.map_or("–".into(), |t| format!("{t:.1}"));
+    format!("{} → {}", one(r.load_average), one(r.load_average_end))
+}
+
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0
 }
@@ -353,7 +364,7 @@ pub fn markdown(plan: &Plan, runs: &[Run]) -> String {
     let _ = writeln!(
         md,
         "| setup | work per reconcile | converge, s | Documents/s | peak RSS per replica, MiB | Documents cached \
-         per replica | replicas' CPU, s | API server CPU, s | API requests | load |\n|---|---|---|---|---|---|---|---|---|---|"
+         per replica | replicas' CPU, s | API server CPU, s | API requests | load (start → end) |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in runs {
         let s = &r.setup;
@@ -401,7 +412,7 @@ pub fn markdown(plan: &Plan, runs: &[Run]) -> String {
             r.replicas_cpu_s.map_or("–".into(), |t| format!("{t:.1}")),
             r.apiserver_cpu_s.map_or("–".into(), |t| format!("{t:.1}")),
             r.api_requests.map_or("–".into(), |t| format!("{t:.0}")),
-            r.load_average.map_or("–".into(), |t| format!("{t:.1}")),
+            load(r),
         );
     }
     md
@@ -459,11 +470,13 @@ mod tests {
                 apiserver_cpu_s: Some(3.0),
                 api_requests: Some(40.0),
                 load_average: Some(0.5),
+                load_average_end: Some(1.3),
             }],
         );
         assert!(
             md.contains("| 4 sharded (server-side) | real reconcile | 2.0 | 5 | 10 / 12 / 11 / 10 | 2 / 3 / 3 / 2 |"),
             "{md}"
         );
+        assert!(md.contains("| 0.5 → 1.3 |"), "{md}");
     }
 }
