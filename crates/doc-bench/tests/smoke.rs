@@ -177,6 +177,9 @@ fn scale_out_smoke_run_measures_sharded_replicas_against_one_leader() {
         assert!(r["error"].is_null(), "{r}");
         assert!(r["t_converge_s"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["apiserver_cpu_s"].as_f64().unwrap() > 0.0, "{r}");
+        // The load at the start and at convergence, so a timing figure says whether the cores were shared.
+        assert!(r["load_average"].as_f64().is_some(), "{r}");
+        assert!(r["load_average_end"].as_f64().is_some(), "{r}");
     }
     let sharded = &runs[1];
     assert_eq!(sharded["setup"]["replicas"], 2, "{sharded}");
