@@ -25,11 +25,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* Settings the chart refuses instead of ignoring. */}}
 {{- define "doc-controller.validate" -}}
-{{- if .Values.sharding -}}
-{{- fail "sharding is not implemented yet (issue 13): leave `sharding` empty" -}}
+{{- if and .Values.sharding.enabled .Values.leaderElection.enabled -}}
+{{- fail "sharding.enabled and leaderElection.enabled are exclusive (sharing replicas do not elect a leader): set leaderElection.enabled=false" -}}
 {{- end -}}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
-{{- fail "replicaCount > 1 needs leaderElection.enabled: without it every replica reconciles every Document" -}}
+{{- if not (has .Values.sharding.filter (list "auto" "client")) -}}
+{{- fail (printf "sharding.filter must be `auto` or `client`, not %q" .Values.sharding.filter) -}}
+{{- end -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) (not .Values.sharding.enabled) -}}
+{{- fail "replicaCount > 1 needs leaderElection.enabled or sharding.enabled: without either every replica reconciles every Document" -}}
 {{- end -}}
 {{- if not (has .Values.log.format (list "json" "human")) -}}
 {{- fail (printf "log.format must be `json` or `human`, not %q" .Values.log.format) -}}

@@ -198,14 +198,14 @@ impl Contender {
 }
 
 /// Where the copy of doc-controller's binary that the runs use is kept.
-fn snapshot_path(root: &Path) -> PathBuf {
+pub fn snapshot_path(root: &Path) -> PathBuf {
     peer::output_dir(root)
         .join("contenders")
         .join("doc-controller")
 }
 
 /// Quotes a word for `sh` when it needs it.
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c))
     {

@@ -5,6 +5,7 @@
 //! cargo build --release -p doc-controller            # the contender under test
 //! cargo run --release -p doc-bench -- --n 1000,10000 --runs 3
 //! cargo run --release -p doc-bench -- --smoke        # tiny N, < 1 minute: checks the harness itself
+//! cargo run --release -p doc-bench -- --scale-out --n 10000   # replicas sharing the work (src/scaleout.rs)
 //! ```
 //!
 //! Results go to `target/bench/results.{md,json}`; contender logs to `target/bench/logs/`. See
@@ -18,6 +19,7 @@ mod observer;
 mod peer;
 mod procstat;
 mod report;
+mod scaleout;
 mod scenario;
 mod stats;
 mod tools;
@@ -130,6 +132,25 @@ struct Args {
     /// Where results and logs go (default: target/bench).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Run the scale-out scenario instead: doc-controller replicas sharing the Documents (`run --shards auto`)
+    /// against one leader-elected replica, per `--n`, `--replicas` and `--simulated-work-ms` (see
+    /// src/scaleout.rs); results in scaleout.{md,json}.
+    #[arg(long)]
+    scale_out: bool,
+    /// Scale-out: numbers of sharing replicas.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    replicas: Vec<usize>,
+    /// Scale-out: milliseconds each reconcile waits on a simulated slow dependency (doc-controller's
+    /// `--simulated-work-ms` benchmark knob); 0 is the real reconcile alone.
+    #[arg(long, value_delimiter = ',', default_value = "0,50")]
+    simulated_work_ms: Vec<u64>,
+    /// Scale-out: who filters the sharded replicas' watch, `auto` (the API server, whose ShardedListAndWatch gate
+    /// the scenario turns on) and/or `client`.
+    #[arg(long, value_delimiter = ',', default_value = "auto")]
+    shard_filters: Vec<String>,
+    /// Scale-out: this doc-controller binary instead of a snapshot of `target/release/doc-controller`.
+    #[arg(long, value_name = "PATH")]
+    doc_controller: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -149,6 +170,43 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The scale-out scenario alone (`--scale-out`); every setup must converge.
+async fn scale_out(args: &Args, root: &std::path::Path) -> Result<bool> {
+    anyhow::ensure!(
+        args.replicas.iter().all(|r| *r > 0),
+        "--replicas values must be positive"
+    );
+    for filter in &args.shard_filters {
+        anyhow::ensure!(
+            filter == "auto" || filter == "client",
+            "--shard-filters takes `auto` and/or `client`, not `{filter}`"
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| peer::output_dir(root));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let crd = CrdSource::find(root, args.crd.as_deref())?;
+    let mut ok = true;
+    for &n in &args.n {
+        let plan = scaleout::Plan {
+            n,
+            replicas: args.replicas.clone(),
+            work_ms: args.simulated_work_ms.clone(),
+            filters: args.shard_filters.clone(),
+            concurrency: 8,
+            content_bytes: args.content_bytes,
+            converge_timeout: Duration::from_secs(args.converge_timeout),
+        };
+        let runs = scaleout::run(root, args.doc_controller.as_deref(), &out, &crd, &plan).await?;
+        println!("{}", scaleout::markdown(&plan, &runs));
+        ok &= runs.iter().all(|r| r.error.is_none());
+    }
+    eprintln!(
+        "doc-bench: results in {}",
+        out.join("scaleout-n<N>.{md,json}").display()
+    );
+    Ok(ok)
+}
+
 async fn run(mut args: Args) -> Result<bool> {
     let root = kubewhy_testenv::binary::workspace_root();
     if args.smoke {
@@ -165,6 +223,11 @@ async fn run(mut args: Args) -> Result<bool> {
         if args.contenders.is_empty() {
             args.contenders = vec!["cr-tuned".into()];
         }
+        args.replicas = vec![2];
+        args.simulated_work_ms = vec![20];
+    }
+    if args.scale_out {
+        return scale_out(&args, &root).await;
     }
     if args.contenders.is_empty() {
         args.contenders = contender::BUILTIN

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -94,6 +94,30 @@ fn converged(obj: &DynamicObject) -> bool {
 }
 
 impl Observer {
+    /// A fresh namespace (`prefix`) on `cp` with Documents `0..n` created by `cluster::create_documents`, and an
+    /// observer that has seen them all (within `timeout`).
+    pub async fn with_documents(
+        cp: &kubewhy_testenv::ControlPlane,
+        client: &Client,
+        prefix: &str,
+        n: usize,
+        content_bytes: usize,
+        timeout: Duration,
+    ) -> Result<(String, Observer)> {
+        let ns = cp
+            .namespace(prefix)
+            .await
+            .context("creating the run's namespace")?;
+        let observer = Observer::start(client, &ns);
+        cluster::create_documents(client, &ns, n, content_bytes).await?;
+        observer
+            .wait_for("the observer seeing every Document", timeout, |o| {
+                (o.existing() == n, format!("{} of {n}", o.existing()))
+            })
+            .await?;
+        Ok((ns, observer))
+    }
+
     /// Starts watching the Documents of `namespace`.
     pub fn start(client: &Client, namespace: &str) -> Observer {
         let state = Arc::new(Mutex::new(State::default()));

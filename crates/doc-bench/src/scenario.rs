@@ -274,24 +274,15 @@ async fn run_inner(
         .context("the control-plane start panicked")??;
     let client = cp.admin().await.context("an admin client")?;
     cluster::install_crd(&client, crd).await?;
-    let ns = cp
-        .namespace("bench")
-        .await
-        .context("creating the run's namespace")?;
-    let observer = Observer::start(&client, &ns);
-    cluster::create_documents(&client, &ns, plan.n, plan.content_bytes).await?;
-    observer
-        .wait_for(
-            "the observer seeing every Document",
-            Duration::from_secs(120),
-            |o| {
-                (
-                    o.existing() == plan.n,
-                    format!("{} of {}", o.existing(), plan.n),
-                )
-            },
-        )
-        .await?;
+    let (ns, observer) = Observer::with_documents(
+        &cp,
+        &client,
+        "bench",
+        plan.n,
+        plan.content_bytes,
+        Duration::from_secs(120),
+    )
+    .await?;
 
     let apiserver = cp.pid();
     let me = std::process::id();

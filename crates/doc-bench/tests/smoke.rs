@@ -137,3 +137,74 @@ fn smoke_run_measures_the_go_peer_end_to_end() {
         results["check"]
     );
 }
+
+/// The scale-out scenario's harness, on a tiny N: one leader-elected replica and two sharing ones, with a simulated
+/// slow dependency; every setup converges and reports per-replica figures. doc-controller's debug binary (built
+/// with the workspace, or here) stands in for the release build the real benchmark snapshots.
+#[test]
+fn scale_out_smoke_run_measures_sharded_replicas_against_one_leader() {
+    let bench = std::path::PathBuf::from(env!("CARGO_BIN_EXE_doc-bench"));
+    let controller = bench.with_file_name("doc-controller");
+    if !controller.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "-p", "doc-controller", "--bin", "doc-controller"])
+            .status()
+            .expect("running cargo build");
+        assert!(built.success(), "building doc-controller failed");
+    }
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let run = Command::new(&bench)
+        .args(["--scale-out", "--smoke", "--doc-controller"])
+        .arg(&controller)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("running doc-bench --scale-out");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "doc-bench --scale-out --smoke failed ({}):\n{stderr}",
+        run.status
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("scaleout-n20.json")).expect("scaleout-n20.json"),
+    )
+    .expect("scaleout-n20.json is JSON");
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{json}");
+    for r in runs {
+        assert!(r["error"].is_null(), "{r}");
+        assert!(r["t_converge_s"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["apiserver_cpu_s"].as_f64().unwrap() > 0.0, "{r}");
+        // The load at the start and at convergence, so a timing figure says whether the cores were shared.
+        assert!(r["load_average"].as_f64().is_some(), "{r}");
+        assert!(r["load_average_end"].as_f64().is_some(), "{r}");
+    }
+    let sharded = &runs[1];
+    assert_eq!(sharded["setup"]["replicas"], 2, "{sharded}");
+    assert_eq!(
+        sharded["peak_rss"].as_array().unwrap().len(),
+        2,
+        "{sharded}"
+    );
+    // Each replica caches its share only, and the two shares make the whole; the API server filtered.
+    let cached: Vec<f64> = sharded["documents_cached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(cached.iter().sum::<f64>(), 20.0, "{sharded}");
+    assert!(cached.iter().all(|c| *c < 20.0), "{sharded}");
+    assert_eq!(
+        sharded["server_side"],
+        serde_json::json!([1.0, 1.0]),
+        "{sharded}"
+    );
+    let md = std::fs::read_to_string(out.path().join("scaleout-n20.md")).expect("scaleout-n20.md");
+    assert!(
+        md.contains("| 2 sharded (server-side) | +20 ms simulated |"),
+        "{md}"
+    );
+}

@@ -232,6 +232,17 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 290, value_parser = clap::value_parser!(u32).range(1..), env = "DOC_CONTROLLER_WATCH_TIMEOUT")]
     pub watch_timeout: u32,
 
+    /// Benchmark knob: each reconcile first waits this many milliseconds, as if it called a slow external
+    /// dependency (doc-bench's scale-out scenario uses it to show what sharding buys when the work is
+    /// latency-bound). 0, the default, waits nothing; not for production.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        env = "DOC_CONTROLLER_SIMULATED_WORK_MS"
+    )]
+    pub simulated_work_ms: u64,
+
     /// Log every Kubernetes API request as a copy-paste `curl` command, like `kubectl -v=9`, with the bearer
     /// token, client keys and Secret bodies redacted (target `kubewhy::trace`, level INFO).
     #[arg(long, env = "KUBEWHY_LOG_CURL")]

@@ -35,8 +35,9 @@ use crate::queue::{Key, WorkQueue};
 use crate::readiness::Readiness;
 use crate::reconcile::{self, Context, MANAGED_BY};
 use crate::recorder::Recorder;
+use crate::shard::gate::Gate;
 use crate::shard::select::ShardSelector;
-use crate::shard::watch::{Follow, follow};
+use crate::shard::watch::{Follow, follow, report_strays};
 use crate::shard::{Cache, Ownership, Slot, SlotSet, Target};
 use crate::shutdown::Shutdown;
 
@@ -70,6 +71,8 @@ pub struct Settings {
     pub ownership: Ownership,
     /// The `shardSelector` the client's layer adds to the Documents watch (set as the share changes).
     pub shard_selector: ShardSelector,
+    /// Benchmark knob: each reconcile first waits this long (`--simulated-work-ms`).
+    pub simulated_work: Duration,
 }
 
 /// The name of the Documents watcher in logs, metrics and `/readyz`.
@@ -367,15 +370,7 @@ pub async fn run(
                     let filtered = target.server_side && !target.slots.is_all();
                     selector.set(filtered.then(|| target.slots.shard_selector()).flatten());
                 }),
-                on_stray: Arc::new(move |doc: &Document| {
-                    strays.inc();
-                    warn!(
-                        namespace = doc.namespace().unwrap_or_default(),
-                        name = doc.name_any(),
-                        "the API server sent a Document outside this replica's ranges although asked to filter \
-                         by shardSelector; dropped on the client"
-                    );
-                }),
+                on_stray: report_strays::<Document>(strays),
             },
         )
         .diagnosed(watch(DOCUMENTS_WATCHER, settings, &near_misses));
@@ -449,7 +444,10 @@ pub async fn run(
         docs_store.clone(),
         ctx.configmaps.clone(),
         ctx,
-        settings.ownership.clone(),
+        Gate {
+            ownership: settings.ownership.clone(),
+            simulated_work: settings.simulated_work,
+        },
         settings.concurrency,
         shutdown.clone(),
     );
@@ -497,7 +495,7 @@ async fn dispatch(
     store: Store<Document>,
     configmaps: Store<ConfigMap>,
     ctx: Arc<Context>,
-    ownership: Ownership,
+    gate: Gate,
     concurrency: u16,
     shutdown: Shutdown,
 ) {
@@ -543,13 +541,9 @@ async fn dispatch(
             queue.done(&key, None);
             continue;
         };
-        let (queue, ctx, ownership) = (queue.clone(), ctx.clone(), ownership.clone());
+        let (queue, ctx, gate) = (queue.clone(), ctx.clone(), gate.clone());
         running.spawn(async move {
-            let attempt = AssertUnwindSafe(crate::shard::gate::reconcile(
-                ownership,
-                doc.clone(),
-                ctx.clone(),
-            ));
+            let attempt = AssertUnwindSafe(gate.reconcile(doc.clone(), ctx.clone()));
             let retry = match attempt.catch_unwind().await {
                 Ok(Ok(())) => None,
                 Ok(Err(err)) => Some(reconcile::error_policy(doc, &err, ctx)),

@@ -176,6 +176,7 @@ impl RunArgs {
             inspector,
             ownership,
             shard_selector,
+            simulated_work: std::time::Duration::from_millis(self.simulated_work_ms),
         })
     }
 

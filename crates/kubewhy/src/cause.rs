@@ -92,6 +92,13 @@ pub enum Cause {
     WatchListDisabled,
     /// A watch set `resourceVersionMatch` without `sendInitialEvents=true`.
     ResourceVersionMatchOnWatch,
+    /// A list or watch asked the server to filter by `shardSelector` and it sent objects outside the ranges: it
+    /// does not serve sharded lists and watches (Kubernetes before 1.36, or the `ShardedListAndWatch` feature gate
+    /// off on this API server — in an HA control plane, on one of them).
+    ShardingNotServed {
+        /// How many objects arrived outside the requested ranges.
+        strays: u64,
+    },
     /// A request the server could not read (400 `BadRequest`): an unsupported field selector, a bad body.
     BadRequest {
         /// The server's reason.
@@ -162,6 +169,20 @@ pub enum Cause {
     },
     /// controller-runtime gave up waiting for an informer's cache to sync.
     CacheSyncTimeout,
+
+    // ===== coordination between replicas =====
+    /// A hand-over between the replicas of a sharded controller is waiting for members that have not applied the
+    /// new ring: they cannot read the ring, or a reconcile of theirs is still running.
+    HandoverStalled {
+        /// The ring's name.
+        ring: String,
+        /// The namespace of the ring's Leases.
+        namespace: String,
+        /// The members (Lease names) that have not applied it.
+        waiting_for: Vec<String>,
+        /// How long the hand-over has waited, in seconds.
+        waited_s: u64,
+    },
 
     // ===== transport =====
     /// No HTTP answer: the connection was refused, reset, or never made.
@@ -429,6 +450,7 @@ impl Cause {
             Cause::BadOptions { .. }
             | Cause::WatchListDisabled
             | Cause::ResourceVersionMatchOnWatch
+            | Cause::ShardingNotServed { .. }
             | Cause::BadRequest { .. }
             | Cause::VerbUnsupported { .. }
             | Cause::WrongScope { .. }
@@ -448,9 +470,10 @@ impl Cause {
             | Cause::LeaderChanged
             | Cause::StorageRead { .. }
             | Cause::WebhookUnreachable { .. } => Class::ServerError,
-            Cause::ServerTimeout | Cause::NoAnswer { .. } | Cause::CacheSyncTimeout => {
-                Class::Timeout
-            }
+            Cause::ServerTimeout
+            | Cause::NoAnswer { .. }
+            | Cause::CacheSyncTimeout
+            | Cause::HandoverStalled { .. } => Class::Timeout,
             Cause::Connection { .. } | Cause::ProxyUnsupported => Class::Connection,
             Cause::Tls { .. } => Class::Tls,
             Cause::NoConfig | Cause::Undecodable | Cause::Unknown => Class::Unknown,
@@ -460,8 +483,11 @@ impl Cause {
     /// Whether retrying with back-off is expected to help without anyone changing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            // Undecryptable objects stay undecryptable; a webhook whose Service is gone stays gone.
-            Cause::StorageRead { .. } | Cause::WebhookUnreachable { .. } => false,
+            // Undecryptable objects stay undecryptable; a webhook whose Service is gone stays gone; a member that
+            // cannot read the ring does not learn to by waiting.
+            Cause::StorageRead { .. }
+            | Cause::WebhookUnreachable { .. }
+            | Cause::HandoverStalled { .. } => false,
             other => other.class().is_transient(),
         }
     }
@@ -516,6 +542,7 @@ impl Cause {
             Cause::BadOptions { .. } => "bad-options",
             Cause::WatchListDisabled => "watch-list-disabled",
             Cause::ResourceVersionMatchOnWatch => "resource-version-match-on-watch",
+            Cause::ShardingNotServed { .. } => "sharding-not-served",
             Cause::BadRequest { .. } => "bad-request",
             Cause::VerbUnsupported { .. } => "verb-unsupported",
             Cause::WrongScope { .. } => "wrong-scope",
@@ -535,6 +562,7 @@ impl Cause {
             Cause::ServerTimeout => "server-timeout",
             Cause::NoAnswer { .. } => "no-answer",
             Cause::CacheSyncTimeout => "cache-sync-timeout",
+            Cause::HandoverStalled { .. } => "handover-stalled",
             Cause::Connection { .. } => "connection",
             Cause::Tls { .. } => "tls",
             Cause::ProxyUnsupported => "proxy-unsupported",
@@ -566,6 +594,13 @@ mod tests {
                 failure: TlsFailure::CaNotRoot,
             },
             Cause::ResourceVersionMatchOnWatch,
+            Cause::ShardingNotServed { strays: 3 },
+            Cause::HandoverStalled {
+                ring: "doc-controller".into(),
+                namespace: "doc-controller".into(),
+                waiting_for: vec!["doc-controller-1".into()],
+                waited_s: 90,
+            },
             Cause::Unknown,
         ];
         for c in causes {

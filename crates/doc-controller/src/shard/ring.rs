@@ -367,183 +367,307 @@ impl Ring {
     /// Takes part in the ring until `stop` is pulled (see the module docs). The member Lease must be held (and kept
     /// renewed by its holder) while this runs.
     pub async fn run(mut self, readiness: Readiness, stop: Shutdown) {
-        let me = self.settings.lease_name();
-        let metrics = self.ownership.metrics().clone();
         let fast = (self.settings.retry_period / 4).min(Duration::from_millis(200));
-        let mut applied: Option<String> = None;
-        let mut seen: Option<(String, Instant)> = None;
-        let mut server_side: Option<bool> = None;
+        let mut progress = Progress::default();
         let mut interval = Duration::ZERO;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
                 () = stop.wait() => return,
             }
-            interval = self.settings.retry_period;
-            let view = match self.view().await {
-                Ok(view) => view,
-                Err(e) => {
-                    let why = describe(&e);
-                    warn!(error = %why, "cannot read the ring; keeping the current slots (nothing is taken over until it can be read)");
-                    readiness.not_ready(CHECK, format!("cannot read the ring: {why}"));
-                    continue;
-                }
+            interval = match self.step(&mut progress, &readiness).await {
+                Pace::Waiting => fast,
+                Pace::Settled => self.settings.retry_period,
             };
-            if !view
-                .members
-                .iter()
-                .any(|m| m.lease == me && m.identity == self.settings.identity)
-            {
-                // Between a renewal that failed and the renew deadline, or right after joining: change nothing.
-                readiness.not_ready(
-                    CHECK,
-                    format!(
-                        "this replica's Lease {me} is not a live member of ring `{}` yet",
-                        self.settings.ring
-                    ),
-                );
-                interval = fast;
-                continue;
-            }
-            let since = match &seen {
-                Some((id, at)) if *id == view.id => *at,
-                _ => {
-                    info!(
-                        ring = %view.id,
-                        members = view.members.len(),
-                        names = %view.names(),
-                        assigned = %view.assignment.get(&me).copied().unwrap_or_default(),
-                        "the ring changed"
-                    );
-                    let now = Instant::now();
-                    seen = Some((view.id.clone(), now));
-                    now
-                }
-            };
-            let filtered = match self.settings.filter {
-                Filter::Auto => view.server_side,
-                Filter::Client => false,
-            };
-            if server_side != Some(filtered) {
-                if filtered {
-                    info!(
-                        "the API server honours shardSelector: server-side sharding (each replica receives only its Documents)"
-                    );
-                } else if self.settings.filter == Filter::Client {
-                    info!(
-                        "client-side sharding (--shard-filter=client): every replica receives every Document and keeps its share"
-                    );
-                } else {
-                    info!(
-                        "the API server ignores shardSelector (feature gate ShardedListAndWatch off, or a server older than \
-                         1.36): client-side sharding — every replica receives every Document and keeps its share"
-                    );
-                }
-                server_side = Some(filtered);
-            }
-            let assigned = view.assignment.get(&me).copied().unwrap_or_default();
-            self.ownership.set_target(assigned, filtered);
+        }
+    }
 
-            if applied.as_deref() != Some(view.id.as_str()) {
-                let lost = self.ownership.active().minus(assigned);
-                if !lost.is_empty() {
-                    let running = self.ownership.in_flight(lost);
-                    info!(
-                        ring = %view.id,
-                        slots = %lost,
-                        running,
-                        "handing over slots: no new reconciles there; waiting for the running ones"
-                    );
-                    let started = Instant::now();
-                    self.ownership.deactivate(lost).await;
-                    info!(
-                        ring = %view.id,
-                        slots = %lost,
-                        slots_hex = %lost.to_hex(),
-                        at_unix_us = unix_us(),
-                        waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        "handed over slots"
-                    );
-                    metrics.moved(false, lost.len());
+    /// One poll: read the ring, apply a change, take over what is due, report.
+    async fn step(&mut self, progress: &mut Progress, readiness: &Readiness) -> Pace {
+        let me = self.settings.lease_name();
+        let view = match self.view().await {
+            Ok(view) => {
+                if progress.unreadable.take().is_some() {
+                    info!("can read the ring again");
                 }
-                applied = Some(view.id.clone());
-                metrics.ring_changes.inc();
-                self.meta.annotate([
-                    (APPLIED_ANNOTATION.to_string(), view.id.clone()),
-                    (
-                        ACTIVE_ANNOTATION.to_string(),
-                        self.ownership.active().to_hex(),
-                    ),
-                    (ASSIGNED_ANNOTATION.to_string(), assigned.to_hex()),
-                ]);
+                view
             }
-
-            let gained = assigned.minus(self.ownership.active());
-            let waiting = view.waiting_for(&me);
-            let synced = self.ownership.synced();
-            if !gained.is_empty() {
-                if waiting.is_empty() && synced {
-                    // The time is taken before the first reconcile can start.
-                    let at = unix_us();
-                    self.ownership.activate(gained, since);
-                    info!(
-                        ring = %view.id,
-                        slots = %gained,
-                        slots_hex = %gained.to_hex(),
-                        at_unix_us = at,
-                        after_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        "took over slots"
+            Err(e) => {
+                let why = match &e {
+                    Error::List { source, .. } => format!("{:#}", kubewhy::diagnose(source)),
+                    Error::Request { .. } => describe(&e),
+                };
+                // Once per distinct cause, not at every poll.
+                if progress.unreadable.as_deref() != Some(why.as_str()) {
+                    warn!(
+                        ring = %self.settings.ring,
+                        "cannot read the ring, so nothing is taken over (the active slots stay): {why}"
                     );
-                    metrics.moved(true, gained.len());
-                    self.meta.annotate([(
-                        ACTIVE_ANNOTATION.to_string(),
-                        self.ownership.active().to_hex(),
-                    )]);
-                } else {
-                    debug!(
-                        ring = %view.id,
-                        waiting_for = %waiting.iter().map(|m| m.lease.as_str()).collect::<Vec<_>>().join(", "),
-                        synced,
-                        "slots to take over once every member has applied the ring and the caches have synced"
-                    );
-                    interval = fast;
                 }
+                readiness.not_ready(CHECK, format!("cannot read the ring: {why}"));
+                progress.unreadable = Some(why);
+                return Pace::Settled;
             }
-
-            let active = self.ownership.active();
-            super::metrics::set(&metrics.slots_active, active.len());
-            super::metrics::set(&metrics.slots_assigned, assigned.len());
-            super::metrics::set(&metrics.ring_members, view.members.len());
-            metrics.server_side.set(i64::from(filtered));
-            let mode = if filtered {
-                "server-side sharding (the API server filters the Documents watch by shardSelector)"
-            } else {
-                "client-side sharding (the Documents watch receives every Document; this replica keeps its share)"
-            };
-            let mut text = format!(
-                "{mode}; member {me} of ring `{}` ({} members, ring {}); reconciles {active}",
-                self.settings.ring,
-                view.members.len(),
-                view.id
+        };
+        if !view
+            .members
+            .iter()
+            .any(|m| m.lease == me && m.identity == self.settings.identity)
+        {
+            // Between a renewal that failed and the renew deadline, or right after joining: change nothing.
+            readiness.not_ready(
+                CHECK,
+                format!(
+                    "this replica's Lease {me} is not a live member of ring `{}` yet",
+                    self.settings.ring
+                ),
             );
-            if !gained.is_empty() && !waiting.is_empty() {
-                let names: Vec<&str> = waiting.iter().map(|m| m.lease.as_str()).collect();
-                text.push_str(&format!(
-                    "; takes over {} more slots once {} hand them over",
-                    gained.len(),
-                    names.join(", ")
-                ));
-            }
-            if synced {
-                readiness.ready(CHECK, text);
-            } else {
-                readiness.not_ready(
-                    CHECK,
-                    format!("{text}; listing the Documents and ConfigMaps of its new ranges"),
+            return Pace::Waiting;
+        }
+        let since = progress.changed(&view, &me);
+        let filtered = self.mode(progress, &view);
+        let assigned = view.assignment.get(&me).copied().unwrap_or_default();
+        self.ownership.set_target(assigned, filtered);
+        if progress.applied.as_deref() != Some(view.id.as_str()) {
+            self.apply(&view, assigned).await;
+            progress.applied = Some(view.id.clone());
+        }
+        let pace = self.take_over(&view, assigned, since);
+        let stalled = since.elapsed() >= self.settings.duration * 3;
+        self.report_stall(progress, &view, since, stalled);
+        self.report(readiness, &view, assigned, filtered, since, stalled);
+        pace
+    }
+
+    /// Which mode runs (the API server filters, or this replica does), logged when it changes.
+    fn mode(&self, progress: &mut Progress, view: &View) -> bool {
+        let filtered = match self.settings.filter {
+            Filter::Auto => view.server_side,
+            Filter::Client => false,
+        };
+        if progress.server_side != Some(filtered) {
+            if filtered {
+                info!(
+                    "the API server honours shardSelector: server-side sharding (each replica receives only its \
+                     Documents)"
                 );
+            } else if self.settings.filter == Filter::Client {
+                info!(
+                    "client-side sharding (--shard-filter=client): every replica receives every Document and keeps \
+                     its share"
+                );
+            } else {
+                info!(
+                    "the API server ignores shardSelector (feature gate ShardedListAndWatch off, or a server older \
+                     than 1.36): client-side sharding — every replica receives every Document and keeps its share"
+                );
+            }
+            progress.server_side = Some(filtered);
+        }
+        filtered
+    }
+
+    /// Applies a new ring: stops the slots it lost, waits for their running reconciles, then acknowledges the ring.
+    async fn apply(&self, view: &View, assigned: SlotSet) {
+        let metrics = self.ownership.metrics();
+        let lost = self.ownership.active().minus(assigned);
+        if !lost.is_empty() {
+            info!(
+                ring = %view.id,
+                slots = %lost,
+                running = self.ownership.in_flight(lost),
+                "handing over slots: no new reconciles there; waiting for the running ones"
+            );
+            let started = Instant::now();
+            self.ownership.deactivate(lost).await;
+            info!(
+                ring = %view.id,
+                slots = %lost,
+                slots_hex = %lost.to_hex(),
+                at_unix_us = unix_us(),
+                waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "handed over slots"
+            );
+            metrics.moved(false, lost.len());
+        }
+        metrics.ring_changes.inc();
+        self.meta.annotate([
+            (APPLIED_ANNOTATION.to_string(), view.id.clone()),
+            (
+                ACTIVE_ANNOTATION.to_string(),
+                self.ownership.active().to_hex(),
+            ),
+            (ASSIGNED_ANNOTATION.to_string(), assigned.to_hex()),
+        ]);
+    }
+
+    /// Starts the assigned slots it does not reconcile yet, once every other member has applied the ring and the
+    /// caches have synced them.
+    fn take_over(&self, view: &View, assigned: SlotSet, since: Instant) -> Pace {
+        let gained = assigned.minus(self.ownership.active());
+        if gained.is_empty() {
+            return Pace::Settled;
+        }
+        let waiting = view.waiting_for(&self.settings.lease_name());
+        let synced = self.ownership.synced();
+        if !waiting.is_empty() || !synced {
+            debug!(
+                ring = %view.id,
+                waiting_for = %names(&waiting),
+                synced,
+                "slots to take over once every member has applied the ring and the caches have synced"
+            );
+            return Pace::Waiting;
+        }
+        // The time is taken before the first reconcile can start.
+        let at = unix_us();
+        self.ownership.activate(gained, since);
+        info!(
+            ring = %view.id,
+            slots = %gained,
+            slots_hex = %gained.to_hex(),
+            at_unix_us = at,
+            after_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "took over slots"
+        );
+        self.ownership.metrics().moved(true, gained.len());
+        self.meta.annotate([(
+            ACTIVE_ANNOTATION.to_string(),
+            self.ownership.active().to_hex(),
+        )]);
+        Pace::Settled
+    }
+
+    /// Logs kubewhy's `handover-stalled` diagnosis once per ring that some member has not applied for three lease
+    /// durations.
+    fn report_stall(&self, progress: &mut Progress, view: &View, since: Instant, stalled: bool) {
+        let waiting = view.waiting_for(&self.settings.lease_name());
+        if waiting.is_empty()
+            || !stalled
+            || progress.reported_stall.as_deref() == Some(view.id.as_str())
+        {
+            return;
+        }
+        let diagnosis = kubewhy::Diagnosis::new(
+            kubewhy::Cause::HandoverStalled {
+                ring: self.settings.ring.clone(),
+                namespace: self.settings.namespace.clone(),
+                waiting_for: waiting.iter().map(|m| m.lease.clone()).collect(),
+                waited_s: since.elapsed().as_secs(),
+            },
+            format!("ring {} not applied by every member", view.id),
+        );
+        warn!(class = %diagnosis.class, ring = %view.id, "{diagnosis:#}");
+        progress.reported_stall = Some(view.id.clone());
+    }
+
+    /// The metrics and the `sharding` readiness check: ready once the caches have synced the assigned slots; the
+    /// text says the mode, the ring and the ranges reconciled.
+    fn report(
+        &self,
+        readiness: &Readiness,
+        view: &View,
+        assigned: SlotSet,
+        filtered: bool,
+        since: Instant,
+        stalled: bool,
+    ) {
+        let metrics = self.ownership.metrics();
+        let active = self.ownership.active();
+        super::metrics::set(&metrics.slots_active, active.len());
+        super::metrics::set(&metrics.slots_assigned, assigned.len());
+        super::metrics::set(&metrics.ring_members, view.members.len());
+        metrics.server_side.set(i64::from(filtered));
+        let mode = if filtered {
+            "server-side sharding (the API server filters the Documents watch by shardSelector)"
+        } else {
+            "client-side sharding (the Documents watch receives every Document; this replica keeps its share)"
+        };
+        let mut text = format!(
+            "{mode}; member {} of ring `{}` ({} members, ring {}); reconciles {active}",
+            self.settings.lease_name(),
+            self.settings.ring,
+            view.members.len(),
+            view.id
+        );
+        let waiting = view.waiting_for(&self.settings.lease_name());
+        let gained = assigned.minus(active);
+        if !gained.is_empty() && !waiting.is_empty() {
+            text.push_str(&format!(
+                "; takes over {} more slots once {} hand them over",
+                gained.len(),
+                names(&waiting)
+            ));
+        }
+        if !waiting.is_empty() && stalled {
+            text.push_str(&format!(
+                "; the ring has waited {} s for {} to apply it (see the log)",
+                since.elapsed().as_secs(),
+                names(&waiting)
+            ));
+        }
+        if self.ownership.synced() {
+            readiness.ready(CHECK, text);
+        } else {
+            readiness.not_ready(
+                CHECK,
+                format!("{text}; listing the Documents and ConfigMaps of its new ranges"),
+            );
+        }
+    }
+}
+
+/// How soon to poll again.
+enum Pace {
+    /// A hand-over waits for others or for the caches: soon.
+    Waiting,
+    /// Nothing pending: at the retry period.
+    Settled,
+}
+
+/// What a member remembers between polls.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The last ring applied (acknowledged on the Lease).
+    applied: Option<String>,
+    /// The current ring and when it was first seen.
+    seen: Option<(String, Instant)>,
+    /// Why the ring cannot be read, while it cannot.
+    unreadable: Option<String>,
+    /// The last ring a stall was reported for.
+    reported_stall: Option<String>,
+    /// The mode last logged.
+    server_side: Option<bool>,
+}
+
+impl Progress {
+    /// When this replica first saw `view`'s ring (logging a new one).
+    fn changed(&mut self, view: &View, me: &str) -> Instant {
+        match &self.seen {
+            Some((id, at)) if *id == view.id => *at,
+            _ => {
+                info!(
+                    ring = %view.id,
+                    members = view.members.len(),
+                    names = %view.names(),
+                    assigned = %view.assignment.get(me).copied().unwrap_or_default(),
+                    "the ring changed"
+                );
+                let now = Instant::now();
+                self.seen = Some((view.id.clone(), now));
+                now
             }
         }
     }
+}
+
+/// Members' Lease names, for logs.
+fn names(members: &[&Member]) -> String {
+    members
+        .iter()
+        .map(|m| m.lease.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -4,13 +4,11 @@
 //! server ignores `shardSelector`, a cross-check when it honours it), and reports when it has synced a target.
 
 use std::sync::Arc;
-
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, stream};
+use futures::{StreamExt, stream};
 use kube::api::Api;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 use tracing::info;
@@ -74,6 +72,38 @@ where
     }
     (follow.on_start)(target);
     watcher::watcher(api.clone(), (follow.config)(target)).boxed()
+}
+
+/// What [`Follow::on_stray`] does for Documents: counts each stray (`doc_controller_shard_strays_total`) and logs
+/// kubewhy's diagnosis (`sharding-not-served`) at the first one and then at every hundredth.
+pub fn report_strays<K: kube::Resource<DynamicType = ()>>(
+    counter: prometheus_client::metrics::counter::Counter,
+) -> Arc<dyn Fn(&K) + Send + Sync> {
+    let seen = AtomicU64::new(0);
+    Arc::new(move |obj: &K| {
+        counter.inc();
+        let strays = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if strays == 1 || strays.is_multiple_of(100) {
+            let mut diagnosis = kubewhy::Diagnosis::new(
+                kubewhy::Cause::ShardingNotServed { strays },
+                format!(
+                    "{} {}/{} arrived outside this replica's ranges",
+                    K::kind(&()),
+                    obj.meta().namespace.as_deref().unwrap_or_default(),
+                    obj.meta().name.as_deref().unwrap_or_default()
+                ),
+            );
+            diagnosis.request.verb = Some("watch".into());
+            diagnosis.request.group = Some(K::group(&()).into_owned());
+            diagnosis.request.version = Some(K::version(&()).into_owned());
+            diagnosis.request.resource = Some(K::plural(&()).into_owned());
+            tracing::warn!(
+                class = %diagnosis.class,
+                strays,
+                "{diagnosis:#}; dropped on the client"
+            );
+        }
+    })
 }
 
 /// The watcher of `api` that follows the ownership's target (see the module docs).
@@ -158,112 +188,4 @@ where
         }
     })
     .boxed()
-}
-
-/// Holds back the objects of a (re)list until the reflector has swapped them in. Downstream of `reflect`, a watcher's
-/// `InitApply` objects reach the Controller as triggers while the store still holds the previous list (the reflector
-/// buffers them until `InitDone`): a reconcile triggered then reads the old object, and the predicate filter, having
-/// seen the new one, triggers nothing later — a change made during a relist would wait for the next resync. kube-rs
-/// holds reconciles only until the *first* list is in; a ring relists on every move. This adapter remembers the
-/// listed objects' keys and, after `InitDone`, emits each as an `Apply` of the store's (now current) object.
-pub fn after_sync<K, E, S>(
-    events: S,
-    store: Store<K>,
-) -> impl Stream<Item = Result<Event<K>, E>> + Send
-where
-    K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-    E: Send + 'static,
-    S: Stream<Item = Result<Event<K>, E>> + Send + 'static,
-{
-    struct State<K: kube::Resource<DynamicType = ()> + 'static, E> {
-        events: BoxStream<'static, Result<Event<K>, E>>,
-        store: Store<K>,
-        listed: Vec<ObjectRef<K>>,
-        draining: VecDeque<ObjectRef<K>>,
-    }
-    let state = State {
-        events: events.boxed(),
-        store,
-        listed: Vec::new(),
-        draining: VecDeque::new(),
-    };
-    stream::unfold(state, |mut state| async move {
-        loop {
-            if let Some(key) = state.draining.pop_front() {
-                // Deleted since it was listed: its Delete event follows (or followed) on its own.
-                if let Some(obj) = state.store.get(&key) {
-                    return Some((Ok(Event::Apply((*obj).clone())), state));
-                }
-                continue;
-            }
-            let item = state.events.next().await?;
-            match item {
-                Ok(Event::InitApply(obj)) => state.listed.push(ObjectRef::from_obj(&obj)),
-                Ok(Event::Init) => {
-                    state.listed.clear();
-                    return Some((Ok(Event::Init), state));
-                }
-                Ok(Event::InitDone) => {
-                    state.draining = std::mem::take(&mut state.listed).into();
-                    return Some((Ok(Event::InitDone), state));
-                }
-                other => return Some((other, state)),
-            }
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::core::v1::ConfigMap;
-    use kube::runtime::{WatchStreamExt, reflector};
-
-    fn cm(name: &str, version: &str) -> ConfigMap {
-        let mut cm = ConfigMap::default();
-        cm.metadata.name = Some(name.into());
-        cm.metadata.namespace = Some("ns".into());
-        cm.metadata.resource_version = Some(version.into());
-        cm
-    }
-
-    #[tokio::test]
-    async fn a_relist_triggers_only_once_the_store_holds_it() {
-        let (store, writer) = reflector::store::<ConfigMap>();
-        let events: Vec<Result<Event<ConfigMap>, watcher::Error>> = vec![
-            Ok(Event::Init),
-            Ok(Event::InitApply(cm("a", "1"))),
-            Ok(Event::InitDone),
-            // A relist with a newer `a` and `b` gone.
-            Ok(Event::Init),
-            Ok(Event::InitApply(cm("a", "2"))),
-            Ok(Event::InitDone),
-            Ok(Event::Apply(cm("c", "3"))),
-        ];
-        let store_seen = store.clone();
-        let out: Vec<(String, Option<String>, usize)> =
-            after_sync(stream::iter(events).reflect(writer), store.clone())
-                .map(|e| match e.unwrap() {
-                    Event::Apply(o) => (
-                        format!("apply {}", o.metadata.name.unwrap()),
-                        o.metadata.resource_version,
-                        store_seen.len(),
-                    ),
-                    Event::InitApply(_) => ("init-apply".into(), None, 0),
-                    Event::Init => ("init".into(), None, 0),
-                    Event::InitDone => ("done".into(), None, 0),
-                    Event::Delete(_) => ("delete".into(), None, 0),
-                })
-                .collect()
-                .await;
-        let names: Vec<&str> = out.iter().map(|(n, _, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "init", "done", "apply a", "init", "done", "apply a", "apply c"
-            ]
-        );
-        // The relisted `a` comes out as the store holds it after the swap: the new version.
-        assert_eq!(out[5].1.as_deref(), Some("2"));
-    }
 }

@@ -79,6 +79,15 @@ fn the_generated_files_of_the_chart_are_current() {
     );
 }
 
+/// `helm template r1 <chart> --namespace ns1 [--set <set>]`.
+fn render(home: &Path, chart: &str, set: Option<&str>) -> String {
+    let mut args = vec!["template", "r1", chart, "--namespace", "ns1"];
+    if let Some(set) = set {
+        args.extend(["--set", set]);
+    }
+    helm_ok(home, &args)
+}
+
 #[test]
 fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     let home = tempfile::tempdir().unwrap();
@@ -88,10 +97,7 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     assert!(lint.contains("0 chart(s) failed"), "{lint}");
 
     // The defaults: cluster-wide, leader election, like deploy/.
-    let out = helm_ok(
-        home.path(),
-        &["template", "r1", chart, "--namespace", "ns1"],
-    );
+    let out = render(home.path(), chart, None);
     let all = objects(&out);
     assert_eq!(
         kinds(&all),
@@ -132,17 +138,10 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
     );
 
     // One namespace, one replica without election: a Role there, no Lease grants, no --leader-elect.
-    let out = helm_ok(
+    let out = render(
         home.path(),
-        &[
-            "template",
-            "r1",
-            chart,
-            "--namespace",
-            "ns1",
-            "--set",
-            "watchNamespace=w1,leaderElection.enabled=false,replicaCount=1,log.filter=debug",
-        ],
+        chart,
+        Some("watchNamespace=w1,leaderElection.enabled=false,replicaCount=1,log.filter=debug"),
     );
     let one = objects(&out);
     assert_eq!(
@@ -160,11 +159,48 @@ fn helm_lints_and_renders_the_chart_and_refuses_what_it_cannot_do() {
         "{out}"
     );
 
-    // What the chart cannot do yet, or must not do, fails with the reason.
+    // Sharing replicas: a StatefulSet and its headless Service, `--shards auto`, the ring's Leases listable.
+    let out = render(
+        home.path(),
+        chart,
+        Some("sharding.enabled=true,leaderElection.enabled=false,replicaCount=3"),
+    );
+    let sharded = objects(&out);
+    assert_eq!(
+        kinds(&sharded),
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "StatefulSet"
+        ],
+        "{out}"
+    );
+    assert!(
+        sharded.contains(&("Role".into(), "ns1".into(), "r1-doc-controller-ring".into())),
+        "{sharded:?}"
+    );
+    assert!(
+        out.contains("- --shards\n            - auto") && !out.contains("--leader-elect"),
+        "{out}"
+    );
+    assert!(
+        out.contains("replicas: 3") && out.contains("podManagementPolicy: Parallel"),
+        "{out}"
+    );
+
+    // What the chart must not do fails with the reason.
     for (set, reason) in [
         (
-            "sharding.shards=2",
-            "sharding is not implemented yet (issue 13)",
+            "sharding.enabled=true",
+            "sharding.enabled and leaderElection.enabled are exclusive",
+        ),
+        (
+            "sharding.enabled=true,leaderElection.enabled=false,sharding.filter=server",
+            "sharding.filter must be `auto` or `client`",
         ),
         (
             "leaderElection.enabled=false",
@@ -195,6 +231,34 @@ fn doctor(kubeconfig: &Path, namespace: &str, name: &str, extra: &[&str]) -> Out
         .expect("running doc-controller doctor")
 }
 
+/// `helm install <release> <chart>` into `namespace` (created when missing) with `--set <set>`; returns its output,
+/// checking that the release is deployed.
+fn install(
+    home: &Path,
+    chart: &str,
+    kubeconfig: &str,
+    release: &str,
+    namespace: &str,
+    set: Option<&str>,
+) -> String {
+    let mut args = vec![
+        "install",
+        release,
+        chart,
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--kubeconfig",
+        kubeconfig,
+    ];
+    if let Some(set) = set {
+        args.extend(["--set", set]);
+    }
+    let out = helm_ok(home, &args);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    out
+}
+
 #[tokio::test]
 async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     // A control plane of its own: the chart installs the CRD (Helm skips CRDs that already exist, and the other
@@ -205,20 +269,7 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     let chart = chart_dir();
     let chart = chart.to_str().unwrap();
 
-    let out = helm_ok(
-        home.path(),
-        &[
-            "install",
-            "dc",
-            chart,
-            "--namespace",
-            "dc-system",
-            "--create-namespace",
-            "--kubeconfig",
-            &kubeconfig,
-        ],
-    );
-    assert!(out.contains("STATUS: deployed"), "{out}");
+    let out = install(home.path(), chart, &kubeconfig, "dc", "dc-system", None);
     assert!(
         out.contains("--service-account-name dc-doc-controller"),
         "NOTES: {out}"
@@ -281,23 +332,14 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
     assert_eq!(out.status.code(), Some(1), "doctor: {}", text(&out));
 
     // A second release watching one namespace, without leader election: a Role there, and doctor for that scope.
-    let (ok, _, err) = cp.kubectl(&["create", "namespace", "team-a"]).unwrap();
-    assert!(ok, "{err}");
-    let out = helm_ok(
+    install(
         home.path(),
-        &[
-            "install",
-            "team-a-docs",
-            chart,
-            "--namespace",
-            "team-a",
-            "--set",
-            "watchNamespace=team-a,leaderElection.enabled=false,replicaCount=1",
-            "--kubeconfig",
-            &kubeconfig,
-        ],
+        chart,
+        &kubeconfig,
+        "team-a-docs",
+        "team-a",
+        Some("watchNamespace=team-a,leaderElection.enabled=false,replicaCount=1"),
     );
-    assert!(out.contains("STATUS: deployed"), "{out}");
     let out = doctor(
         cp.kubeconfig(),
         "team-a",
@@ -317,4 +359,33 @@ async fn helm_installs_the_chart_and_its_service_account_passes_doctor() {
         "all namespaces must not be granted: {}",
         text(&out)
     );
+
+    // A third release sharing the work between replicas: its ServiceAccount may also list the ring's Leases.
+    let out = install(
+        home.path(),
+        chart,
+        &kubeconfig,
+        "ring",
+        "ring",
+        Some("sharding.enabled=true,leaderElection.enabled=false,replicaCount=3"),
+    );
+    assert!(
+        out.contains("--shards auto --lease-namespace ring"),
+        "NOTES: {out}"
+    );
+    let (ok, listed, err) = cp
+        .kubectl(&["get", "statefulset,service", "-n", "ring", "-o", "name"])
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains("statefulset.apps/ring-doc-controller"),
+        "{listed}"
+    );
+    let out = doctor(
+        cp.kubeconfig(),
+        "ring",
+        "ring-doc-controller",
+        &["--shards", "auto", "--lease-namespace", "ring"],
+    );
+    assert_eq!(out.status.code(), Some(0), "doctor: {}", text(&out));
 }

@@ -190,6 +190,25 @@ fn overlaps(records: &BTreeMap<String, Record>) -> (Vec<String>, String) {
     (problems, summary)
 }
 
+/// Checks the replicas' records (name, log, kill time) for overlapping ownership; prints what was checked.
+fn assert_no_overlap(label: &str, replicas: Vec<(&str, Record)>) -> BTreeMap<String, Record> {
+    let records: BTreeMap<String, Record> = replicas
+        .into_iter()
+        .map(|(n, r)| (n.to_string(), r))
+        .collect();
+    let (problems, checked) = overlaps(&records);
+    println!(
+        "{label}: ownership-overlap check: {checked}: {} overlaps",
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{label}: overlapping ownership:\n{}",
+        problems.join("\n")
+    );
+    records
+}
+
 /// The slots a replica reconciles now, from its Lease's annotation.
 async fn active_slots(admin: &Client, ns: &str, replica: &str) -> SlotSet {
     let lease = Api::<Lease>::namespaced(admin.clone(), ns)
@@ -466,6 +485,37 @@ async fn server_agrees_on_the_hash(
     (got.len(), all.len(), sharded.metadata.shard_info.is_some())
 }
 
+/// The API server answers a malformed `shardSelector` with a 500; kubewhy diagnoses the request, not the server.
+async fn malformed_selectors_are_diagnosed_as_the_requests_fault(admin: &Client, ns: &str) {
+    let path = format!("/apis/kube.rs/v1/namespaces/{ns}/documents");
+    // The field documentation's own example: the bounds must have 16 hex digits.
+    let selector = "shardRange(object.metadata.uid, '0x0', '0x8000000000000000')";
+    let uri = doc_controller::shard::select::with_param(
+        &path.parse().unwrap(),
+        "shardSelector",
+        selector,
+    )
+    .unwrap();
+    let request = http::Request::get(uri).body(Vec::new()).unwrap();
+    let err = admin
+        .request::<ObjectList<Document>>(request)
+        .await
+        .expect_err("a malformed shardSelector is refused");
+    let diagnosis = kubewhy::diagnose(&err);
+    println!("malformed shardSelector: {diagnosis:#}");
+    assert_eq!(diagnosis.code, Some(500), "{diagnosis:#}");
+    assert_eq!(
+        diagnosis.class,
+        kubewhy::Class::InvalidRequest,
+        "{diagnosis:#}"
+    );
+    assert!(!diagnosis.is_transient(), "{diagnosis:#}");
+    assert!(
+        format!("{diagnosis:#}").contains("`shardSelector`"),
+        "{diagnosis:#}"
+    );
+}
+
 async fn scale_out(cp: &ControlPlane, server_side: bool) {
     let mode = if server_side {
         "server-side"
@@ -544,6 +594,7 @@ async fn scale_out(cp: &ControlPlane, server_side: bool) {
         "the caches hold each Document once"
     );
     if server_side {
+        malformed_selectors_are_diagnosed_as_the_requests_fault(&admin, &ns).await;
         let slots = settled_slots(&admin, &ns, "shard-a").await;
         let (returned, total, echoed) = server_agrees_on_the_hash(&admin, &ns, slots).await;
         println!(
@@ -586,24 +637,14 @@ async fn scale_out(cp: &ControlPlane, server_side: bool) {
     );
 
     // The record: every replica's log.
-    let records: BTreeMap<String, Record> = [
-        ("shard-a", a.logs(), None),
-        ("shard-b", b.logs(), None),
-        ("shard-c", c.logs(), Some(killed_at)),
-        ("shard-d", d.logs(), None),
-    ]
-    .into_iter()
-    .map(|(name, logs, killed)| (name.to_string(), record(&logs, killed)))
-    .collect();
-    let (problems, checked) = overlaps(&records);
-    println!(
-        "{mode}: ownership-overlap check: {checked}: {} overlaps",
-        problems.len()
-    );
-    assert!(
-        problems.is_empty(),
-        "{mode}: overlapping ownership:\n{}",
-        problems.join("\n")
+    let records = assert_no_overlap(
+        mode,
+        vec![
+            ("shard-a", record(&a.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+            ("shard-c", record(&c.logs(), Some(killed_at))),
+            ("shard-d", record(&d.logs(), None)),
+        ],
     );
 
     let (takeover, by) = first_reconcile_elsewhere(&records, "shard-c", victim_slots, killed_at)
@@ -766,18 +807,137 @@ async fn a_restarted_replica_never_inherits_its_predecessors_claim() {
         || async { (active_slots(&admin, &ns, "shard-a").await == slots).then_some(()) },
     )
     .await;
-    let records: BTreeMap<String, Record> = [
-        ("shard-a", record(&a.logs(), Some(killed_us))),
-        ("shard-a2", record(&a2.logs(), None)),
-        ("shard-b", record(&b.logs(), None)),
-    ]
-    .into_iter()
-    .map(|(n, r)| (n.to_string(), r))
-    .collect();
-    let (problems, checked) = overlaps(&records);
-    println!(
-        "restart: ownership-overlap check: {checked}: {} overlaps",
-        problems.len()
+    assert_no_overlap(
+        "restart",
+        vec![
+            ("shard-a", record(&a.logs(), Some(killed_us))),
+            ("shard-a2", record(&a2.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+        ],
     );
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn a_member_that_cannot_read_the_ring_is_diagnosed_and_nothing_is_reconciled_twice() {
+    let cp = kubewhy_testenv::shared();
+    let (admin, ns) = setup_on(cp, "shard-no-list").await;
+    for i in 0..20 {
+        create(&admin, &ns, &document(&format!("n-{i}"), "n", false, false)).await;
+    }
+    // b runs as a ServiceAccount with what leader election needs of Leases (get, create, update) but not `list`.
+    let rbac = doc_controller::needs::needs_for(Some(&ns), Some(&ns))
+        .rbac_yaml(&kubewhy::rbac::Subject::ServiceAccount {
+            namespace: ns.clone(),
+            name: "no-list".into(),
+        })
+        .unwrap();
+    let (ok, out, err) = cp
+        .kubectl_with(cp.kubeconfig(), &["apply", "-f", "-"], Some(&rbac))
+        .unwrap();
+    assert!(ok, "{out}{err}");
+    let sa = cp.service_account(&ns, "no-list").await.unwrap();
+    let kubeconfig = kubewhy_testenv::scratch_path(&format!("{ns}-no-list.kubeconfig"));
+    cp.write_kubeconfig(&sa.identity, None, &kubeconfig)
+        .unwrap();
+
+    let lease = [
+        "--lease-duration",
+        "3s",
+        "--lease-renew-deadline",
+        "2s",
+        "--lease-retry-period",
+        "300ms",
+    ];
+    let args = |name: &'static str| -> Vec<String> {
+        let mut a = vec![
+            "--namespace",
+            ns.as_str(),
+            "--shards",
+            "auto",
+            "--lease-namespace",
+            ns.as_str(),
+        ];
+        a.extend_from_slice(&["--identity", name]);
+        a.extend_from_slice(&lease);
+        a.into_iter().map(String::from).collect()
+    };
+    let start = |name: &'static str, kubeconfig: &std::path::Path| {
+        let args = args(name);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Controller::start_logging(name, kubeconfig, &args, LOG)
+    };
+    let a = start("shard-a", cp.kubeconfig());
+    wait_ring(&[&a], 1).await;
+    // Its start-up check sees the missing `list` (with `--preflight=wait`, the default, it would stay not ready and
+    // never join); `warn` starts it anyway, as a member whose RBAC lost `list` while running.
+    let b = {
+        let mut args = args("shard-b");
+        args.extend(["--preflight".to_string(), "warn".to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Controller::start_logging("shard-b", &kubeconfig, &args, LOG)
+    };
+    eventually(
+        "b's start-up check to name the missing permission",
+        Duration::from_secs(30),
+        || async {
+            b.logs().iter().find_map(|l| {
+                let m = field(l, "message")?.as_str()?;
+                (m.contains("cannot `list` `leases.coordination.k8s.io`")).then_some(())
+            })
+        },
+    )
+    .await;
+
+    // b says why it cannot take part, with kubewhy's diagnosis of the denied list.
+    let why = eventually(
+        "b to say it cannot read the ring",
+        Duration::from_secs(30),
+        || async {
+            b.logs().iter().find_map(|l| {
+                let m = field(l, "message")?.as_str()?;
+                m.contains("cannot read the ring").then(|| m.to_string())
+            })
+        },
+    )
+    .await;
+    println!("{why}");
+    assert!(
+        why.contains("error[forbidden]") && why.contains("list") && why.contains("leases"),
+        "{why}"
+    );
+    let (code, body) = b.get("/readyz").await.unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("cannot read the ring"), "{body}");
+
+    // a hands b's slots over (b's Lease is live) and reports that b never applies the ring.
+    let stalled = eventually(
+        "a to diagnose the stalled hand-over",
+        Duration::from_secs(30),
+        || async {
+            a.logs().iter().find_map(|l| {
+                let m = field(l, "message")?.as_str()?;
+                m.contains("error[timeout]: a hand-over in ring")
+                    .then(|| m.to_string())
+            })
+        },
+    )
+    .await;
+    println!("{stalled}");
+    assert!(stalled.contains("`doc-controller-shard-b`"), "{stalled}");
+    let (code, body) = a.get("/readyz").await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("waited"), "{body}");
+
+    // Nobody reconciles b's slots: no overlap, no progress on them until b can read the ring.
+    let records = assert_no_overlap(
+        "no list",
+        vec![
+            ("shard-a", record(&a.logs(), None)),
+            ("shard-b", record(&b.logs(), None)),
+        ],
+    );
+    assert!(
+        records["shard-b"].reconciles.is_empty(),
+        "b reconciled without reading the ring"
+    );
 }

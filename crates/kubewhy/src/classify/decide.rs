@@ -87,6 +87,8 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
             500 if facts.said == Some(Said::PatchFailed) => Cause::StalePatch {
                 detail: facts.detail.clone(),
             },
+            // `invalid shard selector: …` comes as a 500 although the request is at fault.
+            500 if facts.said == Some(Said::BadOptions) => options(ev, facts, r),
             504 => Cause::ServerTimeout,
             500 if reason == "ServerTimeout" || facts.said == Some(Said::ServerTimeout) => {
                 Cause::ServerTimeout

@@ -5,9 +5,10 @@
 //!
 //! The table is split by family, one private module each: `access` (denials, admission, credentials), `served`
 //! (what the API server serves), `request` (the request and the object's state), `server` (load, the server,
-//! transport, the client).
+//! transport, the client), `coordination` (replicas of one controller sharing work).
 
 mod access;
+mod coordination;
 pub(crate) mod near_miss;
 mod notes;
 mod request;
@@ -71,6 +72,7 @@ impl Diagnosis {
             | Cause::BadOptions { .. }
             | Cause::WatchListDisabled
             | Cause::ResourceVersionMatchOnWatch
+            | Cause::ShardingNotServed { .. }
             | Cause::BadRequest { .. }
             | Cause::VerbUnsupported { .. }
             | Cause::WrongScope { .. }
@@ -96,6 +98,7 @@ impl Diagnosis {
             | Cause::NoConfig
             | Cause::Undecodable
             | Cause::Unknown => server::words(self),
+            Cause::HandoverStalled { .. } => coordination::words(self),
         };
         let mut out = notes::leading(self);
         if let Some(n) = notes::phase(self) {

@@ -34,7 +34,15 @@ pub(super) fn words(d: &Diagnosis) -> Words {
             cause: detail
                 .clone()
                 .unwrap_or_else(|| "the request's parameters are not valid for this verb".into()),
-            notes: Vec::new(),
+            notes: (d.code == Some(500) && fields.iter().any(|f| f == "shardSelector"))
+                .then(|| {
+                    "the API server answers a malformed `shardSelector` with a 500 (it returns the parse error as an \
+                     internal one): the request is at fault, and retrying it does not help; each bound is `0x` and \
+                     16 lowercase hex digits (`0x10000000000000000` for the end of the space)"
+                        .to_string()
+                })
+                .into_iter()
+                .collect(),
         },
         Cause::WatchListDisabled => w(
             "the API server refused a streaming list (`sendInitialEvents`): its WatchList feature is off".into(),
@@ -42,6 +50,20 @@ pub(super) fn words(d: &Diagnosis) -> Words {
              asked for a streaming list (kube-rs `watcher::Config::streaming_lists()`), which this API server does \
              not serve; kube-rs does not fall back to a plain list and retries for ever",
         ),
+        Cause::ShardingNotServed { strays } => Words {
+            summary: match quoted_resource(r) {
+                Some(t) => format!("the API server does not filter {t} by `shardSelector`"),
+                None => "the API server does not filter by `shardSelector`".into(),
+            },
+            cause: "it sent objects outside the ranges the request's `shardSelector` asked for: it does not serve \
+                    sharded lists and watches (Kubernetes before 1.36, or its `ShardedListAndWatch` feature gate is \
+                    off — in a control plane of several API servers, on at least one of them)"
+                .into(),
+            notes: vec![format!(
+                "{strays} object(s) outside the requested ranges arrived; the client must filter them itself (the \
+                 list and watch cost every client the whole collection)"
+            )],
+        },
         Cause::ResourceVersionMatchOnWatch => w(
             "the API server rejected the request's options (`resourceVersionMatch`)".into(),
             "a watch may not set `resourceVersionMatch` unless it also sets `sendInitialEvents=true` (a streaming \

@@ -283,3 +283,51 @@ fn a_watch_denied_after_its_list_says_so() {
     assert_eq!(denial.scope, Scope::Namespace);
     assert!(d.describe().notes.iter().any(|n| n.contains("kube#1132")));
 }
+
+#[test]
+fn a_malformed_shard_selector_is_the_requests_fault_though_it_comes_as_a_500() {
+    let d = of(status(
+        500,
+        "",
+        r#"invalid shard selector: hexStart must be a 0x-prefixed 16-digit hex value, got "0x0" (did you mean "0x0000000000000000"?)"#,
+    ));
+    assert_eq!(d.class, Class::InvalidRequest);
+    assert!(!d.is_transient());
+    let words = d.describe();
+    assert!(words.summary.contains("`shardSelector`"), "{words:?}");
+    assert!(words.notes.iter().any(|n| n.contains("500")), "{words:?}");
+}
+
+#[test]
+fn sharding_failures_are_worded_and_have_a_fix() {
+    let mut d = Diagnosis::new(Cause::ShardingNotServed { strays: 4 }, "");
+    d.request.resource = Some("documents".into());
+    d.request.group = Some("kube.rs".into());
+    assert_eq!(d.class, Class::InvalidRequest);
+    assert!(
+        d.summary().contains("by `shardSelector`"),
+        "{}",
+        d.summary()
+    );
+    assert!(d.remedy().text.contains("ShardedListAndWatch"));
+    let d = Diagnosis::new(
+        Cause::HandoverStalled {
+            ring: "r".into(),
+            namespace: "ns".into(),
+            waiting_for: vec!["r-1".into(), "r-2".into()],
+            waited_s: 45,
+        },
+        "",
+    );
+    assert_eq!(d.class, Class::Timeout);
+    assert!(!d.is_transient(), "someone has to look");
+    assert_eq!(
+        d.summary(),
+        "a hand-over in ring `r` has waited 45 s for `r-1`, `r-2`"
+    );
+    assert!(
+        d.remedy()
+            .commands
+            .contains(&"kubectl -n ns describe leases r-1 r-2".to_string())
+    );
+}

@@ -553,7 +553,13 @@ pub(crate) fn read(text: &str) -> Facts {
     }
 
     let lower_has = |needle: &str| contains_ignore_ascii_case(text, needle);
-    if text.contains("storage is (re)initializing") {
+    if let Some((_, why)) = text.split_once("invalid shard selector: ") {
+        // A malformed `shardSelector` (Kubernetes 1.36+, `ShardedListAndWatch`): the registry returns it as a plain
+        // error, so it arrives as a 500, but it is the request's fault.
+        f.said = Some(Said::BadOptions);
+        f.fields = vec!["shardSelector".into()];
+        f.detail = Some(clean(why)).filter(|s| !s.is_empty());
+    } else if text.contains("storage is (re)initializing") {
         f.said = Some(Said::Reinitializing);
     } else if text.contains("etcdserver: leader changed") {
         f.said = Some(Said::LeaderChanged);
@@ -701,6 +707,16 @@ mod tests {
         );
         assert_eq!(f.resource.as_deref(), Some("pods"));
         assert_eq!(f.detail.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn a_malformed_shard_selector_is_a_bad_option_although_it_comes_as_a_500() {
+        let f = read(
+            r#"invalid shard selector: hexStart must be a 0x-prefixed 16-digit hex value, got "0x0" (did you mean "0x0000000000000000"?)"#,
+        );
+        assert_eq!(f.said, Some(Said::BadOptions));
+        assert_eq!(f.fields, vec!["shardSelector".to_string()]);
+        assert!(f.detail.unwrap().starts_with("hexStart must be"));
     }
 
     #[test]

@@ -178,6 +178,12 @@ impl Diagnosis {
                 "drop `streaming_lists()` from the watcher's configuration (kube-rs `watcher::Config::default()` \
                  lists, then watches), or enable the WatchList feature gate on the API server",
             ),
+            Cause::ShardingNotServed { .. } => Remedy::new(
+                "enable the `ShardedListAndWatch` feature gate on every API server (Kubernetes 1.36+: \
+                 `--feature-gates=ShardedListAndWatch=true`), or leave the filtering to the client (doc-controller: \
+                 `--shard-filter client`)",
+            )
+            .command("kubectl get --raw /metrics | grep apiserver_watch_filtered_events_total"),
             Cause::ResourceVersionMatchOnWatch => Remedy::new(
                 "drop `resourceVersionMatch` from the watch, or make it a streaming list (`sendInitialEvents=true` \
                  with `resourceVersionMatch=NotOlderThan`); with kube-rs use `watcher::Config::default()` or \
@@ -264,6 +270,18 @@ impl Diagnosis {
                  network path",
             )
             .command("kubectl get --raw '/readyz?verbose'"),
+            Cause::HandoverStalled {
+                namespace,
+                waiting_for,
+                ..
+            } => Remedy::new(
+                "read the log of each member named: its own diagnosis says why it cannot apply the ring (often RBAC: \
+                 the ring's Leases need `list`); a member that is gone drops out when its Lease expires",
+            )
+            .command(format!(
+                "kubectl -n {namespace} describe leases {}",
+                waiting_for.join(" ")
+            )),
             Cause::CacheSyncTimeout => Remedy::new(
                 "find the informer's own error earlier in the log (a `Failed to watch` line: often `forbidden` or \
                  a missing CRD) and fix that",
