@@ -162,6 +162,17 @@ pub enum Cause {
     },
     /// controller-runtime gave up waiting for an informer's cache to sync.
     CacheSyncTimeout,
+    /// A watch delivered neither an event nor a bookmark for longer than the API server's bookmark interval: the
+    /// connection is most likely half-open. The watch was ended and resumes from the last resourceVersion seen.
+    StalledWatch {
+        /// How long it was quiet, in seconds.
+        idle_s: u64,
+    },
+    /// A streaming list (`sendInitialEvents=true`) sent no `k8s.io/initial-events-end` bookmark in time.
+    NoInitialEventsEnd {
+        /// How long it waited without progress, in seconds.
+        waited_s: u64,
+    },
 
     // ===== transport =====
     /// No HTTP answer: the connection was refused, reset, or never made.
@@ -448,9 +459,11 @@ impl Cause {
             | Cause::LeaderChanged
             | Cause::StorageRead { .. }
             | Cause::WebhookUnreachable { .. } => Class::ServerError,
-            Cause::ServerTimeout | Cause::NoAnswer { .. } | Cause::CacheSyncTimeout => {
-                Class::Timeout
-            }
+            Cause::ServerTimeout
+            | Cause::NoAnswer { .. }
+            | Cause::CacheSyncTimeout
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. } => Class::Timeout,
             Cause::Connection { .. } | Cause::ProxyUnsupported => Class::Connection,
             Cause::Tls { .. } => Class::Tls,
             Cause::NoConfig | Cause::Undecodable | Cause::Unknown => Class::Unknown,
@@ -535,6 +548,8 @@ impl Cause {
             Cause::ServerTimeout => "server-timeout",
             Cause::NoAnswer { .. } => "no-answer",
             Cause::CacheSyncTimeout => "cache-sync-timeout",
+            Cause::StalledWatch { .. } => "stalled-watch",
+            Cause::NoInitialEventsEnd { .. } => "no-initial-events-end",
             Cause::Connection { .. } => "connection",
             Cause::Tls { .. } => "tls",
             Cause::ProxyUnsupported => "proxy-unsupported",
@@ -566,6 +581,8 @@ mod tests {
                 failure: TlsFailure::CaNotRoot,
             },
             Cause::ResourceVersionMatchOnWatch,
+            Cause::StalledWatch { idle_s: 70 },
+            Cause::NoInitialEventsEnd { waited_s: 15 },
             Cause::Unknown,
         ];
         for c in causes {

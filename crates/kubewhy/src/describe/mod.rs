@@ -90,6 +90,8 @@ impl Diagnosis {
             | Cause::ServerTimeout
             | Cause::NoAnswer { .. }
             | Cause::CacheSyncTimeout
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. }
             | Cause::Connection { .. }
             | Cause::Tls { .. }
             | Cause::ProxyUnsupported
@@ -103,6 +105,7 @@ impl Diagnosis {
         }
         out.extend(w.notes);
         out.extend(notes::trailing(self));
+        out.extend(notes::records(&self.request));
         Description {
             summary: w.summary,
             cause: w.cause,
