@@ -232,6 +232,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 290, value_parser = clap::value_parser!(u32).range(1..), env = "DOC_CONTROLLER_WATCH_TIMEOUT")]
     pub watch_timeout: u32,
 
+    /// How the watchers list at start: `stream` (one watch that sends every object, then a mark: no pages held in
+    /// memory; needs the WatchList feature, on by default since Kubernetes 1.32), `paged` (a LIST in pages of 500,
+    /// then a watch), or `auto`: stream when the API server can, else page (said once in the log and in
+    /// `kubewhy_watcher_initial_list`).
+    #[arg(long, default_value = "auto", env = "DOC_CONTROLLER_INITIAL_LIST")]
+    pub initial_list: kubewhy::watch::InitialList,
+
     /// Log every Kubernetes API request as a copy-paste `curl` command, like `kubectl -v=9`, with the bearer
     /// token, client keys and Secret bodies redacted (target `kubewhy::trace`, level INFO).
     #[arg(long, env = "KUBEWHY_LOG_CURL")]

@@ -124,3 +124,75 @@ impl ControlPlane {
         Ok(signature.as_ref().to_vec())
     }
 }
+
+/// Keeps a token file fresh; stops when dropped.
+#[derive(Debug)]
+pub struct TokenRenewal {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TokenRenewal {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Writes `token` to `path` atomically (a temporary file renamed over it), readable by its owner only: a reader
+/// (kube-rs re-reads a kubeconfig's `tokenFile` about once a minute) never sees half a token.
+pub fn write_token_file(path: &std::path::Path, token: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("new");
+    crate::write_private(&tmp, token.as_bytes())?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        Error::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })
+}
+
+impl ControlPlane {
+    /// Writes a fresh TokenRequest token (one hour) for ServiceAccount `namespace/name` to `path` now, and again
+    /// every `every` until the returned guard is dropped — what the kubelet does for a projected ServiceAccount
+    /// token, for a program run outside a cluster with a kubeconfig whose `tokenFile` is `path`. Needs a tokio
+    /// runtime.
+    pub async fn renew_token_file(
+        &self,
+        namespace: &str,
+        name: &str,
+        path: &std::path::Path,
+        every: Duration,
+    ) -> Result<TokenRenewal, Error> {
+        let first = self.service_account(namespace, name).await?;
+        write_token_file(path, &first.identity.token)?;
+        let (cp, namespace, name, path) = (
+            ControlPlane::reuse(&self.state().dir)?,
+            namespace.to_string(),
+            name.to_string(),
+            path.to_path_buf(),
+        );
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let renewed = match cp.service_account(&namespace, &name).await {
+                    Ok(sa) => write_token_file(&path, &sa.identity.token),
+                    Err(e) => Err(e),
+                };
+                match renewed {
+                    Ok(()) => println!(
+                        "  renewed the token of {namespace}/{name} in {} (next in {every:?})",
+                        path.display()
+                    ),
+                    // The next round tries again; the current token is still valid for a while.
+                    Err(e) => eprintln!(
+                        "  renewing the token of {namespace}/{name} failed ({}); retrying in {every:?}",
+                        anyhow::Chain::new(&e)
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(": ")
+                    ),
+                }
+            }
+        });
+        Ok(TokenRenewal { task })
+    }
+}

@@ -246,8 +246,8 @@ where
     }
 
     /// The objects to reconcile again because a probe found the cause of their failure gone (the API server
-    /// answers, the permission or the type is back). Wire it into `Controller::reconcile_on`; without it, waiting
-    /// objects go again after their delay. Only the first call gets them.
+    /// answers, the permission or the type is back). Wire it into `Controller::reconcile_on` (or a program's own
+    /// queue); without it, waiting objects go again after their delay. Only the first call gets them.
     pub fn wakeups(&self) -> impl Stream<Item = ObjectRef<K>> + Send + 'static {
         let rx = lock(&self.inner.receiver).take();
         if rx.is_some() {
@@ -267,8 +267,45 @@ where
         lock(&self.inner.failures).len()
     }
 
-    /// Wraps a reconciler: a success resets the object's back-off, and a failure is diagnosed with the exact
-    /// request that failed (the requests it made are recorded apart, see [`crate::trace::recorded`]).
+    /// Runs one reconcile of `obj` in any reconcile loop (kube's `Controller` or a program's own work queue): a
+    /// success resets the object's back-off, and a failure is diagnosed with the exact request that failed (the
+    /// requests it made are recorded apart, see [`crate::trace::recorded`]) for [`Retry::failed`].
+    pub async fn attempt<T, E, Fut>(&self, obj: &K, reconcile: Fut) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        E: std::error::Error + 'static,
+    {
+        let key = ObjectRef::from_obj(obj);
+        let (result, failed) = recorded(reconcile).await;
+        match &result {
+            Ok(_) => {
+                lock(&self.inner.failures).remove(&key);
+                lock(&self.inner.diagnoses).remove(&key);
+            }
+            Err(e) => {
+                let request =
+                    crate::chain::find::<kube::Error>(e).and_then(|k| failed.request_for(k));
+                let d = crate::diagnose_error_in(e, request.as_ref());
+                lock(&self.inner.diagnoses).insert(key, d);
+            }
+        }
+        result
+    }
+
+    /// A failed reconcile of `obj` (after [`Retry::attempt`], whose diagnosis it uses): decides the object's next
+    /// attempt by the diagnosed cause (see the module docs), logs it once per cause and counts it.
+    pub fn failed<E>(&self, obj: &K, err: &E) -> Retrying
+    where
+        E: std::error::Error + 'static,
+    {
+        let key = ObjectRef::from_obj(obj);
+        let diagnosis = lock(&self.inner.diagnoses)
+            .remove(&key)
+            .unwrap_or_else(|| crate::diagnose_error(err));
+        self.schedule(&key, diagnosis)
+    }
+
+    /// Wraps a reconciler for kube's `Controller` ([`Retry::attempt`] around each call).
     pub fn reconciler<Ctx, F, Fut, E>(
         &self,
         mut reconcile: F,
@@ -281,30 +318,14 @@ where
     {
         let this = self.clone();
         move |obj: Arc<K>, ctx: Arc<Ctx>| {
-            let key = ObjectRef::from_obj(&*obj);
-            let fut = reconcile(obj, ctx);
+            let fut = reconcile(obj.clone(), ctx);
             let this = this.clone();
-            Box::pin(async move {
-                let (result, failed) = recorded(fut).await;
-                match &result {
-                    Ok(_) => {
-                        lock(&this.inner.failures).remove(&key);
-                        lock(&this.inner.diagnoses).remove(&key);
-                    }
-                    Err(e) => {
-                        let request = crate::chain::find::<kube::Error>(e)
-                            .and_then(|k| failed.request_for(k));
-                        let d = crate::diagnose_error_in(e, request.as_ref());
-                        lock(&this.inner.diagnoses).insert(key, d);
-                    }
-                }
-                result
-            })
+            Box::pin(async move { this.attempt(&obj, fut).await })
         }
     }
 
-    /// The error policy: the object's next attempt, by the diagnosed cause (see the module docs); `hook` runs first
-    /// with what was decided (for metrics or a status write; its own back-off is not needed).
+    /// The error policy for kube's `Controller`: [`Retry::failed`]; `hook` runs first with what was decided (for
+    /// metrics or a status write; its own back-off is not needed).
     pub fn error_policy<Ctx, E, H>(&self, hook: H) -> impl Fn(Arc<K>, &E, Arc<Ctx>) -> Action
     where
         E: std::error::Error + 'static,
@@ -312,11 +333,7 @@ where
     {
         let this = self.clone();
         move |obj: Arc<K>, err: &E, ctx: Arc<Ctx>| {
-            let key = ObjectRef::from_obj(&*obj);
-            let diagnosis = lock(&this.inner.diagnoses)
-                .remove(&key)
-                .unwrap_or_else(|| crate::diagnose_error(err));
-            let retrying = this.schedule(&key, diagnosis);
+            let retrying = this.failed(&*obj, err);
             hook(obj, err, ctx, &retrying);
             Action::requeue(retrying.delay)
         }

@@ -26,6 +26,8 @@ pub struct Follow<K> {
     pub ownership: Ownership,
     /// The slot an object belongs to (`None`: keep it, it cannot be placed).
     pub slot_of: fn(&K) -> Option<Slot>,
+    /// Makes the underlying watcher (kubewhy's, with its initial-list strategy).
+    pub watcher: Arc<dyn Fn(Api<K>, watcher::Config) -> BoxStream<'static, Item<K>> + Send + Sync>,
     /// The watcher configuration for a target.
     pub config: Arc<dyn Fn(&Target) -> watcher::Config + Send + Sync>,
     /// Called just before the watcher (re)starts for a target (the Documents watch sets its `shardSelector`).
@@ -41,6 +43,7 @@ impl<K> Clone for Follow<K> {
             cache: self.cache,
             ownership: self.ownership.clone(),
             slot_of: self.slot_of,
+            watcher: self.watcher.clone(),
             config: self.config.clone(),
             on_start: self.on_start.clone(),
             on_stray: self.on_stray.clone(),
@@ -73,7 +76,7 @@ where
             .boxed();
     }
     (follow.on_start)(target);
-    watcher::watcher(api.clone(), (follow.config)(target)).boxed()
+    (follow.watcher)(api.clone(), (follow.config)(target))
 }
 
 /// The watcher of `api` that follows the ownership's target (see the module docs).

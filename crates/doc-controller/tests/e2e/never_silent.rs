@@ -109,15 +109,16 @@ fn start_fast(name: &str, kubeconfig: &std::path::Path, ns: &str) -> Controller 
     Controller::start(name, kubeconfig, &args)
 }
 
-/// Waits until `/readyz` is 200 and every watcher healthy.
+/// Waits until `/readyz` is 200 and both watchers synced and healthy.
 async fn wait_healthy(controller: &Controller, timeout: Duration) {
-    wait_readyz(
+    let body = wait_readyz(
         controller,
         true,
-        "watchers: every watcher is healthy",
+        "ok   watcher documents.kube.rs: synced",
         timeout,
     )
     .await;
+    assert!(body.contains("ok   watcher configmaps: synced"), "{body}");
 }
 
 /// Waits until the Document has been reconciled (its status observed a generation).
@@ -191,7 +192,7 @@ async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
     )
     .await;
     assert!(
-        !body.contains("configmaps:"),
+        !body.contains("FAIL watcher configmaps"),
         "only the failing watcher is named: {body}"
     );
     // Once per cause, not once per retry.
@@ -237,7 +238,8 @@ async fn partial_rbac_names_only_the_failing_watcher() {
         },
     )
     .await;
-    assert_eq!(fields(&warn)["verb"], "list", "{}", warn.json);
+    // The initial list is streamed (`--initial-list auto` on a server with WatchList): one watch request.
+    assert_eq!(fields(&warn)["verb"], "watch", "{}", warn.json);
     assert_eq!(fields(&warn)["resource"], "configmaps", "{}", warn.json);
     let body = wait_readyz(
         &controller,
@@ -246,7 +248,7 @@ async fn partial_rbac_names_only_the_failing_watcher() {
         Duration::from_secs(10),
     )
     .await;
-    assert!(!body.contains("documents.kube.rs:"), "{body}");
+    assert!(!body.contains("FAIL watcher documents.kube.rs"), "{body}");
     assert!(watcher_lines(&controller, "WARN", "documents.kube.rs").is_empty());
     assert_eq!(
         controller
@@ -400,10 +402,18 @@ async fn a_list_failing_for_a_minute_stays_within_the_back_off_cap() {
     let cp = kubewhy_testenv::shared();
     let (kubeconfig, _) = service_account_kubeconfig(cp, &ns, "ctl").await;
     grant(cp, &ns, "ctl", on("documents", Verb::List));
+    // Paged: a streamed initial list is one watch request and needs no `list` at all.
     let controller = Controller::start(
         "backoff-cap",
         &kubeconfig,
-        &["--namespace", &ns, "--preflight", "warn"],
+        &[
+            "--namespace",
+            &ns,
+            "--preflight",
+            "warn",
+            "--initial-list",
+            "paged",
+        ],
     );
     tokio::time::sleep(Duration::from_secs(60)).await;
     let lists = controller

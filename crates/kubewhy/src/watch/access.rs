@@ -26,7 +26,7 @@ use crate::diagnosis::{Diagnosis, Request};
 use crate::metrics::AccessLabels;
 use crate::needs::Needs;
 use crate::note::Note;
-use crate::preflight::{need_request, scope};
+use crate::preflight::plan::{need_request, scope, scope_phrase};
 use crate::rbac::Verb;
 use crate::review::{Answer, Reviewer, review};
 use crate::vocab::request_resource;
@@ -78,8 +78,7 @@ fn permissions(needs: &Needs) -> Vec<Permission> {
                 continue;
             }
             let resource = request_resource(&request).unwrap_or_default();
-            let scope_phrase =
-                crate::preflight::scope_phrase(&need.resource, need.namespace.as_deref());
+            let scope_phrase = scope_phrase(&need.resource, need.namespace.as_deref());
             out.push(Permission {
                 name: format!("`{verb}` `{resource}` {scope_phrase}"),
                 watching: need.watch && matches!(verb, Verb::List | Verb::Watch),

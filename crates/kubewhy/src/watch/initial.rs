@@ -86,18 +86,7 @@ impl Watch {
     where
         K: kube::Resource + Clone + fmt::Debug + DeserializeOwned + Send + Sync + 'static,
     {
-        let raw: Events<K> = match initial {
-            InitialList::Stream => {
-                self.set_strategy("streaming");
-                watcher::watcher(api, config.streaming_lists()).boxed()
-            }
-            InitialList::Paged => {
-                self.set_strategy("paged");
-                watcher::watcher(api, paged(config)).boxed()
-            }
-            InitialList::Auto => auto(api, config, self.clone()),
-        };
-        raw.diagnosed(self)
+        events(api, config, initial, &self).diagnosed(self)
     }
 
     fn set_strategy(&self, strategy: &str) {
@@ -111,6 +100,35 @@ impl Watch {
                     .set(i64::from(s == strategy));
             }
         }
+    }
+}
+
+/// The raw events of `api`'s watcher (before [`WatchStreamDiagnoseExt::diagnosed`]), listed at start as `initial`
+/// says; `watch` names it in the fallback's line and metric. For programs that build their watchers themselves
+/// (restarting them as a share of the objects changes, say) and diagnose them after.
+pub fn events<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    initial: InitialList,
+    watch: &Watch,
+) -> Events<K>
+where
+    K: kube::Resource + Clone + fmt::Debug + DeserializeOwned + Send + Sync + 'static,
+{
+    match initial {
+        InitialList::Stream => {
+            watch.set_strategy("streaming");
+            watcher::watcher(api, config.streaming_lists()).boxed()
+        }
+        InitialList::Paged => {
+            watch.set_strategy("paged");
+            watcher::watcher(api, paged(config)).boxed()
+        }
+        InitialList::Auto if watch.paged_only() => {
+            watch.set_strategy("paged");
+            watcher::watcher(api, paged(config)).boxed()
+        }
+        InitialList::Auto => auto(api, config, watch.clone()),
     }
 }
 
@@ -180,9 +198,10 @@ where
     .boxed()
 }
 
-/// Says once why the watcher lists in pages now.
+/// Says once why the watcher lists in pages now (and from now on, when it is made again).
 fn fall_back(watch: &Watch, cause: Cause, diagnosis: Option<crate::Diagnosis>) {
     watch.set_strategy("paged");
+    watch.set_paged_only();
     let mut d = diagnosis.unwrap_or_else(|| {
         let mut d = crate::Diagnosis::new(cause, "no progress in the streaming list");
         d.request.resource = Some(watch.name().to_string());

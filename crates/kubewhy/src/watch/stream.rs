@@ -7,6 +7,7 @@
 //! or a `Controller::for_stream`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
@@ -33,6 +34,8 @@ pub struct Watch {
     inspector: Option<Inspector>,
     install: Option<String>,
     near_misses: Option<Arc<NearMisses>>,
+    /// Streaming lists turned out not to work for this watcher (`InitialList::Auto` lists in pages from then on).
+    paged_only: Arc<AtomicBool>,
 }
 
 impl Watch {
@@ -46,6 +49,7 @@ impl Watch {
             inspector: None,
             install: None,
             near_misses: None,
+            paged_only: Arc::default(),
         }
     }
 
@@ -77,6 +81,15 @@ impl Watch {
     /// The health registry it reports to.
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Whether streaming lists turned out not to work for this watcher (it lists in pages from then on).
+    pub fn paged_only(&self) -> bool {
+        self.paged_only.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_paged_only(&self) {
+        self.paged_only.store(true, Ordering::Relaxed);
     }
 
     /// Diagnoses one watcher error, with the failed request when known; the step that failed is kept (a watch
@@ -206,7 +219,10 @@ impl<K> State<K> {
         item: &Result<watcher::Event<K>, watcher::Error>,
         failed: &Failed,
     ) -> impl Future<Output = Option<Diagnosis>> + Send + 'static {
-        let diagnosis = item.as_ref().err().map(|err| self.watch.diagnose_in(err, Some(failed)));
+        let diagnosis = item
+            .as_ref()
+            .err()
+            .map(|err| self.watch.diagnose_in(err, Some(failed)));
         let near = self.watch.near_misses.clone();
         async move {
             let mut diagnosis = diagnosis?;
