@@ -47,7 +47,7 @@ pub enum Error {
     Signals(#[source] std::io::Error),
     /// This replica lost its ring Lease: it stopped reconciling before the others could take its slots over.
     #[error("lost its place in the ring")]
-    LostMembership(#[source] lease::Lost),
+    LostMembership(#[source] Box<lease::Lost>),
     /// The task renewing the Lease ended abnormally while this replica was leading.
     #[error("lost leadership: the Lease renewal task failed")]
     RenewalTask(#[source] tokio::task::JoinError),
@@ -543,7 +543,7 @@ async fn elect_and_lead(
         };
         readiness.not_ready(check, format!("lost its Lease: {said}"));
         if !settings.ownership.is_everything() {
-            return Err(Error::LostMembership(why));
+            return Err(Error::LostMembership(Box::new(why)));
         }
         warn!(
             lease = %lease_name,

@@ -18,6 +18,10 @@ use tracing::info;
 use super::ownership::{Cache, Ownership, Target};
 use super::slots::Slot;
 
+/// Makes a watcher of an API with a configuration.
+pub type MakeWatcher<K> =
+    Arc<dyn Fn(Api<K>, watcher::Config) -> BoxStream<'static, Item<K>> + Send + Sync>;
+
 /// How one cache follows the share.
 pub struct Follow<K> {
     /// Which cache this is (it reports its syncs under this name).
@@ -27,7 +31,7 @@ pub struct Follow<K> {
     /// The slot an object belongs to (`None`: keep it, it cannot be placed).
     pub slot_of: fn(&K) -> Option<Slot>,
     /// Makes the underlying watcher (kubewhy's, with its initial-list strategy).
-    pub watcher: Arc<dyn Fn(Api<K>, watcher::Config) -> BoxStream<'static, Item<K>> + Send + Sync>,
+    pub watcher: MakeWatcher<K>,
     /// The watcher configuration for a target.
     pub config: Arc<dyn Fn(&Target) -> watcher::Config + Send + Sync>,
     /// Called just before the watcher (re)starts for a target (the Documents watch sets its `shardSelector`).
