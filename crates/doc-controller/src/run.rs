@@ -314,7 +314,8 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // The recovery probes ask with the program's own client (as it, through the inspector).
     let health = Health::new(args.watch_policy())
         .with_metrics(api_metrics)
-        .with_client(client.clone());
+        .with_client(client.clone())
+        .with_inspector(&inspector);
     // No watcher runs until this replica leads (or, without a Lease, until the preflight lets it start).
     health.declare(Vec::<String>::new());
     let settings = args.controller_settings(

@@ -285,7 +285,8 @@ where
             Err(e) => {
                 let request =
                     crate::chain::find::<kube::Error>(e).and_then(|k| failed.request_for(k));
-                let d = crate::diagnose_error_in(e, request.as_ref());
+                let mut d = crate::diagnose_error_in(e, request.as_ref());
+                self.inner.health.annotate(&mut d);
                 lock(&self.inner.diagnoses).insert(key, d);
             }
         }
@@ -483,8 +484,7 @@ where
                     url = req.url.as_deref().unwrap_or(""),
                     audit_id = req.audit_id.as_deref().unwrap_or(""),
                     help = help.as_str(),
-                    detail = %text,
-                    "reconcile failed; retrying with back-off"
+                    "{text}"
                 )
             };
         }

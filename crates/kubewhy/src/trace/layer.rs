@@ -19,14 +19,17 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use kube::client::Body;
 use tower::{BoxError, Layer, Service};
 
+use super::credentials::{Expiry, Source};
 use super::curl::{AuthKind, to_curl};
 use super::scope::{in_scope, record_in_scope, unique_match};
 use super::stall::{
     DEFAULT_STALL_WINDOW, NoResponse, OnStall, StallBody, Stalled, bookmarked_watch,
 };
 use super::used::{Recorder, Used};
-use crate::diagnosis::Request;
+use crate::cause::Cause;
+use crate::diagnosis::{Diagnosis, Request};
 use crate::metrics::Metrics;
+use crate::note::Note;
 use crate::url::parse_request;
 
 /// Environment variable that turns on curl logging (`1`, `true`, `yes`).
@@ -92,6 +95,8 @@ struct Inner {
     used: Arc<Recorder>,
     /// The stall window of watches and the response-header time-out (None: off).
     stall: Option<Duration>,
+    /// Where the bearer token comes from (its expiry, when it is a JWT).
+    credentials: Source,
 }
 
 impl Inspector {
@@ -128,6 +133,7 @@ impl Inspector {
                 successes: Mutex::new(HashMap::new()),
                 used: Arc::default(),
                 stall: Some(DEFAULT_STALL_WINDOW),
+                credentials: Source::of(config),
             }),
         }
     }
@@ -143,6 +149,7 @@ impl Inspector {
             successes: Mutex::new(HashMap::new()),
             used: shared.used.clone(),
             stall: shared.stall,
+            credentials: shared.credentials.clone(),
         })
     }
 
@@ -214,6 +221,32 @@ impl Inspector {
             .filter(|f| now.duration_since(f.at).unwrap_or_default() <= MATCH_WINDOW)
             .collect();
         unique_match(&recent, err)
+    }
+
+    /// The expiry of the client's bearer token, when it is a JWT (see [`super::credentials`]); a `tokenFile` is read
+    /// again each time.
+    pub fn token_expiry(&self) -> Option<Expiry> {
+        self.inner.credentials.expiry()
+    }
+
+    /// Adds what the client knows about its credentials to a diagnosis: a 401 while the token's `exp` has passed is
+    /// an expired token (the API server's answer says only `Unauthorized`), with when it expired and how it is
+    /// renewed.
+    pub fn annotate(&self, d: &mut Diagnosis) {
+        if !matches!(d.cause, Cause::Unauthenticated { .. }) {
+            return;
+        }
+        let Some(expiry) = self.token_expiry().filter(|e| e.passed(SystemTime::now())) else {
+            return;
+        };
+        d.set_cause(Cause::Unauthenticated { expired: true });
+        if !d.notes.iter().any(|n| matches!(n, Note::TokenExpired { .. })) {
+            d.notes.push(Note::TokenExpired {
+                at: expiry.at_rfc3339(),
+                lifetime_s: expiry.lifetime.map(|l| l.as_secs()),
+                from_file: expiry.from_file,
+            });
+        }
     }
 
     /// The permissions the clients used so far (see [`super::used`]).

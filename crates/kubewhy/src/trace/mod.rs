@@ -22,6 +22,7 @@
 //! Credentials never reach a log: the layer sits outside kube's authentication layer (it never sees the token),
 //! and the curl rendering redacts any credential header, token query parameter, client key and Secret body.
 
+pub mod credentials;
 pub mod curl;
 mod layer;
 mod scope;

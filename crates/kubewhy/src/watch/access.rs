@@ -196,6 +196,25 @@ async fn run(
         )
         .await;
         last_check = Instant::now().max(last_check);
+        // Every review failed for a reason that will not pass by itself (expired credentials, say): say so once.
+        let blocked = match answers.iter().map(|a| a.as_ref().err()).collect::<Option<Vec<_>>>() {
+            Some(errors) if !errors.is_empty() => {
+                let mut d = crate::diagnose(errors[0]);
+                health.annotate(&mut d);
+                (crate::watch::is_persistent(d.class)).then_some(d)
+            }
+            _ => None,
+        };
+        if let Some(d) = &blocked
+            && health.due(d).is_some()
+        {
+            tracing::warn!(
+                target: "kubewhy::watch", class = %d.class, cause = d.cause.kind(),
+                "the access watchdog cannot check access: {d:#}{}",
+                d.describe().notes.iter().map(|n| format!("; note: {n}")).collect::<String>()
+            );
+        }
+        health.set_access_error(blocked);
         for (p, answer) in permissions.iter().zip(answers) {
             let before = found.get(&p.name).map(|s| s.allowed);
             let answer = match answer {

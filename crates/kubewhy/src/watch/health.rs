@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch as signal};
 
 use crate::diagnosis::Diagnosis;
 use crate::metrics::{Metrics, WatcherLabels};
+use crate::trace::Inspector;
 
 use super::policy::{OnPersistent, Policy, counts_at_once, is_persistent};
 use super::probe::{Probe, Prober};
@@ -96,7 +97,10 @@ struct Inner {
     /// The watchers the program declared (None: it never declared any).
     declared: Mutex<Option<BTreeSet<String>>>,
     access: Mutex<Option<BTreeMap<String, AccessStatus>>>,
+    /// Why the access watchdog cannot check at all (its reviews fail for a reason that will not pass by itself).
+    access_error: Mutex<Option<Diagnosis>>,
     checks: Checks,
+    inspector: Option<Inspector>,
     reporter: Arc<Reporter>,
     prober: Prober,
     recheck: Arc<Notify>,
@@ -104,7 +108,12 @@ struct Inner {
 }
 
 impl Inner {
-    fn new(policy: Policy, metrics: Option<Metrics>, client: Option<kube::Client>) -> Inner {
+    fn new(
+        policy: Policy,
+        metrics: Option<Metrics>,
+        client: Option<kube::Client>,
+        inspector: Option<Inspector>,
+    ) -> Inner {
         let (fatal, _) = signal::channel(None);
         let reporter = Arc::new(Reporter::new(policy.log_interval));
         Inner {
@@ -113,7 +122,9 @@ impl Inner {
             watchers: Mutex::new(BTreeMap::new()),
             declared: Mutex::new(None),
             access: Mutex::new(None),
+            access_error: Mutex::new(None),
             checks: Checks::default(),
+            inspector,
             prober: Prober::new(client, reporter.clone()),
             reporter,
             recheck: Arc::new(Notify::new()),
@@ -131,7 +142,7 @@ impl Health {
     /// A registry with a policy.
     pub fn new(policy: Policy) -> Health {
         Health {
-            inner: Arc::new(Inner::new(policy, None, None)),
+            inner: Arc::new(Inner::new(policy, None, None, None)),
         }
     }
 
@@ -140,7 +151,12 @@ impl Health {
     pub fn with_metrics(self, metrics: Metrics) -> Health {
         let client = self.inner.prober.client();
         Health {
-            inner: Arc::new(Inner::new(self.inner.policy, Some(metrics), client)),
+            inner: Arc::new(Inner::new(
+                self.inner.policy,
+                Some(metrics),
+                client,
+                self.inner.inspector.clone(),
+            )),
         }
     }
 
@@ -153,7 +169,28 @@ impl Health {
                 self.inner.policy,
                 self.inner.metrics.clone(),
                 Some(client),
+                self.inner.inspector.clone(),
             )),
+        }
+    }
+
+    /// Lets every diagnosis reported here say what the client knows of its own credentials (an expired token, see
+    /// [`Inspector::annotate`]). Call before the registry is shared: it starts afresh.
+    pub fn with_inspector(self, inspector: &Inspector) -> Health {
+        Health {
+            inner: Arc::new(Inner::new(
+                self.inner.policy,
+                self.inner.metrics.clone(),
+                self.inner.prober.client(),
+                Some(inspector.clone()),
+            )),
+        }
+    }
+
+    /// Adds what the client knows of its credentials to `d` (when an inspector was given).
+    pub fn annotate(&self, d: &mut Diagnosis) {
+        if let Some(inspector) = &self.inner.inspector {
+            inspector.annotate(d);
         }
     }
 
@@ -277,7 +314,14 @@ impl Health {
             };
             items.push(item);
         }
-        if let Some(access) = lock(&self.inner.access).as_ref() {
+        if let Some(d) = lock(&self.inner.access_error).as_ref() {
+            items.push(Item {
+                name: "access".into(),
+                ready: false,
+                message: format!("cannot check access: {d}"),
+                diagnosis: Some(Box::new(d.clone())),
+            });
+        } else if let Some(access) = lock(&self.inner.access).as_ref() {
             let denied: Vec<&AccessStatus> = access.values().filter(|a| !a.allowed).collect();
             items.push(match denied.first() {
                 None => Item {
@@ -365,6 +409,11 @@ impl Health {
     /// Records the access watchdog's findings.
     pub(crate) fn set_access(&self, found: BTreeMap<String, AccessStatus>) {
         *lock(&self.inner.access) = Some(found);
+    }
+
+    /// Records why the access watchdog cannot check at all (None: it can).
+    pub(crate) fn set_access_error(&self, why: Option<Diagnosis>) {
+        *lock(&self.inner.access_error) = why;
     }
 
     /// Records a successful item that does not prove recovery (a relist): last success, synced, metrics.

@@ -111,6 +111,10 @@ impl Watch {
             None => self.inspector.as_ref().and_then(|i| i.request_for(e)),
         });
         let mut diagnosis = crate::diagnose_watcher_in(err, request.as_ref());
+        match &self.inspector {
+            Some(inspector) => inspector.annotate(&mut diagnosis),
+            None => self.health.annotate(&mut diagnosis),
+        }
         if let (Cause::NotServed(not_served), Some(install)) = (&mut diagnosis.cause, &self.install)
         {
             not_served.install = Some(install.clone());
