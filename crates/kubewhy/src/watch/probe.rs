@@ -22,9 +22,9 @@ use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 
 use super::backoff::jittered;
-use super::report::{Reporter, is_server_wide};
+use super::report::{Logged, Reporter};
 use crate::cause::Cause;
-use crate::diagnosis::{Diagnosis, Request};
+use crate::diagnosis::{Class, Diagnosis, Request};
 use crate::review::{Reviewer, review};
 
 /// A question whose answer says a cause is gone.
@@ -156,18 +156,20 @@ pub(crate) struct Prober {
 
 impl Probe {
     /// Whether a logged cause (and its target) is one this probe found gone.
-    fn covers(&self, cause: &Cause, target: &[Option<String>; 6]) -> bool {
-        match self {
-            Probe::ServerReady => {
-                is_server_wide(cause) && !matches!(cause, Cause::Unauthenticated { .. })
-            }
-            Probe::Served { resource, .. } => {
+    fn covers(&self, logged: Logged<'_>, target: &[Option<String>; 6]) -> bool {
+        match (self, logged) {
+            (Probe::ServerReady, Logged::ServerWide(class)) => matches!(
+                class,
+                Class::Connection | Class::Timeout | Class::ServerError | Class::Throttled
+            ),
+            (Probe::Served { resource, .. }, Logged::Cause(cause)) => {
                 matches!(cause, Cause::NotServed(_)) && target[2].as_ref() == Some(resource)
             }
-            Probe::Allowed { target: t } => {
+            (Probe::Allowed { target: t }, Logged::Cause(cause)) => {
                 matches!(cause, Cause::Denied(_)) && target[..5] == t[..]
             }
-            Probe::Authenticated => matches!(cause, Cause::Unauthenticated { .. }),
+            (Probe::Authenticated, Logged::ServerWide(class)) => class == Class::Unauthorized,
+            _ => false,
         }
     }
 

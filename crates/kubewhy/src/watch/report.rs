@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::cause::Cause;
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Class, Diagnosis};
 
 /// Whether a cause is the whole API server's (or the connection's, or the credentials'), whatever was asked.
 pub fn is_server_wide(cause: &Cause) -> bool {
@@ -51,16 +51,21 @@ pub fn is_object_specific(cause: &Cause) -> bool {
 /// What identifies "the same cause" in the log.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
-    cause: Cause,
+    /// The cause; for a server-wide one, only its class (a refused and a reset connection are one outage).
+    cause: Result<Cause, Class>,
     /// verb, group, resource, subresource, namespace, name — as far as the cause's scope needs them.
     target: [Option<String>; 6],
 }
 
 fn key(d: &Diagnosis) -> Key {
     let r = &d.request;
-    let target = if is_server_wide(&d.cause) {
-        Default::default()
-    } else {
+    if is_server_wide(&d.cause) {
+        return Key {
+            cause: Err(d.cause.class()),
+            target: Default::default(),
+        };
+    }
+    let target = {
         let name = is_object_specific(&d.cause)
             .then(|| r.name.clone())
             .flatten();
@@ -74,9 +79,18 @@ fn key(d: &Diagnosis) -> Key {
         ]
     };
     Key {
-        cause: d.cause.clone(),
+        cause: Ok(d.cause.clone()),
         target,
     }
+}
+
+/// A logged cause, as the log keys it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Logged<'a> {
+    /// A cause with its data.
+    Cause(&'a Cause),
+    /// A server-wide cause, by class.
+    ServerWide(Class),
 }
 
 #[derive(Debug)]
@@ -131,11 +145,14 @@ impl Reporter {
     /// Forgets the causes `gone` picks, by cause and target (verb, group, resource, subresource, namespace, name):
     /// they were fixed, so the next occurrence is news again. Returns how many failures of them were held back since
     /// their last line.
-    pub(crate) fn forget(&self, gone: impl Fn(&Cause, &[Option<String>; 6]) -> bool) -> u64 {
+    pub(crate) fn forget(&self, gone: impl Fn(Logged<'_>, &[Option<String>; 6]) -> bool) -> u64 {
         let mut causes = self.causes.lock().unwrap_or_else(PoisonError::into_inner);
         let mut held = 0;
         causes.retain(|k, e| {
-            let drop = gone(&k.cause, &k.target);
+            let drop = match &k.cause {
+                Ok(cause) => gone(Logged::Cause(cause), &k.target),
+                Err(class) => gone(Logged::ServerWide(*class), &k.target),
+            };
             if drop {
                 held += e.suppressed;
             }
@@ -174,7 +191,18 @@ mod tests {
         assert_eq!(r.due(&refused, t), Some(0));
         refused.request = crate::url::parse_request("GET", "/api/v1/pods");
         assert_eq!(r.due(&refused, t), None, "server-wide: any request");
-        assert_eq!(r.forget(|c, _| matches!(c, Cause::Connection { .. })), 1);
+        let reset = Diagnosis::new(
+            Cause::Connection {
+                failure: ConnectionFailure::Reset,
+                os_code: Some(104),
+            },
+            "m",
+        );
+        assert_eq!(r.due(&reset, t), None, "refused or reset: one outage");
+        assert_eq!(
+            r.forget(|c, _| matches!(c, Logged::ServerWide(Class::Connection))),
+            1
+        );
         assert_eq!(r.due(&refused, t), Some(0), "news again after it was fixed");
         let mut conflict = Diagnosis::new(Cause::Modified, "m");
         conflict.request = crate::url::parse_request("PUT", "/api/v1/namespaces/ns/configmaps/x");
