@@ -201,7 +201,8 @@ mod tests {
         assert_eq!(r.due(&reset, t), None, "refused or reset: one outage");
         assert_eq!(
             r.forget(|c, _| matches!(c, Logged::ServerWide(Class::Connection))),
-            1
+            2,
+            "the refused GET and the reset were held back"
         );
         assert_eq!(r.due(&refused, t), Some(0), "news again after it was fixed");
         let mut conflict = Diagnosis::new(Cause::Modified, "m");
