@@ -81,7 +81,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     if let Ok(spec) = std::env::var(CHILD_ENV) {
         let mut parts = spec.splitn(3, ' ');
-        let (Some(strategy), Some(ns), Some(kubeconfig)) = (parts.next(), parts.next(), parts.next())
+        let (Some(strategy), Some(ns), Some(kubeconfig)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             anyhow::bail!("{CHILD_ENV} must be `<strategy> <namespace> <kubeconfig>`");
         };
@@ -90,7 +91,8 @@ fn main() -> anyhow::Result<()> {
     }
     let documents = arg("--documents", 10_000);
     let rounds = arg("--rounds", 3);
-    let cp = kubewhy_testenv::controlplane::ControlPlane::start(kubewhy_testenv::Options::default())?;
+    let cp =
+        kubewhy_testenv::controlplane::ControlPlane::start(kubewhy_testenv::Options::default())?;
     let ns = runtime.block_on(async {
         let admin = cp.admin().await?;
         let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
@@ -127,7 +129,10 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(ns)
     })?;
     let exe = std::env::current_exe()?;
-    println!("strategy   peak RSS (MiB)   sync (s)   objects   [{rounds} rounds, load {}]", load());
+    println!(
+        "strategy   peak RSS (MiB)   sync (s)   objects   [{rounds} rounds, load {}]",
+        load()
+    );
     for strategy in ["stream", "paged"] {
         let mut rss = Vec::new();
         let mut secs = Vec::new();

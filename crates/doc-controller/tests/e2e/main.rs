@@ -10,6 +10,6 @@ mod lifecycle;
 mod never_silent;
 mod packaging;
 mod rbac;
-mod silent;
 mod sharding;
+mod silent;
 mod validation;

@@ -460,14 +460,11 @@ async fn a_failed_reconcile_names_the_request_that_failed() {
         "a failed reconcile's log line",
         Duration::from_secs(30),
         || async {
-            controller
-                .logs()
-                .into_iter()
-                .find(|l| {
-                    fields(l)["message"]
-                        .as_str()
-                        .is_some_and(|m| m.starts_with("reconcile of "))
-                })
+            controller.logs().into_iter().find(|l| {
+                fields(l)["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("reconcile of "))
+            })
         },
     )
     .await;

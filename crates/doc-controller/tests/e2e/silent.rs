@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use doc_controller::Document;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ListParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams};
 use kubewhy::rbac::Verb;
 use kubewhy_testenv::proxy::Proxy;
 use kubewhy_testenv::{ControlPlane, KubeconfigOptions, Options};
@@ -30,14 +30,20 @@ fn level(l: &LogLine) -> &str {
 }
 
 fn message(l: &LogLine) -> String {
-    fields(l)["message"].as_str().unwrap_or_default().to_string()
+    fields(l)["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A line about a failure: every WARN and ERROR, and kubewhy's own lines (a fault's diagnosis, a recovery). The
 /// controller's routine lines about its work (`publishing the Document as a ConfigMap`) are not.
 fn about_failure(l: &LogLine) -> bool {
     matches!(level(l), "WARN" | "ERROR")
-        || (level(l) == "INFO" && l.json["target"].as_str().is_some_and(|t| t.starts_with("kubewhy")))
+        || (level(l) == "INFO"
+            && l.json["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("kubewhy")))
 }
 
 /// What a fault produced, from its start: log lines, the first WARN, readiness false, recovery after the fix.
@@ -80,22 +86,23 @@ impl Measure {
         timeout: Duration,
         pick: impl Fn(&LogLine) -> bool,
     ) -> LogLine {
-        let line = eventually(
-            &format!("{}: a WARN line", self.fault),
-            timeout,
-            || async {
-                self.since(controller)
-                    .into_iter()
-                    .find(|l| level(l) == "WARN" && pick(l))
-            },
-        )
+        let line = eventually(&format!("{}: a WARN line", self.fault), timeout, || async {
+            self.since(controller)
+                .into_iter()
+                .find(|l| level(l) == "WARN" && pick(l))
+        })
         .await;
         self.first_warn.get_or_insert(self.at.elapsed());
         line
     }
 
     /// Waits until `/readyz` answers 503 with `text` in its body; records when.
-    async fn not_ready(&mut self, controller: &Controller, text: &str, timeout: Duration) -> String {
+    async fn not_ready(
+        &mut self,
+        controller: &Controller,
+        text: &str,
+        timeout: Duration,
+    ) -> String {
         let body = wait_readyz(controller, false, text, timeout).await;
         self.not_ready.get_or_insert(self.at.elapsed());
         body
@@ -122,7 +129,9 @@ impl Measure {
     /// Prints the row: `MEASURE | fault | lines about it (WARN/ERROR among them) | first WARN | readiness false |
     /// fix → recovered | load`.
     fn print(&self) {
-        let s = |d: Option<Duration>| d.map_or_else(|| "-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+        let s = |d: Option<Duration>| {
+            d.map_or_else(|| "-".into(), |d| format!("{:.1} s", d.as_secs_f64()))
+        };
         println!(
             "MEASURE | {} | {} lines ({} WARN/ERROR) | first WARN {} | readiness false {} | fix -> recovered {} | load {}",
             self.fault,
@@ -165,15 +174,30 @@ async fn a_revoked_verb_is_known_within_a_minute_while_the_watch_still_streams()
         })
         .await;
     let f = fields(&warn);
-    assert_eq!((f["verb"].as_str(), f["resource"].as_str()), (Some("watch"), Some("documents")), "{}", warn.json);
+    assert_eq!(
+        (f["verb"].as_str(), f["resource"].as_str()),
+        (Some("watch"), Some("documents")),
+        "{}",
+        warn.json
+    );
     assert_eq!(f["user"], user.as_str());
     let text = message(&warn);
-    assert!(text.contains("the open watch still works; it will fail at its next reconnect"), "{text}");
+    assert!(
+        text.contains("the open watch still works; it will fail at its next reconnect"),
+        "{text}"
+    );
     assert!(text.contains("help: grant"), "the fix: {text}");
     let body = m
-        .not_ready(&controller, "access: error[forbidden]", Duration::from_secs(90))
+        .not_ready(
+            &controller,
+            "access: error[forbidden]",
+            Duration::from_secs(90),
+        )
         .await;
-    assert!(!body.contains("FAIL watcher"), "the watch itself still streams: {body}");
+    assert!(
+        !body.contains("FAIL watcher"),
+        "the watch itself still streams: {body}"
+    );
     assert!(
         m.first_warn.unwrap() <= Duration::from_secs(75),
         "known {:?} after the revocation (goal: within 75 s)",
@@ -195,7 +219,10 @@ async fn a_revoked_verb_is_known_within_a_minute_while_the_watch_still_streams()
     m.fixed();
     wait_readyz(&controller, true, "ok   access", Duration::from_secs(90)).await;
     let recovered = m.recovered(&controller);
-    assert!(recovered <= Duration::from_secs(75), "ready again {recovered:?} after the fix");
+    assert!(
+        recovered <= Duration::from_secs(75),
+        "ready again {recovered:?} after the fix"
+    );
     assert!(
         m.since(&controller)
             .iter()
@@ -233,7 +260,12 @@ async fn a_frozen_connection_is_found_within_75_s_and_nothing_changed_meanwhile_
     let mut m = Measure::start("connection frozen", &controller);
     proxy.freeze();
     for i in 0..3 {
-        create(&admin, &ns, &document(&format!("during-{i}"), "During", false, i == 0)).await;
+        create(
+            &admin,
+            &ns,
+            &document(&format!("during-{i}"), "During", false, i == 0),
+        )
+        .await;
     }
     let warn = m
         .first_warn(&controller, Duration::from_secs(120), |l| {
@@ -241,7 +273,10 @@ async fn a_frozen_connection_is_found_within_75_s_and_nothing_changed_meanwhile_
         })
         .await;
     let text = message(&warn);
-    assert!(text.contains("delivered neither an event nor a bookmark for 70s"), "{text}");
+    assert!(
+        text.contains("delivered neither an event nor a bookmark for 70s"),
+        "{text}"
+    );
     assert!(text.contains("half-open"), "what it means: {text}");
     m.not_ready(
         &controller,
@@ -301,7 +336,11 @@ async fn a_reinstalled_crd_recovers_within_seconds_and_its_relist_is_no_warning(
     .await;
     // Wait for the deletion to finish before installing it again.
     eventually("the CRD to be gone", Duration::from_secs(60), || async {
-        crds.get_opt("documents.kube.rs").await.ok()?.is_none().then_some(())
+        crds.get_opt("documents.kube.rs")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
     m.recovered(&controller);
@@ -396,7 +435,10 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
     drop(cp);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let restart = {
-        let opts = Options { port, ..opts.clone() };
+        let opts = Options {
+            port,
+            ..opts.clone()
+        };
         move || ControlPlane::start(opts)
     };
     let cp = tokio::task::spawn_blocking(restart)
@@ -406,9 +448,11 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
     m.fixed();
     let admin: Client = cp.admin().await.unwrap();
     let left_at_restart = DOCUMENTS - ready_documents(&admin, &ns).await;
-    eventually("all Documents converged", Duration::from_secs(600), || async {
-        (ready_documents(&admin, &ns).await == DOCUMENTS).then_some(())
-    })
+    eventually(
+        "all Documents converged",
+        Duration::from_secs(600),
+        || async { (ready_documents(&admin, &ns).await == DOCUMENTS).then_some(()) },
+    )
     .await;
     let converged = m.recovered(&controller);
     let work = Duration::from_secs_f64(left_at_restart as f64 / throughput);
@@ -435,7 +479,9 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
         m.warn_error
     );
     assert!(
-        first.contains("error[connection]") || first.contains("error[timeout]") || first.contains("error[server-error]"),
+        first.contains("error[connection]")
+            || first.contains("error[timeout]")
+            || first.contains("error[server-error]"),
         "the first line says what happened: {first}"
     );
     assert!(first.contains("help:"), "and what to check: {first}");
@@ -449,9 +495,14 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
         if !message(l).starts_with("reconcile of ") {
             continue;
         }
-        let (name, url) = (f["name"].as_str().unwrap_or(""), f["url"].as_str().unwrap_or(""));
+        let (name, url) = (
+            f["name"].as_str().unwrap_or(""),
+            f["url"].as_str().unwrap_or(""),
+        );
         assert!(
-            url.is_empty() || url.contains(&format!("/{name}")) || url.contains(&format!("/{name}?")),
+            url.is_empty()
+                || url.contains(&format!("/{name}"))
+                || url.contains(&format!("/{name}?")),
             "the failure of {name} names another request: {url}"
         );
     }
@@ -480,7 +531,10 @@ async fn a_revoked_lease_update_is_loud_never_makes_two_leaders_and_recovers() {
     grant_with_leases(cp, &ns, "ctl", Some(&ns), |_| false);
     let args = ["--leader-elect", "--lease-namespace", &ns, "--identity"];
     let a = start_default("lease-a", &kubeconfig, &ns, &[&args[..], &["a"]].concat());
-    eventually("a leads", Duration::from_secs(60), || async { leader(&a).await.then_some(()) }).await;
+    eventually("a leads", Duration::from_secs(60), || async {
+        leader(&a).await.then_some(())
+    })
+    .await;
     let b = start_default("lease-b", &kubeconfig, &ns, &[&args[..], &["b"]].concat());
     wait_readyz(&b, true, "standby", Duration::from_secs(60)).await;
     create(&admin, &ns, &document("before", "Before", false, false)).await;
@@ -490,19 +544,27 @@ async fn a_revoked_lease_update_is_loud_never_makes_two_leaders_and_recovers() {
     let mut m = Measure::start("Lease update revoked", &a);
     grant_with_leases(cp, &ns, "ctl", Some(&ns), on("leases", Verb::Update));
     let warn = m
-        .first_warn(&a, Duration::from_secs(30), |l| message(l).contains("renewing Lease"))
+        .first_warn(&a, Duration::from_secs(30), |l| {
+            message(l).contains("renewing Lease")
+        })
         .await;
     assert!(message(&warn).contains("error[forbidden]"), "{}", warn.json);
-    m.not_ready(&a, "cannot renew Lease", Duration::from_secs(30)).await;
+    m.not_ready(&a, "cannot renew Lease", Duration::from_secs(30))
+        .await;
     // It stops leading before the Lease expires for others (15 s after its last renewal).
     let stopped = eventually("a stops leading", Duration::from_secs(30), || async {
         (!leader(&a).await).then_some(Instant::now())
     })
     .await;
     let stopped_after = stopped.duration_since(m.at);
-    assert!(stopped_after < Duration::from_secs(15), "stopped {stopped_after:?} after the revocation");
     assert!(
-        a.logs().iter().any(|l| message(l).starts_with("lost leadership")),
+        stopped_after < Duration::from_secs(15),
+        "stopped {stopped_after:?} after the revocation"
+    );
+    assert!(
+        a.logs()
+            .iter()
+            .any(|l| message(l).starts_with("lost leadership")),
         "says why it stopped"
     );
     // Never two leaders: while the verb is revoked nobody can renew, so nobody leads.
@@ -514,14 +576,18 @@ async fn a_revoked_lease_update_is_loud_never_makes_two_leaders_and_recovers() {
     }
     grant_with_leases(cp, &ns, "ctl", Some(&ns), |_| false);
     m.fixed();
-    let who = eventually("one of them leads again", Duration::from_secs(60), || async {
-        match (leader(&a).await, leader(&b).await) {
-            (true, false) => Some("a"),
-            (false, true) => Some("b"),
-            (true, true) => panic!("two leaders"),
-            _ => None,
-        }
-    })
+    let who = eventually(
+        "one of them leads again",
+        Duration::from_secs(60),
+        || async {
+            match (leader(&a).await, leader(&b).await) {
+                (true, false) => Some("a"),
+                (false, true) => Some("b"),
+                (true, true) => panic!("two leaders"),
+                _ => None,
+            }
+        },
+    )
     .await;
     m.recovered(&a);
     create(&admin, &ns, &document("after", "After", false, false)).await;
@@ -560,7 +626,12 @@ async fn an_expired_token_is_named_as_such_and_a_renewed_one_recovers() {
     )
     .unwrap();
     // Watches renewed every 20 s: the first request after the expiry meets the 401.
-    let controller = start_default("expired", &kubeconfig, &ns, &["--watch-timeout", "20", "--preflight", "warn"]);
+    let controller = start_default(
+        "expired",
+        &kubeconfig,
+        &ns,
+        &["--watch-timeout", "20", "--preflight", "warn"],
+    );
     wait_healthy(&controller, Duration::from_secs(60)).await;
     let rejected_in = token
         .rejected_from()
@@ -569,11 +640,14 @@ async fn an_expired_token_is_named_as_such_and_a_renewed_one_recovers() {
     tokio::time::sleep(rejected_in).await;
     let mut m = Measure::start("token expired", &controller);
     let warn = m
-        .first_warn(&controller, Duration::from_secs(90), |l| fields(l)["class"] == "unauthorized")
+        .first_warn(&controller, Duration::from_secs(90), |l| {
+            fields(l)["class"] == "unauthorized"
+        })
         .await;
     let text = message(&warn);
     assert!(text.contains("the token has expired"), "{text}");
-    m.not_ready(&controller, "error[unauthorized]", Duration::from_secs(60)).await;
+    m.not_ready(&controller, "error[unauthorized]", Duration::from_secs(60))
+        .await;
     let body = controller.get("/readyz").await.unwrap().1;
     println!("{body}");
 
@@ -637,7 +711,9 @@ async fn auto_initial_lists_stream_where_they_can_and_page_where_they_cannot() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         controller
-            .metric(r#"kubewhy_watcher_initial_list{watcher="documents.kube.rs",strategy="streaming"}"#)
+            .metric(
+                r#"kubewhy_watcher_initial_list{watcher="documents.kube.rs",strategy="streaming"}"#
+            )
             .await,
         1.0
     );
@@ -647,8 +723,17 @@ async fn auto_initial_lists_stream_where_they_can_and_page_where_they_cannot() {
         .map(message)
         .filter(|m| m.starts_with("curl") && m.contains("/documents?") && m.contains("watch=true"))
         .collect();
-    let initial = watches.iter().filter(|w| w.contains("sendInitialEvents=true")).count();
+    let initial = watches
+        .iter()
+        .filter(|w| w.contains("sendInitialEvents=true"))
+        .count();
     assert!(watches.len() >= 3, "renewed watches: {watches:#?}");
-    assert_eq!(initial, 1, "only the first watch asks for initial events: {watches:#?}");
-    println!("streamed: {} watches of Documents, {initial} with sendInitialEvents=true", watches.len());
+    assert_eq!(
+        initial, 1,
+        "only the first watch asks for initial events: {watches:#?}"
+    );
+    println!(
+        "streamed: {} watches of Documents, {initial} with sendInitialEvents=true",
+        watches.len()
+    );
 }

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(e.lifetime, Some(Duration::from_secs(600)));
         assert_eq!(e.at_rfc3339(), "2023-11-14T22:23:20Z");
         assert!(e.passed(SystemTime::now()));
-        assert!(expiry("0123456789abcdef", false).is_none(), "a static token");
+        assert!(
+            expiry("0123456789abcdef", false).is_none(),
+            "a static token"
+        );
         assert!(expiry("a.b.c", false).is_none(), "not base64 JSON");
     }
 }

@@ -240,7 +240,11 @@ impl Inspector {
             return;
         };
         d.set_cause(Cause::Unauthenticated { expired: true });
-        if !d.notes.iter().any(|n| matches!(n, Note::TokenExpired { .. })) {
+        if !d
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::TokenExpired { .. }))
+        {
             d.notes.push(Note::TokenExpired {
                 at: expiry.at_rfc3339(),
                 lifetime_s: expiry.lifetime.map(|l| l.as_secs()),

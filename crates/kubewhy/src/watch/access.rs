@@ -197,7 +197,11 @@ async fn run(
         .await;
         last_check = Instant::now().max(last_check);
         // Every review failed for a reason that will not pass by itself (expired credentials, say): say so once.
-        let blocked = match answers.iter().map(|a| a.as_ref().err()).collect::<Option<Vec<_>>>() {
+        let blocked = match answers
+            .iter()
+            .map(|a| a.as_ref().err())
+            .collect::<Option<Vec<_>>>()
+        {
             Some(errors) if !errors.is_empty() => {
                 let mut d = crate::diagnose(errors[0]);
                 health.annotate(&mut d);
