@@ -605,6 +605,8 @@ async fn dispatch(
                     Some(reconcile::error_policy(&doc, &err, &ctx))
                 }
             };
+            // A success resets the Document's back-off, a failure starts or grows it: the gauge follows both.
+            ctx.metrics.set_in_backoff(ctx.retry.in_backoff());
             queue.done(&key, retry);
             drop(permit);
         });

@@ -81,7 +81,6 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Erro
 pub fn error_policy(doc: &Document, err: &Error, ctx: &Context) -> Duration {
     let retry = ctx.retry.failed(doc, err);
     ctx.metrics.failure(err.class());
-    ctx.metrics.set_in_backoff(ctx.retry.in_backoff());
     retry.delay
 }
 
