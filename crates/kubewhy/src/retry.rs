@@ -23,6 +23,10 @@
 //!
 //! # Adopting it
 //!
+//! With a work queue of your own (as doc-controller has), run each reconcile through [`Retry::attempt`], ask
+//! [`Retry::failed`] for the delay of a failure, and trigger your queue with what [`Retry::wakeups`] yields. With
+//! kube's `Controller`:
+//!
 //! A controller-rs-style reconciler and error policy keep their signatures; the policy's [`Action`] is replaced by
 //! the back-off's, and it can still record metrics:
 //!
@@ -43,7 +47,7 @@
 //! let health = Health::new(Policy::in_cluster()).with_client(client.clone());
 //! let retry = Retry::new(&health);
 //! Controller::new(Api::<Document>::all(client), Default::default())
-//!     .reconcile_on(retry.wakeups())                       // feature `unstable-runtime-reconcile-on`
+//!     .reconcile_on(retry.wakeups())                       // kube feature `unstable-runtime`
 //!     .run(retry.reconciler(reconcile), retry.error_policy(|doc, err, ctx, _retry| {
 //!         error_policy(doc, err, ctx);                      // its metrics; its Action is not used
 //!     }), ctx)
