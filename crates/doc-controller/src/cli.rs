@@ -242,6 +242,12 @@ pub struct RunArgs {
         env = "DOC_CONTROLLER_SIMULATED_WORK_MS"
     )]
     pub simulated_work_ms: u64,
+    /// How the watchers list at start: `stream` (one watch that sends every object, then a mark: no pages held in
+    /// memory; needs the WatchList feature, on by default since Kubernetes 1.32), `paged` (a LIST in pages of 500,
+    /// then a watch), or `auto`: stream when the API server can, else page (said once in the log and in
+    /// `kubewhy_watcher_initial_list`).
+    #[arg(long, default_value = "auto", env = "DOC_CONTROLLER_INITIAL_LIST")]
+    pub initial_list: kubewhy::watch::InitialList,
 
     /// Log every Kubernetes API request as a copy-paste `curl` command, like `kubectl -v=9`, with the bearer
     /// token, client keys and Secret bodies redacted (target `kubewhy::trace`, level INFO).

@@ -1,10 +1,12 @@
 //! The controller, built in this one place: a trimmed cache of Documents (managed fields, labels, annotations and,
 //! unless it is published, the content left out: the reconciler never reads them), a cache of the ConfigMaps
 //! doc-controller publishes (selected by label, their data kept as digests), both following this replica's share
-//! of a ring when sharded (`shard::watch`), the work queue they fill (a Document is queued when its generation,
+//! of a ring when sharded (`shard::watch`), listed at start as `--initial-list` says and reported by kubewhy (the
+//! watchers are declared to its readiness while the controller runs), the work queue they fill (a Document is queued when its generation,
 //! finalizers or deletion change, when its ConfigMap changes, after a (re)list, and when its slot is taken over), a
-//! periodic resync that walks the cache, bounded concurrency behind the shard gate, graceful shutdown with a
-//! deadline, readiness once both caches have synced, and the queue-depth gauge.
+//! periodic resync that walks the cache, bounded concurrency behind the shard gate, kubewhy's per-object back-off
+//! ([`kubewhy::retry`]: reset on success, not grown by an outage, its wake-ups queue a Document the moment its
+//! failure's cause is gone), graceful shutdown with a deadline, readiness once both caches have synced, and the queue-depth gauge.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -25,10 +27,10 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
 use kubewhy::rbac::NearMisses;
+use kubewhy::retry::{Retry, RetryConfig};
 use kubewhy::trace::Inspector;
-use kubewhy::watch::{Health, Watch, WatchStreamDiagnoseExt};
+use kubewhy::watch::{Health, InitialList, Watch, WatchStreamDiagnoseExt};
 
-use crate::backoff::ErrorBackoff;
 use crate::document::Document;
 use crate::metrics::Metrics;
 use crate::queue::{Key, WorkQueue};
@@ -53,10 +55,10 @@ pub struct Settings {
     pub concurrency: u16,
     /// Reconcile every Document at least this often.
     pub resync: Duration,
-    /// The first retry delay after a failed reconcile.
-    pub error_backoff_min: Duration,
-    /// The longest retry delay (before jitter).
-    pub error_backoff_max: Duration,
+    /// The per-object back-off after failed reconciles.
+    pub retry: RetryConfig,
+    /// How the watchers list at start.
+    pub initial_list: InitialList,
     /// How long running reconciles may take to finish after shutdown starts.
     pub shutdown_timeout: Duration,
     /// The reporting instance on events (the pod name or the lease identity).
@@ -348,6 +350,12 @@ pub async fn run(
     // per cause and backs off; its errors are only noted here); a denial is explained by the bindings that come
     // closest when this identity may read RBAC (it says once when it may not).
     let near_misses = Arc::new(NearMisses::new(client.clone()));
+    settings
+        .health
+        .declare([DOCUMENTS_WATCHER, CONFIGMAPS_WATCHER]);
+    let initial = settings.initial_list;
+    let docs_watch = watch(DOCUMENTS_WATCHER, settings, &near_misses);
+    let cms_watch = watch(CONFIGMAPS_WATCHER, settings, &near_misses);
     let docs = {
         let (queue, synced, store) = (queue.clone(), synced.clone(), docs_store.clone());
         let owned = settings.ownership.metrics().documents_owned.clone();
@@ -361,6 +369,12 @@ pub async fn run(
                 cache: Cache::Documents,
                 ownership: settings.ownership.clone(),
                 slot_of: Slot::of_object::<Document>,
+                watcher: {
+                    let watch = docs_watch.clone();
+                    Arc::new(move |api, config| {
+                        kubewhy::watch::initial::events(api, config, initial, &watch)
+                    })
+                },
                 config: Arc::new(move |_: &Target| {
                     watcher::Config::default()
                         .any_semantic()
@@ -373,7 +387,7 @@ pub async fn run(
                 on_stray: report_strays::<Document>(strays),
             },
         )
-        .diagnosed(watch(DOCUMENTS_WATCHER, settings, &near_misses));
+        .diagnosed(docs_watch);
         drive(events, DOCUMENTS_WATCHER, move |event| {
             let counts = !matches!(event, watcher::Event::InitApply(_) | watcher::Event::Init);
             on_document_event(
@@ -397,6 +411,12 @@ pub async fn run(
                 cache: Cache::ConfigMaps,
                 ownership: settings.ownership.clone(),
                 slot_of: Slot::of_label::<ConfigMap>,
+                watcher: {
+                    let watch = cms_watch.clone();
+                    Arc::new(move |api, config| {
+                        kubewhy::watch::initial::events(api, config, initial, &watch)
+                    })
+                },
                 config: Arc::new(move |target: &Target| {
                     watcher::Config::default()
                         .labels(&config_map_selector_for(target.slots))
@@ -407,7 +427,7 @@ pub async fn run(
                 on_stray: Arc::new(|_: &ConfigMap| {}),
             },
         )
-        .diagnosed(watch(CONFIGMAPS_WATCHER, settings, &near_misses));
+        .diagnosed(cms_watch);
         drive(events, CONFIGMAPS_WATCHER, move |event| {
             on_config_map_event(
                 event.modify(reconcile::trim_config_map),
@@ -418,6 +438,21 @@ pub async fn run(
         })
     };
 
+    let retry = Retry::<Document>::with_config(&settings.health, settings.retry);
+    // A Document waiting out a failure whose cause a probe found gone (the API server answers again, a permission or
+    // the CRD is back) goes again at once: its back-off is not the time to recovery.
+    let wakeups = {
+        let (wakeups, queue) = (retry.wakeups(), queue.clone());
+        async move {
+            let mut wakeups = std::pin::pin!(wakeups);
+            while let Some(object) = wakeups.next().await {
+                if let Some(ns) = object.namespace.as_deref() {
+                    queue.trigger(Key::new(ns, &object.name));
+                }
+            }
+            std::future::pending::<()>().await
+        }
+    };
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(
@@ -429,8 +464,8 @@ pub async fn run(
         ),
         configmaps: cms_store,
         metrics: metrics.clone(),
-        backoff: ErrorBackoff::new(settings.error_backoff_min, settings.error_backoff_max),
-        inspector: settings.inspector.clone(),
+        retry,
+        health: settings.health.clone(),
     });
 
     info!(
@@ -467,6 +502,7 @@ pub async fn run(
             () = cms => warn!("the ConfigMaps watch ended"),
             () = resync => {}
             () = activations => {}
+            () = wakeups => {}
         }
     };
 
@@ -485,6 +521,8 @@ pub async fn run(
         }
     };
     info!("controller stopped");
+    // No watcher runs now (a replica that lost leadership stands by): readiness no longer waits for them.
+    settings.health.declare(Vec::<String>::new());
     finished
 }
 
@@ -543,17 +581,26 @@ async fn dispatch(
         };
         let (queue, ctx, gate) = (queue.clone(), ctx.clone(), gate.clone());
         running.spawn(async move {
-            let attempt = AssertUnwindSafe(gate.reconcile(doc.clone(), ctx.clone()));
-            let retry = match attempt.catch_unwind().await {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some(reconcile::error_policy(doc, &err, ctx)),
-                // A bug, not an API failure: say so, and retry after the back-off like a failure (the Document must
-                // not stay marked as running).
-                Err(_) => {
-                    error!(object = %key, "a reconcile panicked; retrying it with back-off");
-                    Some(ctx.backoff.failed(&key.object_ref()).delay)
+            // kubewhy's back-off sees each attempt: a success resets it, a failure is diagnosed with its own request.
+            let work = AssertUnwindSafe(gate.reconcile(doc.clone(), ctx.clone()));
+            let attempt = ctx.retry.attempt(&doc, async {
+                work.catch_unwind()
+                    .await
+                    .unwrap_or(Err(reconcile::Error::Panicked))
+            });
+            let retry = match attempt.await {
+                Ok(()) => None,
+                Err(err) => {
+                    if matches!(err, reconcile::Error::Panicked) {
+                        // A bug, not an API failure: say so, and retry after the back-off like a failure (the
+                        // Document must not stay marked as running).
+                        error!(object = %key, "a reconcile panicked; retrying it with back-off");
+                    }
+                    Some(reconcile::error_policy(&doc, &err, &ctx))
                 }
             };
+            // A success resets the Document's back-off, a failure starts or grows it: the gauge follows both.
+            ctx.metrics.set_in_backoff(ctx.retry.in_backoff());
             queue.done(&key, retry);
             drop(permit);
         });

@@ -1,37 +1,42 @@
 //! The HTTP endpoints (axum): `/metrics` (Prometheus text format), `/healthz` (liveness: the process serves
-//! requests) and `/readyz` (readiness: every [`Readiness`] check passes; the body lists each check and, when one
-//! fails, why).
+//! requests) and `/readyz` (readiness: kubewhy's report — every declared watcher synced and healthy, every needed
+//! permission allowed, every named check passing; the body lists each and, when one fails, why; `?format=json`
+//! gives the report as JSON). The report is plain data: any HTTP stack could answer it the same way.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 use tracing::{error, info};
 
-use crate::readiness::Readiness;
+use kubewhy::watch::Health;
+
 use crate::shutdown::Shutdown;
 
 #[derive(Clone)]
 struct AppState {
     registry: Arc<Registry>,
-    readiness: Readiness,
+    health: Health,
 }
 
 /// The router (exposed for tests and for adding endpoints).
-pub fn router(registry: Arc<Registry>, readiness: Readiness) -> Router {
+pub fn router(registry: Arc<Registry>, health: Health) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(AppState {
-            registry,
-            readiness,
-        })
+        .with_state(AppState { registry, health })
+}
+
+/// `/readyz?format=json`.
+#[derive(serde::Deserialize)]
+struct ReadyzQuery {
+    format: Option<String>,
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -55,14 +60,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    let report = state.readiness.report();
-    let code = if report.ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (code, report.text).into_response()
+async fn readyz(State(state): State<AppState>, Query(query): Query<ReadyzQuery>) -> Response {
+    let report = state.health.readiness();
+    let code =
+        StatusCode::from_u16(report.status_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    match query.format.as_deref() {
+        Some("json") => match serde_json::to_string_pretty(&report) {
+            Ok(json) => (code, [(header::CONTENT_TYPE, "application/json")], json).into_response(),
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the readiness report failed: {e}\n"),
+            )
+                .into_response(),
+        },
+        _ => (code, report.text()).into_response(),
+    }
 }
 
 /// The HTTP endpoints' address could not be bound.

@@ -23,6 +23,8 @@ use kube::{Client, ResourceExt};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
+use kubewhy::watch::Health;
+
 use crate::readiness::Readiness;
 use crate::reconcile::describe;
 use crate::shutdown::Shutdown;
@@ -123,6 +125,8 @@ pub enum Lost {
     RenewFailed {
         /// The renew deadline.
         deadline: Duration,
+        /// How long the Lease stays valid for other replicas: this replica must stop acting within it.
+        expires_in: Duration,
         /// The last renewal's failure.
         #[source]
         source: Error,
@@ -134,7 +138,22 @@ pub enum Lost {
     RenewTimedOut {
         /// The renew deadline.
         deadline: Duration,
+        /// How long the Lease stays valid for other replicas.
+        expires_in: Duration,
     },
+}
+
+impl Lost {
+    /// How long the Lease stays valid for other replicas after this replica lost it: every reconcile must have
+    /// stopped by then, or two replicas could act at once.
+    pub fn expires_in(&self) -> Duration {
+        match self {
+            Lost::TakenOver { .. } => Duration::ZERO,
+            Lost::RenewFailed { expires_in, .. } | Lost::RenewTimedOut { expires_in, .. } => {
+                *expires_in
+            }
+        }
+    }
 }
 
 /// A failed Lease request.
@@ -343,6 +362,17 @@ pub struct Elector {
     observed: Option<(Record, Instant)>,
     meta: LeaseMeta,
     role: Role,
+    /// Where failures are reported (one line per cause, shared with the watchers).
+    health: Option<Health>,
+}
+
+/// The diagnosis of a failed Lease request, naming the Lease.
+pub fn diagnose(lease: &str, e: &Error) -> kubewhy::Diagnosis {
+    let mut d = kubewhy::diagnose_error(e);
+    d.notes.push(kubewhy::Note::LeaseRenewal {
+        lease: lease.to_string(),
+    });
+    d
 }
 
 impl Elector {
@@ -354,6 +384,26 @@ impl Elector {
             observed: None,
             meta: LeaseMeta::default(),
             role: Role::Leader,
+            health: None,
+        }
+    }
+
+    /// Reports failures through kubewhy's shared log of causes (one line per cause per interval).
+    pub fn with_health(mut self, health: Health) -> Elector {
+        self.health = Some(health);
+        self
+    }
+
+    /// Whether a line about `d` is due (always, without a health registry).
+    fn due(&self, d: &kubewhy::Diagnosis) -> bool {
+        self.health.as_ref().is_none_or(|h| h.due(d).is_some())
+    }
+
+    /// The readiness check this elector reports.
+    fn check(&self) -> &'static str {
+        match self.role {
+            Role::Leader => CHECK,
+            Role::Member { check } => check,
         }
     }
 
@@ -537,13 +587,19 @@ impl Elector {
                     );
                 }
                 (Err(e), role) => {
-                    let why = describe(&e);
+                    let d = kubewhy::diagnose_error(&e);
                     let (check, what) = match role {
                         Role::Leader => (CHECK, "leader election"),
                         Role::Member { check } => (check, "the ring"),
                     };
-                    warn!(lease = %lease, error = %why, "cannot take part in {what}; retrying");
-                    readiness.not_ready(check, format!("cannot take part in {what}: {why}"));
+                    if self.due(&d) {
+                        warn!(
+                            lease = %lease, class = %d.class, error = %describe(&e),
+                            "cannot take part in {what}: {d:#}; retrying every {:?}",
+                            self.settings.retry_period
+                        );
+                    }
+                    readiness.not_ready(check, format!("cannot take part in {what}: {d}"));
                 }
             }
             tokio::select! {
@@ -554,10 +610,16 @@ impl Elector {
     }
 
     /// Keeps renewing the Lease. Returns `Ok(())` when `shutdown` is pulled, or `Err(why)` when leadership is lost
-    /// (another replica holds the Lease, or it could not be renewed within the renew deadline).
-    pub async fn hold(&mut self, shutdown: &Shutdown) -> Result<(), Lost> {
+    /// (another replica holds the Lease, or it could not be renewed within the renew deadline). A failed renewal is
+    /// reported once per cause, with its diagnosis and how long this replica goes on holding the Lease; `readiness`
+    /// says so when the cause will not pass by itself (a revoked `update` on Leases).
+    pub async fn hold(&mut self, shutdown: &Shutdown, readiness: &Readiness) -> Result<(), Lost> {
         let mut renewed = Instant::now();
         let deadline = self.settings.renew_deadline;
+        let duration = self.settings.duration;
+        let lease = self.settings.lease();
+        let check = self.check();
+        let mut failing = false;
         let changed = self.meta.changed.clone();
         loop {
             tokio::select! {
@@ -566,19 +628,48 @@ impl Elector {
                 () = shutdown.wait() => return Ok(()),
             }
             let left = deadline.saturating_sub(renewed.elapsed());
+            let expires_in = |renewed: Instant| duration.saturating_sub(renewed.elapsed());
             match tokio::time::timeout(left, self.try_acquire_or_renew()).await {
                 Ok(Ok(Attempt::Leader)) => {
+                    if failing && self.role == Role::Leader {
+                        readiness.ready(CHECK, format!("leader (holds Lease {lease})"));
+                    }
+                    failing = false;
                     renewed = Instant::now();
                     debug!("renewed the Lease");
                 }
                 Ok(Ok(Attempt::Standby { holder })) => return Err(Lost::TakenOver { holder }),
                 Ok(Err(source)) => {
                     if renewed.elapsed() >= deadline {
-                        return Err(Lost::RenewFailed { deadline, source });
+                        return Err(Lost::RenewFailed {
+                            deadline,
+                            expires_in: expires_in(renewed),
+                            source,
+                        });
                     }
-                    warn!(error = %describe(&source), "renewing the Lease failed; retrying");
+                    let d = kubewhy::diagnose_error(&source);
+                    let stop_in = deadline.saturating_sub(renewed.elapsed());
+                    if self.due(&d) {
+                        warn!(
+                            lease = %lease, class = %d.class,
+                            "renewing Lease {lease} failed: {d:#}; still holding it for at most {stop_in:.0?} (the \
+                             renew deadline), then this replica stops reconciling, before the Lease can expire"
+                        );
+                    }
+                    if kubewhy::watch::is_persistent(d.class) {
+                        failing = true;
+                        readiness.not_ready(
+                            check,
+                            format!("cannot renew Lease {lease}: {d}; stops reconciling in {stop_in:.0?}"),
+                        );
+                    }
                 }
-                Err(_) => return Err(Lost::RenewTimedOut { deadline }),
+                Err(_) => {
+                    return Err(Lost::RenewTimedOut {
+                        deadline,
+                        expires_in: expires_in(renewed),
+                    });
+                }
             }
         }
     }

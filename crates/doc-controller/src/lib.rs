@@ -2,13 +2,12 @@
 //!
 //! It keeps the resource and core semantics of kube-rs's controller-rs (finalizer, `HideRequested` and
 //! `DeleteRequested` events, status by server-side apply) and adds what running it for real needs: publishing as an
-//! owned ConfigMap, per-object back-off with jitter, errors visible on the object, leader election on a Lease,
+//! owned ConfigMap, kubewhy's per-object back-off, errors visible on the object, leader election on a Lease,
 //! graceful shutdown, metrics, health and readiness endpoints, and RBAC generated from one declaration of needs.
 //!
 //! Modules, one concept each: [`document`] (the resource and its CRD), [`needs`] (what it uses of the API),
 //! [`reconcile`] (what one reconcile does), [`recorder`] (events, repeats aggregated into series), [`queue`] (which
-//! Documents need a reconcile and when), [`backoff`] (per-object
-//! retry delays), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
+//! Documents need a reconcile and when), [`controller`] (the watchers and the Controller, built in one place), [`lease`] (leader
 //! election and the Lease primitives the ring shares), [`shard`] (scaling out: a ring of replicas sharing the
 //! Documents), [`metrics`], [`readiness`], [`http`] (the endpoints), [`telemetry`] (logs), [`shutdown`] (signals),
 //! [`deploy`] (the generated files in `deploy/`), [`chart`] (the generated files of the Helm chart), [`manual`]
@@ -20,7 +19,6 @@
 
 #![deny(missing_docs)]
 
-pub mod backoff;
 pub mod chart;
 pub mod cli;
 pub mod controller;

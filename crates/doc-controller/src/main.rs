@@ -41,8 +41,7 @@ fn main() -> ExitCode {
                         eprintln!("  = help: {help}");
                     }
                     match e {
-                        doc_controller::run::Error::LostLeadership(_)
-                        | doc_controller::run::Error::LostMembership(_)
+                        doc_controller::run::Error::LostMembership(_)
                         | doc_controller::run::Error::RenewalTask(_)
                         | doc_controller::run::Error::ShutdownTimeout(_)
                         | doc_controller::run::Error::Preflight(_) => ExitCode::FAILURE,

@@ -12,8 +12,9 @@ use kube::{Client, Config};
 use prometheus_client::registry::Registry;
 use tracing::{info, warn};
 
+use kubewhy::retry::{RetryConfig, Schedule};
 use kubewhy::trace::Inspector;
-use kubewhy::watch::{Health, Policy};
+use kubewhy::watch::{AccessWatchdog, Health, Policy};
 
 use crate::cli::{RunArgs, Shards};
 use crate::controller;
@@ -44,12 +45,9 @@ pub enum Error {
     /// Signal handlers could not be installed.
     #[error("installing the SIGTERM/SIGINT handlers failed")]
     Signals(#[source] std::io::Error),
-    /// This replica lost the Lease while leading.
-    #[error("lost leadership")]
-    LostLeadership(#[source] lease::Lost),
     /// This replica lost its ring Lease: it stopped reconciling before the others could take its slots over.
     #[error("lost its place in the ring")]
-    LostMembership(#[source] lease::Lost),
+    LostMembership(#[source] Box<lease::Lost>),
     /// The task renewing the Lease ended abnormally while this replica was leading.
     #[error("lost leadership: the Lease renewal task failed")]
     RenewalTask(#[source] tokio::task::JoinError),
@@ -74,7 +72,7 @@ impl Error {
                 "set KUBECONFIG or pass --kubeconfig, or run inside a cluster with a ServiceAccount",
             ),
             Error::Http(_) => Some("choose another address with --http-addr"),
-            Error::LostLeadership(_) | Error::RenewalTask(_) => Some(
+            Error::RenewalTask(_) => Some(
                 "doc-controller exits so that a restart rejoins the election as a standby (another replica may be \
                  leading now)",
             ),
@@ -163,12 +161,25 @@ impl RunArgs {
         if self.resync.is_zero() {
             return Err(Error::Config(ConfigError::Resync));
         }
+        let defaults = RetryConfig::default();
         Ok(controller::Settings {
             namespace: self.namespace.clone(),
             concurrency: self.concurrency,
             resync: self.resync,
-            error_backoff_min: self.error_backoff_min,
-            error_backoff_max: self.error_backoff_max,
+            // --error-backoff-min/max bound the delays of failures that pass by themselves or are the Document's
+            // own; failures someone must fix (forbidden, not served) never retry faster than kubewhy's 10 s.
+            retry: RetryConfig {
+                transient: Schedule {
+                    initial: self.error_backoff_min,
+                    max: self.error_backoff_max,
+                },
+                persistent: Schedule {
+                    initial: defaults.persistent.initial.max(self.error_backoff_min),
+                    max: self.error_backoff_max.max(defaults.persistent.initial),
+                },
+                ..defaults
+            },
+            initial_list: self.initial_list,
             shutdown_timeout: self.shutdown_timeout,
             instance: identity.to_string(),
             watch_timeout: self.watch_timeout,
@@ -277,7 +288,6 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     if args.log_requests {
         inspector.set_curl(true);
     }
-    let health = Health::new(args.watch_policy()).with_metrics(api_metrics);
     let coordination = args.coordination(&name, &identity, lease_namespace(&args, &config))?;
     let sharded = coordination
         .as_ref()
@@ -288,6 +298,27 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         Ownership::everything()
     };
     let shard_selector = ShardSelector::default();
+    // The inspector's layer records every request; with a ring, the shard layer (outermost, so the inspector
+    // records the request as sent) adds `shardSelector` to the Documents watch.
+    let builder = kube::client::ClientBuilder::try_from(config.clone())
+        .map_err(|e| Error::Kubeconfig(ClientConfigError::Client(e)))?
+        .with_layer(&inspector.layer());
+    let client = if sharded {
+        let group = <crate::Document as kube::Resource>::group(&());
+        let plural = <crate::Document as kube::Resource>::plural(&());
+        builder
+            .with_layer(&shard_selector.layer(&group, &plural))
+            .build()
+    } else {
+        builder.build()
+    };
+    // The recovery probes ask with the program's own client (as it, through the inspector).
+    let health = Health::new(args.watch_policy())
+        .with_metrics(api_metrics)
+        .with_client(client.clone())
+        .with_inspector(&inspector);
+    // No watcher runs until this replica leads (or, without a Lease, until the preflight lets it start).
+    health.declare(Vec::<String>::new());
     let settings = args.controller_settings(
         &identity,
         health.clone(),
@@ -303,27 +334,12 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         "doc-controller {} starting",
         env!("CARGO_PKG_VERSION")
     );
-    // The inspector's layer records every request; with a ring, the shard layer (outermost, so the inspector
-    // records the request as sent) adds `shardSelector` to the Documents watch.
-    let builder = kube::client::ClientBuilder::try_from(config.clone())
-        .map_err(|e| Error::Kubeconfig(ClientConfigError::Client(e)))?
-        .with_layer(&inspector.layer());
-    let client = if sharded {
-        let group = <crate::Document as kube::Resource>::group(&());
-        let plural = <crate::Document as kube::Resource>::plural(&());
-        builder
-            .with_layer(&shard_selector.layer(&group, &plural))
-            .build()
-    } else {
-        builder.build()
-    };
 
     let shutdown = Shutdown::new();
     shutdown.on_signals().map_err(Error::Signals)?;
 
     let metrics = Arc::new(Metrics::register(&mut registry));
-    let readiness = Readiness::default();
-    let watchers_readiness = tokio::spawn(report_watchers(health.clone(), readiness.clone()));
+    let readiness = health.checks();
     let leases = match &coordination {
         None => crate::needs::Leases::None,
         Some((lease, None)) => crate::needs::Leases::Election(&lease.namespace),
@@ -334,7 +350,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let server_stop = Shutdown::new();
     let server = tokio::spawn(http::serve(
         listener,
-        http::router(Arc::new(registry), readiness.clone()).merge(crate::debug::router(
+        http::router(Arc::new(registry), health.clone()).merge(crate::debug::router(
             inspector.clone(),
             &needs,
             args.debug_access,
@@ -345,7 +361,12 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // Before leader election (which needs the Lease permissions it checks) and before any watcher starts.
     let preflight =
         preflight::at_start(&config, &needs, args.preflight, &readiness, &shutdown).await;
+    let health_for_work = health.clone();
     let work = async move {
+        // From here on, every declared permission is checked once a minute and after errors: a permission lost
+        // while a watch is open shows within a minute, not at the watch's next reconnect.
+        let _access = matches!(preflight, Ok(preflight::Decision::Start))
+            .then(|| AccessWatchdog::start(&health_for_work, client.clone(), &needs));
         match (preflight, coordination) {
             (Err(why), _) => Err(Error::Preflight(why)),
             (Ok(preflight::Decision::ShutDown), _) => Ok(()),
@@ -374,7 +395,6 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         result = work => result,
         diagnosis = health.fatal() => Err(Error::Persistent(Box::new(diagnosis))),
     };
-    watchers_readiness.abort();
 
     server_stop.trigger("controller stopped");
     if let Err(e) = server.await {
@@ -386,32 +406,6 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     result
 }
 
-/// The `watchers` readiness check: not ready while any watcher has been failing past the grace period (or has
-/// not completed its first list), naming the watcher and the diagnosis.
-async fn report_watchers(health: Health, readiness: Readiness) {
-    let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        interval.tick().await;
-        match health.readiness() {
-            // No watcher yet (starting, or a standby that never starts one): other checks say why not ready,
-            // and a check of ours reported now would make an empty start-up look ready.
-            Ok(()) if health.snapshot().is_empty() => {}
-            Ok(()) => readiness.ready(WATCHERS_CHECK, "every watcher is healthy"),
-            Err(problems) => {
-                let why = problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.watcher, p.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                readiness.not_ready(WATCHERS_CHECK, why);
-            }
-        }
-    }
-}
-
-/// The readiness check the watchers report.
-pub const WATCHERS_CHECK: &str = "watchers";
-
 fn finish(finished: bool, settings: &controller::Settings) -> Result<(), Error> {
     if finished {
         Ok(())
@@ -421,10 +415,12 @@ fn finish(finished: bool, settings: &controller::Settings) -> Result<(), Error> 
 }
 
 /// Holds a Lease while leading, one code path for both uses: with leader election, waits for leadership and leads
-/// (every Document) until shutdown or until leadership is lost; with a ring (`ring`), holds the replica's own Lease
-/// and takes part in the ring, which decides the Documents it leads. Then releases the Lease. A replica that loses
-/// its Lease abandons its running reconciles before another replica may take over (the lease duration minus the
-/// renew deadline after it stopped renewing).
+/// (every Document) until shutdown; with a ring (`ring`), holds the replica's own Lease and takes part in the ring,
+/// which decides the Documents it leads. Then releases the Lease. A replica that loses its Lease abandons its running
+/// reconciles a second before the Lease could expire for the others, so two replicas never act at once. A leader
+/// that lost leadership (it cannot renew, say its RBAC lost `update` on Leases) says why in the log and `/readyz`
+/// and stands by again: once the cause is fixed it takes part in the election without a restart. A ring member
+/// that lost its Lease exits, to rejoin the ring as a new member.
 async fn elect_and_lead(
     client: Client,
     lease_settings: lease::Settings,
@@ -445,91 +441,121 @@ async fn elect_and_lead(
     };
     readiness.not_ready(check, format!("trying to acquire Lease {lease_name}"));
     metrics.set_leader(false);
-    let margin = lease_settings
-        .duration
-        .saturating_sub(lease_settings.renew_deadline);
     let mut elector = Elector::new(client.clone(), lease_settings)
         .with_role(role)
-        .with_meta(meta.clone());
-    if !elector.acquire(&readiness, &shutdown).await {
-        info!("shut down while standing by");
-        return Ok(());
-    }
-    metrics.set_leader(true);
-
-    // `stop` stops the controller: on SIGTERM, or when leadership is lost.
-    let stop = Shutdown::new();
-    // `done` tells the renewal loop the controller has stopped (the leader keeps renewing while it drains).
-    let done = Shutdown::new();
-    let forward = {
-        let (shutdown, stop) = (shutdown.clone(), stop.clone());
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            stop.trigger(&shutdown.reason().unwrap_or_default());
-        })
-    };
-    // `lost` is pulled with `stop` when the Lease is lost (not on SIGTERM).
-    let lost = Shutdown::new();
-    let renewal = {
-        let (done, stop, lost) = (done.clone(), stop.clone(), lost.clone());
-        tokio::spawn(async move {
-            let held = elector.hold(&done).await;
-            if let Err(why) = &held {
-                let reason = format!("lost its Lease: {}", describe(why));
-                lost.trigger(&reason);
-                stop.trigger(&reason);
-            }
-            (elector, held)
-        })
-    };
-    let ring_task = ring.map(|ring| {
-        let ring = Ring::new(client.clone(), ring, settings.ownership.clone(), meta);
-        tokio::spawn(ring.run(readiness.clone(), stop.clone()))
-    });
-
-    let abandon = async {
-        lost.wait().await;
-        tokio::time::sleep(margin).await;
-    };
-    let finished = tokio::select! {
-        finished = lead(client, settings, metrics.clone(), readiness.clone(), stop.clone()) => finished,
-        () = abandon => {
-            warn!(
-                margin_s = margin.as_secs_f64(),
-                "abandoned the running reconciles: the Lease was lost and another replica may take over now"
-            );
-            false
+        .with_meta(meta.clone())
+        .with_health(settings.health.clone());
+    loop {
+        if !elector.acquire(&readiness, &shutdown).await {
+            info!("shut down while standing by");
+            return Ok(());
         }
-    };
-    done.trigger("controller stopped");
-    forward.abort();
-    metrics.set_leader(false);
-    if let Some(task) = ring_task {
-        // The ring stops with `stop`; it may be waiting for a reconcile that was abandoned.
-        stop.trigger("controller stopped");
-        task.abort();
-        // An aborted task's JoinError says only that it was cancelled.
-        let _ = task.await;
-        let why = lost.reason().unwrap_or_else(|| "shutting down".into());
-        ring::leave(&settings.ownership, &why).await;
-    }
-    let (mut elector, held) = renewal.await.map_err(Error::RenewalTask)?;
-    if let Err(why) = held {
-        readiness.not_ready(check, format!("lost its Lease: {}", describe(&why)));
-        return Err(if settings.ownership.is_everything() {
-            Error::LostLeadership(why)
-        } else {
-            Error::LostMembership(why)
+        metrics.set_leader(true);
+
+        // `stop` stops the controller: on SIGTERM, or when leadership is lost.
+        let stop = Shutdown::new();
+        // `done` tells the renewal loop the controller has stopped (the leader keeps renewing while it drains).
+        let done = Shutdown::new();
+        let forward = {
+            let (shutdown, stop) = (shutdown.clone(), stop.clone());
+            tokio::spawn(async move {
+                shutdown.wait().await;
+                stop.trigger(&shutdown.reason().unwrap_or_default());
+            })
+        };
+        // `lost` is pulled with `stop` when the Lease is lost (not on SIGTERM); `expires` says how long the Lease
+        // stays valid for the others from then on.
+        let lost = Shutdown::new();
+        let (expires_tx, expires_rx) = tokio::sync::oneshot::channel::<std::time::Duration>();
+        let renewal = {
+            let (done, stop, lost, readiness) =
+                (done.clone(), stop.clone(), lost.clone(), readiness.clone());
+            tokio::spawn(async move {
+                let held = elector.hold(&done, &readiness).await;
+                if let Err(why) = &held {
+                    // The receiver is gone only when the controller already stopped: nothing to cut short then.
+                    let _stopped = expires_tx.send(why.expires_in());
+                    let reason = format!("lost its Lease: {}", describe(why));
+                    lost.trigger(&reason);
+                    stop.trigger(&reason);
+                }
+                (elector, held)
+            })
+        };
+        let ring_task = ring.clone().map(|ring| {
+            let ring = Ring::new(
+                client.clone(),
+                ring,
+                settings.ownership.clone(),
+                meta.clone(),
+            );
+            tokio::spawn(ring.run(readiness.clone(), stop.clone()))
         });
+
+        let abandon = async {
+            match expires_rx.await {
+                // A second of margin: the others' clocks start when they see the last renewal.
+                Ok(left) => {
+                    tokio::time::sleep(left.saturating_sub(std::time::Duration::from_secs(1))).await
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let finished = tokio::select! {
+            finished = lead(client.clone(), settings, metrics.clone(), readiness.clone(), stop.clone()) => finished,
+            () = abandon => {
+                warn!("abandoned the running reconciles: the Lease was lost and another replica may take over now");
+                false
+            }
+        };
+        // The controller is gone (drained, or dropped before the Lease could expire): no watcher runs now.
+        settings.health.declare(Vec::<String>::new());
+        done.trigger("controller stopped");
+        forward.abort();
+        metrics.set_leader(false);
+        if let Some(task) = ring_task {
+            // The ring stops with `stop`; it may be waiting for a reconcile that was abandoned.
+            stop.trigger("controller stopped");
+            task.abort();
+            // An aborted task's JoinError says only that it was cancelled.
+            let _ = task.await;
+            let why = lost.reason().unwrap_or_else(|| "shutting down".into());
+            ring::leave(&settings.ownership, &why).await;
+        }
+        let (returned, held) = renewal.await.map_err(Error::RenewalTask)?;
+        elector = returned;
+        let why = match held {
+            Ok(()) => {
+                match elector.release().await {
+                    Ok(()) => {}
+                    Err(e) => warn!(
+                        error = %describe(&e),
+                        "could not release the Lease; a standby takes over when it expires instead"
+                    ),
+                }
+                return finish(finished, settings);
+            }
+            Err(why) => why,
+        };
+        let said = match &why {
+            lease::Lost::RenewFailed { source, .. } => {
+                format!("{:#}", lease::diagnose(&lease_name, source))
+            }
+            other => describe(other),
+        };
+        readiness.not_ready(check, format!("lost its Lease: {said}"));
+        if !settings.ownership.is_everything() {
+            return Err(Error::LostMembership(Box::new(why)));
+        }
+        warn!(
+            lease = %lease_name,
+            "lost leadership: {}: {said}; stopped reconciling before the Lease could expire; standing by",
+            describe(&why)
+        );
+        if shutdown.reason().is_some() {
+            return finish(finished, settings);
+        }
     }
-    match elector.release().await {
-        Ok(()) => {}
-        Err(e) => warn!(
-            error = %describe(&e),
-            "could not release the Lease; a standby takes over when it expires instead"
-        ),
-    }
-    finish(finished, settings)
 }
 
 /// The one place the controller starts (this replica leads, or runs alone). Returns whether running reconciles

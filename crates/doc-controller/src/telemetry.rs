@@ -17,18 +17,21 @@ pub enum LogFormat {
 }
 
 /// The filter used when neither `--log-filter` nor `RUST_LOG` is given: doc-controller and kubewhy at info, kube's
-/// own warnings. (`kube=warn` alone would also silence `kubewhy`: filter targets match by prefix.) kube-runtime's own
-/// watcher warnings are left out: kubewhy reports every watcher error, diagnosed and once per cause, where
-/// kube-runtime prints the raw error on every retry. `--help`, `deploy/`, the Helm chart and the README all defer
-/// to this one value.
+/// own warnings. (`kube=warn` alone would also silence `kubewhy`: filter targets match by prefix.) `--help`,
+/// `deploy/`, the Helm chart and the README all defer to this one value.
+///
+/// Whatever the filter, kube-rs's own lines about failures kubewhy reports are left out
+/// ([`kubewhy::watch::KUBE_LOG_FILTER`]: kube-runtime's watcher warnings on every retry, kube-client's ERROR line
+/// per failed request, its `eof in poll`), unless the filter names their targets itself: kubewhy reports every
+/// one of those failures, diagnosed and once per cause.
 pub const DEFAULT_FILTER: &str = "info,kube=warn,kube_runtime::watcher=error,kubewhy=info";
 
-/// Installs the global subscriber with `filter` (`--log-filter` / `RUST_LOG`; empty means [`DEFAULT_FILTER`]).
-/// Fails on an invalid filter, saying which directive is wrong.
+/// Installs the global subscriber with `filter` (`--log-filter` / `RUST_LOG`; empty means [`DEFAULT_FILTER`]) and
+/// kubewhy's filter of kube-rs's own failure lines. Fails on an invalid filter, saying which directive is wrong.
 pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     let filter = match filter.trim() {
-        "" => EnvFilter::new(DEFAULT_FILTER),
-        spec => EnvFilter::try_new(spec).map_err(|e| {
+        "" => EnvFilter::new(kubewhy::watch::with_kube_log_filter(DEFAULT_FILTER)),
+        spec => EnvFilter::try_new(kubewhy::watch::with_kube_log_filter(spec)).map_err(|e| {
             format!(
                 "--log-filter / RUST_LOG {spec:?} is not a valid log filter: {e} (example: info,kubewhy=debug)"
             )

@@ -191,7 +191,9 @@ async fn run_waits_not_ready_until_the_rbac_appears_fails_or_warns() {
     assert_eq!(decision, Decision::ShutDown);
 
     // wait: not ready while the RBAC is missing; starts within moments of it being applied.
-    let readiness = Readiness::default();
+    let health = kubewhy::watch::Health::new(kubewhy::watch::Policy::in_cluster());
+    health.declare(Vec::<String>::new());
+    let readiness = health.checks();
     let waiting = {
         let (config, needs, readiness) = (config.clone(), needs.clone(), readiness.clone());
         tokio::spawn(async move {
@@ -204,7 +206,7 @@ async fn run_waits_not_ready_until_the_rbac_appears_fails_or_warns() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(readiness.get(preflight::CHECK), Some(Check::NotReady(why)));
-    assert!(!readiness.report().ready);
+    assert!(!health.readiness().ready, "{}", health.readiness().text());
     apply(
         &needs
             .rbac_yaml(&Subject::from_username(&sa.identity.user))

@@ -270,7 +270,7 @@ fn the_man_pages_in_docs_are_current() {
         "the hidden `man` has no page: {generated:?}"
     );
     let docs = root().join("docs/man");
-    let help = "run `cargo run -p kubewhy-cli -- man --dir docs/man && cargo run -p doc-controller -- man --dir \
+    let help = "run `cargo run -p kubewhy-cli --bin kubewhy -- man --dir docs/man && cargo run -p doc-controller -- man --dir \
                 docs/man` and commit the result";
     assert_eq!(listing(&docs), generated, "{help}");
     for page in &generated {

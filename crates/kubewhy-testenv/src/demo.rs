@@ -112,6 +112,9 @@ fn build_doc_controller(release: Option<bool>) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// How often the demo renews doc-controller's one-hour token.
+const TOKEN_RENEWAL: Duration = Duration::from_secs(45 * 60);
+
 async fn demo(cp: &ControlPlane, deploy: &Path, controller_bin: &Path) -> anyhow::Result<()> {
     let admin = cp.admin().await?;
 
@@ -123,12 +126,29 @@ async fn demo(cp: &ControlPlane, deploy: &Path, controller_bin: &Path) -> anyhow
     }
     wait_crd_established(&admin, "documents.kube.rs").await?;
 
+    // The token lives in a file the kubeconfig names (`tokenFile`, which kube-rs re-reads about once a minute) and
+    // is renewed every 45 minutes, well before its hour is up: a demo left running for a day keeps working, as a
+    // pod does with the projected token the kubelet rotates.
     let sa = cp.service_account(NAMESPACE, SERVICE_ACCOUNT).await?;
+    let token_file = scratch_path("doc-controller-demo.token");
+    let _renewal = cp
+        .renew_token_file(NAMESPACE, SERVICE_ACCOUNT, &token_file, TOKEN_RENEWAL)
+        .await?;
     let kubeconfig = scratch_path("doc-controller-demo.kubeconfig");
-    cp.write_kubeconfig(&sa.identity, Some(NAMESPACE), &kubeconfig)?;
+    cp.write_kubeconfig_with(
+        &sa.identity,
+        Some(NAMESPACE),
+        &kubewhy_testenv::KubeconfigOptions {
+            token_file: Some(token_file.clone()),
+            ..Default::default()
+        },
+        &kubeconfig,
+    )?;
     println!(
-        "  token for {} (TokenRequest, 1 h) in {}",
+        "  token for {} (TokenRequest, 1 h, renewed every {} min) in {}, named by {}",
         sa.identity.user,
+        TOKEN_RENEWAL.as_secs() / 60,
+        token_file.display(),
         kubeconfig.display()
     );
 

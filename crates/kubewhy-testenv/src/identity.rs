@@ -56,6 +56,15 @@ impl std::fmt::Debug for ServiceAccount {
     }
 }
 
+/// Where a kubeconfig points and where its token comes from.
+#[derive(Debug, Clone, Default)]
+pub struct KubeconfigOptions {
+    /// Another server URL (a proxy in front of the API server); default: the API server.
+    pub server: Option<String>,
+    /// Read the token from this file (`tokenFile`, re-read by kube-rs and kubectl) instead of writing it inline.
+    pub token_file: Option<PathBuf>,
+}
+
 static NAMESPACE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl ControlPlane {
@@ -91,12 +100,38 @@ impl ControlPlane {
 
     /// The kubeconfig for an identity, with this control plane's server and CA.
     pub fn kubeconfig_for(&self, identity: &Identity, namespace: Option<&str>) -> Kubeconfig {
+        self.kubeconfig_with(identity, namespace, &KubeconfigOptions::default())
+    }
+
+    /// The kubeconfig for an identity, with this control plane's CA, and the server and token source `options`
+    /// choose.
+    pub fn kubeconfig_with(
+        &self,
+        identity: &Identity,
+        namespace: Option<&str>,
+        options: &KubeconfigOptions,
+    ) -> Kubeconfig {
         let name = "kubewhy-local".to_string();
+        let auth_info = match &options.token_file {
+            Some(file) => AuthInfo {
+                token_file: Some(file.display().to_string()),
+                ..AuthInfo::default()
+            },
+            None => AuthInfo {
+                token: Some(identity.token.clone().into()),
+                ..AuthInfo::default()
+            },
+        };
         Kubeconfig {
             clusters: vec![NamedCluster {
                 name: name.clone(),
                 cluster: Some(Cluster {
-                    server: Some(self.state().server.clone()),
+                    server: Some(
+                        options
+                            .server
+                            .clone()
+                            .unwrap_or_else(|| self.state().server.clone()),
+                    ),
                     certificate_authority: Some(self.state().ca_file.display().to_string()),
                     ..Cluster::default()
                 }),
@@ -104,10 +139,7 @@ impl ControlPlane {
             }],
             auth_infos: vec![NamedAuthInfo {
                 name: identity.user.clone(),
-                auth_info: Some(AuthInfo {
-                    token: Some(identity.token.clone().into()),
-                    ..AuthInfo::default()
-                }),
+                auth_info: Some(auth_info),
                 ..NamedAuthInfo::default()
             }],
             contexts: vec![NamedContext {
@@ -162,8 +194,20 @@ impl ControlPlane {
         namespace: Option<&str>,
         path: &Path,
     ) -> Result<(), Error> {
-        let yaml = serde_json::to_string_pretty(&self.kubeconfig_for(identity, namespace))
-            .map_err(|e| Error::io("encoding a kubeconfig", std::io::Error::other(e)))?;
+        self.write_kubeconfig_with(identity, namespace, &KubeconfigOptions::default(), path)
+    }
+
+    /// [`ControlPlane::write_kubeconfig`] with another server address or a token file.
+    pub fn write_kubeconfig_with(
+        &self,
+        identity: &Identity,
+        namespace: Option<&str>,
+        options: &KubeconfigOptions,
+        path: &Path,
+    ) -> Result<(), Error> {
+        let yaml =
+            serde_json::to_string_pretty(&self.kubeconfig_with(identity, namespace, options))
+                .map_err(|e| Error::io("encoding a kubeconfig", std::io::Error::other(e)))?;
         write_private(path, yaml.as_bytes())
     }
 
@@ -306,7 +350,8 @@ pub fn scratch_path(name: &str) -> PathBuf {
     dir.join(format!("{}-{name}", std::process::id()))
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
+/// Writes `data` to `path`, readable by its owner only.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), Error> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

@@ -20,9 +20,11 @@ pub mod controlplane;
 pub mod crd;
 mod identity;
 pub mod module_graph;
+pub mod proxy;
+pub mod token;
 pub mod tools;
 
-pub use identity::scratch_path;
+pub use identity::{KubeconfigOptions, scratch_path, write_private};
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -169,6 +169,17 @@ pub enum Cause {
     },
     /// controller-runtime gave up waiting for an informer's cache to sync.
     CacheSyncTimeout,
+    /// A watch delivered neither an event nor a bookmark for longer than the API server's bookmark interval: the
+    /// connection is most likely half-open. The watch was ended and resumes from the last resourceVersion seen.
+    StalledWatch {
+        /// How long it was quiet, in seconds.
+        idle_s: u64,
+    },
+    /// A streaming list (`sendInitialEvents=true`) sent no `k8s.io/initial-events-end` bookmark in time.
+    NoInitialEventsEnd {
+        /// How long it waited without progress, in seconds.
+        waited_s: u64,
+    },
 
     // ===== coordination between replicas =====
     /// A hand-over between the replicas of a sharded controller is waiting for members that have not applied the
@@ -473,7 +484,9 @@ impl Cause {
             Cause::ServerTimeout
             | Cause::NoAnswer { .. }
             | Cause::CacheSyncTimeout
-            | Cause::HandoverStalled { .. } => Class::Timeout,
+            | Cause::HandoverStalled { .. }
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. } => Class::Timeout,
             Cause::Connection { .. } | Cause::ProxyUnsupported => Class::Connection,
             Cause::Tls { .. } => Class::Tls,
             Cause::NoConfig | Cause::Undecodable | Cause::Unknown => Class::Unknown,
@@ -563,6 +576,8 @@ impl Cause {
             Cause::NoAnswer { .. } => "no-answer",
             Cause::CacheSyncTimeout => "cache-sync-timeout",
             Cause::HandoverStalled { .. } => "handover-stalled",
+            Cause::StalledWatch { .. } => "stalled-watch",
+            Cause::NoInitialEventsEnd { .. } => "no-initial-events-end",
             Cause::Connection { .. } => "connection",
             Cause::Tls { .. } => "tls",
             Cause::ProxyUnsupported => "proxy-unsupported",
@@ -601,6 +616,8 @@ mod tests {
                 waiting_for: vec!["doc-controller-1".into()],
                 waited_s: 90,
             },
+            Cause::StalledWatch { idle_s: 70 },
+            Cause::NoInitialEventsEnd { waited_s: 15 },
             Cause::Unknown,
         ];
         for c in causes {

@@ -7,11 +7,20 @@ use std::error::Error;
 const MAX_DEPTH: usize = 64;
 
 /// `err` and its sources, outermost first.
+///
+/// An `std::io::Error` that wraps another error (`io::Error::other(e)`, as kube does with a watch stream's body
+/// errors) is followed into that error: its own `source()` skips the wrapped error and goes to that error's source.
 pub fn iter<'a>(err: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
     let mut next: Option<&'a (dyn Error + 'static)> = Some(err);
     std::iter::from_fn(move || {
         let e = next?;
-        next = e.source();
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn Error + 'static)),
+            None => e.source(),
+        };
         Some(e)
     })
     .take(MAX_DEPTH)
@@ -60,5 +69,11 @@ mod tests {
         assert_eq!(one_line(&err), "reading the needs failed: disk on fire");
         let echo = Echo(std::io::Error::other("disk on fire"));
         assert_eq!(messages(&echo), ["outer: disk on fire"]);
+    }
+
+    #[test]
+    fn an_io_error_is_followed_into_the_error_it_wraps() {
+        let err = Outer(std::io::Error::other(Outer(std::io::Error::other("inner"))));
+        assert_eq!(iter(&err).filter(|e| e.is::<Outer>()).count(), 2);
     }
 }

@@ -11,7 +11,47 @@ use crate::fold::Folder;
 use crate::note::Note;
 use crate::read::Evidence;
 use crate::read::kube_error::{from_kube_error, from_watcher_error};
+use crate::trace;
 use crate::url::{fill_from_url, merge_missing};
+
+/// The cause of an error kubewhy's own request inspector produced (a watch it ended as stalled, a request that got
+/// no response in time), found by type in the error's chain.
+fn inspector_cause(err: &kube::Error) -> Option<Cause> {
+    if let Some(stalled) = chain::find::<trace::Stalled>(err) {
+        return Some(Cause::StalledWatch {
+            idle_s: stalled.idle.as_secs(),
+        });
+    }
+    chain::find::<trace::NoResponse>(err).map(|none| Cause::NoAnswer {
+        after_ms: Some(u64::try_from(none.after.as_millis()).unwrap_or(u64::MAX)),
+    })
+}
+
+/// Evidence from a `kube::Error`, with the inspector's causes.
+fn kube_evidence(err: &kube::Error) -> Evidence {
+    let mut ev = from_kube_error(err);
+    if let Some(cause) = inspector_cause(err) {
+        ev.transport = None;
+        ev.hint = Some(cause);
+    }
+    ev
+}
+
+/// Evidence from a watcher error, with the inspector's causes.
+fn watcher_evidence(err: &watcher::Error) -> Evidence {
+    let mut ev = from_watcher_error(err);
+    let inner = match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => Some(e),
+        watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => None,
+    };
+    if let Some(cause) = inner.and_then(inspector_cause) {
+        ev.transport = None;
+        ev.hint = Some(cause);
+    }
+    ev
+}
 
 /// Adds what is known about the request to the evidence (the evidence's own fields win).
 fn with_request(mut ev: Evidence, request: Option<&Request>) -> Evidence {
@@ -33,14 +73,14 @@ fn with_request(mut ev: Evidence, request: Option<&Request>) -> Evidence {
 /// assert_eq!(d.class, kubewhy::Class::Unauthorized);
 /// ```
 pub fn diagnose(err: &kube::Error) -> Diagnosis {
-    classify(from_kube_error(err))
+    classify(kube_evidence(err))
 }
 
 /// Diagnoses a `kube::Error` with what is known about the request that failed (method, url, verb, group,
 /// version, resource, namespace, name): the server's message stays authoritative, the request fills what it
 /// leaves out. A request with only `method` and `url` is read like the API server reads it.
 pub fn diagnose_in(err: &kube::Error, request: Option<&Request>) -> Diagnosis {
-    classify(with_request(from_kube_error(err), request))
+    classify(with_request(kube_evidence(err), request))
 }
 
 /// Diagnoses a `kube::runtime::watcher::Error`: the inner API or transport error, plus the step that failed
@@ -52,7 +92,7 @@ pub fn diagnose_watcher(err: &watcher::Error) -> Diagnosis {
 /// [`diagnose_watcher`] with what is known about the request that failed: the step is kept (a watch denied after a
 /// list that succeeded is told apart, kube#1132) and the request names the resource.
 pub fn diagnose_watcher_in(err: &watcher::Error, request: Option<&Request>) -> Diagnosis {
-    classify(with_request(from_watcher_error(err), request))
+    classify(with_request(watcher_evidence(err), request))
 }
 
 /// Diagnoses a `kube::runtime::controller::Error`: a queue (watcher) error, or a reconciler error whose

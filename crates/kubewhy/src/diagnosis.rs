@@ -33,6 +33,17 @@ pub struct Request {
     pub name: Option<String>,
     /// Non-resource URL path (`/metrics`).
     pub path: Option<String>,
+    /// The API server's `Audit-Id` response header: the request's `auditID` in the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<String>,
+    /// API Priority and Fairness: the UID of the FlowSchema that matched the request
+    /// (`X-Kubernetes-PF-FlowSchema-UID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_schema_uid: Option<String>,
+    /// API Priority and Fairness: the UID of the priority level the request was queued in
+    /// (`X-Kubernetes-PF-PriorityLevel-UID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_level_uid: Option<String>,
 }
 
 /// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).

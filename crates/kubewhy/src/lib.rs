@@ -30,6 +30,7 @@ pub mod rbac;
 mod read;
 pub mod remedy;
 pub mod render;
+pub mod retry;
 pub mod review;
 pub mod scan;
 pub mod trace;

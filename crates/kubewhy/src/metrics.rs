@@ -1,6 +1,7 @@
 //! Error and request metrics for a kube-rs program, in Prometheus form (prometheus-client): API requests by
 //! verb, resource and code with a latency histogram (fed by [`crate::trace`]), and per-watcher errors by class
-//! and code, up/synced gauges and the time of the last event (fed by [`crate::watch`]).
+//! and code, up/synced gauges, the time of the last event, stalls and the initial-list strategy (fed by
+//! [`crate::watch`]), the access watchdog's findings and reconcile retries by class.
 //!
 //! ```
 //! let mut registry = prometheus_client::registry::Registry::default();
@@ -74,6 +75,43 @@ pub struct Metrics {
     pub watcher_synced: Family<WatcherLabels, Gauge>,
     /// `kubewhy_watcher_last_event_timestamp_seconds{watcher}`: Unix time of the last successful event.
     pub watcher_last_event: Family<WatcherLabels, Gauge>,
+    /// `kubewhy_watcher_stalls_total{watcher}`: watches ended because they delivered nothing for the stall window.
+    pub watcher_stalls: Family<WatcherLabels, Counter>,
+    /// `kubewhy_watcher_initial_list{watcher,strategy}`: 1 for the initial-list strategy a watcher uses.
+    pub watcher_initial_list: Family<InitialListLabels, Gauge>,
+    /// `kubewhy_access_allowed{verb,resource,namespace}`: 1 while the access watchdog finds the permission allowed.
+    pub access_allowed: Family<AccessLabels, Gauge>,
+    /// `kubewhy_reconcile_retries_total{class,schedule}`: failed reconciles scheduled for a retry.
+    pub reconcile_retries: Family<RetryLabels, Counter>,
+}
+
+/// Labels of a watcher's initial-list strategy.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InitialListLabels {
+    /// The watcher's name.
+    pub watcher: String,
+    /// `streaming` or `paged`.
+    pub strategy: String,
+}
+
+/// Labels of a permission the access watchdog checks.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccessLabels {
+    /// The verb.
+    pub verb: String,
+    /// `documents.kube.rs` or `documents.kube.rs/status` (core resources without a group).
+    pub resource: String,
+    /// The namespace, empty for all namespaces or cluster scope.
+    pub namespace: String,
+}
+
+/// Labels of a reconcile retry.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetryLabels {
+    /// The diagnosis class.
+    pub class: String,
+    /// `outage` (waits for the API server, the object's back-off unchanged), `transient` or `persistent`.
+    pub schedule: String,
 }
 
 impl Default for Metrics {
@@ -89,6 +127,10 @@ impl Default for Metrics {
             watcher_up: Family::default(),
             watcher_synced: Family::default(),
             watcher_last_event: Family::default(),
+            watcher_stalls: Family::default(),
+            watcher_initial_list: Family::default(),
+            access_allowed: Family::default(),
+            reconcile_retries: Family::default(),
         }
     }
 }
@@ -126,6 +168,26 @@ impl Metrics {
             "watcher_last_event_timestamp_seconds",
             "Unix time of the watcher's last successful event",
             self.watcher_last_event.clone(),
+        );
+        r.register(
+            "watcher_stalls",
+            "Watches ended because they delivered neither an event nor a bookmark for the stall window",
+            self.watcher_stalls.clone(),
+        );
+        r.register(
+            "watcher_initial_list",
+            "1 for the initial-list strategy (streaming or paged) the watcher uses",
+            self.watcher_initial_list.clone(),
+        );
+        r.register(
+            "access_allowed",
+            "1 while the access watchdog finds the permission allowed, 0 when denied",
+            self.access_allowed.clone(),
+        );
+        r.register(
+            "reconcile_retries",
+            "Failed reconciles scheduled for a retry, by diagnosis class and schedule",
+            self.reconcile_retries.clone(),
         );
     }
 

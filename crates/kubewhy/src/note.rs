@@ -68,6 +68,27 @@ pub enum Note {
         /// Why reading failed otherwise, in one line.
         error: Option<String>,
     },
+    /// The access watchdog found a permission the program had gone while it runs.
+    AccessLost {
+        /// The program keeps a watch open on the resource (it still streams until its next reconnect).
+        watching: bool,
+    },
+    /// The client's bearer token carries an expiry (a JWT `exp`) that has passed.
+    TokenExpired {
+        /// When it expired (RFC 3339, UTC).
+        at: String,
+        /// Its lifetime (`exp - iat`), in seconds, when the token says.
+        lifetime_s: Option<u64>,
+        /// The token is read from a file (a projected ServiceAccount token the kubelet rotates).
+        from_file: bool,
+    },
+    /// Renewing the leader-election Lease failed: this replica stops leading before the Lease could expire.
+    LeaseRenewal {
+        /// `namespace/name` of the Lease.
+        lease: String,
+    },
+    /// A streaming list is not possible here: the watcher lists page by page instead.
+    StreamingListFallback,
 }
 
 /// What a live check against the cluster found.

@@ -275,7 +275,10 @@ pub fn merge_missing(r: &mut Request, from: &Request) {
         kind,
         namespace,
         name,
-        path
+        path,
+        audit_id,
+        flow_schema_uid,
+        priority_level_uid
     );
 }
 

@@ -189,16 +189,17 @@ async fn a_denied_watch_is_named_backed_off_and_recovers_without_restart() {
     assert!(warn.contains(&format!("{d:#}")), "{warn}\n{d:#}");
     assert!(warn.contains("; help: grant exactly this verb"), "{warn}");
 
-    // Past the grace period: not ready, naming the watcher and the cause.
+    // A persistent cause: not ready, naming the watcher and the cause.
     wait_for("readiness to turn false", Duration::from_secs(5), || {
-        health.readiness().is_err()
+        !health.readiness().ready
     })
     .await;
-    let not_ready = health.readiness().unwrap_err();
-    assert_eq!(not_ready.len(), 1);
-    assert_eq!(not_ready[0].watcher, name);
+    let report = health.readiness();
+    let not_ready: Vec<_> = report.failing().collect();
+    assert_eq!(not_ready.len(), 1, "{}", report.text());
+    assert_eq!(not_ready[0].name, format!("watcher {name}"));
     assert!(
-        not_ready[0].reason.starts_with("error[forbidden]"),
+        not_ready[0].message.starts_with("error[forbidden]"),
         "{:?}",
         not_ready[0]
     );
@@ -233,7 +234,7 @@ async fn a_denied_watch_is_named_backed_off_and_recovers_without_restart() {
     )
     .await;
     wait_for("the watcher to recover", Duration::from_secs(15), || {
-        health.readiness().is_ok()
+        health.readiness().ready
     })
     .await;
     assert!(health.status(&name).unwrap().healthy);
@@ -298,7 +299,7 @@ async fn a_missing_crd_is_resource_not_found_until_installed() {
     wait_for(
         "recovery after the CRD is installed",
         Duration::from_secs(30),
-        || health.readiness().is_ok(),
+        || health.readiness().ready,
     )
     .await;
     assert!(health.status(&name).unwrap().synced);

@@ -1,13 +1,16 @@
-//! What every reconcile shares: the [`Context`] (client, event recorder, caches, metrics, back-off) and the
+//! What every reconcile shares: the [`Context`] (client, event recorder, caches, metrics, kubewhy's back-off and
+//! health registry) and the
 //! names doc-controller writes under (its finalizer and its server-side apply field manager).
 
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 
-use crate::backoff::ErrorBackoff;
+use kubewhy::retry::Retry;
+use kubewhy::watch::Health;
+
 use crate::document::Document;
 use crate::metrics::Metrics;
 use crate::needs::NAME;
@@ -28,8 +31,8 @@ pub struct Context {
     pub configmaps: Store<ConfigMap>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// Per-object retry delays.
-    pub backoff: ErrorBackoff<ObjectRef<Document>>,
-    /// The client's request recorder: a failed reconcile's log names the request that failed.
-    pub inspector: Option<kubewhy::trace::Inspector>,
+    /// kubewhy's per-object back-off (how many Documents back off).
+    pub retry: Retry<Document>,
+    /// kubewhy's health registry: its shared log of causes (one line per cause per interval).
+    pub health: Health,
 }

@@ -17,6 +17,11 @@ pub enum Error {
     /// The object lacks what every object from the API server has.
     #[error("the Document cannot be reconciled: {0}")]
     Malformed(String),
+    /// The reconcile panicked: a bug in doc-controller, not an API failure (the panic message is in the log above).
+    #[error(
+        "the reconcile panicked (a bug in doc-controller; the panic's message is logged above it)"
+    )]
+    Panicked,
     /// An event could not be published.
     #[error("publishing the `{reason}` event failed")]
     PublishEvent {
@@ -83,6 +88,7 @@ impl Error {
         match self {
             Error::ForeignConfigMap { .. } => "configmap-conflict",
             Error::Malformed(_) => "malformed-object",
+            Error::Panicked => "panic",
             // The same class the watchers and `kubewhy explain` report.
             _ => self
                 .api_error()
@@ -93,7 +99,7 @@ impl Error {
     /// The API error underneath, when a request to the API server failed.
     pub fn api_error(&self) -> Option<&kube::Error> {
         match self {
-            Error::ForeignConfigMap { .. } | Error::Malformed(_) => None,
+            Error::ForeignConfigMap { .. } | Error::Malformed(_) | Error::Panicked => None,
             Error::AddFinalizer(e)
             | Error::RemoveFinalizer(e)
             | Error::PatchStatus(e)

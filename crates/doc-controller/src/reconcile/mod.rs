@@ -1,6 +1,6 @@
 //! One reconcile of one Document: the finalizer, the `HideRequested` / `DeleteRequested` events, the published
 //! ConfigMap, and the status — plus what happens when any of it fails (a `Ready=False` condition carrying the
-//! error, a Warning event, and a per-object retry with growing delays).
+//! error and a Warning event, unless the API server itself failed; the retry is kubewhy's per-object back-off).
 //!
 //! Every step is idempotent and reads the world from the caches first, so a reconcile of an up-to-date Document
 //! sends no request at all. Writes that do not depend on each other go out together (an event beside the status,
@@ -23,7 +23,6 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use context::{Context, FIELD_MANAGER, FINALIZER};
@@ -39,9 +38,9 @@ pub fn publishes(doc: &Document) -> bool {
     doc.spec.publish && !doc.spec.hide
 }
 
-/// Reconciles one Document. An up-to-date Document costs no request; the periodic resync visits it again.
+/// Reconciles one Document. An up-to-date Document costs no request; the periodic resync visits it again. Run it
+/// through kubewhy's per-object back-off (`ctx.retry.attempt`), which resets on success.
 pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Error> {
-    let key = ObjectRef::from_obj(&*doc);
     let span = info_span!(
         "reconcile",
         namespace = doc.namespace().unwrap_or_default(),
@@ -53,55 +52,35 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Erro
         let result = reconcile_inner(doc.clone(), &ctx).await;
         match &result {
             Ok(()) => {
-                ctx.backoff.succeeded(&key);
                 timer.finish(Outcome::Success);
                 debug!("reconciled");
             }
             Err(err) => {
                 timer.finish(Outcome::Error);
-                report::report_failure(&doc, err, &ctx).await;
+                let cause = kubewhy::diagnose_error(err).cause;
+                if kubewhy::watch::is_server_wide(&cause) {
+                    // The API server (or the connection, or the credentials) failed, not this Document: writing
+                    // its status or an event would fail the same way, once per Document.
+                    debug!(
+                        "not recording the failure on the Document: {}",
+                        cause.kind()
+                    );
+                } else {
+                    report::report_failure(&doc, err, &ctx).await;
+                }
             }
         }
-        ctx.metrics.set_in_backoff(ctx.backoff.failing());
         result
     }
     .instrument(span)
     .await
 }
 
-/// Decides when to retry a failed Document: per-object exponential back-off. Returns the delay.
-pub fn error_policy(doc: Arc<Document>, err: &Error, ctx: Arc<Context>) -> Duration {
-    let key = ObjectRef::from_obj(&*doc);
-    let retry = ctx.backoff.failed(&key);
+/// Decides when to retry a failed Document: kubewhy's per-object back-off (the schedule by the diagnosed cause,
+/// logged once per cause, counted), and doc-controller's own metrics. Returns the delay.
+pub fn error_policy(doc: &Document, err: &Error, ctx: &Context) -> Duration {
+    let retry = ctx.retry.failed(doc, err);
     ctx.metrics.failure(err.class());
-    ctx.metrics.set_in_backoff(ctx.backoff.failing());
-    // The failed request (from the client's request recorder) and kubewhy's diagnosis of it, when the API failed.
-    let diagnosis = err.api_error().map(|e| {
-        let request = ctx.inspector.as_ref().and_then(|i| i.request_for(e));
-        kubewhy::diagnose_in(e, request.as_ref())
-    });
-    let help = diagnosis
-        .as_ref()
-        .map(|d| d.remedy().summary)
-        .unwrap_or_default();
-    let (verb, url) = diagnosis.as_ref().map_or(("", ""), |d| {
-        (
-            d.request.verb.as_deref().unwrap_or(""),
-            d.request.url.as_deref().unwrap_or(""),
-        )
-    });
-    warn!(
-        namespace = doc.namespace().unwrap_or_default(),
-        name = doc.name_any(),
-        attempt = retry.attempt,
-        retry_in_ms = u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX),
-        class = err.class(),
-        error = %describe(err),
-        verb,
-        url,
-        help = help.as_str(),
-        "reconcile failed; retrying with back-off"
-    );
     retry.delay
 }
 

@@ -16,6 +16,10 @@ use tracing::info;
 use super::ownership::{Cache, Ownership, Target};
 use super::slots::Slot;
 
+/// Makes a watcher of an API with a configuration.
+pub type MakeWatcher<K> =
+    Arc<dyn Fn(Api<K>, watcher::Config) -> BoxStream<'static, Item<K>> + Send + Sync>;
+
 /// How one cache follows the share.
 pub struct Follow<K> {
     /// Which cache this is (it reports its syncs under this name).
@@ -24,6 +28,8 @@ pub struct Follow<K> {
     pub ownership: Ownership,
     /// The slot an object belongs to (`None`: keep it, it cannot be placed).
     pub slot_of: fn(&K) -> Option<Slot>,
+    /// Makes the underlying watcher (kubewhy's, with its initial-list strategy).
+    pub watcher: MakeWatcher<K>,
     /// The watcher configuration for a target.
     pub config: Arc<dyn Fn(&Target) -> watcher::Config + Send + Sync>,
     /// Called just before the watcher (re)starts for a target (the Documents watch sets its `shardSelector`).
@@ -39,6 +45,7 @@ impl<K> Clone for Follow<K> {
             cache: self.cache,
             ownership: self.ownership.clone(),
             slot_of: self.slot_of,
+            watcher: self.watcher.clone(),
             config: self.config.clone(),
             on_start: self.on_start.clone(),
             on_stray: self.on_stray.clone(),
@@ -71,7 +78,7 @@ where
             .boxed();
     }
     (follow.on_start)(target);
-    watcher::watcher(api.clone(), (follow.config)(target)).boxed()
+    (follow.watcher)(api.clone(), (follow.config)(target))
 }
 
 /// What [`Follow::on_stray`] does for Documents: counts each stray (`doc_controller_shard_strays_total`) and logs

@@ -19,7 +19,8 @@ fn failures(controller: &Controller, name: &str) -> Vec<(Timestamp, u64, u64)> {
         .into_iter()
         .filter_map(|l| {
             let f = l.json.get("fields")?;
-            if f.get("message")?.as_str()? != "reconcile failed; retrying with back-off"
+            // kubewhy's per-object back-off: one line per attempt (DEBUG after the first of a cause).
+            if !f.get("message")?.as_str()?.starts_with("reconcile of ")
                 || f.get("name")?.as_str()? != name
             {
                 return None;

@@ -239,7 +239,13 @@ fn free_port() -> u16 {
 impl Controller {
     /// Starts `doc-controller --log-format json run --kubeconfig <kubeconfig> --http-addr 127.0.0.1:<free> <args>`.
     pub fn start(name: &str, kubeconfig: &Path, args: &[&str]) -> Controller {
-        Controller::start_logging(name, kubeconfig, args, "info,kube=warn,kubewhy=info")
+        // kubewhy::retry at DEBUG: each failed reconcile's attempt and delay (one line per cause above DEBUG).
+        Controller::start_logging(
+            name,
+            kubeconfig,
+            args,
+            "info,kube=warn,kubewhy=info,kubewhy::retry=debug",
+        )
     }
 
     /// [`Controller::start`] with this `RUST_LOG` filter.

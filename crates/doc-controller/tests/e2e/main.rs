@@ -11,4 +11,5 @@ mod never_silent;
 mod packaging;
 mod rbac;
 mod sharding;
+mod silent;
 mod validation;

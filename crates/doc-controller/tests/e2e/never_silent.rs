@@ -15,8 +15,19 @@ use crate::harness::*;
 
 /// Grants the namespace-scoped needs of doc-controller in `ns` to the ServiceAccount `ns/sa`, except the
 /// permissions `deny` picks; applying it again replaces the rules (so it also revokes).
-fn grant(cp: &ControlPlane, ns: &str, sa: &str, deny: impl Fn(&Permission) -> bool) {
-    let perms: Vec<Permission> = needs_for(Some(ns), None)
+pub fn grant(cp: &ControlPlane, ns: &str, sa: &str, deny: impl Fn(&Permission) -> bool) {
+    grant_with_leases(cp, ns, sa, None, deny)
+}
+
+/// [`grant`], with the leader-election Lease's permissions in `lease_ns` when given.
+pub fn grant_with_leases(
+    cp: &ControlPlane,
+    ns: &str,
+    sa: &str,
+    lease_ns: Option<&str>,
+    deny: impl Fn(&Permission) -> bool,
+) {
+    let perms: Vec<Permission> = needs_for(Some(ns), lease_ns)
         .permissions()
         .into_iter()
         .filter(|p| !deny(p))
@@ -32,7 +43,7 @@ fn grant(cp: &ControlPlane, ns: &str, sa: &str, deny: impl Fn(&Permission) -> bo
     assert!(ok, "kubectl apply of the RBAC failed: {out}{err}");
 }
 
-fn on(resource: &str, verb: Verb) -> impl Fn(&Permission) -> bool {
+pub fn on(resource: &str, verb: Verb) -> impl Fn(&Permission) -> bool {
     let resource = resource.to_string();
     move |p: &Permission| {
         p.verb == verb
@@ -41,7 +52,7 @@ fn on(resource: &str, verb: Verb) -> impl Fn(&Permission) -> bool {
 }
 
 /// A kubeconfig for a fresh ServiceAccount `ns/sa` on `cp`.
-async fn service_account_kubeconfig(
+pub async fn service_account_kubeconfig(
     cp: &ControlPlane,
     ns: &str,
     sa: &str,
@@ -56,12 +67,12 @@ async fn service_account_kubeconfig(
     (path, account.identity.user)
 }
 
-fn fields(line: &LogLine) -> &Value {
+pub fn fields(line: &LogLine) -> &Value {
     line.json.get("fields").unwrap_or(&line.json)
 }
 
 /// The controller's log lines from kubewhy's watcher layer at `level` naming `watcher`.
-fn watcher_lines(controller: &Controller, level: &str, watcher: &str) -> Vec<LogLine> {
+pub fn watcher_lines(controller: &Controller, level: &str, watcher: &str) -> Vec<LogLine> {
     controller
         .logs()
         .into_iter()
@@ -74,7 +85,7 @@ fn watcher_lines(controller: &Controller, level: &str, watcher: &str) -> Vec<Log
 }
 
 /// Waits until `/readyz` answers 200 (`ready`) or not, with a body containing `text`.
-async fn wait_readyz(
+pub async fn wait_readyz(
     controller: &Controller,
     ready: bool,
     text: &str,
@@ -109,19 +120,20 @@ fn start_fast(name: &str, kubeconfig: &std::path::Path, ns: &str) -> Controller 
     Controller::start(name, kubeconfig, &args)
 }
 
-/// Waits until `/readyz` is 200 and every watcher healthy.
-async fn wait_healthy(controller: &Controller, timeout: Duration) {
-    wait_readyz(
+/// Waits until `/readyz` is 200 and both watchers synced and healthy.
+pub async fn wait_healthy(controller: &Controller, timeout: Duration) {
+    let body = wait_readyz(
         controller,
         true,
-        "watchers: every watcher is healthy",
+        "ok   watcher documents.kube.rs: synced",
         timeout,
     )
     .await;
+    assert!(body.contains("ok   watcher configmaps: synced"), "{body}");
 }
 
 /// Waits until the Document has been reconciled (its status observed a generation).
-async fn wait_reconciled(admin: &Client, ns: &str, name: &str) {
+pub async fn wait_reconciled(admin: &Client, ns: &str, name: &str) {
     wait_doc(
         admin,
         ns,
@@ -191,7 +203,7 @@ async fn a_revoked_watch_is_named_not_ready_and_recovers_without_restart() {
     )
     .await;
     assert!(
-        !body.contains("configmaps:"),
+        !body.contains("FAIL watcher configmaps"),
         "only the failing watcher is named: {body}"
     );
     // Once per cause, not once per retry.
@@ -237,7 +249,8 @@ async fn partial_rbac_names_only_the_failing_watcher() {
         },
     )
     .await;
-    assert_eq!(fields(&warn)["verb"], "list", "{}", warn.json);
+    // The initial list is streamed (`--initial-list auto` on a server with WatchList): one watch request.
+    assert_eq!(fields(&warn)["verb"], "watch", "{}", warn.json);
     assert_eq!(fields(&warn)["resource"], "configmaps", "{}", warn.json);
     let body = wait_readyz(
         &controller,
@@ -246,7 +259,7 @@ async fn partial_rbac_names_only_the_failing_watcher() {
         Duration::from_secs(10),
     )
     .await;
-    assert!(!body.contains("documents.kube.rs:"), "{body}");
+    assert!(!body.contains("FAIL watcher documents.kube.rs"), "{body}");
     assert!(watcher_lines(&controller, "WARN", "documents.kube.rs").is_empty());
     assert_eq!(
         controller
@@ -400,10 +413,18 @@ async fn a_list_failing_for_a_minute_stays_within_the_back_off_cap() {
     let cp = kubewhy_testenv::shared();
     let (kubeconfig, _) = service_account_kubeconfig(cp, &ns, "ctl").await;
     grant(cp, &ns, "ctl", on("documents", Verb::List));
+    // Paged: a streamed initial list is one watch request and needs no `list` at all.
     let controller = Controller::start(
         "backoff-cap",
         &kubeconfig,
-        &["--namespace", &ns, "--preflight", "warn"],
+        &[
+            "--namespace",
+            &ns,
+            "--preflight",
+            "warn",
+            "--initial-list",
+            "paged",
+        ],
     );
     tokio::time::sleep(Duration::from_secs(60)).await;
     let lists = controller
@@ -439,10 +460,11 @@ async fn a_failed_reconcile_names_the_request_that_failed() {
         "a failed reconcile's log line",
         Duration::from_secs(30),
         || async {
-            controller
-                .logs()
-                .into_iter()
-                .find(|l| fields(l)["message"] == "reconcile failed; retrying with back-off")
+            controller.logs().into_iter().find(|l| {
+                fields(l)["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("reconcile of "))
+            })
         },
     )
     .await;

@@ -92,6 +92,8 @@ impl Diagnosis {
             | Cause::ServerTimeout
             | Cause::NoAnswer { .. }
             | Cause::CacheSyncTimeout
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. }
             | Cause::Connection { .. }
             | Cause::Tls { .. }
             | Cause::ProxyUnsupported
@@ -106,6 +108,7 @@ impl Diagnosis {
         }
         out.extend(w.notes);
         out.extend(notes::trailing(self));
+        out.extend(notes::records(&self.request));
         Description {
             summary: w.summary,
             cause: w.cause,

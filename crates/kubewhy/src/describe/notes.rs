@@ -154,7 +154,60 @@ fn word(d: &Diagnosis, n: &Note) -> String {
                 None => format!("not confirmed without a cluster: {what}"),
             }
         }
+        Note::AccessLost { watching } => {
+            let mut text = "kubewhy's access watchdog found this permission gone while the program runs (it was \
+                            allowed before); the API server does not close open watches when RBAC changes"
+                .to_string();
+            if *watching {
+                text.push_str(": the open watch still works; it will fail at its next reconnect");
+            }
+            text
+        }
+        Note::TokenExpired {
+            at,
+            lifetime_s,
+            from_file,
+        } => {
+            let lifetime = lifetime_s
+                .map(|s| format!(" (its lifetime was {s} s)"))
+                .unwrap_or_default();
+            let renew = if *from_file {
+                "it is read from a file: in a pod the kubelet rotates a projected ServiceAccount token before it \
+                 expires and kube-rs reads the new one, so an expired one means the file is no longer renewed"
+            } else {
+                "it is written in the kubeconfig: nothing renews it"
+            };
+            format!("the client's token expired at {at}{lifetime}; {renew}")
+        }
+        Note::LeaseRenewal { lease } => format!(
+            "renewing the leader-election Lease `{lease}` failed: this replica stopped leading before the Lease \
+             could expire (so two replicas never lead at once) and stands by until it can take the Lease again"
+        ),
+        Note::StreamingListFallback => "kubewhy lists page by page instead (as client-go does) and does not try \
+                                        streaming again for this watcher"
+            .into(),
     }
+}
+
+/// Where the request is in the API server's own records: its `Audit-Id` and the API Priority and Fairness
+/// classification.
+pub(super) fn records(r: &crate::diagnosis::Request) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(id) = &r.audit_id {
+        out.push(format!(
+            "the API server's audit log has this request as auditID `{id}` (response header `Audit-Id`)"
+        ));
+    }
+    match (&r.flow_schema_uid, &r.priority_level_uid) {
+        (None, None) => {}
+        (fs, pl) => out.push(format!(
+            "API Priority and Fairness classified it: FlowSchema UID `{}`, PriorityLevelConfiguration UID `{}` \
+             (`kubectl get flowschemas,prioritylevelconfigurations -o custom-columns=NAME:.metadata.name,UID:.metadata.uid`)",
+            fs.as_deref().unwrap_or("?"),
+            pl.as_deref().unwrap_or("?")
+        )),
+    }
+    out
 }
 
 fn names(list: &[String]) -> String {

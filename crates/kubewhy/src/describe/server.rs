@@ -114,6 +114,31 @@ pub(super) fn words(d: &Diagnosis) -> Words {
                 .into_iter()
                 .collect(),
         },
+        Cause::StalledWatch { idle_s } => Words {
+            summary: format!(
+                "the watch of {} delivered neither an event nor a bookmark for {idle_s}s",
+                super::quoted_resource(r).unwrap_or_else(|| "a resource".into())
+            ),
+            cause: "the API server sends a bookmark on such a watch about every minute, so the connection is \
+                    most likely half-open: a VPN, NAT, proxy or load balancer dropped it without closing it \
+                    (kube#1791), and without this check the watch would wait for its idle time-out (about 5 \
+                    minutes) while changes went unseen"
+                .into(),
+            notes: vec![
+                "the watch was ended and resumes from the last resourceVersion it saw (or lists again if that \
+                 is too old): no change is lost, only delayed"
+                    .into(),
+            ],
+        },
+        Cause::NoInitialEventsEnd { waited_s } => w(
+            format!(
+                "the streaming list of {} sent no `k8s.io/initial-events-end` bookmark in {waited_s}s",
+                super::quoted_resource(r).unwrap_or_else(|| "a resource".into())
+            ),
+            "the API server accepted `sendInitialEvents=true` but never marked the end of the initial events (an \
+             API server or proxy that does not implement streaming lists fully); a client that waits for the mark \
+             never finishes its initial list",
+        ),
         Cause::Connection { failure, os_code } => {
             let code = os_code
                 .map(|c| format!(" (os error {c})"))

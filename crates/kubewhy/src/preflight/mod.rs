@@ -34,7 +34,7 @@ mod crd;
 mod failure;
 mod fix;
 mod options;
-mod plan;
+pub(crate) mod plan;
 mod probe;
 mod reach;
 mod report;

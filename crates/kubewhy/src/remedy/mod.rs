@@ -282,6 +282,17 @@ impl Diagnosis {
                 "kubectl -n {namespace} describe leases {}",
                 waiting_for.join(" ")
             )),
+            Cause::StalledWatch { .. } => Remedy::new(
+                "nothing to do for this one; if it repeats, check the network path to the API server: idle \
+                 time-outs of NAT, proxies or load balancers under a minute, VPN reconnects, or an overloaded API \
+                 server",
+            )
+            .command("kubectl get --raw '/readyz?verbose'"),
+            Cause::NoInitialEventsEnd { .. } => Remedy::new(
+                "use a paged list and watch for this server (kubewhy's `auto` initial list falls back by itself); \
+                 check the API server version and any proxy in front of it",
+            )
+            .command("kubectl version"),
             Cause::CacheSyncTimeout => Remedy::new(
                 "find the informer's own error earlier in the log (a `Failed to watch` line: often `forbidden` or \
                  a missing CRD) and fix that",

@@ -1,6 +1,8 @@
 //! The tower layer that records every request a `kube::Client` makes: method, path and query, response code,
-//! latency and the span it was made in; logs it (as a redacted `curl` command on demand); counts it in
-//! [`Metrics`]; and remembers recent failures so an error can be matched to the request that caused it.
+//! latency, the span it was made in and the server's `Audit-Id` and API Priority and Fairness headers; logs it (as a
+//! redacted `curl` command on demand); counts it in [`Metrics`]; remembers recent failures so an error can be
+//! matched to the request that caused it (exactly within a [`recorded`](super::recorded) scope); and guards
+//! watches against stalls ([`super::stall`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -17,10 +19,17 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use kube::client::Body;
 use tower::{BoxError, Layer, Service};
 
+use super::credentials::{Expiry, Source};
 use super::curl::{AuthKind, to_curl};
+use super::scope::{in_scope, record_in_scope, unique_match};
+use super::stall::{
+    DEFAULT_STALL_WINDOW, NoResponse, OnStall, StallBody, Stalled, bookmarked_watch,
+};
 use super::used::{Recorder, Used};
-use crate::diagnosis::Request;
+use crate::cause::Cause;
+use crate::diagnosis::{Diagnosis, Request};
 use crate::metrics::Metrics;
+use crate::note::Note;
 use crate::url::parse_request;
 
 /// Environment variable that turns on curl logging (`1`, `true`, `yes`).
@@ -28,6 +37,8 @@ pub const CURL_ENV: &str = "KUBEWHY_LOG_CURL";
 
 /// How many failures are remembered for matching errors to requests.
 const RECENT_FAILURES: usize = 256;
+/// Outside a scope, only failures this recent are candidates for an error's request.
+const MATCH_WINDOW: Duration = Duration::from_secs(60);
 /// How many paths' last success are remembered.
 const RECENT_SUCCESS_PATHS: usize = 1024;
 /// Error bodies larger than this are not buffered whole (the API server's are a few hundred bytes).
@@ -42,8 +53,27 @@ pub struct Failure {
     pub code: u16,
     /// The Status message (or the raw body / transport error text).
     pub message: String,
-    /// The request.
+    /// The request, with the server's `Audit-Id` and priority headers when it answered.
     pub request: Request,
+}
+
+/// The response headers that find a request in the server's records.
+const AUDIT_ID: &str = "audit-id";
+const FLOW_SCHEMA_UID: &str = "x-kubernetes-pf-flowschema-uid";
+const PRIORITY_LEVEL_UID: &str = "x-kubernetes-pf-prioritylevel-uid";
+
+/// Copies the `Audit-Id` and API Priority and Fairness headers of a response into the request.
+fn server_records(request: &mut Request, headers: &http::HeaderMap) {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    request.audit_id = get(AUDIT_ID);
+    request.flow_schema_uid = get(FLOW_SCHEMA_UID);
+    request.priority_level_uid = get(PRIORITY_LEVEL_UID);
 }
 
 /// Records requests of the clients built with its [`layer`](Inspector::layer). Cheap to clone.
@@ -63,6 +93,10 @@ struct Inner {
     successes: Mutex<HashMap<String, Instant>>,
     /// The permissions the clients used.
     used: Arc<Recorder>,
+    /// The stall window of watches and the response-header time-out (None: off).
+    stall: Option<Duration>,
+    /// Where the bearer token comes from (its expiry, when it is a JWT).
+    credentials: Source,
 }
 
 impl Inspector {
@@ -98,24 +132,47 @@ impl Inspector {
                 failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
                 successes: Mutex::new(HashMap::new()),
                 used: Arc::default(),
+                stall: Some(DEFAULT_STALL_WINDOW),
+                credentials: Source::of(config),
             }),
         }
     }
 
-    /// Also counts every request in `metrics`.
-    pub fn with_metrics(self, metrics: Metrics) -> Inspector {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+    /// This inspector's settings with fresh state (for the builder methods below).
+    fn rebuilt(self) -> Inner {
+        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             base_url: shared.base_url.clone(),
             auth: shared.auth,
             curl: AtomicBool::new(shared.curl.load(Ordering::Relaxed)),
-            metrics: None,
+            metrics: shared.metrics.clone(),
             failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
             successes: Mutex::new(HashMap::new()),
             used: shared.used.clone(),
-        });
+            stall: shared.stall,
+            credentials: shared.credentials.clone(),
+        })
+    }
+
+    /// Also counts every request in `metrics`.
+    pub fn with_metrics(self, metrics: Metrics) -> Inspector {
+        let inner = self.rebuilt();
         Inspector {
             inner: Arc::new(Inner {
                 metrics: Some(metrics),
+                ..inner
+            }),
+        }
+    }
+
+    /// The stall window ([`super::stall`]): a watch that asked for bookmarks and delivers nothing for this long is
+    /// ended so that it is watched again, and a request without response headers for this long fails with
+    /// [`NoResponse`]. Default 70 s; `None` turns both off. Keep it above a minute (the API server's bookmark
+    /// interval and its own time-out of ordinary requests).
+    pub fn with_stall_window(self, window: Option<Duration>) -> Inspector {
+        let inner = self.rebuilt();
+        Inspector {
+            inner: Arc::new(Inner {
+                stall: window,
                 ..inner
             }),
         }
@@ -146,22 +203,53 @@ impl Inspector {
         Ok((inspector.client(config)?, inspector))
     }
 
-    /// The request that most likely caused `err`: the most recent failure with the same status code and
-    /// message (API errors), or the most recent transport failure (errors without a response).
+    /// The request that caused `err`, when it can be told exactly.
+    ///
+    /// Called inside a [`recorded`](super::recorded) scope (kubewhy's watchers and its controller wrapper run in
+    /// one), the scope's own failures are searched: the first with the same code and message. Elsewhere, the
+    /// failures of the last minute with the same code and message (else the same code; without a response, every
+    /// failure without one) must all be failures of one request, which is returned; when several requests match,
+    /// none is named rather than a wrong one.
     pub fn request_for(&self, err: &kube::Error) -> Option<Request> {
+        if let Some(found) = in_scope(err) {
+            return found;
+        }
         let failures = self.lock();
-        match err {
-            kube::Error::Api(status) => failures
-                .iter()
-                .rev()
-                .find(|f| f.code == status.code && f.message.trim() == status.message.trim())
-                .or_else(|| failures.iter().rev().find(|f| f.code == status.code))
-                .map(|f| f.request.clone()),
-            _ => failures
-                .iter()
-                .rev()
-                .find(|f| f.code == 0)
-                .map(|f| f.request.clone()),
+        let now = SystemTime::now();
+        let recent: Vec<&Failure> = failures
+            .iter()
+            .filter(|f| now.duration_since(f.at).unwrap_or_default() <= MATCH_WINDOW)
+            .collect();
+        unique_match(&recent, err)
+    }
+
+    /// The expiry of the client's bearer token, when it is a JWT (see [`super::credentials`]); a `tokenFile` is read
+    /// again each time.
+    pub fn token_expiry(&self) -> Option<Expiry> {
+        self.inner.credentials.expiry()
+    }
+
+    /// Adds what the client knows about its credentials to a diagnosis: a 401 while the token's `exp` has passed is
+    /// an expired token (the API server's answer says only `Unauthorized`), with when it expired and how it is
+    /// renewed.
+    pub fn annotate(&self, d: &mut Diagnosis) {
+        if !matches!(d.cause, Cause::Unauthenticated { .. }) {
+            return;
+        }
+        let Some(expiry) = self.token_expiry().filter(|e| e.passed(SystemTime::now())) else {
+            return;
+        };
+        d.set_cause(Cause::Unauthenticated { expired: true });
+        if !d
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::TokenExpired { .. }))
+        {
+            d.notes.push(Note::TokenExpired {
+                at: expiry.at_rfc3339(),
+                lifetime_s: expiry.lifetime.map(|l| l.as_secs()),
+                from_file: expiry.from_file,
+            });
         }
     }
 
@@ -203,6 +291,7 @@ impl Inspector {
         self.inner
             .used
             .observe(&failure.request, failure.code, &failure.message);
+        record_in_scope(&failure);
         let mut failures = self.lock();
         if failures.len() == RECENT_FAILURES {
             failures.pop_front();
@@ -242,7 +331,9 @@ pub struct InspectService<S> {
     inspector: Inspector,
 }
 
-type ResponseBody<B> = Either<B, Full<Bytes>>;
+/// The body of an inspected response: the server's as it comes, a watch's behind the stall guard, or a failure's
+/// body read whole (to record its message) and handed on.
+type ResponseBody<B> = Either<Either<B, StallBody<B>>, Full<Bytes>>;
 
 impl<S, B> Service<HttpRequest<Body>> for InspectService<S>
 where
@@ -280,6 +371,8 @@ where
             (url, req.headers().clone(), body)
         });
         let started = Instant::now();
+        let window = inspector.inner.stall;
+        let watch_path = window.and_then(|_| bookmarked_watch(&uri));
         let fut = self.inner.call(req);
         Box::pin(async move {
             if let Some((url, headers, body)) = curl {
@@ -294,18 +387,41 @@ where
             }
             let verb = request.verb.clone().unwrap_or_default();
             let resource = metric_resource(&request);
-            match fut.await {
+            let mut request = request;
+            let answer = match window {
+                Some(window) => match tokio::time::timeout(window, fut).await {
+                    Ok(answer) => answer.map_err(Into::into),
+                    Err(_elapsed) => Err(Box::new(NoResponse { after: window }) as BoxError),
+                },
+                None => fut.await.map_err(Into::into),
+            };
+            match answer {
                 Ok(response) => {
                     let latency = started.elapsed();
                     let status = response.status();
+                    server_records(&mut request, response.headers());
                     if let Some(m) = &inspector.inner.metrics {
                         m.observe_request(&verb, &resource, status.as_str(), latency);
+                    }
+                    if inspector.inner.curl.load(Ordering::Relaxed) {
+                        log_records(&method, status.as_u16(), latency, &request, span_name);
                     }
                     if status.as_u16() < 400 {
                         inspector.inner.used.observe(&request, status.as_u16(), "");
                         inspector.record_success(&uri);
                         log_response(&method, &uri, status.as_u16(), latency, span_name);
-                        return Ok(response.map(Either::Left));
+                        let response = match (watch_path, window) {
+                            (Some(path), Some(window)) => {
+                                let on_stall = stall_recorder(inspector.clone(), request.clone());
+                                response.map(|body| {
+                                    Either::Left(Either::Right(StallBody::new(
+                                        body, window, path, on_stall,
+                                    )))
+                                })
+                            }
+                            _ => response.map(|body| Either::Left(Either::Left(body))),
+                        };
+                        return Ok(response);
                     }
                     let (parts, body) = response.into_parts();
                     let bytes = Limited::new(body, MAX_ERROR_BODY)
@@ -341,7 +457,6 @@ where
                     Ok(Response::from_parts(parts, Either::Right(Full::new(bytes))))
                 }
                 Err(e) => {
-                    let e: BoxError = e.into();
                     let latency = started.elapsed();
                     if let Some(m) = &inspector.inner.metrics {
                         m.observe_request(&verb, &resource, "error", latency);
@@ -362,6 +477,38 @@ where
             }
         })
     }
+}
+
+/// With curl logging on: the answer, with what finds it in the server's records (as `kubectl -v=9` prints the
+/// response headers).
+fn log_records(method: &str, status: u16, latency: Duration, request: &Request, span: &str) {
+    let mut text = format!("{method} {status} in {} ms", latency.as_millis());
+    for (name, value) in [
+        ("Audit-Id", &request.audit_id),
+        ("X-Kubernetes-PF-FlowSchema-UID", &request.flow_schema_uid),
+        (
+            "X-Kubernetes-PF-PriorityLevel-UID",
+            &request.priority_level_uid,
+        ),
+    ] {
+        if let Some(v) = value {
+            text.push_str(&format!("; {name}: {v}"));
+        }
+    }
+    tracing::info!(target: "kubewhy::trace", span, "{text}");
+}
+
+/// Records a stalled watch as a failure of its request (no response code: the connection went quiet).
+fn stall_recorder(inspector: Inspector, request: Request) -> OnStall {
+    Box::new(move |stalled: &Stalled| {
+        tracing::debug!(target: "kubewhy::trace", path = %stalled.path, idle_s = stalled.idle.as_secs(), "watch stalled");
+        inspector.record(Failure {
+            at: SystemTime::now(),
+            code: 0,
+            message: stalled.to_string(),
+            request: request.clone(),
+        });
+    })
 }
 
 fn log_response(method: &str, uri: &str, status: u16, latency: Duration, span: &str) {

@@ -331,6 +331,18 @@ fn granted_to_everyone(path: &str) -> bool {
     .any(|p| path.starts_with(p))
 }
 
+/// The reviews of one's own identity and access every authenticated user may create (`system:basic-user`):
+/// kubewhy's access watchdog and recovery probes make them; using them needs no grant.
+fn reviews_granted_to_everyone(group: &str, resource: &str) -> bool {
+    matches!(
+        (group, resource),
+        (
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+        ) | ("authentication.k8s.io", "selfsubjectreviews")
+    )
+}
+
 impl Used {
     /// The needs this use implies, named `name`: one need per resource type, subresource and namespace (all
     /// namespaces for [`Scope::Cluster`] and [`Scope::ManyNamespaces`]), with the verbs used — allowed or denied,
@@ -350,6 +362,9 @@ impl Used {
             let Ok(verb) = p.verb.parse::<Verb>() else {
                 continue;
             };
+            if reviews_granted_to_everyone(&p.group, &p.resource) {
+                continue;
+            }
             let namespace = match &p.scope {
                 Scope::Namespace(ns) => Some(ns.clone()),
                 Scope::Cluster | Scope::ManyNamespaces => None,
@@ -557,6 +572,15 @@ mod tests {
         );
         r.observe(&parse_request("GET", "/metrics"), 200, "");
         r.observe(&parse_request("GET", "/apis"), 200, "");
+        // kubewhy's own access checks need no grant.
+        r.observe(
+            &parse_request(
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            ),
+            201,
+            "",
+        );
         let used = r.snapshot();
         let documents = ResourceType::new("kube.rs", "v1", "documents", "Document", true);
         let needs = used.needs("ctl", &[documents]);

@@ -93,6 +93,20 @@ impl Backoff {
     }
 }
 
+/// `d` spread at random by up to `fraction` either way, so that many waiters do not all go at one moment.
+pub(crate) fn jittered(d: Duration, fraction: f64) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x2545_f491_4f6c_dd1d);
+    let mut x = STATE.load(Ordering::Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    let unit = (x >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+    let spread = fraction.clamp(0.0, 1.0) * (2.0 * unit - 1.0);
+    Duration::from_secs_f64((d.as_secs_f64() * (1.0 + spread)).max(0.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

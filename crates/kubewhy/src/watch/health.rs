@@ -1,16 +1,24 @@
-//! The health registry: per watcher, whether it has synced, whether it is healthy, the current diagnosis, when
-//! it last succeeded and since when it fails — the data behind `/readyz`, metrics and the exit policy.
+//! The health registry: per watcher, whether it has synced, whether it is healthy, the current diagnosis, when it
+//! last succeeded and since when it fails; the permissions the access watchdog found allowed or denied; the
+//! program's own named checks — the data behind readiness ([`Health::readiness`]), metrics and the exit policy.
+//! It also holds what a program's watchers and reconciles share: the log of causes (one line per cause per
+//! interval) and the recovery probes.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::watch as signal;
+use tokio::sync::{Notify, watch as signal};
 
 use crate::diagnosis::Diagnosis;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, WatcherLabels};
+use crate::trace::Inspector;
 
-use super::policy::{OnPersistent, Policy, is_persistent};
+use super::policy::{OnPersistent, Policy, counts_at_once, is_persistent};
+use super::probe::{Probe, Prober};
+use super::readiness::{Checks, Item, Readiness};
+use super::report::Reporter;
 
 /// What is known about one watcher.
 #[derive(Debug, Clone)]
@@ -49,18 +57,33 @@ impl WatcherStatus {
         self.failing_since
             .is_some_and(|since| now.saturating_duration_since(since) >= grace)
     }
+
+    /// Whether it keeps the program from being ready: not synced yet, failing past the grace period, or failing for
+    /// a cause that counts at once (persistent, or a stalled watch).
+    fn in_the_way(&self, grace: Duration, now: Instant) -> bool {
+        !self.synced
+            || self.failing_longer_than(grace, now)
+            || (!self.healthy
+                && self
+                    .diagnosis
+                    .as_ref()
+                    .is_some_and(|d| counts_at_once(&d.cause)))
+    }
 }
 
-/// A watcher that makes the program not ready, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotReady {
-    /// The watcher.
-    pub watcher: String,
-    /// Why: the diagnosis's one-line form, or "initial list not complete".
-    pub reason: String,
+/// What the access watchdog last found about one permission.
+#[derive(Debug, Clone)]
+pub struct AccessStatus {
+    /// `` `watch` `documents.kube.rs` in namespace `a` ``.
+    pub name: String,
+    /// Allowed at the last check.
+    pub allowed: bool,
+    /// The denial (None while allowed).
+    pub diagnosis: Option<Diagnosis>,
 }
 
-/// The registry shared by a program's watchers, its readiness endpoint and its metrics. Cheap to clone.
+/// The registry shared by a program's watchers, its reconciles, its readiness endpoint and its metrics. Cheap to
+/// clone.
 #[derive(Clone, Debug)]
 pub struct Health {
     inner: Arc<Inner>,
@@ -71,34 +94,103 @@ struct Inner {
     policy: Policy,
     metrics: Option<Metrics>,
     watchers: Mutex<BTreeMap<String, WatcherStatus>>,
+    /// The watchers the program declared (None: it never declared any).
+    declared: Mutex<Option<BTreeSet<String>>>,
+    access: Mutex<Option<BTreeMap<String, AccessStatus>>>,
+    /// Why the access watchdog cannot check at all (its reviews fail for a reason that will not pass by itself).
+    access_error: Mutex<Option<Diagnosis>>,
+    checks: Checks,
+    inspector: Option<Inspector>,
+    reporter: Arc<Reporter>,
+    prober: Prober,
+    recheck: Arc<Notify>,
     fatal: signal::Sender<Option<Diagnosis>>,
+}
+
+impl Inner {
+    fn new(
+        policy: Policy,
+        metrics: Option<Metrics>,
+        client: Option<kube::Client>,
+        inspector: Option<Inspector>,
+    ) -> Inner {
+        let (fatal, _) = signal::channel(None);
+        let reporter = Arc::new(Reporter::new(policy.log_interval));
+        Inner {
+            policy,
+            metrics,
+            watchers: Mutex::new(BTreeMap::new()),
+            declared: Mutex::new(None),
+            access: Mutex::new(None),
+            access_error: Mutex::new(None),
+            checks: Checks::default(),
+            inspector,
+            prober: Prober::new(client, reporter.clone()),
+            reporter,
+            recheck: Arc::new(Notify::new()),
+            fatal,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Entries are replaced whole or field by field; a panic elsewhere cannot leave one half-written in a harmful way.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Health {
     /// A registry with a policy.
     pub fn new(policy: Policy) -> Health {
-        let (fatal, _) = signal::channel(None);
         Health {
-            inner: Arc::new(Inner {
-                policy,
-                metrics: None,
-                watchers: Mutex::new(BTreeMap::new()),
-                fatal,
-            }),
+            inner: Arc::new(Inner::new(policy, None, None, None)),
         }
     }
 
-    /// Also exports watcher metrics (errors, up, synced, last event).
+    /// Also exports watcher and access metrics (errors, up, synced, last event, stalls, access allowed). Call before
+    /// the registry is shared: it starts afresh.
     pub fn with_metrics(self, metrics: Metrics) -> Health {
-        let policy = self.inner.policy;
-        let (fatal, _) = signal::channel(None);
+        let client = self.inner.prober.client();
         Health {
-            inner: Arc::new(Inner {
-                policy,
-                metrics: Some(metrics),
-                watchers: Mutex::new(BTreeMap::new()),
-                fatal,
-            }),
+            inner: Arc::new(Inner::new(
+                self.inner.policy,
+                Some(metrics),
+                client,
+                self.inner.inspector.clone(),
+            )),
+        }
+    }
+
+    /// Lets the registry ask the API server when a failure's cause is gone (recovery probes: `/readyz`, discovery,
+    /// access reviews), so waiting watchers and reconciles go again at once. Use the program's own (inspected)
+    /// client. Call before the registry is shared: it starts afresh.
+    pub fn with_client(self, client: kube::Client) -> Health {
+        Health {
+            inner: Arc::new(Inner::new(
+                self.inner.policy,
+                self.inner.metrics.clone(),
+                Some(client),
+                self.inner.inspector.clone(),
+            )),
+        }
+    }
+
+    /// Lets every diagnosis reported here say what the client knows of its own credentials (an expired token, see
+    /// [`Inspector::annotate`]). Call before the registry is shared: it starts afresh.
+    pub fn with_inspector(self, inspector: &Inspector) -> Health {
+        Health {
+            inner: Arc::new(Inner::new(
+                self.inner.policy,
+                self.inner.metrics.clone(),
+                self.inner.prober.client(),
+                Some(inspector.clone()),
+            )),
+        }
+    }
+
+    /// Adds what the client knows of its credentials to `d` (when an inspector was given).
+    pub fn annotate(&self, d: &mut Diagnosis) {
+        if let Some(inspector) = &self.inner.inspector {
+            inspector.annotate(d);
         }
     }
 
@@ -107,13 +199,40 @@ impl Health {
         self.inner.policy
     }
 
+    /// The program's own named checks (preflight, leader election, ...), reported with the watchers.
+    pub fn checks(&self) -> Checks {
+        self.inner.checks.clone()
+    }
+
+    /// Declares the watchers the program runs, up front: it is not ready until each has synced at least once (an
+    /// empty list counts). Replaces an earlier declaration and forgets registered watchers it no longer names; an
+    /// empty declaration says the program runs none now (a standby replica).
+    pub fn declare<I, S>(&self, names: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names: BTreeSet<String> = names.into_iter().map(Into::into).collect();
+        lock(&self.inner.watchers).retain(|name, _| names.contains(name));
+        if let Some(m) = &self.inner.metrics {
+            for name in &names {
+                let labels = WatcherLabels {
+                    watcher: name.clone(),
+                };
+                m.watcher_synced.get_or_create(&labels).set(0);
+                m.watcher_up.get_or_create(&labels).set(0);
+            }
+        }
+        *lock(&self.inner.declared) = Some(names);
+    }
+
     /// Registers a watcher (not synced yet) so readiness waits for it.
     pub fn register(&self, name: &str) {
-        self.lock()
+        lock(&self.inner.watchers)
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
         if let Some(m) = &self.inner.metrics {
-            let labels = crate::metrics::WatcherLabels {
+            let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
             m.watcher_synced.get_or_create(&labels).set(0);
@@ -123,51 +242,122 @@ impl Health {
 
     /// Every watcher's status, by name.
     pub fn snapshot(&self) -> Vec<WatcherStatus> {
-        self.lock().values().cloned().collect()
+        lock(&self.inner.watchers).values().cloned().collect()
     }
 
     /// One watcher's status.
     pub fn status(&self, name: &str) -> Option<WatcherStatus> {
-        self.lock().get(name).cloned()
+        lock(&self.inner.watchers).get(name).cloned()
     }
 
-    /// Ready when every watcher has synced and none has been failing past the grace period; otherwise the
-    /// watchers that are in the way and why.
-    pub fn readiness(&self) -> Result<(), Vec<NotReady>> {
+    /// What the access watchdog last found, by permission (None when it does not run).
+    pub fn access(&self) -> Option<Vec<AccessStatus>> {
+        lock(&self.inner.access)
+            .as_ref()
+            .map(|a| a.values().cloned().collect())
+    }
+
+    /// The readiness report: ready when every declared (or registered) watcher has synced and none has been
+    /// failing past the grace period (or for a cause that counts at once), every permission the access watchdog
+    /// checks is allowed, and every named check is ready. A program that declared nothing and started no watcher
+    /// is not ready: readiness that is trivially true before anything ran hides a controller that never started.
+    pub fn readiness(&self) -> Readiness {
         let now = Instant::now();
         let grace = self.inner.policy.grace;
-        let problems: Vec<NotReady> = self
-            .lock()
-            .values()
-            .filter_map(|w| {
-                if w.failing_longer_than(grace, now) {
-                    let reason = w
-                        .diagnosis
-                        .as_ref()
-                        .map_or_else(|| "failing".to_string(), |d| d.to_string());
-                    Some(NotReady {
-                        watcher: w.name.clone(),
-                        reason,
-                    })
-                } else if !w.synced {
-                    let reason = match &w.diagnosis {
-                        Some(d) => format!("initial list not complete: {d}"),
-                        None => "initial list not complete".to_string(),
-                    };
-                    Some(NotReady {
-                        watcher: w.name.clone(),
-                        reason,
-                    })
-                } else {
-                    None
-                }
-            })
-            .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
+        let mut items = Vec::new();
+        let declared = lock(&self.inner.declared).clone();
+        let watchers = lock(&self.inner.watchers).clone();
+        let mut names: BTreeSet<String> = watchers.keys().cloned().collect();
+        names.extend(declared.iter().flatten().cloned());
+        if declared.is_none() && names.is_empty() {
+            items.push(Item {
+                name: "watchers".into(),
+                ready: false,
+                message:
+                    "no watcher has started yet (a program declares its watchers up front with \
+                          `Health::declare`)"
+                        .into(),
+                diagnosis: None,
+            });
         }
+        for name in names {
+            let item = match watchers.get(&name) {
+                None => Item {
+                    name: format!("watcher {name}"),
+                    ready: false,
+                    message: "initial list not complete (not started)".into(),
+                    diagnosis: None,
+                },
+                Some(w) => {
+                    let ready = !w.in_the_way(grace, now);
+                    let message = match (&w.diagnosis, w.synced) {
+                        (Some(d), true) => format!("{d}"),
+                        (Some(d), false) => format!("{d} (initial list not complete)"),
+                        (None, false) => "initial list not complete".into(),
+                        (None, true) => "synced".into(),
+                    };
+                    let message = match (ready, &w.failing_since) {
+                        (true, Some(since)) => format!(
+                            "failing for {}s, within the grace period ({}s): {message}",
+                            now.saturating_duration_since(*since).as_secs(),
+                            grace.as_secs()
+                        ),
+                        _ => message,
+                    };
+                    Item {
+                        name: format!("watcher {name}"),
+                        ready,
+                        message,
+                        diagnosis: w.diagnosis.clone().map(Box::new),
+                    }
+                }
+            };
+            items.push(item);
+        }
+        if let Some(d) = lock(&self.inner.access_error).as_ref() {
+            items.push(Item {
+                name: "access".into(),
+                ready: false,
+                message: format!("cannot check access: {d}"),
+                diagnosis: Some(Box::new(d.clone())),
+            });
+        } else if let Some(access) = lock(&self.inner.access).as_ref() {
+            let denied: Vec<&AccessStatus> = access.values().filter(|a| !a.allowed).collect();
+            items.push(match denied.first() {
+                None => Item {
+                    name: "access".into(),
+                    ready: true,
+                    message: format!("{} permissions allowed", access.len()),
+                    diagnosis: None,
+                },
+                Some(first) => Item {
+                    name: "access".into(),
+                    ready: false,
+                    message: denied
+                        .iter()
+                        .map(|a| match &a.diagnosis {
+                            Some(d) => format!("{d}"),
+                            None => format!("denied: {}", a.name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    diagnosis: first.diagnosis.clone().map(Box::new),
+                },
+            });
+        }
+        for (name, check) in self.inner.checks.all() {
+            let (ready, message) = match check {
+                super::readiness::Check::Ready(m) => (true, m),
+                super::readiness::Check::NotReady(m) => (false, m),
+            };
+            items.push(Item {
+                name,
+                ready,
+                message,
+                diagnosis: None,
+            });
+        }
+        Readiness::new(items)
     }
 
     /// Resolves with the diagnosis of the first persistent failure that outlasted the grace period, when the
@@ -185,6 +375,47 @@ impl Health {
         }
     }
 
+    /// Asks the access watchdog (when one runs) to check again now: after any watcher or reconcile error.
+    pub fn recheck_access(&self) {
+        self.inner.recheck.notify_one();
+    }
+
+    pub(crate) fn recheck_signal(&self) -> Arc<Notify> {
+        self.inner.recheck.clone()
+    }
+
+    /// Resolves when a recovery probe says `d`'s cause is gone; `None` when no probe can tell (or there is no
+    /// client to ask with).
+    pub(crate) fn fixed(&self, d: &Diagnosis) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let probe = Probe::for_diagnosis(d)?;
+        self.inner
+            .prober
+            .client()
+            .is_some()
+            .then(|| self.inner.prober.fixed(probe))
+    }
+
+    /// Whether a log line for `d` is due now: one line per cause per interval, shared by every watcher and reconcile
+    /// of the program (see [`super::is_server_wide`] for what counts as the same cause). `Some(how many were held
+    /// back since the last line)` when it is; `None` when the cause was logged within the interval.
+    pub fn due(&self, d: &Diagnosis) -> Option<u64> {
+        self.inner.reporter.due(d, Instant::now())
+    }
+
+    pub(crate) fn metrics(&self) -> Option<&Metrics> {
+        self.inner.metrics.as_ref()
+    }
+
+    /// Records the access watchdog's findings.
+    pub(crate) fn set_access(&self, found: BTreeMap<String, AccessStatus>) {
+        *lock(&self.inner.access) = Some(found);
+    }
+
+    /// Records why the access watchdog cannot check at all (None: it can).
+    pub(crate) fn set_access_error(&self, why: Option<Diagnosis>) {
+        *lock(&self.inner.access_error) = why;
+    }
+
     /// Records a successful item that does not prove recovery (a relist): last success, synced, metrics.
     pub(crate) fn progress(&self, name: &str, synced_now: bool) {
         self.succeeded(name, synced_now, false);
@@ -197,7 +428,7 @@ impl Health {
 
     fn succeeded(&self, name: &str, synced_now: bool, recovered: bool) -> Option<(u64, Duration)> {
         let now = SystemTime::now();
-        let mut watchers = self.lock();
+        let mut watchers = lock(&self.inner.watchers);
         let w = watchers
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
@@ -217,7 +448,7 @@ impl Health {
         let (synced, healthy) = (w.synced, w.healthy);
         drop(watchers);
         if let Some(m) = &self.inner.metrics {
-            let labels = crate::metrics::WatcherLabels {
+            let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
             if healthy {
@@ -237,7 +468,7 @@ impl Health {
     /// Records a failure; returns how long the watcher has been failing.
     pub(crate) fn failure(&self, name: &str, diagnosis: &Diagnosis) -> Duration {
         let now = Instant::now();
-        let mut watchers = self.lock();
+        let mut watchers = lock(&self.inner.watchers);
         let w = watchers
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
@@ -248,7 +479,7 @@ impl Health {
         drop(watchers);
         let failing_for = now.saturating_duration_since(since);
         if let Some(m) = &self.inner.metrics {
-            let labels = crate::metrics::WatcherLabels {
+            let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
             m.watcher_up.get_or_create(&labels).set(0);
@@ -261,6 +492,9 @@ impl Health {
                         .map_or_else(|| "none".to_string(), |c| c.to_string()),
                 })
                 .inc();
+            if matches!(diagnosis.cause, crate::Cause::StalledWatch { .. }) {
+                m.watcher_stalls.get_or_create(&labels).inc();
+            }
         }
         if self.inner.policy.on_persistent == OnPersistent::Exit
             && is_persistent(diagnosis.class)
@@ -277,12 +511,42 @@ impl Health {
         }
         failing_for
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, WatcherStatus>> {
-        // Entries are replaced field by field; a panic elsewhere cannot leave one half-written in a harmful way.
-        self.inner
-            .watchers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_declared_and_nothing_started_is_not_ready() {
+        let health = Health::new(Policy::in_cluster());
+        let r = health.readiness();
+        assert!(!r.ready, "{}", r.text());
+        assert!(
+            r.text().contains("no watcher has started yet"),
+            "{}",
+            r.text()
+        );
+        health.declare(["a", "b"]);
+        assert_eq!(health.readiness().failing().count(), 2);
+        health.progress("a", true);
+        health.progress("b", true);
+        assert!(health.readiness().ready, "{}", health.readiness().text());
+        // A standby runs no watcher: an empty declaration, its other checks decide.
+        health.declare(Vec::<String>::new());
+        health.checks().ready("leader-election", "standby");
+        assert!(health.readiness().ready, "{}", health.readiness().text());
+        assert!(
+            health.snapshot().is_empty(),
+            "undeclared watchers are forgotten"
+        );
+    }
+
+    #[test]
+    fn an_empty_list_counts_as_synced() {
+        let health = Health::new(Policy::in_cluster());
+        health.declare(["empty"]);
+        health.success("empty", true);
+        assert!(health.readiness().ready);
     }
 }

@@ -97,6 +97,12 @@ pub fn is_persistent(class: Class) -> bool {
     )
 }
 
+/// Whether a failure makes a watcher count as not ready at once, without the grace period: persistent classes,
+/// and a stalled watch (changes already went unseen for the whole stall window).
+pub fn counts_at_once(cause: &crate::Cause) -> bool {
+    is_persistent(cause.class()) || matches!(cause, crate::Cause::StalledWatch { .. })
+}
+
 /// The process exit code for a persistent failure under [`OnPersistent::Exit`]: it says which class.
 ///
 /// | class | code |

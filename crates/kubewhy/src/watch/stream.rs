@@ -1,11 +1,13 @@
-//! The watcher stream extension: names a watcher, diagnoses each of its errors (with the request that failed,
-//! when an [`Inspector`] saw it), logs each distinct cause once per interval with a repeat count (WARN when it
-//! is persistent or outlasts the grace period), backs off across relists, and keeps the [`Health`] registry
-//! and metrics current. Items pass through unchanged, errors included, so it fits in front of a reflector or a
-//! `Controller::for_stream`.
+//! The watcher stream extension: names a watcher, diagnoses each of its errors (with the exact request that failed,
+//! when an [`Inspector`] recorded it), logs each distinct cause once per interval with a repeat count — one line
+//! per cause for all of a program's watchers and reconciles — (WARN when it is persistent, when the watch stalled,
+//! or when it outlasts the grace period), backs off across relists but goes again as soon as a recovery probe
+//! says the cause is gone, treats a relist after `410 Gone` as the recovery it is, and keeps the [`Health`]
+//! registry and metrics current. Items pass through unchanged, errors included, so it fits in front of a reflector
+//! or a `Controller::for_stream`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
@@ -13,13 +15,13 @@ use futures::{Stream, StreamExt};
 use kube::runtime::watcher;
 
 use crate::cause::Cause;
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Class, Diagnosis};
 use crate::rbac::NearMisses;
-use crate::trace::Inspector;
+use crate::trace::{Failed, Inspector, recorded};
 
 use super::backoff::Backoff;
 use super::health::Health;
-use super::policy::is_persistent;
+use super::policy::counts_at_once;
 
 /// After a relist that follows failures, how long the watch must stay quiet (no error) to count as recovered.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -32,6 +34,8 @@ pub struct Watch {
     inspector: Option<Inspector>,
     install: Option<String>,
     near_misses: Option<Arc<NearMisses>>,
+    /// Streaming lists turned out not to work for this watcher (`InitialList::Auto` lists in pages from then on).
+    paged_only: Arc<AtomicBool>,
 }
 
 impl Watch {
@@ -45,6 +49,7 @@ impl Watch {
             inspector: None,
             install: None,
             near_misses: None,
+            paged_only: Arc::default(),
         }
     }
 
@@ -73,17 +78,43 @@ impl Watch {
         &self.name
     }
 
+    /// The health registry it reports to.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Whether streaming lists turned out not to work for this watcher (it lists in pages from then on).
+    pub fn paged_only(&self) -> bool {
+        self.paged_only.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_paged_only(&self) {
+        self.paged_only.store(true, Ordering::Relaxed);
+    }
+
     /// Diagnoses one watcher error, with the failed request when known; the step that failed is kept (a watch
     /// denied after its list succeeded is told apart, kube#1132).
     pub fn diagnose(&self, err: &watcher::Error) -> Diagnosis {
+        self.diagnose_in(err, None)
+    }
+
+    /// [`Watch::diagnose`] with the failures of the requests the failing poll made (see [`recorded`]).
+    fn diagnose_in(&self, err: &watcher::Error, failed: Option<&Failed>) -> Diagnosis {
         let kube_err = match err {
             watcher::Error::InitialListFailed(e)
             | watcher::Error::WatchStartFailed(e)
             | watcher::Error::WatchFailed(e) => Some(e),
             watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => None,
         };
-        let request = kube_err.and_then(|e| self.inspector.as_ref().and_then(|i| i.request_for(e)));
+        let request = kube_err.and_then(|e| match failed {
+            Some(failed) => failed.request_for(e),
+            None => self.inspector.as_ref().and_then(|i| i.request_for(e)),
+        });
         let mut diagnosis = crate::diagnose_watcher_in(err, request.as_ref());
+        match &self.inspector {
+            Some(inspector) => inspector.annotate(&mut diagnosis),
+            None => self.health.annotate(&mut diagnosis),
+        }
         if let (Cause::NotServed(not_served), Some(install)) = (&mut diagnosis.cause, &self.install)
         {
             not_served.install = Some(install.clone());
@@ -99,7 +130,7 @@ impl Watch {
 /// use futures::StreamExt;
 /// use kube::runtime::{watcher, WatchStreamExt};
 /// use kubewhy::watch::{Health, Policy, Watch, WatchStreamDiagnoseExt};
-/// let health = Health::new(Policy::in_cluster());
+/// let health = Health::new(Policy::in_cluster()).with_client(client.clone()); // probes cut back-off waits
 /// let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(client);
 /// let mut events = watcher(pods, watcher::Config::default())
 ///     .diagnosed(Watch::new("pods", &health))   // diagnosed, logged once per cause, backed off
@@ -124,26 +155,34 @@ pub trait WatchStreamDiagnoseExt<K>:
             inner: self.boxed(),
             backoff: Backoff::new(watch.health.policy().backoff),
             watch,
-            delay: None,
+            wait: None,
             last_failure: None,
-            causes: HashMap::new(),
         };
         futures::stream::unfold(state, |mut state| async move {
-            if let Some(delay) = state.delay.take() {
-                tokio::time::sleep(delay).await;
+            if let Some((delay, fixed)) = state.wait.take() {
+                match fixed {
+                    Some(fixed) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = fixed => {}
+                        }
+                    }
+                    None => tokio::time::sleep(delay).await,
+                }
             }
             loop {
                 if state.last_failure.is_none() {
-                    let item = state.inner.next().await?;
-                    let diagnosis = state.diagnosis(&item).await;
+                    let (item, failed) = recorded(state.inner.next()).await;
+                    let item = item?;
+                    let diagnosis = state.diagnosis(&item, &failed).await;
                     state.handle(&item, diagnosis);
                     return Some((item, state));
                 }
                 // Failing: a retried watch that succeeds may stay quiet for minutes, so look for quiet too.
-                match tokio::time::timeout(SETTLE, state.inner.next()).await {
-                    Ok(item) => {
+                match tokio::time::timeout(SETTLE, recorded(state.inner.next())).await {
+                    Ok((item, failed)) => {
                         let item = item?;
-                        let diagnosis = state.diagnosis(&item).await;
+                        let diagnosis = state.diagnosis(&item, &failed).await;
                         state.handle(&item, diagnosis);
                         return Some((item, state));
                     }
@@ -164,20 +203,16 @@ impl<K, S> WatchStreamDiagnoseExt<K> for S where
 {
 }
 
+type Fixed = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 struct State<K> {
     inner: BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>,
     watch: Watch,
     backoff: Backoff,
-    delay: Option<Duration>,
+    /// Before the next poll: the back-off, cut short when a probe finds the cause gone.
+    wait: Option<(Duration, Option<Fixed>)>,
     /// While failing: when the last error came and the path of the request that failed.
     last_failure: Option<(Instant, Option<String>)>,
-    /// Per distinct cause (its data and its summary, which names the verb and resource): when it was last logged.
-    causes: HashMap<(Cause, String), CauseLog>,
-}
-
-struct CauseLog {
-    last_logged: Instant,
-    suppressed: u64,
 }
 
 impl<K> State<K> {
@@ -186,8 +221,12 @@ impl<K> State<K> {
     fn diagnosis(
         &self,
         item: &Result<watcher::Event<K>, watcher::Error>,
+        failed: &Failed,
     ) -> impl Future<Output = Option<Diagnosis>> + Send + 'static {
-        let diagnosis = item.as_ref().err().map(|err| self.watch.diagnose(err));
+        let diagnosis = item
+            .as_ref()
+            .err()
+            .map(|err| self.watch.diagnose_in(err, Some(failed)));
         let near = self.watch.near_misses.clone();
         async move {
             let mut diagnosis = diagnosis?;
@@ -239,12 +278,25 @@ impl<K> State<K> {
                 watcher = %self.watch.name, errors, failed_for_s = failed_for.as_secs(),
                 "watcher {} recovered after {errors} error(s) over {:.0?}", self.watch.name, failed_for
             );
-            self.causes.clear();
         }
     }
 
     fn error(&mut self, diagnosis: Diagnosis) {
         let now = Instant::now();
+        if diagnosis.class == Class::Expired {
+            // `410 Gone`: the watch's resourceVersion is too old (after a restart of the API server, a CRD
+            // reinstalled, a long disconnection); the watcher lists again now. That is recovery, not a failure:
+            // no back-off, and the diagnosis of what went before (if anything) stays.
+            tracing::debug!(
+                target: "kubewhy::watch", watcher = %self.watch.name,
+                "{diagnosis:#}; the watcher lists again"
+            );
+            return;
+        }
+        if !super::report::is_server_wide(&diagnosis.cause) {
+            // A denial, a missing type: has the program lost a permission? (A connection failure says nothing.)
+            self.watch.health.recheck_access();
+        }
         let path = diagnosis
             .request
             .url
@@ -253,38 +305,27 @@ impl<K> State<K> {
         self.last_failure = Some((now, path));
         let failing_for = self.watch.health.failure(&self.watch.name, &diagnosis);
         let delay = self.backoff.failure(now);
-        self.delay = Some(delay);
+        let fixed = self
+            .watch
+            .health
+            .fixed(&diagnosis)
+            .map(|f| Box::pin(f) as Fixed);
+        let probed = fixed.is_some();
+        self.wait = Some((delay, fixed));
 
-        let policy = self.watch.health.policy();
-        let key = (diagnosis.cause.clone(), diagnosis.summary());
-        let due = match self.causes.get_mut(&key) {
-            Some(log) if now.saturating_duration_since(log.last_logged) < policy.log_interval => {
-                log.suppressed += 1;
-                None
-            }
-            Some(log) => {
-                let repeated = log.suppressed;
-                log.last_logged = now;
-                log.suppressed = 0;
-                Some(repeated)
-            }
-            None => {
-                self.causes.insert(
-                    key,
-                    CauseLog {
-                        last_logged: now,
-                        suppressed: 0,
-                    },
-                );
-                Some(0)
-            }
-        };
-        let Some(repeated) = due else {
-            tracing::trace!(target: "kubewhy::watch", watcher = %self.watch.name, "{diagnosis} (repeat, reported already)");
+        let Some(repeated) = self.watch.health.due(&diagnosis) else {
+            tracing::debug!(target: "kubewhy::watch", watcher = %self.watch.name, "{diagnosis:#} (reported already)");
             return;
         };
-        let persistent = is_persistent(diagnosis.class);
-        let text = report(&self.watch.name, &diagnosis, repeated, failing_for, delay);
+        let policy = self.watch.health.policy();
+        let text = report(
+            &self.watch.name,
+            &diagnosis,
+            repeated,
+            failing_for,
+            delay,
+            probed,
+        );
         let r = &diagnosis.request;
         macro_rules! emit {
             ($level:expr) => {
@@ -292,18 +333,20 @@ impl<K> State<K> {
                     target: "kubewhy::watch", $level,
                     watcher = %self.watch.name,
                     class = %diagnosis.class,
+                    cause = diagnosis.cause.kind(),
                     code = diagnosis.code.unwrap_or(0),
                     verb = r.verb.as_deref().unwrap_or(""),
                     resource = r.resource.as_deref().unwrap_or(""),
                     namespace = r.namespace.as_deref().unwrap_or(""),
                     user = diagnosis.user.as_deref().unwrap_or(""),
                     url = r.url.as_deref().unwrap_or(""),
+                    audit_id = r.audit_id.as_deref().unwrap_or(""),
                     repeated,
                     "{text}"
                 )
             };
         }
-        if persistent || failing_for >= policy.grace {
+        if counts_at_once(&diagnosis.cause) || failing_for >= policy.grace {
             emit!(tracing::Level::WARN);
         } else {
             emit!(tracing::Level::INFO);
@@ -311,18 +354,20 @@ impl<K> State<K> {
     }
 }
 
-/// The log line's text: what failed, why, what to do (the diagnosis's one-line form), and how often.
+/// The log line's text: what failed, why, what to do (the diagnosis's one-line form), how often, and when the
+/// watcher goes again.
 fn report(
     name: &str,
     d: &Diagnosis,
     repeated: u64,
     failing_for: Duration,
     delay: Duration,
+    probed: bool,
 ) -> String {
     let mut text = format!("watcher {name} failing: {d:#}");
     if repeated > 0 {
         text.push_str(&format!(
-            "; repeated {repeated} more time(s) since last report"
+            "; {repeated} more failure(s) of this cause since the last report"
         ));
     }
     text.push_str(&format!(
@@ -330,5 +375,8 @@ fn report(
         failing_for.as_secs(),
         delay.as_secs_f64()
     ));
+    if probed {
+        text.push_str(" or as soon as a probe finds the cause gone");
+    }
     text
 }
