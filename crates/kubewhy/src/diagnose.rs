@@ -1,6 +1,7 @@
 //! The entry points (re-exported at the crate root): diagnose a `kube::Error`, a watcher or controller error, any
 //! error chain that holds one, or a line of text — each with the request that failed when it is known.
 
+#[cfg(feature = "runtime")]
 use kube::runtime::{controller, watcher};
 
 use crate::cause::Cause;
@@ -8,9 +9,12 @@ use crate::chain;
 use crate::classify::classify;
 use crate::diagnosis::{Diagnosis, Request};
 use crate::fold::Folder;
+#[cfg(feature = "runtime")]
 use crate::note::Note;
 use crate::read::Evidence;
-use crate::read::kube_error::{from_kube_error, from_watcher_error};
+use crate::read::kube_error::from_kube_error;
+#[cfg(feature = "runtime")]
+use crate::read::kube_error::from_watcher_error;
 use crate::url::{fill_from_url, merge_missing};
 
 /// Adds what is known about the request to the evidence (the evidence's own fields win).
@@ -43,18 +47,21 @@ pub fn diagnose_in(err: &kube::Error, request: Option<&Request>) -> Diagnosis {
     classify(with_request(from_kube_error(err), request))
 }
 
+#[cfg(feature = "runtime")]
 /// Diagnoses a `kube::runtime::watcher::Error`: the inner API or transport error, plus the step that failed
 /// (initial list, watch start, an error event in the stream, a broken stream).
 pub fn diagnose_watcher(err: &watcher::Error) -> Diagnosis {
     diagnose_watcher_in(err, None)
 }
 
+#[cfg(feature = "runtime")]
 /// [`diagnose_watcher`] with what is known about the request that failed: the step is kept (a watch denied after a
 /// list that succeeded is told apart, kube#1132) and the request names the resource.
 pub fn diagnose_watcher_in(err: &watcher::Error, request: Option<&Request>) -> Diagnosis {
     classify(with_request(from_watcher_error(err), request))
 }
 
+#[cfg(feature = "runtime")]
 /// Diagnoses a `kube::runtime::controller::Error`: a queue (watcher) error, or a reconciler error whose
 /// `source()` chain holds a `kube::Error` or a watcher error. Reconciler errors without one are read as text.
 pub fn diagnose_controller<E, Q>(err: &controller::Error<E, Q>) -> Diagnosis
@@ -109,12 +116,13 @@ pub fn diagnose_error(err: &(dyn std::error::Error + 'static)) -> Diagnosis {
     diagnose_error_in(err, None)
 }
 
-/// [`diagnose_error`] with what is known about the request that failed (kubewhy's request tracing finds it with
-/// [`crate::trace::Inspector::request_for`] on the `kube::Error` inside).
+/// [`diagnose_error`] with what is known about the request that failed (kubewhy's request tracing, feature
+/// `trace`, finds it with `trace::Inspector::request_for` on the `kube::Error` inside).
 pub fn diagnose_error_in(
     err: &(dyn std::error::Error + 'static),
     request: Option<&Request>,
 ) -> Diagnosis {
+    #[cfg(feature = "runtime")]
     if let Some(w) = chain::find::<watcher::Error>(err) {
         return diagnose_watcher_in(w, request);
     }
