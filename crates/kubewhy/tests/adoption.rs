@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -16,6 +15,10 @@ use kube::runtime::watcher;
 use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{Health, Policy, Watch};
+
+#[path = "common/grant.rs"]
+mod grant;
+use grant::grant_configmaps;
 
 const ANNOTATION: &str = "adoption.kubewhy.dev/reconciled";
 
@@ -44,46 +47,6 @@ async fn reconcile(cm: Arc<ConfigMap>, ctx: Arc<Context>) -> Result<Action, Erro
 fn error_policy(_: Arc<ConfigMap>, err: &Error, _: Arc<Context>) -> Action {
     eprintln!("{}", kubewhy::diagnose_error(err));
     Action::requeue(Duration::from_secs(1))
-}
-
-async fn grant(admin: &kube::Client, ns: &str, sa: &str, verbs: &[&str]) {
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some(sa.into()),
-            ..ObjectMeta::default()
-        },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["".into()]),
-            resources: Some(vec!["configmaps".into()]),
-            verbs: verbs.iter().map(|v| v.to_string()).collect(),
-            ..PolicyRule::default()
-        }]),
-    };
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(sa.into()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: sa.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: sa.into(),
-            namespace: Some(ns.into()),
-            ..Subject::default()
-        }]),
-    };
-    Api::<Role>::namespaced(admin.clone(), ns)
-        .create(&PostParams::default(), &role)
-        .await
-        .unwrap();
-    Api::<RoleBinding>::namespaced(admin.clone(), ns)
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
 }
 
 async fn wait_for<F: std::future::Future<Output = bool>>(
@@ -143,7 +106,14 @@ async fn a_diagnosed_controller_reconciles_and_a_denial_reaches_readiness_and_me
 
     // Allowed: the controller reconciles the sample and is ready.
     let sa = env.service_account(&ns, "allowed").await.unwrap();
-    grant(&admin, &ns, "allowed", &["list", "watch", "get", "patch"]).await;
+    grant_configmaps(
+        &admin,
+        &ns,
+        "allowed",
+        "allowed",
+        &["list", "watch", "get", "patch"],
+    )
+    .await;
     let (health, metrics, task) = start(env, &sa, &ns, "configmaps").await;
     wait_for("the sample reconciled", Duration::from_secs(60), || {
         let cms = cms.clone();

@@ -117,7 +117,7 @@ fn builds_with_no_default_features_each_feature_alone_and_all_features() {
             .output()
             .expect("running cargo check");
         println!(
-            "cargo check -p kubewhy --lib {}: {:.1?}",
+            "cargo check -p kubewhy {}: {:.1?}",
             args.join(" "),
             started.elapsed()
         );
