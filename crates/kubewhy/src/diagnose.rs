@@ -1,6 +1,7 @@
 //! The entry points (re-exported at the crate root): diagnose a `kube::Error`, a watcher or controller error, any
 //! error chain that holds one, or a line of text — each with the request that failed when it is known.
 
+#[cfg(feature = "runtime")]
 use kube::runtime::{controller, watcher};
 
 use crate::cause::Cause;
@@ -8,14 +9,19 @@ use crate::chain;
 use crate::classify::classify;
 use crate::diagnosis::{Diagnosis, Request};
 use crate::fold::Folder;
+#[cfg(feature = "runtime")]
 use crate::note::Note;
 use crate::read::Evidence;
-use crate::read::kube_error::{from_kube_error, from_watcher_error};
+use crate::read::kube_error::from_kube_error;
+#[cfg(feature = "runtime")]
+use crate::read::kube_error::from_watcher_error;
+#[cfg(feature = "trace")]
 use crate::trace;
 use crate::url::{fill_from_url, merge_missing};
 
 /// The cause of an error kubewhy's own request inspector produced (a watch it ended as stalled, a request that got
 /// no response in time), found by type in the error's chain.
+#[cfg(feature = "trace")]
 fn inspector_cause(err: &kube::Error) -> Option<Cause> {
     if let Some(stalled) = chain::find::<trace::Stalled>(err) {
         return Some(Cause::StalledWatch {
@@ -25,6 +31,12 @@ fn inspector_cause(err: &kube::Error) -> Option<Cause> {
     chain::find::<trace::NoResponse>(err).map(|none| Cause::NoAnswer {
         after_ms: Some(u64::try_from(none.after.as_millis()).unwrap_or(u64::MAX)),
     })
+}
+
+/// Without the `trace` feature there is no inspector whose errors could be in the chain.
+#[cfg(not(feature = "trace"))]
+fn inspector_cause(_err: &kube::Error) -> Option<Cause> {
+    None
 }
 
 /// Evidence from a `kube::Error`, with the inspector's causes.
@@ -38,6 +50,7 @@ fn kube_evidence(err: &kube::Error) -> Evidence {
 }
 
 /// Evidence from a watcher error, with the inspector's causes.
+#[cfg(feature = "runtime")]
 fn watcher_evidence(err: &watcher::Error) -> Evidence {
     let mut ev = from_watcher_error(err);
     let inner = match err {
@@ -83,18 +96,21 @@ pub fn diagnose_in(err: &kube::Error, request: Option<&Request>) -> Diagnosis {
     classify(with_request(kube_evidence(err), request))
 }
 
+#[cfg(feature = "runtime")]
 /// Diagnoses a `kube::runtime::watcher::Error`: the inner API or transport error, plus the step that failed
 /// (initial list, watch start, an error event in the stream, a broken stream).
 pub fn diagnose_watcher(err: &watcher::Error) -> Diagnosis {
     diagnose_watcher_in(err, None)
 }
 
+#[cfg(feature = "runtime")]
 /// [`diagnose_watcher`] with what is known about the request that failed: the step is kept (a watch denied after a
 /// list that succeeded is told apart, kube#1132) and the request names the resource.
 pub fn diagnose_watcher_in(err: &watcher::Error, request: Option<&Request>) -> Diagnosis {
     classify(with_request(watcher_evidence(err), request))
 }
 
+#[cfg(feature = "runtime")]
 /// Diagnoses a `kube::runtime::controller::Error`: a queue (watcher) error, or a reconciler error whose
 /// `source()` chain holds a `kube::Error` or a watcher error. Reconciler errors without one are read as text.
 pub fn diagnose_controller<E, Q>(err: &controller::Error<E, Q>) -> Diagnosis
@@ -149,12 +165,13 @@ pub fn diagnose_error(err: &(dyn std::error::Error + 'static)) -> Diagnosis {
     diagnose_error_in(err, None)
 }
 
-/// [`diagnose_error`] with what is known about the request that failed (kubewhy's request tracing finds it with
-/// [`crate::trace::Inspector::request_for`] on the `kube::Error` inside).
+/// [`diagnose_error`] with what is known about the request that failed (kubewhy's request tracing, feature
+/// `trace`, finds it with `trace::Inspector::request_for` on the `kube::Error` inside).
 pub fn diagnose_error_in(
     err: &(dyn std::error::Error + 'static),
     request: Option<&Request>,
 ) -> Diagnosis {
+    #[cfg(feature = "runtime")]
     if let Some(w) = chain::find::<watcher::Error>(err) {
         return diagnose_watcher_in(w, request);
     }

@@ -208,3 +208,32 @@ impl Metrics {
             .observe(latency.as_secs_f64());
     }
 }
+
+/// Without a registry of the program's: for a program on another prometheus-client version, or one that serves
+/// `/metrics` some other way, the text to append to its own output.
+impl Metrics {
+    /// Every metric in the Prometheus text format (`# HELP`, `# TYPE`, the samples; names prefixed `kubewhy_`),
+    /// ending with the OpenMetrics `# EOF` line only when `eof` is true — leave it out to append the text to a
+    /// program's own exposition.
+    ///
+    /// ```
+    /// let metrics = kubewhy::metrics::Metrics::default();
+    /// metrics.observe_request("list", "configmaps", "200", std::time::Duration::from_millis(3));
+    /// let text = metrics.encode_text(false);
+    /// assert!(text.contains("kubewhy_api_requests_total{verb=\"list\",resource=\"configmaps\",code=\"200\"} 1"));
+    /// assert!(!text.contains("# EOF"));
+    /// ```
+    pub fn encode_text(&self, eof: bool) -> String {
+        let mut registry = Registry::default();
+        self.register(&mut registry);
+        let mut text = String::new();
+        // Writing to a String cannot fail; prometheus-client's encoder fails only when its writer does.
+        if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+            text.push_str(&format!("# kubewhy: encoding the metrics failed: {err}\n"));
+        }
+        if !eof && let Some(body) = text.strip_suffix("# EOF\n") {
+            text = body.to_string();
+        }
+        text
+    }
+}

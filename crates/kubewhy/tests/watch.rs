@@ -5,10 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch, PatchParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::runtime::watcher;
 use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
@@ -16,6 +13,9 @@ use kubewhy::watch::{BackoffConfig, Health, OnPersistent, Policy, Watch, WatchSt
 use kubewhy::{Class, Phase};
 
 mod common;
+#[path = "common/grant.rs"]
+mod grant;
+use grant::grant_configmaps;
 
 fn log() -> &'static common::Log {
     common::capture("kubewhy=debug")
@@ -49,48 +49,6 @@ fn fast_policy(on_persistent: OnPersistent) -> Policy {
             reset_after: Duration::from_secs(60),
         },
     }
-}
-
-/// Grants `verbs` on configmaps in `ns` to the ServiceAccount `sa` (a Role and RoleBinding named `name`).
-async fn grant_configmaps(admin: &kube::Client, ns: &str, sa: &str, name: &str, verbs: &[&str]) {
-    let role = Role {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["".into()]),
-            resources: Some(vec!["configmaps".into()]),
-            verbs: verbs.iter().map(|v| v.to_string()).collect(),
-            ..PolicyRule::default()
-        }]),
-    };
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        role_ref: RoleRef {
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            kind: "Role".into(),
-            name: name.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: sa.into(),
-            namespace: Some(ns.into()),
-            api_group: None,
-        }]),
-    };
-    let pp = PatchParams::apply("kubewhy-test").force();
-    Api::<Role>::namespaced(admin.clone(), ns)
-        .patch(name, &pp, &Patch::Apply(&role))
-        .await
-        .unwrap();
-    Api::<RoleBinding>::namespaced(admin.clone(), ns)
-        .patch(name, &pp, &Patch::Apply(&binding))
-        .await
-        .unwrap();
 }
 
 fn requests(metrics: &Metrics, verb: &str) -> u64 {

@@ -6,10 +6,12 @@ use std::error::Error as StdError;
 use std::io;
 
 use kube::core::Status;
+#[cfg(feature = "runtime")]
 use kube::runtime::watcher;
 
 use super::{Evidence, Transport};
 use crate::cause::{Cause, ConnectionFailure, FieldError, NotServed};
+#[cfg(feature = "runtime")]
 use crate::diagnosis::Phase;
 
 /// Evidence from an API server answer.
@@ -100,7 +102,12 @@ pub(crate) fn from_kube_error(err: &kube::Error) -> Evidence {
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
             ev.transport = Some(transport_of(err, &text).unwrap_or(other));
         }
-        kube::Error::RustlsTls(_) | kube::Error::TlsRequired => {
+        kube::Error::TlsRequired => {
+            ev.transport = Some(Transport::Tls(super::transport::tls_failure(&text)));
+        }
+        // kube's `RustlsTls`/`OpensslTls` variants exist only with the TLS feature the program picks, not kubewhy:
+        // read them by the prefix of their `Display` (kube-client's `#[error("rustls tls error: {0}")]`).
+        _ if text.starts_with("rustls tls error") || text.starts_with("openssl tls error") => {
             ev.transport = Some(Transport::Tls(super::transport::tls_failure(&text)));
         }
         kube::Error::ProxyProtocolUnsupported { .. }
@@ -120,6 +127,7 @@ pub(crate) fn from_kube_error(err: &kube::Error) -> Evidence {
 }
 
 /// Evidence from a watcher error: the inner error plus the step that failed.
+#[cfg(feature = "runtime")]
 pub(crate) fn from_watcher_error(err: &watcher::Error) -> Evidence {
     let (mut ev, phase) = match err {
         watcher::Error::InitialListFailed(e) => (from_kube_error(e), Phase::InitialList),

@@ -1,9 +1,11 @@
 //! JUnit XML for CI systems: one `<testsuite>` of named cases, each passed, failed (the diagnosis: class as the
 //! failure `type`, summary as its `message`, the rustc-style text as its body) or skipped (with the reason).
-//! Written with `quick-junit`, the JUnit model and serializer behind cargo-nextest.
+//! Written with `quick-junit`, the JUnit model and serializer behind cargo-nextest (feature `junit`; without it,
+//! [`write`] fails with an error that names the feature).
 
 use std::io::Write;
 
+#[cfg(feature = "junit")]
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::diagnosis::Diagnosis;
@@ -33,11 +35,33 @@ pub struct Case<'a> {
 }
 
 /// An error writing the XML.
+#[cfg(feature = "junit")]
 #[derive(Debug, thiserror::Error)]
 #[error("writing the JUnit XML failed")]
 pub struct Error(#[source] quick_junit::SerializeError);
 
+/// An error writing the XML: this build of kubewhy has no JUnit writer.
+#[cfg(not(feature = "junit"))]
+#[derive(Debug, thiserror::Error)]
+#[error("JUnit output is not built into this program: build kubewhy with its `junit` feature")]
+pub struct Error(());
+
 /// Writes `cases` as one JUnit report with one test suite named `suite`.
+///
+/// # Errors
+/// Always without the `junit` feature (nothing is written).
+#[cfg(not(feature = "junit"))]
+pub fn write(
+    _w: impl Write,
+    _report_name: &str,
+    _suite: &str,
+    _cases: &[Case<'_>],
+) -> Result<(), Error> {
+    Err(Error(()))
+}
+
+/// Writes `cases` as one JUnit report with one test suite named `suite`.
+#[cfg(feature = "junit")]
 pub fn write(
     w: impl Write,
     report_name: &str,
@@ -91,7 +115,7 @@ pub fn write(
     report.serialize(w).map_err(Error)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "junit"))]
 mod tests {
     use super::*;
     use crate::cause::Cause;

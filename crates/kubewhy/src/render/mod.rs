@@ -7,7 +7,9 @@ pub mod chain;
 pub mod command;
 pub mod json;
 pub mod junit;
+mod merge;
 pub mod rbac_diff;
+#[cfg(feature = "preflight")]
 pub mod report;
 pub mod text;
 
@@ -15,7 +17,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use command::CommandLine;
-pub use report::{ReportOptions, WriteError};
+#[cfg(feature = "preflight")]
+pub use report::ReportOptions;
 pub use text::{Location, TextOptions};
 
 /// An output format (`-o text|json|junit`).
@@ -63,6 +66,32 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.as_str() == s)
             .ok_or_else(|| UnknownFormat(s.to_string()))
+    }
+}
+
+/// Why a report (a preflight report, an RBAC diff) could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Writing failed (a closed pipe included).
+    #[error("writing the report failed")]
+    Io(#[from] std::io::Error),
+    /// Writing the JUnit XML failed.
+    #[error("writing the JUnit report failed")]
+    Junit(#[source] junit::Error),
+    /// Writing the JSON failed.
+    #[error("writing the JSON report failed")]
+    Json(#[source] serde_json::Error),
+}
+
+impl WriteError {
+    /// Whether the reader went away (`| head`): not worth an error message.
+    pub fn is_broken_pipe(&self) -> bool {
+        crate::chain::iter(self).any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || e.downcast_ref::<std::sync::Arc<std::io::Error>>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        })
     }
 }
 

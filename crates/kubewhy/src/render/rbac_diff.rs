@@ -6,8 +6,7 @@
 use std::io::Write;
 
 use super::junit::{Case, Outcome};
-use super::report::WriteError;
-use super::{Format, Level, Paint};
+use super::{Format, Level, Paint, WriteError};
 use crate::cause::{Cause, Denial, Scope};
 use crate::describe::near_miss::{binding_text, groups_text, role_text};
 use crate::diagnosis::{Diagnosis, Request};
@@ -198,11 +197,11 @@ fn text(report: &DiffReport, color: bool) -> String {
         }
         let alike: Vec<usize> = (i..denials.len())
             .filter(|&j| {
-                !shown[j] && super::report::merge_denials(&[&denials[i], &denials[j]]).is_some()
+                !shown[j] && super::merge::merge_denials(&[&denials[i], &denials[j]]).is_some()
             })
             .collect();
         let group: Vec<&Diagnosis> = alike.iter().map(|&j| &denials[j]).collect();
-        let merged = super::report::merge_denials(&group).unwrap_or_else(|| denials[i].clone());
+        let merged = super::merge::merge_denials(&group).unwrap_or_else(|| denials[i].clone());
         for j in alike {
             shown[j] = true;
         }

@@ -3,15 +3,15 @@
 //! several verbs on one target shown as one — and a closing summary), JSON (the report with each diagnosis in the
 //! schema of [`super::json`]) or JUnit (one test case per check).
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use super::json::diagnosis_value;
 use super::junit::{Case, Outcome as CaseOutcome};
+use super::merge::merge_denials;
 use super::text::{TextOptions, write_diagnosis};
 use super::{Format, Paint};
-use crate::cause::{Cause, Denial};
+use crate::cause::Cause;
 use crate::diagnosis::Diagnosis;
-use crate::note::Note;
 use crate::preflight::{Check, CheckKind, Outcome, Report};
 
 /// How a report is written.
@@ -27,31 +27,7 @@ pub struct ReportOptions {
     pub fix_command: Option<String>,
 }
 
-/// Why a report could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    /// Writing failed (a closed pipe included).
-    #[error("writing the report failed")]
-    Io(#[from] io::Error),
-    /// Writing the JUnit XML failed.
-    #[error("writing the JUnit report failed")]
-    Junit(#[source] super::junit::Error),
-    /// Writing the JSON failed.
-    #[error("writing the JSON report failed")]
-    Json(#[source] serde_json::Error),
-}
-
-impl WriteError {
-    /// Whether the reader went away (`| head`): not worth an error message.
-    pub fn is_broken_pipe(&self) -> bool {
-        crate::chain::iter(self).any(|e| {
-            e.downcast_ref::<io::Error>()
-                .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-                || e.downcast_ref::<std::sync::Arc<io::Error>>()
-                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-        })
-    }
-}
+pub use super::WriteError;
 
 impl Report {
     /// Writes the report in `format`.
@@ -132,63 +108,6 @@ macro_rules! say {
         $out.push_str(&format!($($arg)*));
         $out.push('\n');
     }};
-}
-
-/// Denials of one subject on one target (resource, subresource, namespace and scope) shown as one:
-/// ``cannot `get` and `list` `x` ``.
-pub(super) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
-    let first = denials.first()?;
-    let Cause::Denied(first_denial) = &first.cause else {
-        return None;
-    };
-    let target = |d: &Diagnosis| {
-        let mut r = d.request.clone();
-        r.verb = None;
-        (r, d.user.clone())
-    };
-    let mut verbs = Vec::new();
-    let mut needs = Vec::new();
-    let mut program = None;
-    for d in denials {
-        let Cause::Denied(denial) = &d.cause else {
-            return None;
-        };
-        // Each verb has its own near miss; the first one's stands for the merged denial.
-        let same = Denial {
-            also_denied: Vec::new(),
-            near_miss: None,
-            ..denial.clone()
-        } == Denial {
-            also_denied: Vec::new(),
-            near_miss: None,
-            ..first_denial.clone()
-        };
-        if !same || target(d) != target(first) {
-            return None;
-        }
-        verbs.push(d.request.verb.clone()?);
-        for n in &d.notes {
-            if let Note::Declared {
-                program: p,
-                needs: ns,
-            } = n
-            {
-                program = Some(p.clone());
-                needs.extend(ns.iter().copied());
-            }
-        }
-    }
-    needs.sort_unstable();
-    needs.dedup();
-    let mut merged = (*first).clone();
-    if let Cause::Denied(denial) = &mut merged.cause {
-        denial.also_denied = verbs[1..].to_vec();
-    }
-    merged.notes.retain(|n| !matches!(n, Note::Declared { .. }));
-    if let Some(program) = program {
-        merged.notes.insert(0, Note::Declared { program, needs });
-    }
-    Some(merged)
 }
 
 /// The failures' diagnoses in report order, with denials of several verbs on one target shown as one.
