@@ -105,6 +105,11 @@ const PREFILTER: &[&str] = &[
     "dry-run",
     "dry run",
     "field selector",
+    // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
+    // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
+    "│",
+    "┃",
+    "║",
 ];
 
 static FILTER: LazyLock<AhoCorasick> =

@@ -49,6 +49,87 @@ fn summarize(s: &Scanner) -> Vec<(String, u64, u64, u64)> {
         .collect()
 }
 
+/// Greedy word wrap at `width` columns.
+fn word_wrap(m: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in m.split(' ') {
+        let cur = lines.last_mut().expect("one line");
+        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The message damaged the way a paste damages it.
+fn damaged(m: &str, damage: usize, width: usize) -> String {
+    match damage {
+        // Typographic quotes.
+        0 => {
+            let mut open = true;
+            m.chars()
+                .map(|c| match c {
+                    '"' => {
+                        open = !open;
+                        if open { '”' } else { '“' }
+                    }
+                    other => other,
+                })
+                .collect()
+        }
+        // A k9s pane: cut every `width` characters, framed by borders.
+        1 => {
+            let chars: Vec<char> = m.chars().collect();
+            chars
+                .chunks(width)
+                .map(|c| format!("│ {:<width$} │", c.iter().collect::<String>()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        // Quoted in an e-mail reply, wrapped at `width` columns.
+        2 => word_wrap(m, width)
+            .iter()
+            .map(|l| format!("> {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        // Rich: a hanging indent under the log record's first line, padded to the pane.
+        3 => {
+            let lines = word_wrap(m, width);
+            let mut out = format!(
+                "[05/24/26 08:30:05] ERROR    all.tool - {:<width$}",
+                lines[0]
+            );
+            for l in &lines[1..] {
+                out.push_str(&format!("\n{:29}{:<width$}", "", l));
+            }
+            out
+        }
+        // Escaped into a JSON log after a line of noise.
+        4 => {
+            let blob = format!(
+                "I0101 00:00:00.000000 1 x.go:1] noise\nE0101 00:00:00.000000 1 y.go:2] {m}"
+            );
+            serde_json::json!({ "level": "error", "stderr": blob }).to_string()
+        }
+        // The last cause of a numbered error chain.
+        _ => {
+            format!("Error: reconcile failed\n\nCaused by:\n   0: reconcile failed\n   1: {m}")
+        }
+    }
+}
+
+/// The diagnosis fields a reading must keep.
+fn fields(d: &kubewhy::Diagnosis) -> (String, Option<String>, kubewhy::Request) {
+    let mut r = d.request.clone();
+    r.url = None;
+    (d.class.to_string(), d.user.clone(), r)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 128,
@@ -131,16 +212,7 @@ proptest! {
     ) {
         // The message quoted in an e-mail reply, wrapped at `width` columns, after `pad` bytes of log: the
         // scanner's first buffer ends anywhere in it.
-        let mut wrapped = vec![String::new()];
-        for word in MESSAGES[i].split(' ') {
-            let cur = wrapped.last_mut().unwrap();
-            if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-                wrapped.push(word.to_string());
-            } else {
-                if !cur.is_empty() { cur.push(' '); }
-                cur.push_str(word);
-            }
-        }
+        let wrapped = word_wrap(MESSAGES[i], width);
         let quoted: Vec<String> = wrapped.iter().map(|l| format!("> {l}")).collect();
         let noise = "2026-07-01T10:00:00Z INFO doc_controller: reconciled object; all is well .........\n";
         let lines = pad / noise.len();
@@ -165,6 +237,22 @@ proptest! {
     fn long_lines_are_searched_in_windows(pad in 0usize..120_000, i in 0..MESSAGES.len()) {
         let want = diagnose_text(MESSAGES[i]).unwrap().class.to_string();
         prop_assert_eq!(scan_long_line(pad, i), vec![(want, 1, 1, 1)]);
+    }
+
+    #[test]
+    fn paste_damage_does_not_change_the_diagnosis(
+        i in 0..MESSAGES.len(),
+        damage in 0usize..6,
+        width in 24usize..100,
+        before in "[a-z ]{0,40}",
+    ) {
+        let m = MESSAGES[i];
+        let want = fields(&diagnose_text(m).expect("a known message"));
+        let input = format!("2026-07-01T10:00:00Z INFO {before}\n{}\n2026-07-01T10:00:01Z INFO done\n", damaged(m, damage, width));
+        let mut s = Scanner::default();
+        s.read("p", input.as_bytes()).unwrap();
+        prop_assert_eq!(s.findings().len(), 1, "{}\n{:#?}", input, s.findings());
+        prop_assert_eq!(fields(&s.findings()[0].diagnosis), want, "{}", input);
     }
 
     #[test]
