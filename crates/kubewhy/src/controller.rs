@@ -5,12 +5,13 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use k8s_openapi::api::core::v1::ConfigMap;
+//! # use kube::runtime::controller::Action;
 //! # #[derive(Debug, thiserror::Error)] #[error("reconcile failed")] struct Error(#[source] kube::Error);
 //! # async fn reconcile(_: Arc<ConfigMap>, _: Arc<()>) -> Result<Action, Error> { Ok(Action::await_change()) }
 //! # fn error_policy(_: Arc<ConfigMap>, _: &Error, _: Arc<()>) -> Action { Action::await_change() }
 //! # async fn demo(client: kube::Client) {
 //! use futures::StreamExt;
-//! use kube::runtime::{controller::Action, watcher};
+//! use kube::runtime::watcher;
 //! use kubewhy::watch::{Health, Policy, Watch};
 //!
 //! let health = Health::new(Policy::in_cluster());

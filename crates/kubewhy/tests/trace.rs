@@ -26,9 +26,12 @@ async fn records_requests_matches_errors_and_never_logs_a_token() {
 
     let config = env.config_for(&sa.identity).await.unwrap();
     let metrics = Metrics::default();
-    let inspector = Inspector::new(&config).with_metrics(metrics.clone());
+    let inspector = Inspector::new(&config);
     inspector.set_curl(true);
+    // The client is built before the metrics are attached: the builder reaches the inspector's earlier clones
+    // (the one inside this client's layer) too, and its requests are counted below.
     let client = inspector.client(config).unwrap();
+    let inspector = inspector.with_metrics(metrics.clone());
 
     // A denied list: the error is matched to its request.
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -87,14 +87,16 @@ struct Inner {
     base_url: String,
     auth: AuthKind,
     curl: AtomicBool,
-    metrics: Option<Metrics>,
+    /// Set by [`Inspector::with_metrics`], for every clone.
+    metrics: RwLock<Option<Metrics>>,
     failures: Mutex<VecDeque<Failure>>,
     /// Last successful response per path (without query), for telling when a failing watcher recovered.
     successes: Mutex<HashMap<String, Instant>>,
     /// The permissions the clients used.
     used: Arc<Recorder>,
-    /// The stall window of watches and the response-header time-out (None: off).
-    stall: Option<Duration>,
+    /// The stall window of watches and the response-header time-out (None: off); set by
+    /// [`Inspector::with_stall_window`], for every clone.
+    stall: RwLock<Option<Duration>>,
     /// Where the bearer token comes from (its expiry, when it is a JWT).
     credentials: Source,
 }
@@ -128,53 +130,51 @@ impl Inspector {
                     .to_string(),
                 auth,
                 curl: AtomicBool::new(curl),
-                metrics: None,
+                metrics: RwLock::new(None),
                 failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
                 successes: Mutex::new(HashMap::new()),
                 used: Arc::default(),
-                stall: Some(DEFAULT_STALL_WINDOW),
+                stall: RwLock::new(Some(DEFAULT_STALL_WINDOW)),
                 credentials: Source::of(config),
             }),
         }
     }
 
-    /// This inspector's settings with fresh state (for the builder methods below).
-    fn rebuilt(self) -> Inner {
-        Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            base_url: shared.base_url.clone(),
-            auth: shared.auth,
-            curl: AtomicBool::new(shared.curl.load(Ordering::Relaxed)),
-            metrics: shared.metrics.clone(),
-            failures: Mutex::new(VecDeque::with_capacity(RECENT_FAILURES)),
-            successes: Mutex::new(HashMap::new()),
-            used: shared.used.clone(),
-            stall: shared.stall,
-            credentials: shared.credentials.clone(),
-        })
-    }
-
-    /// Also counts every request in `metrics`.
+    /// Also counts every request in `metrics`. Every clone of the inspector, those made before the call included
+    /// (the layer of a client already built too), counts from now on.
     pub fn with_metrics(self, metrics: Metrics) -> Inspector {
-        let inner = self.rebuilt();
-        Inspector {
-            inner: Arc::new(Inner {
-                metrics: Some(metrics),
-                ..inner
-            }),
-        }
+        *self
+            .inner
+            .metrics
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(metrics);
+        self
     }
 
     /// The stall window ([`super::stall`]): a watch that asked for bookmarks and delivers nothing for this long is
     /// ended so that it is watched again, and a request without response headers for this long fails with
     /// [`NoResponse`]. Default 70 s; `None` turns both off. Keep it above a minute (the API server's bookmark
-    /// interval and its own time-out of ordinary requests).
+    /// interval and its own time-out of ordinary requests). Every clone of the inspector uses it for the requests
+    /// it starts from now on.
     pub fn with_stall_window(self, window: Option<Duration>) -> Inspector {
-        let inner = self.rebuilt();
-        Inspector {
-            inner: Arc::new(Inner {
-                stall: window,
-                ..inner
-            }),
+        *self
+            .inner
+            .stall
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = window;
+        self
+    }
+
+    /// Counts a request in the metrics, when there are any.
+    fn observe(&self, verb: &str, resource: &str, code: &str, latency: Duration) {
+        // Replaced whole by `with_metrics`: a poisoned lock still holds a whole value.
+        let metrics = self
+            .inner
+            .metrics
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = metrics.as_ref() {
+            m.observe_request(verb, resource, code, latency);
         }
     }
 
@@ -371,7 +371,11 @@ where
             (url, req.headers().clone(), body)
         });
         let started = Instant::now();
-        let window = inspector.inner.stall;
+        let window = *inspector
+            .inner
+            .stall
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let watch_path = window.and_then(|_| bookmarked_watch(&uri));
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -400,9 +404,7 @@ where
                     let latency = started.elapsed();
                     let status = response.status();
                     server_records(&mut request, response.headers());
-                    if let Some(m) = &inspector.inner.metrics {
-                        m.observe_request(&verb, &resource, status.as_str(), latency);
-                    }
+                    inspector.observe(&verb, &resource, status.as_str(), latency);
                     if inspector.inner.curl.load(Ordering::Relaxed) {
                         log_records(&method, status.as_u16(), latency, &request, span_name);
                     }
@@ -458,9 +460,7 @@ where
                 }
                 Err(e) => {
                     let latency = started.elapsed();
-                    if let Some(m) = &inspector.inner.metrics {
-                        m.observe_request(&verb, &resource, "error", latency);
-                    }
+                    inspector.observe(&verb, &resource, "error", latency);
                     tracing::debug!(
                         target: "kubewhy::trace",
                         method = %method, url = %uri, latency_ms = latency.as_millis() as u64, span = span_name,

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, watch as signal};
@@ -92,7 +92,8 @@ pub struct Health {
 #[derive(Debug)]
 struct Inner {
     policy: Policy,
-    metrics: Option<Metrics>,
+    /// Set by [`Health::with_metrics`], for every clone.
+    metrics: RwLock<Option<Metrics>>,
     watchers: Mutex<BTreeMap<String, WatcherStatus>>,
     /// The watchers the program declared (None: it never declared any).
     declared: Mutex<Option<BTreeSet<String>>>,
@@ -100,7 +101,8 @@ struct Inner {
     /// Why the access watchdog cannot check at all (its reviews fail for a reason that will not pass by itself).
     access_error: Mutex<Option<Diagnosis>>,
     checks: Checks,
-    inspector: Option<Inspector>,
+    /// Set by [`Health::with_inspector`], for every clone.
+    inspector: RwLock<Option<Inspector>>,
     reporter: Arc<Reporter>,
     prober: Prober,
     recheck: Arc<Notify>,
@@ -108,24 +110,19 @@ struct Inner {
 }
 
 impl Inner {
-    fn new(
-        policy: Policy,
-        metrics: Option<Metrics>,
-        client: Option<kube::Client>,
-        inspector: Option<Inspector>,
-    ) -> Inner {
+    fn new(policy: Policy) -> Inner {
         let (fatal, _) = signal::channel(None);
         let reporter = Arc::new(Reporter::new(policy.log_interval));
         Inner {
             policy,
-            metrics,
+            metrics: RwLock::new(None),
             watchers: Mutex::new(BTreeMap::new()),
             declared: Mutex::new(None),
             access: Mutex::new(None),
             access_error: Mutex::new(None),
             checks: Checks::default(),
-            inspector,
-            prober: Prober::new(client, reporter.clone()),
+            inspector: RwLock::new(None),
+            prober: Prober::new(None, reporter.clone()),
             reporter,
             recheck: Arc::new(Notify::new()),
             fatal,
@@ -138,58 +135,49 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The registry's metrics or inspector (a value replaced whole: poisoning cannot leave it half-written).
+fn read<T: Clone>(m: &RwLock<Option<T>>) -> Option<T> {
+    m.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+fn set<T>(m: &RwLock<Option<T>>, value: T) {
+    *m.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+}
+
 impl Health {
     /// A registry with a policy.
     pub fn new(policy: Policy) -> Health {
         Health {
-            inner: Arc::new(Inner::new(policy, None, None, None)),
+            inner: Arc::new(Inner::new(policy)),
         }
     }
 
-    /// Also exports watcher and access metrics (errors, up, synced, last event, stalls, access allowed). Call before
-    /// the registry is shared: it starts afresh.
+    /// Also exports watcher and access metrics (errors, up, synced, last event, stalls, access allowed). Every
+    /// clone of the registry, those made before the call included, exports to `metrics` from now on; what it
+    /// knows already is kept.
     pub fn with_metrics(self, metrics: Metrics) -> Health {
-        let client = self.inner.prober.client();
-        Health {
-            inner: Arc::new(Inner::new(
-                self.inner.policy,
-                Some(metrics),
-                client,
-                self.inner.inspector.clone(),
-            )),
-        }
+        set(&self.inner.metrics, metrics);
+        self
     }
 
     /// Lets the registry ask the API server when a failure's cause is gone (recovery probes: `/readyz`, discovery,
     /// access reviews), so waiting watchers and reconciles go again at once. Use the program's own (inspected)
-    /// client. Call before the registry is shared: it starts afresh.
+    /// client. Every clone of the registry probes with it from now on.
     pub fn with_client(self, client: kube::Client) -> Health {
-        Health {
-            inner: Arc::new(Inner::new(
-                self.inner.policy,
-                self.inner.metrics.clone(),
-                Some(client),
-                self.inner.inspector.clone(),
-            )),
-        }
+        self.inner.prober.set_client(client);
+        self
     }
 
     /// Lets every diagnosis reported here say what the client knows of its own credentials (an expired token, see
-    /// [`Inspector::annotate`]). Call before the registry is shared: it starts afresh.
+    /// [`Inspector::annotate`]). Every clone of the registry, those made before the call included, does.
     pub fn with_inspector(self, inspector: &Inspector) -> Health {
-        Health {
-            inner: Arc::new(Inner::new(
-                self.inner.policy,
-                self.inner.metrics.clone(),
-                self.inner.prober.client(),
-                Some(inspector.clone()),
-            )),
-        }
+        set(&self.inner.inspector, inspector.clone());
+        self
     }
 
     /// Adds what the client knows of its credentials to `d` (when an inspector was given).
     pub fn annotate(&self, d: &mut Diagnosis) {
-        if let Some(inspector) = &self.inner.inspector {
+        if let Some(inspector) = read(&self.inner.inspector) {
             inspector.annotate(d);
         }
     }
@@ -214,7 +202,7 @@ impl Health {
     {
         let names: BTreeSet<String> = names.into_iter().map(Into::into).collect();
         lock(&self.inner.watchers).retain(|name, _| names.contains(name));
-        if let Some(m) = &self.inner.metrics {
+        if let Some(m) = self.metrics() {
             for name in &names {
                 let labels = WatcherLabels {
                     watcher: name.clone(),
@@ -231,7 +219,7 @@ impl Health {
         lock(&self.inner.watchers)
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
-        if let Some(m) = &self.inner.metrics {
+        if let Some(m) = self.metrics() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
@@ -402,8 +390,8 @@ impl Health {
         self.inner.reporter.due(d, Instant::now())
     }
 
-    pub(crate) fn metrics(&self) -> Option<&Metrics> {
-        self.inner.metrics.as_ref()
+    pub(crate) fn metrics(&self) -> Option<Metrics> {
+        read(&self.inner.metrics)
     }
 
     /// Records the access watchdog's findings.
@@ -447,7 +435,7 @@ impl Health {
         w.synced |= synced_now;
         let (synced, healthy) = (w.synced, w.healthy);
         drop(watchers);
-        if let Some(m) = &self.inner.metrics {
+        if let Some(m) = self.metrics() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
@@ -478,7 +466,7 @@ impl Health {
         w.diagnosis = Some(diagnosis.clone());
         drop(watchers);
         let failing_for = now.saturating_duration_since(since);
-        if let Some(m) = &self.inner.metrics {
+        if let Some(m) = self.metrics() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
@@ -516,6 +504,31 @@ impl Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builders_reach_the_clones_made_before_them_and_keep_what_is_known() {
+        let health = Health::new(Policy::in_cluster());
+        let earlier = health.clone();
+        earlier.declare(["a"]);
+        let metrics = Metrics::default();
+        let health = health.with_metrics(metrics.clone());
+        // A clone made before the builder reports to the metrics, and the declaration made before it is kept.
+        earlier.register("b");
+        let text = metrics.encode_text(false);
+        assert!(
+            text.contains(r#"kubewhy_watcher_synced{watcher="b"} 0"#),
+            "{text}"
+        );
+        assert_eq!(
+            health.readiness().failing().count(),
+            2,
+            "{}",
+            health.readiness().text()
+        );
+        health.progress("a", true);
+        earlier.progress("b", true);
+        assert!(health.readiness().ready, "{}", health.readiness().text());
+    }
 
     #[test]
     fn nothing_declared_and_nothing_started_is_not_ready() {

@@ -149,7 +149,8 @@ type Running = Arc<Mutex<HashMap<Probe, watch::Sender<bool>>>>;
 /// The probes of one program (one client), shared.
 #[derive(Clone)]
 pub(crate) struct Prober {
-    client: Option<kube::Client>,
+    /// Set once a program gives its client ([`super::Health::with_client`]); shared by every clone of the registry.
+    client: Arc<Mutex<Option<kube::Client>>>,
     running: Running,
     reporter: Arc<Reporter>,
 }
@@ -198,7 +199,7 @@ impl Probe {
 impl std::fmt::Debug for Prober {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prober")
-            .field("client", &self.client.is_some())
+            .field("client", &self.client().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -206,19 +207,27 @@ impl std::fmt::Debug for Prober {
 impl Prober {
     pub(crate) fn new(client: Option<kube::Client>, reporter: Arc<Reporter>) -> Prober {
         Prober {
-            client,
+            client: Arc::new(Mutex::new(client)),
             running: Running::default(),
             reporter,
         }
     }
 
     pub(crate) fn client(&self) -> Option<kube::Client> {
-        self.client.clone()
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Probes with `client` from now on.
+    pub(crate) fn set_client(&self, client: kube::Client) {
+        *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
     }
 
     /// Resolves once `probe` says its cause is gone; never without a client.
     pub(crate) fn fixed(&self, probe: Probe) -> impl Future<Output = ()> + Send + 'static {
-        let rx = self.client.clone().map(|client| {
+        let rx = self.client().map(|client| {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             match running.get(&probe) {
                 Some(tx) => tx.subscribe(),
