@@ -269,13 +269,42 @@ async fn run_inner(
     log: &Path,
     r: &mut RunResult,
 ) -> Result<()> {
-    let cp = tokio::task::spawn_blocking(cluster::start_control_plane)
+    let mut cp = tokio::task::spawn_blocking(cluster::start_control_plane)
         .await
         .context("the control-plane start panicked")??;
+    let outcome = run_on(&cp, contender, plan, crd, log, r).await;
+    // A run that fails because the API server died says so, with the end of its log (a contender can take it down:
+    // controller-rs at 100k opened more connections than the process may hold files).
+    match (outcome, cp.exited()) {
+        (Err(e), Some(status)) => {
+            let end = match cp.log_path() {
+                Some(path) => format!(
+                    "; the end of its log ({}):\n{}",
+                    path.display(),
+                    kubewhy_testenv::controlplane::tail(path, 8)
+                ),
+                None => String::new(),
+            };
+            Err(e.context(format!(
+                "the control plane exited during the run ({status}){end}"
+            )))
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+async fn run_on(
+    cp: &kubewhy_testenv::ControlPlane,
+    contender: &Contender,
+    plan: &Plan,
+    crd: &CrdSource,
+    log: &Path,
+    r: &mut RunResult,
+) -> Result<()> {
     let client = cp.admin().await.context("an admin client")?;
     cluster::install_crd(&client, crd).await?;
     let (ns, observer) = Observer::with_documents(
-        &cp,
+        cp,
         &client,
         "bench",
         plan.n,

@@ -377,6 +377,20 @@ impl ControlPlane {
         self.process.take().and_then(|mut p| p.stop())
     }
 
+    /// The exit status of a control plane that has exited by itself (it crashed, or was killed), without
+    /// waiting; `None` while it runs, or when this handle did not start it.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let process = self.process.as_mut()?;
+        match process.child.try_wait() {
+            Ok(status) => status,
+            Err(e) => {
+                // Not knowing is reported as running: the caller's own error still stands.
+                eprintln!("kubewhy-testenv: asking whether the control plane exited failed: {e}");
+                None
+            }
+        }
+    }
+
     /// Waits until the control plane exits by itself (e.g. on Ctrl-C, which reaches it directly).
     pub fn wait(&mut self) -> Option<std::process::ExitStatus> {
         let mut process = self.process.take()?;

@@ -346,6 +346,45 @@ fn a_taken_port_is_avoided_and_nothing_outlives_the_parent() {
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
 
+/// A control plane that dies under a caller (doc-bench's contender can take it down) is seen as exited, with its
+/// status, so the caller can say so instead of reporting only the refused connections that follow.
+#[test]
+fn a_control_plane_killed_under_its_caller_is_seen_as_exited() {
+    let mut cp = ControlPlane::start(Options::default()).unwrap();
+    assert!(
+        cp.exited().is_none(),
+        "a running control plane is not exited"
+    );
+    let pid = cp.pid();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = cp.exited() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the killed control plane (pid {pid}) was not seen as exited within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    println!(
+        "seen as exited {:?} after SIGKILL: {status}",
+        started.elapsed()
+    );
+    assert!(
+        !status.success(),
+        "a killed control plane exits unsuccessfully, got {status}"
+    );
+    // Killed, it could not remove its own temporary state.
+    let dir = cp.state().dir.clone();
+    std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("removing {}: {e}", dir.display()));
+}
+
 /// An unusable apiserver flag makes start-up fail fast with the log's tail in the error, not a hang.
 #[test]
 fn a_failed_start_reports_the_log_tail_quickly() {
