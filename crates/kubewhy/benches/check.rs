@@ -1,7 +1,7 @@
 //! How long `kubewhy check` takes for 50 needs on the local control plane (target: under 1 s), beside one
 //! SelfSubjectAccessReview round trip and 50 sequential `kubectl auth can-i` calls (what a shell script would do).
 //!
-//! Run: `cargo bench -p kubewhy --bench check`. The 50 needs are the first 50 served types that support list
+//! Run: `cargo bench -p kubewhy --features preflight --bench check`. The 50 needs are the first 50 served types that support list
 //! and watch (namespaced ones in a fresh namespace, cluster-scoped ones cluster-wide), each with get, list and
 //! watch, every fifth watched (probed live): 150 access reviews and 10 probes per check.
 
