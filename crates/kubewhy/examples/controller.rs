@@ -1,7 +1,7 @@
 //! A kube-rs controller written the way kube-rs's controller-rs writes one — a `Context`, `reconcile`,
 //! `error_policy`, a `run` function, metrics in the program's own prometheus-client registry and an HTTP server
 //! (axum here; any stack serves a status code and a body) — adopting kubewhy. Every line the adoption added or
-//! changed ends with `// kubewhy`: 12 lines, no unstable kube feature.
+//! changed ends with `// kubewhy`: 13 lines, no unstable kube feature.
 //!
 //! It annotates each ConfigMap of a namespace. Run it against any cluster (`KUBECONFIG`), then
 //! `curl localhost:8080/ready` and `curl localhost:8080/metrics`:
@@ -60,7 +60,7 @@ fn error_policy(_cm: Arc<ConfigMap>, error: &Error, _ctx: Arc<Context>) -> Actio
 
 async fn ready(State(ctx): State<Context>) -> (StatusCode, String) {
     let (code, body) = ctx.health.readiness().http(); // kubewhy: 200 or 503, one line per check
-    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE); // kubewhy
     (code, body)
 }
 
@@ -77,7 +77,7 @@ async fn run(client: Client, namespace: &str) -> anyhow::Result<()> {
     let health = Health::new(Policy::in_cluster()).with_metrics(metrics); // kubewhy
     let ctx = Context {
         client: client.clone(),
-        health: health.clone(),
+        health: health.clone(), // kubewhy
         registry: Arc::new(registry),
     };
     let app = axum::Router::new()
@@ -88,14 +88,11 @@ async fn run(client: Client, namespace: &str) -> anyhow::Result<()> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let configmaps = Api::<ConfigMap>::namespaced(client, namespace);
-    kubewhy::controller::diagnosed(
-        configmaps,
-        watcher::Config::default(),
-        Watch::new("configmaps", &health),
-    ) // kubewhy
-    .run(reconcile, error_policy, Arc::new(ctx))
-    .for_each(|_| futures::future::ready(()))
-    .await;
+    let watch = Watch::new("configmaps", &health); // kubewhy: a named, diagnosed watcher
+    kubewhy::controller::diagnosed(configmaps, watcher::Config::default(), watch) // kubewhy: was Controller::new
+        .run(reconcile, error_policy, Arc::new(ctx))
+        .for_each(|_| futures::future::ready(()))
+        .await;
     server.abort();
     Ok(())
 }
