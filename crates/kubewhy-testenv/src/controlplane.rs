@@ -443,12 +443,15 @@ fn prune_logs(dir: &Path, keep: usize) {
     }
     logs.sort();
     for old in &logs[..logs.len() - keep] {
-        // Old logs are only kept for debugging; failing to remove one is harmless.
-        if let Err(e) = fs::remove_file(old) {
-            eprintln!(
+        // Old logs are only kept for debugging; failing to remove one is harmless. Another test process pruning
+        // the same directory may have removed it first: that is what was wanted.
+        match fs::remove_file(old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!(
                 "kubewhy-testenv: could not remove old log {}: {e}",
                 old.display()
-            );
+            ),
         }
     }
 }
