@@ -1,6 +1,6 @@
-//! The library builds with no default features, with each feature alone and with all features, without warnings
-//! (`cargo check` of the library, one target directory for all of them under the workspace's `target/`, so a
-//! second run checks only what changed). The features are read from the crate's own manifest (`cargo metadata`):
+//! The library builds with no default features, with each feature alone and with all features, without warnings,
+//! and for the earliest Kubernetes version a program may pick (`cargo check` of the library, in target directories
+//! of their own under the workspace's `target/`, so a second run checks only what changed). The features are read from the crate's own manifest (`cargo metadata`):
 //! a new feature is checked without editing this test.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,11 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// k8s-openapi's `latest` feature (0.29: Kubernetes 1.37).
+const LATEST: &str = "1.37";
+/// k8s-openapi's `earliest` feature (0.29: Kubernetes 1.33).
+const EARLIEST: &str = "1.33";
+
 fn cargo() -> Command {
     let mut cmd = Command::new(env!("CARGO"));
     cmd.current_dir(workspace())
@@ -25,6 +30,9 @@ fn cargo() -> Command {
         )
         // A feature combination that leaves an import unused is a defect like any other warning.
         .env("RUSTFLAGS", "-D warnings")
+        // The library leaves the Kubernetes version to the program; checked alone, it is told one, as a program
+        // would (the dev-dependency's `latest`, which the example's build turns on too: the same version).
+        .env("K8S_OPENAPI_ENABLED_VERSION", LATEST)
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
     cmd
 }
@@ -138,5 +146,39 @@ fn builds_with_no_default_features_each_feature_alone_and_all_features() {
         failed.is_empty(),
         "kubewhy does not build:\n{}",
         failed.join("\n")
+    );
+}
+
+/// A program picks the Kubernetes version (one k8s-openapi `v1_*` feature); kubewhy builds with every version
+/// k8s-openapi supports, the earliest included, where some types differ (`RoleRef::api_group` is optional from
+/// 1.36). Its own target directory: another version rebuilds k8s-openapi and everything above it.
+#[test]
+fn builds_with_the_earliest_kubernetes_version_a_program_may_pick() {
+    let started = Instant::now();
+    let out = cargo()
+        .env("K8S_OPENAPI_ENABLED_VERSION", EARLIEST)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target").join("feature-check-earliest"),
+        )
+        .args([
+            "check",
+            "--locked",
+            "--quiet",
+            "-p",
+            "kubewhy",
+            "--lib",
+            "--all-features",
+        ])
+        .output()
+        .expect("running cargo check");
+    println!(
+        "cargo check -p kubewhy --all-features with Kubernetes {EARLIEST}: {:.1?}",
+        started.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "kubewhy does not build for a program on Kubernetes {EARLIEST}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::rbac::v1::{
-    ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject as RbacSubject,
+    ClusterRoleBinding, PolicyRule, RoleBinding, Subject as RbacSubject,
 };
 use kube::api::ObjectMeta;
 use kube::core::{Selector, SelectorExt};
@@ -857,11 +857,7 @@ fn bind_where_requested(
         )])),
         ..ObjectMeta::default()
     };
-    let role_ref = RoleRef {
-        api_group: Some("rbac.authorization.k8s.io".into()),
-        kind: "ClusterRole".into(),
-        name: miss.role.name.clone(),
-    };
+    let role_ref = super::role_ref("ClusterRole", &miss.role.name);
     let subjects = Some(vec![subject.to_rbac()]);
     let object = match kind {
         BindingKind::RoleBinding => RbacObject::RoleBinding(RoleBinding {

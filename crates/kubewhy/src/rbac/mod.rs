@@ -68,6 +68,20 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::vocab::{UnknownVerb, Verb};
 
+/// A reference to a ClusterRole or Role, in any Kubernetes version the program picked (`roleRef.apiGroup` is
+/// optional in the types of 1.36 and later, required before).
+pub(crate) fn role_ref(kind: &str, name: &str) -> RoleRef {
+    let api_group = "rbac.authorization.k8s.io".to_string();
+    k8s_openapi::k8s_if_ge_1_36! {
+        let api_group = Some(api_group);
+    }
+    RoleRef {
+        api_group,
+        kind: kind.into(),
+        name: name.into(),
+    }
+}
+
 /// What a permission is on: an API resource (maybe a subresource) or a non-resource URL such as `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -289,11 +303,7 @@ pub fn generate(name: &str, subject: &Subject, perms: &[Permission]) -> Vec<Rbac
                         labels: Some(labels.clone()),
                         ..ObjectMeta::default()
                     },
-                    role_ref: RoleRef {
-                        api_group: Some("rbac.authorization.k8s.io".into()),
-                        kind: "ClusterRole".into(),
-                        name: name.into(),
-                    },
+                    role_ref: role_ref("ClusterRole", name),
                     subjects: Some(vec![subject.to_rbac()]),
                 }));
             }
@@ -314,11 +324,7 @@ pub fn generate(name: &str, subject: &Subject, perms: &[Permission]) -> Vec<Rbac
                         labels: Some(labels.clone()),
                         ..ObjectMeta::default()
                     },
-                    role_ref: RoleRef {
-                        api_group: Some("rbac.authorization.k8s.io".into()),
-                        kind: "Role".into(),
-                        name: name.into(),
-                    },
+                    role_ref: role_ref("Role", name),
                     subjects: Some(vec![subject.to_rbac()]),
                 }));
             }
