@@ -460,7 +460,8 @@ async fn elect_and_lead(
             let (shutdown, stop) = (shutdown.clone(), stop.clone());
             tokio::spawn(async move {
                 shutdown.wait().await;
-                stop.trigger(&shutdown.reason().unwrap_or_default());
+                // The signal handler always gives a reason; a trigger without one still stops, under a plain name.
+                stop.trigger(&shutdown.reason().unwrap_or_else(|| "shutting down".into()));
             })
         };
         // `lost` is pulled with `stop` when the Lease is lost (not on SIGTERM); `expires` says how long the Lease
@@ -517,8 +518,14 @@ async fn elect_and_lead(
             // The ring stops with `stop`; it may be waiting for a reconcile that was abandoned.
             stop.trigger("controller stopped");
             task.abort();
-            // An aborted task's JoinError says only that it was cancelled.
-            let _ = task.await;
+            // Cancelled is what the abort asked for; a panic in the ring task before it is a bug worth a line.
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                warn!(
+                    "the sharding ring task panicked before it was stopped: {e}; leaving the ring anyway"
+                );
+            }
             let why = lost.reason().unwrap_or_else(|| "shutting down".into());
             ring::leave(&settings.ownership, &why).await;
         }

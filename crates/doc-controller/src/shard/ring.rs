@@ -426,6 +426,8 @@ impl Ring {
         }
         let since = progress.changed(&view, &me);
         let filtered = self.mode(progress, &view);
+        // The assignment is computed from the members, and `me` was just found among them: it has an entry. Were it
+        // missing, the empty set is the safe reading (this replica reconciles nothing, so no slot has two owners).
         let assigned = view.assignment.get(&me).copied().unwrap_or_default();
         self.ownership.set_target(assigned, filtered);
         if progress.applied.as_deref() != Some(view.id.as_str()) {
