@@ -372,7 +372,7 @@ where
         if !is_server_wide(&diagnosis.cause) {
             self.inner.health.recheck_access();
         }
-        if let Some(m) = self.inner.health.metrics() {
+        if let Some(m) = self.inner.health.metrics().as_ref() {
             m.reconcile_retries
                 .get_or_create(&RetryLabels {
                     class: diagnosis.class.to_string(),

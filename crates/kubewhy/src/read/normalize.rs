@@ -918,7 +918,6 @@ mod tests {
             one(tilt),
             "2023-03-14T10:33:48.912876Z ERROR controller::controller: CRD is not queryable"
         );
-        // Terraform: the box edges are blank lines, the gutter goes.
         // A pane that cut a line just after a space pads it like a line that ended one column short: the next
         // framed line goes on with the next word.
         let cut = "│ is invalid: resourceVersionMatch is forbidden  │\n│ for watch unless sendInitialEvents is given    │";
@@ -926,6 +925,7 @@ mod tests {
             one(cut),
             "is invalid: resourceVersionMatch is forbidden for watch unless sendInitialEvents is given"
         );
+        // Terraform: the box edges are blank lines, the gutter goes.
         let tf = "╷\n│ Error: Unauthorized\n│ \n│   with kubernetes_namespace.x,\n╵";
         let t = texts(tf);
         assert_eq!(t[0], vec!["Error: Unauthorized"]);

@@ -229,7 +229,7 @@ async fn run(
                     continue;
                 }
             };
-            if let Some(m) = health.metrics() {
+            if let Some(m) = health.metrics().as_ref() {
                 m.access_allowed
                     .get_or_create(&AccessLabels {
                         verb: p.request.verb.clone().unwrap_or_default(),

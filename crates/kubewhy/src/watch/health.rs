@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, watch as signal};
@@ -135,7 +135,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The registry's metrics or inspector (a value replaced whole: poisoning cannot leave it half-written).
+/// A value a builder set, copied out (replaced whole: poisoning cannot leave it half-written).
 fn read<T: Clone>(m: &RwLock<Option<T>>) -> Option<T> {
     m.read().unwrap_or_else(PoisonError::into_inner).clone()
 }
@@ -202,7 +202,7 @@ impl Health {
     {
         let names: BTreeSet<String> = names.into_iter().map(Into::into).collect();
         lock(&self.inner.watchers).retain(|name, _| names.contains(name));
-        if let Some(m) = self.metrics() {
+        if let Some(m) = self.metrics().as_ref() {
             for name in &names {
                 let labels = WatcherLabels {
                     watcher: name.clone(),
@@ -219,7 +219,7 @@ impl Health {
         lock(&self.inner.watchers)
             .entry(name.to_string())
             .or_insert_with(|| WatcherStatus::new(name));
-        if let Some(m) = self.metrics() {
+        if let Some(m) = self.metrics().as_ref() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
@@ -390,8 +390,13 @@ impl Health {
         self.inner.reporter.due(d, Instant::now())
     }
 
-    pub(crate) fn metrics(&self) -> Option<Metrics> {
-        read(&self.inner.metrics)
+    /// The metrics, when there are any: a read guard, not a copy (this is on every watcher event's path). Hold it
+    /// only while recording, never across an await.
+    pub(crate) fn metrics(&self) -> RwLockReadGuard<'_, Option<Metrics>> {
+        self.inner
+            .metrics
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records the access watchdog's findings.
@@ -435,7 +440,7 @@ impl Health {
         w.synced |= synced_now;
         let (synced, healthy) = (w.synced, w.healthy);
         drop(watchers);
-        if let Some(m) = self.metrics() {
+        if let Some(m) = self.metrics().as_ref() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };
@@ -466,7 +471,7 @@ impl Health {
         w.diagnosis = Some(diagnosis.clone());
         drop(watchers);
         let failing_for = now.saturating_duration_since(since);
-        if let Some(m) = self.metrics() {
+        if let Some(m) = self.metrics().as_ref() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
             };

@@ -90,7 +90,7 @@ impl Watch {
     }
 
     fn set_strategy(&self, strategy: &str) {
-        if let Some(m) = self.health().metrics() {
+        if let Some(m) = self.health().metrics().as_ref() {
             for s in ["streaming", "paged"] {
                 m.watcher_initial_list
                     .get_or_create(&InitialListLabels {
