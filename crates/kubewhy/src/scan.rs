@@ -105,6 +105,22 @@ const PREFILTER: &[&str] = &[
     "dry-run",
     "dry run",
     "field selector",
+    // The catalog's templates (catalog/*.yaml) that hold none of the words above: client-go's answers without a
+    // Status (`the server rejected our request …`, `… in the time allotted …`, `… a content type …`), apimachinery's
+    // `… is not supported on resources of kind …`, `… operation against … could not be completed …`, `not
+    // authorized`, `Request entity too large`, `strict decoding error: unknown field …`, etcd's `etcdserver: …`,
+    // `an error on the server (…) has prevented …`, discovery's `unable to retrieve …`.
+    "rejected",
+    "allotted",
+    "content type",
+    "supported",
+    "authorized",
+    "operation against",
+    "too large",
+    "decoding",
+    "etcdserver",
+    "prevented",
+    "retrieve",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

@@ -196,11 +196,12 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return (is_chain_header(p) || chain_item(p).is_some()).then_some(Join::Newline);
     }
     // A command's answer under it: the JSON curl printed belongs to the request the command names.
-    if n.starts_with('{') && crate::url::curl_command(p).is_some() {
+    if n.starts_with('{') && super::log_fields::curl_command(p).is_some() {
         return Some(Join::Newline);
     }
     if starts_record(n) {
-        return None;
+        // A klog header cut after its process id (`I0701 10:00:00.000000       1` / `reflector.go:816] …`).
+        return is_klog_header_without_file(p).then_some(Join::Space);
     }
     // A pane's right border reached: the pane cut the line, anywhere in a word, or just after a space.
     match (prev.edge, next.edge) {
@@ -241,6 +242,15 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     }
     // A Kubernetes message wrapped at a space: the line ends inside the message or the next one goes on with it.
     if ends_inside_message(p) || goes_on_with_message(n) || straddles_message(p, n) {
+        return Some(Join::Space);
+    }
+    // A structured line wrapped at a space: inside a quoted value, inside brackets, before the next `key=value`, or
+    // before the Go type client-go names (`failed to list` / `*v1.Pod: …`).
+    if ends_inside_quotes(p)
+        || ends_inside_brackets(p)
+        || starts_with_key_value(n)
+        || starts_with_go_type(n)
+    {
         return Some(Join::Space);
     }
     // The full stop of a wrapped sentence alone on the last line.
@@ -382,7 +392,72 @@ const AFTER_NAME: [&str; 8] = [
 /// Whether a line ends with a word that never ends an API server message.
 fn ends_inside_message(p: &str) -> bool {
     let word = p.rsplit(char::is_whitespace).next().unwrap_or(p);
-    p.contains(' ') && INSIDE_TAIL.contains(&word)
+    p.contains(' ')
+        && (INSIDE_TAIL.contains(&word)
+            || INSIDE_TAIL
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(word) && word != "A"))
+}
+
+/// Whether the line's last quote opens a value it does not close (`err="the` / `server rejected …"`): a quote
+/// after `=`, `:`, a bracket, a comma or a space, before a word.
+fn ends_inside_quotes(p: &str) -> bool {
+    let Some(at) = p.rfind('"') else {
+        return false;
+    };
+    let before = p[..at].trim_end_matches('\\').chars().next_back();
+    let after = p[at + 1..].chars().next();
+    before.is_none_or(|c| matches!(c, '=' | ':' | '(' | '[' | '{' | ',' | ' ' | '\t'))
+        && after.is_some_and(|c| !c.is_whitespace() && !matches!(c, ',' | ';' | ')' | '}' | ']'))
+}
+
+/// Whether the line opens more round or square brackets than it closes (`… supports (put` / `secrets x)`), outside
+/// quoted values.
+fn ends_inside_brackets(p: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quoted = false;
+    for c in p.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' | '[' if !quoted => depth += 1,
+            ')' | ']' if !quoted => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 && !quoted
+}
+
+/// Whether a line opens with a `key=value` field of a structured log line (`reflector="…"`, `err="…"`).
+fn starts_with_key_value(n: &str) -> bool {
+    let key_len = n
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .count();
+    key_len > 0
+        && n.as_bytes().get(key_len) == Some(&b'=')
+        && n[..1].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`).
+fn starts_with_go_type(n: &str) -> bool {
+    n.strip_prefix('*').is_some_and(|t| {
+        t.starts_with('v') && t[1..].starts_with(|c: char| c.is_ascii_digit()) && t.contains('.')
+    })
+}
+
+/// A klog header cut after its process id: `I0701 10:00:00.000000       1`.
+fn is_klog_header_without_file(p: &str) -> bool {
+    let mut parts = p.split_whitespace();
+    let (Some(level), Some(time), Some(pid), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    level.len() == 5
+        && level.starts_with(['I', 'W', 'E', 'F'])
+        && level[1..].bytes().all(|b| b.is_ascii_digit())
+        && time.contains(':')
+        && pid.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether a line begins with a word that never begins an API server message, or with an object's quoted name
@@ -393,7 +468,9 @@ fn goes_on_with_message(n: &str) -> bool {
     if INSIDE_HEAD.contains(&first) {
         return true;
     }
-    let quoted = first.len() >= 2 && first.starts_with('"') && first.ends_with('"');
+    let bare = first.trim_matches('\\');
+    let quoted =
+        bare.len() >= 2 && first.trim_start_matches('\\').starts_with('"') && bare.ends_with('"');
     quoted && words.next().is_some_and(|w| AFTER_NAME.contains(&w))
 }
 
@@ -403,10 +480,11 @@ fn straddles_message(p: &str, n: &str) -> bool {
     let first = n.split(char::is_whitespace).next().unwrap_or(n);
     let named = last.ends_with('"') && AFTER_NAME.contains(&first);
     // A quoted name (`"settings": the object …`), not a JSON key (`"status": "Failure",`).
-    let name_follows = first.starts_with('"')
+    let words = super::templates::words();
+    let name_follows = first.trim_start_matches('\\').starts_with('"')
         && !is_json_member(n)
-        && (BEFORE_NAME.contains(&last) || is_resource_word(last));
-    named || name_follows || INSIDE_PAIRS.contains(&(last, first))
+        && (BEFORE_NAME.contains(&last) || is_resource_word(last) || words.before_quoted(last));
+    named || name_follows || INSIDE_PAIRS.contains(&(last, first)) || words.pair(last, first)
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's

@@ -1,0 +1,575 @@
+//! Recognition compiled from the message catalog (`catalog/go.yaml`, `catalog/clients.yaml`, included at build
+//! time): every template the API server and the clients print as a plain sentence with placeholders becomes a
+//! pattern that reads the class the catalog gives it and the fields its placeholders hold, and every healthy notice
+//! (client-go's client-side throttling, a server's warning) a pattern that says "nothing failed here". One fact, one
+//! place: a template added to the catalog is recognised without a line of code here.
+//!
+//! The hand-written readers (`message`, `status_syntax`, …) run first: they know structure a template cannot say
+//! (quotes escaped to any depth, texts cut by a paste, an authorizer's suffix). What they do not recognise, this does.
+//! A template whose fixed words are few (`not authorized`) is only taken as the whole message or the last part of
+//! an error chain (`…: not authorized`), never inside ordinary prose.
+
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use regex::{Captures, Regex};
+use serde::Deserialize;
+
+use super::message::{Facts, Said, split_resource};
+use crate::cause::Admitter;
+use crate::class::Class;
+
+const GO: &str = include_str!("../../catalog/go.yaml");
+const CLIENTS: &str = include_str!("../../catalog/clients.yaml");
+
+/// Fixed text at least this long anchors a template anywhere in a line; shorter, the template must be the whole
+/// message (or its last `: ` part).
+const ANCHOR_ANYWHERE: usize = 16;
+/// Fixed text shorter than this says too little to recognise anything.
+const ANCHOR_MIN: usize = 6;
+
+#[derive(Deserialize)]
+struct File {
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    id: String,
+    kind: String,
+    #[serde(default)]
+    class: Option<String>,
+    template: String,
+    #[serde(default)]
+    within: Vec<String>,
+    #[serde(default)]
+    after: Vec<String>,
+}
+
+/// What one template reads as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// A failure of this class.
+    Failure(Class),
+    /// A healthy notice: nothing failed.
+    Notice,
+}
+
+struct Template {
+    #[allow(dead_code)] // named in test failures
+    id: String,
+    reading: Reading,
+    re: Regex,
+    /// How much fixed text it has: the more, the more specific.
+    fixed: usize,
+}
+
+/// What the catalog says about where a paste may wrap a message: the word pairs its templates hold (`not` then
+/// `found`), and the words a quoted value follows (`User`, `namespace`, `version`).
+pub(super) struct Words {
+    /// For each word, the words that follow it in some template.
+    pairs: std::collections::HashMap<&'static str, Vec<&'static str>>,
+    /// Words a quoted placeholder follows.
+    before_quoted: Vec<&'static str>,
+}
+
+impl Words {
+    /// Whether `a` then `b` are two words of one template.
+    pub(super) fn pair(&self, a: &str, b: &str) -> bool {
+        self.pairs.get(a).is_some_and(|next| next.contains(&b))
+    }
+
+    /// Whether a quoted value follows `word` in some template.
+    pub(super) fn before_quoted(&self, word: &str) -> bool {
+        self.before_quoted.contains(&word)
+    }
+}
+
+static WORDS: LazyLock<Words> = LazyLock::new(|| {
+    let mut pairs: std::collections::HashMap<&'static str, Vec<&'static str>> = Default::default();
+    let mut before_quoted = Vec::new();
+    for text in [GO, CLIENTS] {
+        let file: File = serde_yaml::from_str(text)
+            .expect("the catalog compiled in is valid (tests/catalog.rs)");
+        for row in file
+            .rows
+            .iter()
+            .filter(|r| !matches!(r.kind.as_str(), "log" | "wrapper"))
+        {
+            for (fixed, quoted_after) in pieces(&row.template) {
+                // Built once per process: the words live as long as it does.
+                let fixed: &'static str = Box::leak(fixed.into_boxed_str());
+                let words: Vec<&'static str> = fixed.split_whitespace().collect();
+                for pair in words.windows(2) {
+                    pairs.entry(pair[0]).or_default().push(pair[1]);
+                }
+                if quoted_after
+                    && fixed.ends_with(' ')
+                    && let Some(last) = words.last()
+                {
+                    before_quoted.push(*last);
+                }
+            }
+        }
+    }
+    for next in pairs.values_mut() {
+        next.sort_unstable();
+        next.dedup();
+    }
+    before_quoted.sort_unstable();
+    before_quoted.dedup();
+    Words {
+        pairs,
+        before_quoted,
+    }
+});
+
+/// A template's fixed pieces, each with whether a quoted placeholder (`{x:q}`) follows it.
+fn pieces(template: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut fixed = String::new();
+    let mut rest = template;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            fixed.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            fixed.push('}');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let Some(end) = r.find('}') else {
+                break;
+            };
+            out.push((std::mem::take(&mut fixed), r[..end].ends_with(":q")));
+            rest = &r[end + 1..];
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            fixed.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push((fixed, false));
+    out
+}
+
+/// The catalog's words (for the normaliser's joins).
+pub(super) fn words() -> &'static Words {
+    &WORDS
+}
+
+struct Compiled {
+    /// The longest fixed piece of each template, in `templates` order.
+    anchors: AhoCorasick,
+    templates: Vec<Template>,
+    /// The frames whose class the text inside them never changes (`Internal error occurred: …` is the server's
+    /// failure whatever it quotes), as prefixes.
+    closed_frames: Vec<(Regex, Class)>,
+}
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(compile);
+
+/// A quote, escaped to any depth (as in `message`).
+const Q: &str = r#"\\*""#;
+
+/// The pattern of one placeholder: what its values look like.
+fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> String {
+    let body = match name {
+        "gr" | "resource" | "res_sub" => r"[a-z0-9][a-z0-9.\-]*(?:/[a-z0-9]+)?",
+        "gk" | "kind" => r"[A-Za-z][A-Za-z0-9]*(?:\.[a-z0-9.\-]+)?",
+        "name" | "namespace" | "node" | "quota" | "policy" | "binding" | "webhook" => {
+            if quoted {
+                r#"[^"\\]*"#
+            } else {
+                r"[A-Za-z0-9][A-Za-z0-9._:\-]*"
+            }
+        }
+        "user" => {
+            if quoted {
+                r#"[^"\\]*"#
+            } else {
+                r"[^\s,)]+"
+            }
+        }
+        "verb" | "http_verb" | "subresource" => r"[a-z]+",
+        "group" | "version" => r"[a-z0-9.\-]*",
+        "path" => r"/[^\s\x22\\]*",
+        "type" => r"\*[a-z0-9]+\.[A-Z][A-Za-z0-9]*",
+        "code" | "count" | "rv" => r"\d+",
+        _ if last => ".*",
+        _ if quoted => r#"[^"\\]*"#,
+        _ => ".*?",
+    };
+    let capture = matches!(
+        name,
+        "gr" | "gk"
+            | "res_sub"
+            | "resource"
+            | "subresource"
+            | "group"
+            | "version"
+            | "kind"
+            | "name"
+            | "namespace"
+            | "user"
+            | "verb"
+            | "path"
+            | "type"
+            | "code"
+    ) && !seen.iter().any(|s| s == name);
+    let inner = if capture {
+        seen.push(name.to_string());
+        format!("(?P<{name}>{body})")
+    } else {
+        format!("(?:{body})")
+    };
+    if quoted {
+        format!("{Q}{inner}{Q}")
+    } else {
+        inner
+    }
+}
+
+/// A template as a pattern, with its fixed pieces; `None` when it has too little fixed text to say anything.
+fn pattern(template: &str) -> Option<(String, String, usize)> {
+    let template = template.trim();
+    let mut out = String::new();
+    let mut fixed = String::new();
+    let mut longest = String::new();
+    let mut total = 0;
+    let mut seen = Vec::new();
+    let mut rest = template;
+    let flush = |fixed: &mut String, out: &mut String, longest: &mut String, total: &mut usize| {
+        if fixed.is_empty() {
+            return;
+        }
+        *total += fixed.trim().len();
+        if fixed.trim().len() > longest.len() {
+            *longest = fixed.trim().to_string();
+        }
+        for (i, word) in fixed.split(char::is_whitespace).enumerate() {
+            if i > 0 {
+                // A paste may wrap or pad at any space.
+                out.push_str(r"\s+");
+            }
+            for (j, piece) in word.split('"').enumerate() {
+                if j > 0 {
+                    out.push_str(Q);
+                }
+                out.push_str(&regex::escape(piece));
+            }
+        }
+        fixed.clear();
+    };
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("{{") {
+            fixed.push('{');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("}}") {
+            fixed.push('}');
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('{') {
+            let end = r.find('}')?;
+            let (name, modifier) = r[..end].split_once(':').unwrap_or((&r[..end], ""));
+            flush(&mut fixed, &mut out, &mut longest, &mut total);
+            let last = r[end + 1..].trim().is_empty();
+            out.push_str(&placeholder(name, modifier == "q", last, &mut seen));
+            rest = &r[end + 1..];
+        } else {
+            let c = rest.chars().next()?;
+            fixed.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    flush(&mut fixed, &mut out, &mut longest, &mut total);
+    (longest.len() >= ANCHOR_MIN).then_some((out, longest, total))
+}
+
+fn reading_of(row: &Row) -> Option<Reading> {
+    if row.kind == "notice" {
+        return Some(Reading::Notice);
+    }
+    if !matches!(
+        row.kind.as_str(),
+        "status" | "frame" | "inner" | "text" | "plain"
+    ) {
+        return None;
+    }
+    let class: Class = row.class.as_deref()?.parse().ok()?;
+    // Transport failures (and a client's own time-outs) are read by their words (`transport`), which are broader
+    // than any template.
+    let transport = matches!(class, Class::Connection | Class::Tls)
+        || (row.kind == "text" && class == Class::Timeout);
+    (!transport).then_some(Reading::Failure(class))
+}
+
+/// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
+const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*)"#;
+const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\s+\()"#;
+
+fn compile() -> Compiled {
+    let mut templates = Vec::new();
+    let mut anchors = Vec::new();
+    let files: Vec<File> = [GO, CLIENTS]
+        .iter()
+        .map(|text| {
+            serde_yaml::from_str(text).expect("the catalog compiled in is valid (tests/catalog.rs)")
+        })
+        .collect();
+    let rows: Vec<&Row> = files.iter().flat_map(|f| &f.rows).collect();
+    let closed_frames = rows
+        .iter()
+        .filter(|r| r.kind == "frame" && r.template.trim_end().ends_with("{err}"))
+        .filter_map(|frame| {
+            let class: Class = frame.class.as_deref()?.parse().ok()?;
+            // Closed: every row printed in it has the frame's class.
+            let kids = rows
+                .iter()
+                .filter(|r| r.within.iter().any(|w| *w == frame.id));
+            let closed = kids.clone().count() > 0
+                && kids
+                    .into_iter()
+                    .all(|k| k.class.as_deref() == frame.class.as_deref());
+            let prefix = frame.template.trim_end().strip_suffix("{err}")?;
+            let (body, anchor, _) = pattern(prefix)?;
+            (closed && class != Class::Unknown && anchor.len() >= 8).then(|| {
+                (
+                    Regex::new(&format!("{BEFORE}{body}"))
+                        .expect("a frame's prefix is a valid pattern"),
+                    class,
+                )
+            })
+        })
+        .collect();
+    for file in &files {
+        for row in &file.rows {
+            // An authorizer's reason after a denial is read with the denial.
+            if !row.after.is_empty() {
+                continue;
+            }
+            let Some(reading) = reading_of(row) else {
+                continue;
+            };
+            let Some((body, anchor, fixed)) = pattern(&row.template) else {
+                continue;
+            };
+            let re = if anchor.len() >= ANCHOR_ANYWHERE {
+                body
+            } else {
+                format!("{BEFORE}{body}{AFTER}")
+            };
+            let re = Regex::new(&re).unwrap_or_else(|e| panic!("catalog row {}: {e}", row.id));
+            anchors.push(anchor);
+            templates.push(Template {
+                id: row.id.clone(),
+                reading,
+                re,
+                fixed,
+            });
+        }
+    }
+    Compiled {
+        anchors: AhoCorasick::new(&anchors).expect("the catalog's anchors are valid patterns"),
+        templates,
+        closed_frames,
+    }
+}
+
+/// Whether a catalog notice says the text is healthy (client-go waited for its own rate limiter, a server's
+/// warning): it is, whatever failure words it quotes.
+pub(super) fn is_notice(text: &str) -> bool {
+    best(text, |r| r == Reading::Notice).is_some()
+}
+
+/// The class of the closed frame the text is printed in, if any (`Internal error occurred: …`).
+pub(super) fn closed_frame(text: &str) -> Option<Class> {
+    COMPILED
+        .closed_frames
+        .iter()
+        .find(|(re, _)| re.is_match(text))
+        .map(|(_, class)| *class)
+}
+
+/// The most specific template that matches `text` and `wanted`.
+fn best(text: &str, wanted: impl Fn(Reading) -> bool) -> Option<(&'static Template, Captures<'_>)> {
+    let compiled: &'static Compiled = &COMPILED;
+    let mut found: Option<(&Template, Captures<'_>)> = None;
+    let mut tried = Vec::new();
+    for m in compiled.anchors.find_overlapping_iter(text) {
+        let i = m.pattern().as_usize();
+        if tried.contains(&i) {
+            continue;
+        }
+        tried.push(i);
+        let t = &compiled.templates[i];
+        if !wanted(t.reading) || found.as_ref().is_some_and(|(b, _)| b.fixed >= t.fixed) {
+            continue;
+        }
+        if let Some(c) = t.re.captures(text) {
+            found = Some((t, c));
+        }
+    }
+    found
+}
+
+/// Reads what the hand-written readers did not: the catalog's class and the fields its placeholders hold.
+pub(super) fn read(text: &str, f: &mut Facts) {
+    let Some((t, c)) = best(text, |r| r != Reading::Notice) else {
+        return;
+    };
+    let Reading::Failure(class) = t.reading else {
+        return;
+    };
+    let get = |name: &str| {
+        c.name(name)
+            .map(|m| m.as_str().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    if f.code.is_none() {
+        f.code = get("code").and_then(|c| c.parse().ok());
+    }
+    f.said = Some(match class {
+        Class::Forbidden => Said::Denied,
+        Class::AdmissionDenied => {
+            f.admission = Some(Admitter::Other);
+            f.detail = Some(text.trim().to_string());
+            Said::Admission
+        }
+        Class::Unauthorized => Said::NotLoggedIn,
+        Class::ResourceNotFound => Said::NotServed,
+        Class::ObjectNotFound => Said::ObjectMissing,
+        Class::InvalidRequest => Said::BadRequest,
+        Class::InvalidObject => Said::BadObject,
+        Class::Conflict => Said::Conflict,
+        Class::AlreadyExists => Said::Exists,
+        Class::Expired => Said::TooOld,
+        Class::Throttled => Said::TooMany,
+        Class::ServerError => Said::ServerFailed,
+        Class::Timeout => Said::ServerTimeout,
+        Class::Connection | Class::Tls | Class::Unknown => return,
+    });
+    let set = |slot: &mut Option<String>, v: Option<String>| {
+        if slot.is_none() {
+            *slot = v;
+        }
+    };
+    for name in ["gr", "res_sub", "resource"] {
+        if let Some(v) = get(name) {
+            let (res, group) = split_resource(&v);
+            let (res, sub) = match res.split_once('/') {
+                Some((r, s)) => (r.to_string(), Some(s.to_string())),
+                None => (res, None),
+            };
+            set(&mut f.resource, Some(res));
+            set(&mut f.subresource, sub);
+            if name == "gr" {
+                set(&mut f.group, Some(group.unwrap_or_default()));
+            } else {
+                set(&mut f.group, group);
+            }
+        }
+    }
+    if let Some(gk) = get("gk") {
+        let (kind, group) = split_resource(&gk);
+        set(&mut f.kind, Some(kind));
+        set(&mut f.group, Some(group.unwrap_or_default()));
+    }
+    if let Some(ty) = get("type").and_then(|t| t.strip_prefix('*').map(str::to_string))
+        && let Some((version, kind)) = ty.split_once('.')
+    {
+        set(&mut f.version, Some(version.to_string()));
+        set(&mut f.kind, Some(kind.to_string()));
+    }
+    set(&mut f.kind, get("kind"));
+    set(&mut f.subresource, get("subresource"));
+    set(&mut f.group, get("group"));
+    set(&mut f.version, get("version"));
+    set(&mut f.name, get("name"));
+    set(&mut f.namespace, get("namespace"));
+    set(&mut f.user, get("user"));
+    set(&mut f.verb, get("verb"));
+    set(&mut f.path, get("path"));
+}
+
+/// The class a reading of the hand-written patterns gives.
+pub(super) fn class_of(said: Said) -> Option<Class> {
+    Some(match said {
+        Said::Denied | Said::DeniedPath | Said::Escalation => Class::Forbidden,
+        Said::Admission => Class::AdmissionDenied,
+        Said::ObjectMissing => Class::ObjectNotFound,
+        Said::NotServed => Class::ResourceNotFound,
+        Said::Exists => Class::AlreadyExists,
+        Said::Conflict | Said::PatchFailed => Class::Conflict,
+        Said::BadOptions | Said::BadRequest => Class::InvalidRequest,
+        Said::BadObject => Class::InvalidObject,
+        Said::TooOld => Class::Expired,
+        Said::TooMany | Said::Reinitializing => Class::Throttled,
+        Said::ServerTimeout => Class::Timeout,
+        Said::ServerFailed | Said::WebhookUnreachable | Said::LeaderChanged | Said::StorageRead => {
+            Class::ServerError
+        }
+        Said::NotLoggedIn => Class::Unauthorized,
+    })
+}
+
+/// The reading a closed frame's class gives, for a text whose words inside the frame said something else.
+pub(super) fn said_of(class: Class) -> Option<Said> {
+    Some(match class {
+        Class::ServerError => Said::ServerFailed,
+        Class::Timeout => Said::ServerTimeout,
+        Class::Throttled => Said::TooMany,
+        Class::InvalidRequest => Said::BadRequest,
+        Class::InvalidObject => Said::BadObject,
+        Class::Conflict => Said::Conflict,
+        Class::Expired => Said::TooOld,
+        Class::Unauthorized => Said::NotLoggedIn,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalog_template_compiles() {
+        assert!(
+            COMPILED.templates.len() > 100,
+            "{}",
+            COMPILED.templates.len()
+        );
+    }
+
+    #[test]
+    fn a_template_reads_its_class_and_fields() {
+        let mut f = Facts::default();
+        read(
+            r#"create is not supported on resources of kind "widgets.example.com""#,
+            &mut f,
+        );
+        assert_eq!(f.said, Some(Said::BadRequest));
+        assert_eq!(
+            (f.verb.as_deref(), f.resource.as_deref()),
+            (Some("create"), Some("widgets"))
+        );
+        assert!(is_notice(
+            r#"I0101 request.go:697] Waited for 1.18s due to client-side throttling, not priority and fairness, request: GET:https://10.96.0.1:443/api/v1/pods"#,
+        ));
+        assert_eq!(
+            closed_frame("Internal error occurred: pods \"x\" not found"),
+            Some(Class::ServerError)
+        );
+        assert_eq!(closed_frame("pods \"x\" is forbidden: y"), None);
+    }
+
+    #[test]
+    fn a_short_template_is_only_a_whole_message() {
+        let mut f = Facts::default();
+        read(
+            "the user is not authorized to see this page, come back later",
+            &mut f,
+        );
+        assert_eq!(f.said, None);
+        read("list pods: not authorized", &mut f);
+        assert_eq!(f.said, Some(Said::NotLoggedIn));
+    }
+}
