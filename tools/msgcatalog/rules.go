@@ -180,6 +180,12 @@ var rules = []rule{
 	{file: errorsGo, format: "%s (%s %s %s)", id: "apimachinery/NewGenericServerResponse#trailer-named", kind: "frame", client: "go", class: "unknown"},
 	{file: errorsGo, format: "%s (%s %s)", id: "apimachinery/NewGenericServerResponse#trailer", kind: "frame", client: "go", class: "unknown"},
 
+	// client-go's watch decoder reports a broken stream through ClientErrorReporter, as a 500 whose message is
+	// the decoding error: the words inside are the client's connection failing, not the server.
+	{file: "pkg/watch/streamwatcher.go", format: "Unexpected EOF during watch stream event decoding", kind: "ignore", why: "a V(1) log line of the decoder; the error goes to the watch's user as the row below"},
+	{file: "pkg/watch/streamwatcher.go", format: "Unable to decode an event from the watch stream", kind: "ignore", why: "the decoder's own log line; the error goes to the watch's user as the row below"},
+	{file: "pkg/watch/streamwatcher.go", format: "unable to decode an event from the watch stream: %v", id: "watch/decode", kind: "inner", class: "connection", within: []string{"apimachinery/NewGenericServerResponse#5xx"}, args: map[string]string{"err": "=http2: client connection lost"}},
+
 	// ---------------------------------------------------------------- field validation (an Invalid's causes)
 	{file: fieldErrorsGo, format: "Not found", id: "field/NotFound", kind: "inner", class: "invalid-object", within: []string{"field/Error"}, args: map[string]string{}},
 	{file: fieldErrorsGo, format: "Required value", id: "field/Required", kind: "inner", class: "invalid-object", within: []string{"field/Error"}},

@@ -40,6 +40,8 @@ var sites = []site{
 	{module: apimachinery, file: "pkg/util/validation/field/errors.go", fn: "ErrorType.String|Error.ErrorBody|Error.Error"},
 	{module: apimachinery, file: "pkg/runtime/error.go", fn: "strictDecodingError.Error"},
 	{module: apimachinery, file: "pkg/runtime/converter.go", fn: "fromUnstructuredContext.pushKey|fromUnstructuredContext.recordUnknownField"},
+	// A watch stream client-go could not read: reported as if the server had failed (ClientErrorReporter).
+	{module: apimachinery, file: "pkg/watch/streamwatcher.go", fn: "StreamWatcher.receive"},
 	// Server-side apply.
 	{module: apimachinery, file: "pkg/util/managedfields/internal/conflict.go", fn: "NewConflictError|getConflictMessage"},
 	// The RESTMapper (kubectl, controller-runtime, client-go's dynamic clients).

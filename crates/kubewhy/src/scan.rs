@@ -121,6 +121,18 @@ const PREFILTER: &[&str] = &[
     "etcdserver",
     "prevented",
     "retrieve",
+    // A wrap splits a phrase anywhere: second phrases of the templates above keep them found.
+    "completed at",
+    "asked us",
+    "currently unable",
+    "responded with",
+    "support dry",
+    "for the provided",
+    "unable to respond",
+    "client supports",
+    "old resource",
+    "have a resource",
+    "backing off",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

@@ -8,6 +8,9 @@ use kubewhy::diagnose_text;
 use kubewhy::scan::{OVERLAP, Scanner};
 use proptest::prelude::*;
 
+mod paste;
+use paste::{DAMAGES, damaged, word_wrap};
+
 const MESSAGES: &[&str] = &[
     r#"configmaps is forbidden: User "system:serviceaccount:ns1:sa" cannot list resource "configmaps" in API group "" in the namespace "ns1""#,
     r#"documents.kube.rs "a" is forbidden: User "bob" cannot patch resource "documents/status" in API group "kube.rs" at the cluster scope"#,
@@ -47,80 +50,6 @@ fn summarize(s: &Scanner) -> Vec<(String, u64, u64, u64)> {
             )
         })
         .collect()
-}
-
-/// Greedy word wrap at `width` columns.
-fn word_wrap(m: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in m.split(' ') {
-        let cur = lines.last_mut().expect("one line");
-        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-            lines.push(word.to_string());
-        } else {
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            cur.push_str(word);
-        }
-    }
-    lines
-}
-
-/// The message damaged the way a paste damages it.
-fn damaged(m: &str, damage: usize, width: usize) -> String {
-    match damage {
-        // Typographic quotes.
-        0 => {
-            let mut open = true;
-            m.chars()
-                .map(|c| match c {
-                    '"' => {
-                        open = !open;
-                        if open { '”' } else { '“' }
-                    }
-                    other => other,
-                })
-                .collect()
-        }
-        // A k9s pane: cut every `width` characters, framed by borders.
-        1 => {
-            let chars: Vec<char> = m.chars().collect();
-            chars
-                .chunks(width)
-                .map(|c| format!("│ {:<width$} │", c.iter().collect::<String>()))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        // Quoted in an e-mail reply, wrapped at `width` columns.
-        2 => word_wrap(m, width)
-            .iter()
-            .map(|l| format!("> {l}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        // Rich: a hanging indent under the log record's first line, padded to the pane.
-        3 => {
-            let lines = word_wrap(m, width);
-            let mut out = format!(
-                "[05/24/26 08:30:05] ERROR    all.tool - {:<width$}",
-                lines[0]
-            );
-            for l in &lines[1..] {
-                out.push_str(&format!("\n{:29}{:<width$}", "", l));
-            }
-            out
-        }
-        // Escaped into a JSON log after a line of noise.
-        4 => {
-            let blob = format!(
-                "I0101 00:00:00.000000 1 x.go:1] noise\nE0101 00:00:00.000000 1 y.go:2] {m}"
-            );
-            serde_json::json!({ "level": "error", "stderr": blob }).to_string()
-        }
-        // The last cause of a numbered error chain.
-        _ => {
-            format!("Error: reconcile failed\n\nCaused by:\n   0: reconcile failed\n   1: {m}")
-        }
-    }
 }
 
 /// The diagnosis fields a reading must keep.
@@ -242,7 +171,7 @@ proptest! {
     #[test]
     fn paste_damage_does_not_change_the_diagnosis(
         i in 0..MESSAGES.len(),
-        damage in 0usize..6,
+        damage in 0..DAMAGES.len(),
         width in 24usize..100,
         before in "[a-z ]{0,40}",
     ) {

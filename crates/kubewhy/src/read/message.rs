@@ -212,7 +212,8 @@ static TOO_OLD: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// client-go's `failed to list *v1.Node: Unauthorized` (the 401 Status message on its own).
-static UNAUTHORIZED: LazyLock<Regex> = LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s])"#));
+static UNAUTHORIZED: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s]|\.(?:\s|$))"#));
 static WEBHOOK_CALL: LazyLock<Regex> =
     LazyLock::new(|| re(r#"failed calling webhook {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#));
 static SERVICE_NOT_FOUND: LazyLock<Regex> =
@@ -314,13 +315,18 @@ pub(crate) fn read(text: &str) -> Facts {
                 | Said::ServerTimeout
         )
     );
-    if quotable
-        && let Some(class) = templates::closed_frame(text)
-        && f.said.and_then(templates::class_of) != Some(class)
-        && let Some(said) = templates::said_of(class)
-    {
-        f.said = Some(said);
-        f.framed = true;
+    if let Some((class, framed)) = templates::closed_frame(text) {
+        if f.said.and_then(templates::class_of) == Some(class) {
+            f.framed = true;
+        } else if quotable && let Some(said) = templates::said_of(class) {
+            // What the frame quotes names other objects than the request's: only the frame's own fields are kept.
+            f = Facts {
+                said: Some(said),
+                framed: true,
+                code: f.code,
+                ..framed
+            };
+        }
     }
     f
 }
@@ -490,6 +496,8 @@ fn known(text: &str) -> Facts {
                     f.version = Some(gv.to_string());
                 }
                 None if !gv.is_empty() => f.group = Some(gv.to_string()),
+                // `in group ""`: the core group.
+                None if text.contains("in group") => f.group = Some(String::new()),
                 None => {}
             }
         }

@@ -31,6 +31,15 @@ const ANCHOR_MIN: usize = 6;
 #[derive(Deserialize)]
 struct File {
     rows: Vec<Row>,
+    /// How the clients print an answer or an error (clients.yaml): their words wrap like the rest.
+    #[serde(default)]
+    wrappers: Vec<Printer>,
+}
+
+#[derive(Deserialize)]
+struct Printer {
+    #[serde(default)]
+    template: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -64,50 +73,122 @@ struct Template {
     fixed: usize,
 }
 
-/// What the catalog says about where a paste may wrap a message: the word pairs its templates hold (`not` then
-/// `found`), and the words a quoted value follows (`User`, `namespace`, `version`).
+/// What the catalog says about where a paste may wrap a message: the word pairs its templates (and its clients'
+/// printers) hold side by side (`not` then `found`), the words a quoted value follows (`User`, `namespace`,
+/// `version`) and the words a number follows (`status code`).
 pub(super) struct Words {
     /// For each word, the words that follow it in some template.
     pairs: std::collections::HashMap<&'static str, Vec<&'static str>>,
     /// Words a quoted placeholder follows.
     before_quoted: Vec<&'static str>,
+    /// Words a number follows (`status code {code}`).
+    before_number: Vec<&'static str>,
+    /// Words a value follows (`operation against {gr}`): a line never ends with one.
+    before_value: Vec<&'static str>,
+    /// Words that follow a value (`{gr} could not be …`) and begin no template: a line never begins with one.
+    after_value: Vec<&'static str>,
+    /// Every word that follows a value in some template, whether or not it also begins one.
+    follows_value: Vec<&'static str>,
+}
+
+/// The word in a token, without the quotes, brackets, escapes and punctuation around it (`\"The` is `The`,
+/// `old.\",\"metadata\"` is `old`).
+fn core(token: &str) -> &str {
+    let t = token.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let end = t
+        .find(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_')))
+        .unwrap_or(t.len());
+    &t[..end]
 }
 
 impl Words {
-    /// Whether `a` then `b` are two words of one template.
+    /// Whether `a` then `b` are two words of one template (compared without the punctuation around them).
     pub(super) fn pair(&self, a: &str, b: &str) -> bool {
-        self.pairs.get(a).is_some_and(|next| next.contains(&b))
+        let (a, b) = (core(a), core(b));
+        !a.is_empty() && !b.is_empty() && self.pairs.get(a).is_some_and(|next| next.contains(&b))
     }
 
     /// Whether a quoted value follows `word` in some template.
     pub(super) fn before_quoted(&self, word: &str) -> bool {
-        self.before_quoted.contains(&word)
+        self.before_quoted.contains(&core(word))
+    }
+
+    /// Whether a number follows `word` in some template.
+    pub(super) fn before_number(&self, word: &str) -> bool {
+        self.before_number.contains(&core(word))
+    }
+
+    /// Whether a value follows `word` in some template (so a line ending with it goes on).
+    pub(super) fn before_value(&self, word: &str) -> bool {
+        self.before_value.contains(&word)
+    }
+
+    /// Whether `word` follows a value in some template and begins none (so a line beginning with it goes on).
+    pub(super) fn after_value(&self, word: &str) -> bool {
+        self.after_value.contains(&word)
+    }
+
+    /// Whether `word` follows a value in some template (a line beginning with it goes on after a line that ends
+    /// with a value: a resource, a quoted name).
+    pub(super) fn follows_value(&self, word: &str) -> bool {
+        self.follows_value.contains(&word)
     }
 }
 
 static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut pairs: std::collections::HashMap<&'static str, Vec<&'static str>> = Default::default();
     let mut before_quoted = Vec::new();
+    let mut before_number = Vec::new();
+    let mut before_value = Vec::new();
+    let mut after_value = Vec::new();
+    let mut first_words = Vec::new();
+    let mut last_words = Vec::new();
     for text in [GO, CLIENTS] {
         let file: File = serde_yaml::from_str(text)
             .expect("the catalog compiled in is valid (tests/catalog.rs)");
-        for row in file
+        let templates = file
             .rows
             .iter()
-            .filter(|r| !matches!(r.kind.as_str(), "log" | "wrapper"))
-        {
-            for (fixed, quoted_after) in pieces(&row.template) {
+            .map(|r| r.template.as_str())
+            .chain(file.wrappers.iter().filter_map(|w| w.template.as_deref()));
+        for template in templates {
+            if let Some(first) = template.split_whitespace().next() {
+                first_words.push(first.to_string());
+            }
+            if let Some(last) = template.split_whitespace().last() {
+                last_words.push(core(last).to_string());
+            }
+            let pieces = pieces(template);
+            let count = pieces.len();
+            for (i, (fixed, next)) in pieces.into_iter().enumerate() {
                 // Built once per process: the words live as long as it does.
                 let fixed: &'static str = Box::leak(fixed.into_boxed_str());
-                let words: Vec<&'static str> = fixed.split_whitespace().collect();
+                let words: Vec<&'static str> = fixed
+                    .split_whitespace()
+                    .map(core)
+                    .filter(|w| !w.is_empty())
+                    .collect();
                 for pair in words.windows(2) {
                     pairs.entry(pair[0]).or_default().push(pair[1]);
                 }
-                if quoted_after
-                    && fixed.ends_with(' ')
-                    && let Some(last) = words.last()
-                {
-                    before_quoted.push(*last);
+                let spaced = fixed.trim_end_matches(['"', '\'']).ends_with(' ');
+                match (next, words.last()) {
+                    (Next::Quoted, Some(last)) if spaced => before_quoted.push(*last),
+                    (Next::Number, Some(last)) if spaced => before_number.push(*last),
+                    _ => {}
+                }
+                // Plain words around a value (not punctuation: `error:` may end a line of its own).
+                let plain = |w: &str| w.len() > 1 && w.chars().all(|c| c.is_ascii_alphabetic());
+                // A quote around the value is the value's (`'{policy}' with binding`).
+                let unquoted_end = fixed.trim_end_matches(['"', '\'']);
+                let last_raw = unquoted_end.split_whitespace().last().unwrap_or("");
+                if i + 1 < count && unquoted_end.ends_with(' ') && plain(last_raw) {
+                    before_value.push(last_raw);
+                }
+                let unquoted_start = fixed.trim_start_matches(['"', '\'']);
+                let first_raw = unquoted_start.split_whitespace().next().unwrap_or("");
+                if i > 0 && unquoted_start.starts_with(' ') && plain(first_raw) {
+                    after_value.push(first_raw);
                 }
             }
         }
@@ -116,16 +197,45 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         next.sort_unstable();
         next.dedup();
     }
-    before_quoted.sort_unstable();
-    before_quoted.dedup();
+    first_words.sort_unstable();
+    let mut follows_value = after_value.clone();
+    after_value.retain(|w| first_words.binary_search_by(|f| f.as_str().cmp(w)).is_err());
+    // A word that ends some message may end a line.
+    last_words.sort_unstable();
+    before_value.retain(|w| last_words.binary_search_by(|f| f.as_str().cmp(w)).is_err());
+    for list in [
+        &mut before_quoted,
+        &mut before_number,
+        &mut before_value,
+        &mut after_value,
+        &mut follows_value,
+    ] {
+        list.sort_unstable();
+        list.dedup();
+    }
     Words {
         pairs,
         before_quoted,
+        before_number,
+        before_value,
+        after_value,
+        follows_value,
     }
 });
 
-/// A template's fixed pieces, each with whether a quoted placeholder (`{x:q}`) follows it.
-fn pieces(template: &str) -> Vec<(String, bool)> {
+/// What follows a fixed piece of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A quoted value (`{x:q}`, `"{x}"`, `'{x}'`).
+    Quoted,
+    /// A number (`{code}`, `{count}`, `{rv}`).
+    Number,
+    /// Another value, or the end.
+    Other,
+}
+
+/// A template's fixed pieces, each with what follows it.
+fn pieces(template: &str) -> Vec<(String, Next)> {
     let mut out = Vec::new();
     let mut fixed = String::new();
     let mut rest = template;
@@ -140,7 +250,15 @@ fn pieces(template: &str) -> Vec<(String, bool)> {
             let Some(end) = r.find('}') else {
                 break;
             };
-            out.push((std::mem::take(&mut fixed), r[..end].ends_with(":q")));
+            let name = &r[..end];
+            let next = if name.ends_with(":q") || fixed.ends_with(['"', '\'']) {
+                Next::Quoted
+            } else if matches!(name, "code" | "count" | "rv") {
+                Next::Number
+            } else {
+                Next::Other
+            };
+            out.push((std::mem::take(&mut fixed), next));
             rest = &r[end + 1..];
         } else {
             let c = rest.chars().next().expect("not empty");
@@ -148,7 +266,7 @@ fn pieces(template: &str) -> Vec<(String, bool)> {
             rest = &rest[c.len_utf8()..];
         }
     }
-    out.push((fixed, false));
+    out.push((fixed, Next::Other));
     out
 }
 
@@ -195,6 +313,9 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
         "path" => r"/[^\s\x22\\]*",
         "type" => r"\*[a-z0-9]+\.[A-Z][A-Za-z0-9]*",
         "code" | "count" | "rv" => r"\d+",
+        // A slot holds any text, quotes included (escaped inside a quoted slot).
+        "err" if last && !quoted => ".*",
+        "err" => ".*?",
         _ if last => ".*",
         _ if quoted => r#"[^"\\]*"#,
         _ => ".*?",
@@ -303,8 +424,8 @@ fn reading_of(row: &Row) -> Option<Reading> {
 }
 
 /// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
-const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*)"#;
-const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\s+\()"#;
+const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+)"#;
+const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|│])"#;
 
 fn compile() -> Compiled {
     let mut templates = Vec::new();
@@ -318,23 +439,21 @@ fn compile() -> Compiled {
     let rows: Vec<&Row> = files.iter().flat_map(|f| &f.rows).collect();
     let closed_frames = rows
         .iter()
-        .filter(|r| r.kind == "frame" && r.template.trim_end().ends_with("{err}"))
+        .filter(|r| {
+            matches!(r.kind.as_str(), "frame" | "status" | "inner")
+                && (r.template.contains("{err}") || r.template.contains("{err:q}"))
+        })
         .filter_map(|frame| {
             let class: Class = frame.class.as_deref()?.parse().ok()?;
-            // Closed: every row printed in it has the frame's class.
-            let kids = rows
+            // Closed: every row printed in it has its class (or none is).
+            let closed = rows
                 .iter()
-                .filter(|r| r.within.iter().any(|w| *w == frame.id));
-            let closed = kids.clone().count() > 0
-                && kids
-                    .into_iter()
-                    .all(|k| k.class.as_deref() == frame.class.as_deref());
-            let prefix = frame.template.trim_end().strip_suffix("{err}")?;
-            let (body, anchor, _) = pattern(prefix)?;
+                .filter(|r| r.within.iter().any(|w| *w == frame.id))
+                .all(|k| k.class.as_deref() == frame.class.as_deref());
+            let (body, anchor, _) = pattern(&frame.template)?;
             (closed && class != Class::Unknown && anchor.len() >= 8).then(|| {
                 (
-                    Regex::new(&format!("{BEFORE}{body}"))
-                        .expect("a frame's prefix is a valid pattern"),
+                    Regex::new(&format!("{BEFORE}{body}")).expect("a frame is a valid pattern"),
                     class,
                 )
             })
@@ -358,7 +477,13 @@ fn compile() -> Compiled {
                 format!("{BEFORE}{body}{AFTER}")
             };
             let re = Regex::new(&re).unwrap_or_else(|e| panic!("catalog row {}: {e}", row.id));
-            anchors.push(anchor);
+            // The longest word of that piece finds the template: a paste may wrap or pad at any space.
+            let word = anchor
+                .split(|c: char| c.is_whitespace() || c == '"')
+                .max_by_key(|w| w.len())
+                .unwrap_or(&anchor)
+                .to_string();
+            anchors.push(word);
             templates.push(Template {
                 id: row.id.clone(),
                 reading,
@@ -380,13 +505,17 @@ pub(super) fn is_notice(text: &str) -> bool {
     best(text, |r| r == Reading::Notice).is_some()
 }
 
-/// The class of the closed frame the text is printed in, if any (`Internal error occurred: …`).
-pub(super) fn closed_frame(text: &str) -> Option<Class> {
-    COMPILED
+/// The class of the outermost closed frame the text is printed in, if any (`Internal error occurred: …`), with the
+/// fields its own placeholders hold.
+pub(super) fn closed_frame(text: &str) -> Option<(Class, Facts)> {
+    let (class, c) = COMPILED
         .closed_frames
         .iter()
-        .find(|(re, _)| re.is_match(text))
-        .map(|(_, class)| *class)
+        .filter_map(|(re, class)| re.captures(text).map(|c| (*class, c)))
+        .min_by_key(|(_, c)| c.get(0).map_or(usize::MAX, |m| m.start()))?;
+    let mut f = Facts::default();
+    fields(&c, &mut f);
+    Some((class, f))
 }
 
 /// The most specific template that matches `text` and `wanted`.
@@ -447,6 +576,16 @@ pub(super) fn read(text: &str, f: &mut Facts) {
         Class::Timeout => Said::ServerTimeout,
         Class::Connection | Class::Tls | Class::Unknown => return,
     });
+    fields(&c, f);
+}
+
+/// The request's fields a template's placeholders captured.
+fn fields(c: &Captures<'_>, f: &mut Facts) {
+    let get = |name: &str| {
+        c.name(name)
+            .map(|m| m.as_str().to_string())
+            .filter(|s| !s.is_empty())
+    };
     let set = |slot: &mut Option<String>, v: Option<String>| {
         if slot.is_none() {
             *slot = v;
@@ -555,10 +694,13 @@ mod tests {
             r#"I0101 request.go:697] Waited for 1.18s due to client-side throttling, not priority and fairness, request: GET:https://10.96.0.1:443/api/v1/pods"#,
         ));
         assert_eq!(
-            closed_frame("Internal error occurred: pods \"x\" not found"),
+            closed_frame("Internal error occurred: pods \"x\" not found").map(|(c, _)| c),
             Some(Class::ServerError)
         );
-        assert_eq!(closed_frame("pods \"x\" is forbidden: y"), None);
+        assert_eq!(
+            closed_frame("pods \"x\" is forbidden: y").map(|(c, _)| c),
+            None
+        );
     }
 
     #[test]
