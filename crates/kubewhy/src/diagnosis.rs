@@ -10,6 +10,7 @@ use crate::note::Note;
 
 /// The request that failed, as far as it is known. Every field is optional: a log line may say little.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Request {
     /// HTTP method (`GET`, `PATCH`).
     pub method: Option<String>,
@@ -49,6 +50,7 @@ pub struct Request {
 /// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Phase {
     /// The initial LIST (`InitialListFailed`, client-go `failed to list`).
     InitialList,
@@ -78,6 +80,7 @@ impl Phase {
 /// One diagnosed failure: plain data. Its wording ([`Diagnosis::describe`]) and its fix ([`Diagnosis::remedy`])
 /// are derived from it, the same for every surface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// The class (always `cause.class()`).
     pub class: Class,

@@ -147,10 +147,7 @@ fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()
             junit::write(&mut out, "kubewhy explain", names, &cases).map_err(io::Error::other)?
         }
         Format::Text => {
-            let opts = text::TextOptions {
-                color: args.out.stdout_color(),
-                ..text::TextOptions::default()
-            };
+            let opts = text::TextOptions::default().with_color(args.out.stdout_color());
             for f in findings {
                 text::write_at(&mut out, &f.diagnosis, Some(f.location()), &opts)?;
             }

@@ -5,10 +5,10 @@
 //!
 //! The table is split by family, one private module each: `access` (denials, admission, credentials), `served`
 //! (what the API server serves), `request` (the request and the object's state), `server` (load, the server,
-//! transport, the client), `coordination` (replicas of one controller sharing work).
+//! transport, the client), `application` (the application's own causes, in its own words).
 
 mod access;
-mod coordination;
+mod application;
 pub(crate) mod near_miss;
 mod notes;
 mod request;
@@ -23,6 +23,7 @@ use crate::vocab::request_resource;
 
 /// A diagnosis in words.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Description {
     /// One line: what failed.
     pub summary: String,
@@ -100,7 +101,7 @@ impl Diagnosis {
             | Cause::NoConfig
             | Cause::Undecodable
             | Cause::Unknown => server::words(self),
-            Cause::HandoverStalled { .. } => coordination::words(self),
+            Cause::Application(_) => application::words(self),
         };
         let mut out = notes::leading(self);
         if let Some(n) = notes::phase(self) {

@@ -22,6 +22,9 @@ pub use report::ReportOptions;
 pub use text::{Location, TextOptions};
 
 /// An output format (`-o text|json|junit`).
+///
+/// Not `#[non_exhaustive]`, on purpose: a program that writes findings in every format should be told by the
+/// compiler when a format is added (a new format is a new major version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
@@ -71,6 +74,7 @@ impl FromStr for Format {
 
 /// Why a report (a preflight report, an RBAC diff) could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// Writing failed (a closed pipe included).
     #[error("writing the report failed")]
@@ -95,7 +99,7 @@ impl WriteError {
     }
 }
 
-/// When to colour text (`--color auto|always|never`).
+/// When to colour text (`--color auto|always|never`: the whole set, so not `#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ColorChoice {
@@ -128,6 +132,7 @@ use crate::diagnosis::{Class, Diagnosis};
 /// How serious a diagnosis is when shown: an `expired` resource version is routine for a watcher (it relists),
 /// so it is a warning; everything else is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Level {
     /// Needs attention.
     Error,

@@ -16,6 +16,7 @@ use crate::preflight::{Check, CheckKind, Outcome, Report};
 
 /// How a report is written.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReportOptions {
     /// Use ANSI colours (text).
     pub color: bool,
@@ -25,6 +26,29 @@ pub struct ReportOptions {
     /// The command that prints the fix (e.g. `kubewhy check --needs needs.yaml --fix`), named in the last help line
     /// when something is missing.
     pub fix_command: Option<String>,
+}
+
+impl ReportOptions {
+    /// With ANSI colours (text), or without.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> ReportOptions {
+        self.color = color;
+        self
+    }
+
+    /// Listing every passing check, or counting the numerous ones.
+    #[must_use]
+    pub fn with_verbose(mut self, verbose: bool) -> ReportOptions {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Naming `command` as the one that prints the fix.
+    #[must_use]
+    pub fn with_fix_command(mut self, command: impl Into<String>) -> ReportOptions {
+        self.fix_command = Some(command.into());
+        self
+    }
 }
 
 pub use super::WriteError;

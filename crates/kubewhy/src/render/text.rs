@@ -10,6 +10,7 @@ use crate::vocab::request_resource;
 
 /// How to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextOptions {
     /// Use ANSI colours.
     pub color: bool,
@@ -23,6 +24,22 @@ impl Default for TextOptions {
             color: false,
             manifests: true,
         }
+    }
+}
+
+impl TextOptions {
+    /// With ANSI colours, or without.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> TextOptions {
+        self.color = color;
+        self
+    }
+
+    /// With the remedies' manifests, or without.
+    #[must_use]
+    pub fn with_manifests(mut self, manifests: bool) -> TextOptions {
+        self.manifests = manifests;
+        self
     }
 }
 
