@@ -689,9 +689,6 @@ impl Cause {
 }
 
 #[cfg(test)]
-mod fixtures;
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

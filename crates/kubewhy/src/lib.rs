@@ -48,7 +48,10 @@ pub mod controller;
 pub mod describe;
 mod diagnose;
 pub mod diagnosis;
+#[cfg(test)]
+mod fixtures;
 mod fold;
+pub mod hash;
 pub mod kubeconfig;
 #[cfg(feature = "live")]
 pub mod live;
@@ -67,6 +70,7 @@ pub mod render;
 pub mod retry;
 pub mod review;
 pub mod scan;
+pub mod shell;
 #[cfg(feature = "trace")]
 pub mod trace;
 pub mod url;
