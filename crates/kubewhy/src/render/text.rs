@@ -177,7 +177,13 @@ pub fn write_at(
         }
         writeln!(w, "{bar}")?;
     }
-    for c in &remedy.commands {
+    // A command the help's own words already show (a numbered step of "likely causes") is not repeated as a line
+    // of its own; JSON keeps every command in `remedy.commands`.
+    for c in remedy
+        .commands
+        .iter()
+        .filter(|c| !remedy.text.contains(&format!("`{c}`")))
+    {
         writeln!(w, "{eq} {}: `{c}`", p.bold("help"))?;
     }
     writeln!(w)
@@ -268,5 +274,26 @@ mod tests {
                 .unwrap()
                 .contains("\x1b[1;31merror[forbidden]")
         );
+    }
+
+    #[test]
+    fn no_help_line_repeats_a_numbered_step() {
+        let d = crate::diagnose_text(
+            r#"failed to list *v1.TLSRoute: the server could not find the requested resource (get tlsroutes.gateway.networking.k8s.io)"#,
+        )
+        .unwrap();
+        let remedy = d.remedy();
+        assert!(remedy.text.contains("  1. "), "{}", remedy.text);
+        assert!(!remedy.commands.is_empty(), "JSON keeps the commands");
+        let mut out = Vec::new();
+        write_diagnosis(&mut out, &d, &TextOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for c in &remedy.commands {
+            assert_eq!(
+                text.matches(&format!("`{c}`")).count(),
+                1,
+                "`{c}` is shown once:\n{text}"
+            );
+        }
     }
 }
