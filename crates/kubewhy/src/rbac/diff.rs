@@ -510,20 +510,14 @@ pub async fn check(
     needed: Vec<Permission>,
     identity: Option<Identity>,
 ) -> Result<DiffReport, DiffError> {
-    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let caller = kube::Client::try_from(config.clone()).map_err(DiffError::Client)?;
     let (identity, is_caller) = match identity {
         Some(who) => (who, false),
         None => {
-            let api: kube::Api<SelfSubjectReview> = kube::Api::all(caller.clone());
-            let answer = api
-                .create(&Default::default(), &SelfSubjectReview::default())
+            let who = crate::review::whoami(&caller)
                 .await
                 .map_err(DiffError::Whoami)?;
-            let info = answer.status.and_then(|s| s.user_info).unwrap_or_default();
-            let user = info.username.unwrap_or_default();
-            let groups = info.groups.unwrap_or_default();
-            (Identity::new(user, groups), true)
+            (Identity::new(who.user, who.groups), true)
         }
     };
     let mut report = DiffReport {
