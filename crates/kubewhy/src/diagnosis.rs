@@ -137,6 +137,43 @@ impl Diagnosis {
     }
 }
 
+/// How serious a diagnosis is: an `expired` resource version is routine for a watcher (it relists), so it is a
+/// warning; everything else is an error. Part of the model (the JSON `level`, the text's `error`/`warning`), decided
+/// here once for every surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Level {
+    /// Needs attention.
+    Error,
+    /// Worth knowing, usually harmless.
+    Warning,
+}
+
+impl Level {
+    /// The level a diagnosis is shown at.
+    pub fn of(d: &Diagnosis) -> Level {
+        d.level()
+    }
+
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
+}
+
+impl Diagnosis {
+    /// How serious it is ([`Level`]).
+    pub fn level(&self) -> Level {
+        match self.class {
+            Class::Expired => Level::Warning,
+            _ => Level::Error,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

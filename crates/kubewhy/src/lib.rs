@@ -55,6 +55,7 @@ pub mod hash;
 pub mod kubeconfig;
 #[cfg(feature = "live")]
 pub mod live;
+mod merge;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod near_miss;
@@ -83,7 +84,7 @@ pub use describe::Description;
 pub use diagnose::{diagnose, diagnose_error, diagnose_error_in, diagnose_in, diagnose_text};
 #[cfg(feature = "runtime")]
 pub use diagnose::{diagnose_controller, diagnose_watcher, diagnose_watcher_in};
-pub use diagnosis::{Class, Diagnosis, Phase, Request};
+pub use diagnosis::{Class, Diagnosis, Level, Phase, Request};
 pub use note::Note;
 /// The `prometheus_client` kubewhy's [`metrics`] are built with: register them in a registry of this version, or
 /// encode them without one ([`metrics::Metrics`]).

@@ -153,6 +153,18 @@ fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()
             }
             let diagnoses: Vec<_> = findings.iter().map(|f| &f.diagnosis).collect();
             text::write_totals(&mut out, &diagnoses, names, &opts)?;
+            // The library says what a live check would confirm; the flag that runs one is the CLI's to name.
+            let unconfirmed = diagnoses.iter().any(|d| {
+                d.notes
+                    .iter()
+                    .any(|n| matches!(n, kubewhy::Note::Unconfirmed { .. }))
+            });
+            if unconfirmed && !args.live {
+                writeln!(
+                    out,
+                    "note: `--live` checks what was not confirmed against the cluster of your kubeconfig"
+                )?;
+            }
         }
     }
     out.flush()

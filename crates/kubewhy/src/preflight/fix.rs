@@ -172,8 +172,8 @@ pub(super) fn build(needs: &Needs, report: &Report, served: &Served, options: &O
                 fix.subject = Some(subject);
             }
             _ => fix.notes.push(
-                "who is to be granted is unknown (SelfSubjectReview failed): check again with `--as <user>` \
-                 to get the RBAC"
+                "who is to be granted is unknown (SelfSubjectReview failed): check again as a named identity to \
+                 get the RBAC"
                     .into(),
             ),
         }

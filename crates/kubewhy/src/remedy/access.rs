@@ -166,7 +166,7 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
             None => m.text.push_str(&format!(
                 "fix the client to request `{res}` in its real API group (kube-rs: `#[kube(group = \"...\")]` or \
                  `ApiResource::from_gvk` with the right group, not an empty one); then grant the verb in that \
-                 group — `kubewhy explain --live` finds the group and writes the RBAC"
+                 group — a live check against the cluster finds the group and writes the RBAC"
             )),
         }
         m.summary = format!("fix the client to request `{res}` in its real API group");

@@ -30,8 +30,7 @@ pub(super) fn remedy(d: &Diagnosis) -> Remedy {
     ),
     Cause::ShardingNotServed { .. } => Remedy::new(
         "enable the `ShardedListAndWatch` feature gate on every API server (Kubernetes 1.36+: \
-         `--feature-gates=ShardedListAndWatch=true`), or leave the filtering to the client (doc-controller: \
-         `--shard-filter client`)",
+         `--feature-gates=ShardedListAndWatch=true`), or filter on the client side (the program's own choice)",
     )
     .command("kubectl get --raw /metrics | grep apiserver_watch_filtered_events_total"),
     Cause::ResourceVersionMatchOnWatch => Remedy::new(

@@ -7,7 +7,6 @@ pub mod chain;
 pub mod command;
 pub mod json;
 pub mod junit;
-mod merge;
 pub mod rbac_diff;
 #[cfg(feature = "preflight")]
 pub mod report;
@@ -127,36 +126,7 @@ impl ColorChoice {
     }
 }
 
-use crate::diagnosis::{Class, Diagnosis};
-
-/// How serious a diagnosis is when shown: an `expired` resource version is routine for a watcher (it relists),
-/// so it is a warning; everything else is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Level {
-    /// Needs attention.
-    Error,
-    /// Worth knowing, usually harmless.
-    Warning,
-}
-
-impl Level {
-    /// The level a diagnosis is shown at.
-    pub fn of(d: &Diagnosis) -> Level {
-        match d.class {
-            Class::Expired => Level::Warning,
-            _ => Level::Error,
-        }
-    }
-
-    /// `error` or `warning`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warning => "warning",
-        }
-    }
-}
+pub use crate::diagnosis::Level;
 
 /// ANSI colours, when on.
 pub(crate) struct Paint {

@@ -7,7 +7,6 @@ use std::io::Write;
 
 use super::json::diagnosis_value;
 use super::junit::{Case, Outcome as CaseOutcome};
-use super::merge::merge_denials;
 use super::text::{TextOptions, write_diagnosis};
 use super::{Format, Paint};
 use crate::cause::Cause;
@@ -134,47 +133,6 @@ macro_rules! say {
     }};
 }
 
-/// The failures' diagnoses in report order, with denials of several verbs on one target shown as one.
-fn diagnoses(report: &Report) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    let failures: Vec<&Check> = report.failures().collect();
-    let mut done = vec![false; failures.len()];
-    for i in 0..failures.len() {
-        if done[i] {
-            continue;
-        }
-        let Some(d) = &failures[i].diagnosis else {
-            continue;
-        };
-        if failures[i].kind == CheckKind::Access && matches!(d.cause, Cause::Denied(_)) {
-            let alike: Vec<usize> = (i..failures.len())
-                .filter(|&j| {
-                    !done[j]
-                        && failures[j].kind == CheckKind::Access
-                        && failures[j]
-                            .diagnosis
-                            .as_ref()
-                            .is_some_and(|e| merge_denials(&[d, e]).is_some())
-                })
-                .collect();
-            let group: Vec<&Diagnosis> = alike
-                .iter()
-                .filter_map(|&j| failures[j].diagnosis.as_ref())
-                .collect();
-            if let Some(merged) = merge_denials(&group) {
-                for j in alike {
-                    done[j] = true;
-                }
-                out.push(merged);
-                continue;
-            }
-        }
-        done[i] = true;
-        out.push(d.clone());
-    }
-    out
-}
-
 /// The report as text.
 fn text(report: &Report, options: &ReportOptions) -> String {
     let p = Paint { on: options.color };
@@ -268,7 +226,7 @@ fn text(report: &Report, options: &ReportOptions) -> String {
         // The fix (`--fix`) prints every missing permission merged; the report points to it once.
         manifests: false,
     };
-    for d in diagnoses(report) {
+    for d in report.diagnoses() {
         let mut buf = Vec::new();
         match write_diagnosis(&mut buf, &d, &render_options) {
             Ok(()) => out.push_str(&String::from_utf8_lossy(&buf)),
@@ -335,15 +293,19 @@ fn text(report: &Report, options: &ReportOptions) -> String {
                 fix.edits.len()
             ));
         }
-        let command = options
-            .fix_command
-            .clone()
-            .unwrap_or_else(|| "kubewhy check --needs <file> --fix".into());
-        say!(
-            out,
-            "  = help: `{command} | kubectl apply -f -` {}",
-            parts.join(", ")
-        );
+        // The program that prints the fix names its own command; without one, the library's call that writes it.
+        match &options.fix_command {
+            Some(command) => say!(
+                out,
+                "  = help: `{command} | kubectl apply -f -` {}",
+                parts.join(", ")
+            ),
+            None => say!(
+                out,
+                "  = help: the report's fix (`Fix::to_apply_stream`, for `kubectl apply -f -`) {}",
+                parts.join(", ")
+            ),
+        }
     }
     for note in &fix.notes {
         say!(out, "  = note: {note}");

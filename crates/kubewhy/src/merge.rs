@@ -1,5 +1,6 @@
-//! Denials of one subject on one target shown as one (``cannot `get` and `list` `x` ``): shared by the
-//! preflight report and the RBAC diff.
+//! Several diagnoses of one failure made one before any surface shows them: denials of one subject on one target
+//! (``cannot `get` and `list` `x` ``) — what the preflight report and the RBAC diff list. The model's step, not a
+//! renderer's: a renderer shows the diagnoses it is given.
 
 use crate::cause::{Cause, Denial};
 use crate::diagnosis::Diagnosis;
@@ -7,7 +8,7 @@ use crate::note::Note;
 
 /// Denials of one subject on one target (resource, subresource, namespace and scope) shown as one:
 /// ``cannot `get` and `list` `x` ``.
-pub(super) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
+pub(crate) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
     let first = denials.first()?;
     let Cause::Denied(first_denial) = &first.cause else {
         return None;
@@ -60,4 +61,42 @@ pub(super) fn merge_denials(denials: &[&Diagnosis]) -> Option<Diagnosis> {
         merged.notes.insert(0, Note::Declared { program, needs });
     }
     Some(merged)
+}
+
+/// `diagnoses` in order, each group of denials that [`merge_denials`] can merge shown as one (at the place of its
+/// first); `mergeable` says which may join a group at all.
+pub(crate) fn merged(
+    diagnoses: Vec<Diagnosis>,
+    mergeable: impl Fn(usize) -> bool,
+) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    let mut done = vec![false; diagnoses.len()];
+    for i in 0..diagnoses.len() {
+        if done[i] {
+            continue;
+        }
+        done[i] = true;
+        if !mergeable(i) || !matches!(diagnoses[i].cause, Cause::Denied(_)) {
+            out.push(diagnoses[i].clone());
+            continue;
+        }
+        let mut group = vec![i];
+        for j in i + 1..diagnoses.len() {
+            if !done[j] && mergeable(j) && merge_denials(&[&diagnoses[i], &diagnoses[j]]).is_some()
+            {
+                group.push(j);
+            }
+        }
+        let members: Vec<&Diagnosis> = group.iter().map(|&j| &diagnoses[j]).collect();
+        match merge_denials(&members) {
+            Some(one) => {
+                for j in group {
+                    done[j] = true;
+                }
+                out.push(one);
+            }
+            None => out.push(diagnoses[i].clone()),
+        }
+    }
+    out
 }
