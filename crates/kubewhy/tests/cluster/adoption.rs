@@ -16,8 +16,7 @@ use kubewhy::metrics::Metrics;
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{Health, Policy, Watch};
 
-#[path = "common/grant.rs"]
-mod grant;
+use crate::grant;
 use grant::grant_configmaps;
 
 const ANNOTATION: &str = "adoption.kubewhy.dev/reconciled";

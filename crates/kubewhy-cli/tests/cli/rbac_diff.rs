@@ -4,8 +4,7 @@
 //! wildcard rule bound to the ServiceAccount is excess (exit 1 with `--fail-on-excess`, in text, JSON and JUnit);
 //! an identity with nothing misses every need.
 //!
-//! Its own test binary (its own control plane): it changes what doc-controller's ServiceAccount is granted, which
-//! `check.rs` reads.
+//! On a control plane of its own: it changes what doc-controller's ServiceAccount is granted, which `check.rs` reads.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -16,8 +15,17 @@ use doc_controller::cli::{Cli, Command as DocCommand};
 use doc_controller::needs::{DEPLOY_NAMESPACE, NAME};
 use serde_json::Value;
 
-mod common;
-use common::{apply, deploy_dir, env, kubewhy};
+use crate::common::{deploy_dir, kubewhy};
+
+/// This module's own control plane (see the module's doc).
+fn env() -> &'static kubewhy_testenv::ControlPlane {
+    static CP: std::sync::OnceLock<kubewhy_testenv::ControlPlane> = std::sync::OnceLock::new();
+    crate::common::private(&CP)
+}
+
+fn apply(yaml: &str) {
+    crate::common::apply_on(env(), yaml)
+}
 
 fn text(out: &Output) -> String {
     format!(

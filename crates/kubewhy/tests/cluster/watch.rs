@@ -12,9 +12,8 @@ use kubewhy::trace::Inspector;
 use kubewhy::watch::{BackoffConfig, Health, OnPersistent, Policy, Watch, WatchStreamDiagnoseExt};
 use kubewhy::{Class, Phase};
 
-mod common;
-#[path = "common/grant.rs"]
-mod grant;
+use crate::common;
+use crate::grant;
 use grant::grant_configmaps;
 
 fn log() -> &'static common::Log {

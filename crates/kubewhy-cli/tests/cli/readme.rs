@@ -1,6 +1,6 @@
 //! The README's examples are the commands' real output. `kubewhy explain`: this test runs the built binary on the
 //! example's log and compares the result with the README's block, so the two cannot drift. After a deliberate
-//! change of wording, `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test readme` rewrites the block.
+//! change of wording, `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test cli readme` rewrites the block.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,7 +66,7 @@ fn the_readme_s_explain_example_is_the_command_s_output() {
     assert_eq!(
         &text[range], output,
         "the README's `kubewhy explain` example differs from the command's output; after a deliberate change run \
-         `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test readme`"
+         `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test cli readme`"
     );
 }
 
@@ -116,7 +116,7 @@ fn pin(examples: &[(&str, String)]) {
     assert!(
         differ.is_empty(),
         "the README's examples differ from the commands' output; after a deliberate change run \
-         `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test readme`:\n{}",
+         `KUBEWHY_UPDATE_README=1 cargo test -p kubewhy-cli --test cli readme`:\n{}",
         differ.join("\n")
     );
 }

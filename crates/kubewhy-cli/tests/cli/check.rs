@@ -14,8 +14,7 @@ use kube::api::{Api, PostParams};
 use kubewhy::rbac::Target;
 use serde_json::Value;
 
-mod common;
-use common::{apply, deploy_dir, env, kubewhy};
+use crate::common::{apply, deploy_dir, env, kubewhy};
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("kubewhy exited by a signal")

@@ -2,7 +2,7 @@
 //! `doc-controller crdgen` and every missing permission of its ServiceAccount, and its `--fix` output makes the
 //! next `doctor` pass; `run --preflight` waits (not ready) until the RBAC appears, fails, or warns and goes on.
 //!
-//! Its own test binary (so its own control plane): the Document CRD starts out not installed here.
+//! On a control plane of its own: the Document CRD starts out not installed here.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,8 @@ use kubewhy::rbac::Subject;
 use kubewhy_testenv::ControlPlane;
 
 fn env() -> &'static ControlPlane {
-    kubewhy_testenv::shared()
+    static CP: std::sync::OnceLock<ControlPlane> = std::sync::OnceLock::new();
+    crate::common::private(&CP)
 }
 
 fn doctor_args(args: &[&str]) -> DoctorArgs {
