@@ -546,7 +546,75 @@ pub enum TlsFailure {
     Other,
 }
 
+/// The family of a cause: which file of [`crate::describe`] words it and which of [`crate::remedy`] fixes it (the
+/// same families in both), so a new cause touches one file per layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Denials, admission, credentials.
+    Access,
+    /// What the API server serves.
+    Served,
+    /// The request and the object's state.
+    Request,
+    /// Load, the server, transport, the client.
+    Server,
+    /// The application's own.
+    Application,
+}
+
 impl Cause {
+    /// The family that words and fixes it.
+    pub(crate) fn family(&self) -> Family {
+        match self {
+            Cause::Denied(_)
+            | Cause::Escalation { .. }
+            | Cause::Admission { .. }
+            | Cause::WebhookUnreachable { .. }
+            | Cause::Unauthenticated { .. }
+            | Cause::CredentialsUnavailable => Family::Access,
+            Cause::NotServed(_)
+            | Cause::NoSubresource { .. }
+            | Cause::ObjectMissing
+            | Cause::NotInCache
+            | Cause::SubjectMissing
+            | Cause::NoAggregatedDiscovery => Family::Served,
+            Cause::Invalid { .. }
+            | Cause::StalePatch { .. }
+            | Cause::BadOptions { .. }
+            | Cause::WatchListDisabled
+            | Cause::ResourceVersionMatchOnWatch
+            | Cause::ShardingNotServed { .. }
+            | Cause::BadRequest { .. }
+            | Cause::VerbUnsupported { .. }
+            | Cause::WrongScope { .. }
+            | Cause::NotSent
+            | Cause::NoResourceVersion
+            | Cause::Modified
+            | Cause::ApplyConflict { .. }
+            | Cause::AlreadyExists
+            | Cause::Expired => Family::Request,
+            Cause::Throttled { .. }
+            | Cause::ClientThrottled
+            | Cause::Reinitializing { .. }
+            | Cause::ServerFailed
+            | Cause::Unavailable
+            | Cause::LeaderChanged
+            | Cause::StorageRead { .. }
+            | Cause::ServerTimeout
+            | Cause::NoAnswer { .. }
+            | Cause::CacheSyncTimeout
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. }
+            | Cause::Connection { .. }
+            | Cause::Tls { .. }
+            | Cause::ProxyUnsupported
+            | Cause::NoConfig
+            | Cause::Undecodable
+            | Cause::Unknown => Family::Server,
+            Cause::Application(_) => Family::Application,
+        }
+    }
+
     /// The class this cause belongs to.
     pub fn class(&self) -> Class {
         match self {

@@ -12,7 +12,7 @@ mod server;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cause::Cause;
+use crate::cause::Family;
 use crate::diagnosis::Diagnosis;
 
 /// What to do about a failure.
@@ -49,53 +49,12 @@ impl Remedy {
 impl Diagnosis {
     /// What to do about it, derived from the diagnosis alone.
     pub fn remedy(&self) -> Remedy {
-        match &self.cause {
-            Cause::Denied(_)
-            | Cause::Escalation { .. }
-            | Cause::Admission { .. }
-            | Cause::WebhookUnreachable { .. }
-            | Cause::Unauthenticated { .. }
-            | Cause::CredentialsUnavailable => access::remedy(self),
-            Cause::NotServed(_)
-            | Cause::NoSubresource { .. }
-            | Cause::ObjectMissing
-            | Cause::NotInCache
-            | Cause::SubjectMissing
-            | Cause::NoAggregatedDiscovery => served::remedy(self),
-            Cause::Invalid { .. }
-            | Cause::StalePatch { .. }
-            | Cause::BadOptions { .. }
-            | Cause::WatchListDisabled
-            | Cause::ResourceVersionMatchOnWatch
-            | Cause::ShardingNotServed { .. }
-            | Cause::BadRequest { .. }
-            | Cause::VerbUnsupported { .. }
-            | Cause::WrongScope { .. }
-            | Cause::NotSent
-            | Cause::NoResourceVersion
-            | Cause::Modified
-            | Cause::ApplyConflict { .. }
-            | Cause::AlreadyExists
-            | Cause::Expired => request::remedy(self),
-            Cause::Throttled { .. }
-            | Cause::ClientThrottled
-            | Cause::Reinitializing { .. }
-            | Cause::ServerFailed
-            | Cause::Unavailable
-            | Cause::LeaderChanged
-            | Cause::StorageRead { .. }
-            | Cause::ServerTimeout
-            | Cause::NoAnswer { .. }
-            | Cause::CacheSyncTimeout
-            | Cause::StalledWatch { .. }
-            | Cause::NoInitialEventsEnd { .. }
-            | Cause::Connection { .. }
-            | Cause::Tls { .. }
-            | Cause::ProxyUnsupported
-            | Cause::NoConfig
-            | Cause::Undecodable
-            | Cause::Unknown => server::remedy(self),
-            Cause::Application(_) => application::remedy(self),
+        match self.cause.family() {
+            Family::Access => access::remedy(self),
+            Family::Served => served::remedy(self),
+            Family::Request => request::remedy(self),
+            Family::Server => server::remedy(self),
+            Family::Application => application::remedy(self),
         }
     }
 }
