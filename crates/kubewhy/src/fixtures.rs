@@ -5,6 +5,10 @@
 //! `is_transient()`, and snapshot each variant's text and JSON rendering (`src/snapshots/`). A module of its own
 //! at the top of the module graph: it uses every layer.
 
+// The fixtures are built as a program that uses the crate builds them: its types are `#[non_exhaustive]` outside
+// the crate, so a default with fields set, not a struct literal.
+#![allow(clippy::field_reassign_with_default)]
+
 use crate::cause::*;
 use crate::class::Class;
 use crate::diagnosis::{Diagnosis, Phase, Request};

@@ -155,14 +155,15 @@ pub async fn whoami(client: &kube::Client) -> Result<Whoami, kube::Error> {
 
 /// The request [`whoami`] makes (what failed, when it fails).
 pub fn whoami_request() -> Request {
-    let mut r = Request::default();
-    r.method = Some("POST".into());
-    r.url = Some("/apis/authentication.k8s.io/v1/selfsubjectreviews".into());
-    r.verb = Some("create".into());
-    r.group = Some("authentication.k8s.io".into());
-    r.version = Some("v1".into());
-    r.resource = Some("selfsubjectreviews".into());
-    r
+    Request {
+        method: Some("POST".into()),
+        url: Some("/apis/authentication.k8s.io/v1/selfsubjectreviews".into()),
+        verb: Some("create".into()),
+        group: Some("authentication.k8s.io".into()),
+        version: Some("v1".into()),
+        resource: Some("selfsubjectreviews".into()),
+        ..Request::default()
+    }
 }
 
 /// The request a review makes (what failed, when the review itself fails).

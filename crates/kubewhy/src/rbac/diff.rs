@@ -478,9 +478,11 @@ impl DiffReport {
 
     /// The denial permission `p` is (or would be) for the identity, worded by the one table.
     pub fn denial_of(&self, p: &Permission) -> Diagnosis {
-        let mut request = Request::default();
-        request.verb = Some(p.verb.to_string());
-        request.namespace = p.namespace.clone();
+        let mut request = Request {
+            verb: Some(p.verb.to_string()),
+            namespace: p.namespace.clone(),
+            ..Request::default()
+        };
         match &p.target {
             Target::Resource {
                 group, resource, ..
@@ -500,10 +502,11 @@ impl DiffReport {
             (None, Target::NonResource { .. }) => Scope::Cluster,
             (None, Target::Resource { .. }) => Scope::AllNamespaces,
         };
-        let mut denial = Denial::default();
-        denial.scope = scope;
         let mut d = Diagnosis::new(
-            Cause::Denied(denial),
+            Cause::Denied(Denial {
+                scope,
+                ..Denial::default()
+            }),
             format!("needed by `{}`, not granted", self.program),
         );
         d.user = Some(self.identity.user.clone());
