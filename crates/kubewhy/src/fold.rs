@@ -147,12 +147,24 @@ fn form_of(text: &str) -> u64 {
     h
 }
 
+/// How many of a finding's latest requests a reading that names less than they do is compared with.
+const RECENT_REQUESTS: usize = 32;
+
+/// What the folder keeps beside a finding to count the occurrences of its requests.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Per request hit, the texts seen in its current occurrence.
+    forms: Vec<Vec<u64>>,
+    /// The requests hit, by every [`identity`] they were read with.
+    named: HashMap<String, usize>,
+}
+
 /// Folds readings into findings, in order of first appearance.
 #[derive(Debug, Default)]
 pub(crate) struct Folder {
     findings: Vec<Finding>,
-    /// Per finding and per request it hit, the texts seen in that request's current occurrence.
-    forms: Vec<Vec<Vec<u64>>>,
+    /// Per finding, what is kept beside it to count its requests' occurrences.
+    tallies: Vec<Tally>,
     index: HashMap<Key, usize>,
     /// The findings whose cause is not the request's ([`is_the_servers`]), by class and cause kind.
     by_cause: HashMap<(Class, &'static str), Vec<usize>>,
@@ -176,6 +188,7 @@ impl Folder {
         let key = Key::of(source, &d);
         let form = form_of(text);
         let request = d.request.clone();
+        let id = identity(&request);
         let i = if let Some(&i) = self.index.get(&key) {
             i
         } else if let Some(i) = self.layer_of(source, line, &d) {
@@ -206,29 +219,37 @@ impl Folder {
                     last_line: line,
                 }],
             });
-            self.forms.push(vec![vec![form]]);
+            self.tallies.push(Tally {
+                forms: vec![vec![form]],
+                named: HashMap::from([(id, 0)]),
+            });
             self.register(i);
             self.touch(i);
             return;
         };
-        self.hit(i, line, form, &request);
+        self.hit(i, line, form, &request, id);
         self.touch(i);
     }
 
-    /// Counts a reading of `request` in finding `i`: another layer's report of an occurrence of one of its
-    /// requests, that request failing again, or a request it had not hit yet.
-    fn hit(&mut self, i: usize, line: u64, form: u64, request: &Request) {
+    /// Counts a reading of `request` (named `id`) in finding `i`: another layer's report of an occurrence of one
+    /// of its requests, that request failing again, or a request it had not hit yet.
+    fn hit(&mut self, i: usize, line: u64, form: u64, request: &Request, id: String) {
         let f = &mut self.findings[i];
-        let forms = &mut self.forms[i];
-        match f
-            .requests
-            .iter()
-            .rposition(|h| same_request(&h.request, request))
-        {
+        let tally = &mut self.tallies[i];
+        // The request read before under this name, else a recent one this reading names part of.
+        let known = tally.named.get(&id).copied().or_else(|| {
+            let n = f.requests.len();
+            (n.saturating_sub(RECENT_REQUESTS)..n)
+                .rev()
+                .find(|&j| same_request(&f.requests[j].request, request))
+        });
+        match known {
             Some(j) => {
                 let h = &mut f.requests[j];
                 merge_missing(&mut h.request, request);
-                let seen = &mut forms[j];
+                tally.named.insert(id, j);
+                tally.named.insert(identity(&h.request), j);
+                let seen = &mut tally.forms[j];
                 if line.saturating_sub(h.last_line) <= NEAR_LINES && !seen.contains(&form) {
                     // Another layer's report of the same occurrence.
                     seen.push(form);
@@ -243,15 +264,16 @@ impl Folder {
                 h.last_line = line;
             }
             None => {
+                tally.named.insert(id, f.requests.len());
                 f.requests.push(Hit {
                     request: request.clone(),
                     count: 1,
                     first_line: line,
                     last_line: line,
                 });
-                forms.push(vec![form]);
+                tally.forms.push(vec![form]);
                 f.count += 1;
-                f.diagnosis.request = shared(&f.requests);
+                narrow(&mut f.diagnosis.request, request);
             }
         }
         f.last_line = f.last_line.max(line);
@@ -404,53 +426,65 @@ fn server_of(r: &Request) -> Option<String> {
 /// Whether two readings name the same request: every field both name agrees, and so do their URLs' paths (a
 /// query changes on every retry; one text names the URL, another only its path).
 fn same_request(a: &Request, b: &Request) -> bool {
-    fn path(url: &Option<String>) -> Option<&str> {
-        let url = url.as_deref()?;
-        let after = url
-            .split_once("://")
-            .map_or(url, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
-        let path = after.split('?').next().unwrap_or(after);
-        (!path.is_empty()).then_some(path)
-    }
-    agree(&a.method, &b.method) && targets_agree(a, b) && agree(&path(&a.url), &path(&b.url))
+    agree(&a.method, &b.method)
+        && targets_agree(a, b)
+        && agree(&url_path(&a.url), &url_path(&b.url))
 }
 
-/// What several requests share: each field they all name alike, and the origin of their URLs when it is one.
-fn shared(hits: &[Hit]) -> Request {
-    fn common(hits: &[Hit], field: impl Fn(&Request) -> &Option<String>) -> Option<String> {
-        let first = field(&hits.first()?.request).as_ref()?;
-        hits.iter()
-            .all(|h| field(&h.request).as_ref() == Some(first))
-            .then(|| first.clone())
+/// The path of a URL a text names, without its query (`/api/v1/pods` of `https://host/api/v1/pods?watch=1`).
+fn url_path(url: &Option<String>) -> Option<&str> {
+    let url = url.as_deref()?;
+    let after = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
+    let path = after.split('?').next().unwrap_or(after);
+    (!path.is_empty()).then_some(path)
+}
+
+/// What names a request exactly: its method, URL path (without the query, which changes on every retry) and
+/// target.
+fn identity(r: &Request) -> String {
+    let mut id = String::with_capacity(96);
+    let named = [r.method.as_deref(), url_path(&r.url)]
+        .into_iter()
+        .chain(target(r).into_iter().map(|f| f.as_deref()));
+    for field in named {
+        // A field not named differs from every name (`\u{1}` is in none).
+        id.push_str(field.unwrap_or("\u{1}"));
+        id.push('\u{0}');
     }
-    let url = {
-        let origins: Vec<Option<&str>> = hits
-            .iter()
-            .map(|h| h.request.url.as_deref().and_then(origin))
-            .collect();
-        match origins.first() {
-            Some(Some(first)) if origins.iter().all(|o| o == &Some(*first)) => {
-                Some(first.to_string())
-            }
-            _ => None,
+    id
+}
+
+/// Keeps of `r` what `other` names alike (the request of a finding that hit several requests keeps what they
+/// share): each field both name alike, and the origin of their URLs when it is one.
+fn narrow(r: &mut Request, other: &Request) {
+    fn keep(mine: &mut Option<String>, theirs: &Option<String>) {
+        if mine != theirs {
+            *mine = None;
         }
-    };
-    Request {
-        method: common(hits, |r| &r.method),
-        url,
-        verb: common(hits, |r| &r.verb),
-        group: common(hits, |r| &r.group),
-        version: common(hits, |r| &r.version),
-        resource: common(hits, |r| &r.resource),
-        subresource: common(hits, |r| &r.subresource),
-        kind: common(hits, |r| &r.kind),
-        namespace: common(hits, |r| &r.namespace),
-        name: common(hits, |r| &r.name),
-        path: common(hits, |r| &r.path),
-        audit_id: None,
-        flow_schema_uid: common(hits, |r| &r.flow_schema_uid),
-        priority_level_uid: common(hits, |r| &r.priority_level_uid),
     }
+    let url = match (
+        r.url.as_deref().and_then(origin),
+        other.url.as_deref().and_then(origin),
+    ) {
+        (Some(mine), Some(theirs)) if mine == theirs => Some(mine.to_string()),
+        _ => None,
+    };
+    r.url = url;
+    keep(&mut r.method, &other.method);
+    keep(&mut r.verb, &other.verb);
+    keep(&mut r.group, &other.group);
+    keep(&mut r.version, &other.version);
+    keep(&mut r.resource, &other.resource);
+    keep(&mut r.subresource, &other.subresource);
+    keep(&mut r.kind, &other.kind);
+    keep(&mut r.namespace, &other.namespace);
+    keep(&mut r.name, &other.name);
+    keep(&mut r.path, &other.path);
+    r.audit_id = None;
+    keep(&mut r.flow_schema_uid, &other.flow_schema_uid);
+    keep(&mut r.priority_level_uid, &other.priority_level_uid);
 }
 
 fn agree<T: PartialEq>(x: &Option<T>, y: &Option<T>) -> bool {
@@ -627,7 +661,11 @@ fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnose::diagnose_message;
+
+    /// The reading of one message, as the scanner gives it to the folder.
+    fn diagnose_message(text: &str) -> Option<Diagnosis> {
+        crate::read::read_text(text).map(crate::classify::classify)
+    }
 
     /// Folds the lines of `log` (one message each), as the scanner does.
     fn fold(log: &[&str]) -> Vec<Finding> {
