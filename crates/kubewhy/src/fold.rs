@@ -128,7 +128,7 @@ fn fold_digits(s: &str) -> String {
 /// A message's text with digits folded, hashed (FNV-1a): what tells a repeat from another layer. A collision
 /// could only count two layers' texts as one.
 fn form_of(text: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = crate::hash::Fnv1a64::new();
     let mut last_digit = false;
     for &b in text.trim().as_bytes() {
         let b = if b.is_ascii_digit() {
@@ -141,10 +141,9 @@ fn form_of(text: &str) -> u64 {
             last_digit = false;
             b
         };
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h.byte(b);
     }
-    h
+    h.finish()
 }
 
 /// How many of a finding's latest requests a reading that names less than they do is compared with.

@@ -11,6 +11,7 @@ use crate::vocab::request_resource;
 
 /// How to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextOptions {
     /// Use ANSI colours.
     pub color: bool,
@@ -24,6 +25,22 @@ impl Default for TextOptions {
             color: false,
             manifests: true,
         }
+    }
+}
+
+impl TextOptions {
+    /// With ANSI colours, or without.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> TextOptions {
+        self.color = color;
+        self
+    }
+
+    /// With the remedies' manifests, or without.
+    #[must_use]
+    pub fn with_manifests(mut self, manifests: bool) -> TextOptions {
+        self.manifests = manifests;
+        self
     }
 }
 
@@ -180,7 +197,13 @@ pub fn write_at(
         }
         writeln!(w, "{bar}")?;
     }
-    for c in &remedy.commands {
+    // A command the help's own words already show (a numbered step of "likely causes") is not repeated as a line
+    // of its own; JSON keeps every command in `remedy.commands`.
+    for c in remedy
+        .commands
+        .iter()
+        .filter(|c| !remedy.text.contains(&format!("`{c}`")))
+    {
         writeln!(w, "{eq} {}: `{c}`", p.bold("help"))?;
     }
     writeln!(w)
@@ -324,6 +347,27 @@ mod tests {
                 .unwrap()
                 .contains("\x1b[1;31merror[forbidden]")
         );
+    }
+
+    #[test]
+    fn no_help_line_repeats_a_numbered_step() {
+        let d = crate::diagnose_text(
+            r#"failed to list *v1.TLSRoute: the server could not find the requested resource (get tlsroutes.gateway.networking.k8s.io)"#,
+        )
+        .unwrap();
+        let remedy = d.remedy();
+        assert!(remedy.text.contains("  1. "), "{}", remedy.text);
+        assert!(!remedy.commands.is_empty(), "JSON keeps the commands");
+        let mut out = Vec::new();
+        write_diagnosis(&mut out, &d, &TextOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for c in &remedy.commands {
+            assert_eq!(
+                text.matches(&format!("`{c}`")).count(),
+                1,
+                "`{c}` is shown once:\n{text}"
+            );
+        }
     }
 
     #[test]
