@@ -54,3 +54,55 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
     };
     result.map_err(|e| format!("installing the log subscriber failed: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// One default log filter for every way of deploying: no manifest under `deploy/` sets `RUST_LOG` (a
+    /// `kube=warn` there silenced kubewhy's own lines in `deploy/sharded/`, targets matching by prefix), and the
+    /// chart sets it only from `log.filter`, empty by default.
+    #[test]
+    fn every_deployment_leaves_the_log_filter_to_the_default() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut manifests = Vec::new();
+        let mut dirs = vec![root.join("deploy")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("reading deploy/") {
+                let path = entry.expect("a directory entry of deploy/").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml") {
+                    manifests.push(path);
+                }
+            }
+        }
+        assert!(
+            manifests
+                .iter()
+                .any(|p| p.ends_with("sharded/statefulset.yaml")),
+            "deploy/sharded/statefulset.yaml is among {manifests:?}"
+        );
+        for path in &manifests {
+            let text = std::fs::read_to_string(path).expect("reading a manifest");
+            assert!(
+                !text.contains("name: RUST_LOG"),
+                "{} sets RUST_LOG: leave it to doc-controller's default filter ({})",
+                path.display(),
+                super::DEFAULT_FILTER
+            );
+        }
+        let values = std::fs::read_to_string(root.join("charts/doc-controller/values.yaml"))
+            .expect("reading the chart's values");
+        let filter = values
+            .lines()
+            .skip_while(|l| *l != "log:")
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix("filter:"))
+            .expect("the chart's values have log.filter");
+        assert!(
+            matches!(filter.trim(), "" | "\"\"" | "''"),
+            "the chart's default log.filter is {filter:?}: leave it empty for doc-controller's default"
+        );
+    }
+}

@@ -48,10 +48,14 @@ pub mod controller;
 pub mod describe;
 mod diagnose;
 pub mod diagnosis;
+#[cfg(test)]
+mod fixtures;
 mod fold;
+pub mod hash;
 pub mod kubeconfig;
 #[cfg(feature = "live")]
 pub mod live;
+mod merge;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod near_miss;
@@ -67,6 +71,7 @@ pub mod render;
 pub mod retry;
 pub mod review;
 pub mod scan;
+pub mod shell;
 #[cfg(feature = "trace")]
 pub mod trace;
 pub mod url;
@@ -79,7 +84,7 @@ pub use describe::Description;
 pub use diagnose::{diagnose, diagnose_error, diagnose_error_in, diagnose_in, diagnose_text};
 #[cfg(feature = "runtime")]
 pub use diagnose::{diagnose_controller, diagnose_watcher, diagnose_watcher_in};
-pub use diagnosis::{Class, Diagnosis, Phase, Request};
+pub use diagnosis::{Class, Diagnosis, Level, Phase, Request};
 pub use note::Note;
 /// The `prometheus_client` kubewhy's [`metrics`] are built with: register them in a registry of this version, or
 /// encode them without one ([`metrics::Metrics`]).

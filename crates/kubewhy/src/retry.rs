@@ -32,7 +32,8 @@
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use kube::runtime::controller::{Action, Controller};
+//! # use kube::runtime::controller::Action;
+//! # use kube::runtime::watcher;
 //! # use kube::{Api, Client};
 //! # use k8s_openapi::api::core::v1::ConfigMap as Document;
 //! # #[derive(Debug, thiserror::Error)] #[error("reconcile failed")] struct Error(#[source] kube::Error);
@@ -42,12 +43,13 @@
 //! # async fn demo(client: Client, ctx: Arc<Context>) {
 //! use futures::StreamExt;
 //! use kubewhy::retry::Retry;
-//! use kubewhy::watch::{Health, Policy};
+//! use kubewhy::watch::{Health, Policy, Watch};
 //!
 //! let health = Health::new(Policy::in_cluster()).with_client(client.clone());
 //! let retry = Retry::new(&health);
-//! Controller::new(Api::<Document>::all(client), Default::default())
-//!     .reconcile_on(retry.wakeups())                       // kube feature `unstable-runtime`
+//! let watch = Watch::new("documents", &health);
+//! kubewhy::controller::diagnosed(Api::<Document>::all(client), watcher::Config::default(), watch)
+//!     .reconcile_on(retry.wakeups())                       // kube's Controller: `unstable-runtime`
 //!     .run(retry.reconciler(reconcile), retry.error_policy(|doc, err, ctx, _retry| {
 //!         error_policy(doc, err, ctx);                      // its metrics; its Action is not used
 //!     }), ctx)

@@ -523,7 +523,10 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
 /// Whether the replica leads (`doc_controller_leader 1`); false while its endpoint does not answer yet.
 async fn leader(controller: &Controller) -> bool {
     match controller.get("/metrics").await {
-        Some((200, body)) => body.lines().any(|l| l.trim() == "doc_controller_leader 1"),
+        Some((200, body)) => {
+            kubewhy_testenv::metrics::Exposition::parse(&body).value("doc_controller_leader")
+                == Some(1.0)
+        }
         _ => false,
     }
 }

@@ -16,8 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use kube::api::{Api, PostParams};
 
 use super::backoff::jittered;
 use super::health::{AccessStatus, Health};
@@ -166,13 +164,8 @@ impl AccessWatchdog {
 }
 
 async fn whoami(client: &kube::Client) -> Option<(String, Vec<String>)> {
-    let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let review = api
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await
-        .ok()?;
-    let info = review.status?.user_info?;
-    Some((info.username?, info.groups.unwrap_or_default()))
+    let who = crate::review::whoami(client).await.ok()?;
+    (!who.user.is_empty()).then_some((who.user, who.groups))
 }
 
 async fn run(

@@ -17,8 +17,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 
 use super::backoff::jittered;
@@ -134,12 +132,7 @@ impl Probe {
                     .await
                     .is_ok_and(|a| a.allowed)
             }
-            Probe::Authenticated => {
-                let api: Api<SelfSubjectReview> = Api::all(client.clone());
-                api.create(&PostParams::default(), &SelfSubjectReview::default())
-                    .await
-                    .is_ok()
-            }
+            Probe::Authenticated => crate::review::whoami(client).await.is_ok(),
         }
     }
 }
