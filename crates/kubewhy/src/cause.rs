@@ -211,6 +211,13 @@ pub enum Cause {
     /// The configured proxy cannot be used by this build of the client.
     ProxyUnsupported,
 
+    // ===== the program's own =====
+    /// The program's own failure, not the API's: what a controller found wrong with an object or with itself (an
+    /// object it cannot act on, a resource of the same name owned by someone else, a panic in its code), worded by
+    /// the program, which alone knows what it means. Build it with [`Application::new`]; a program returns it as an
+    /// error with [`crate::Diagnosed`], so every diagnosis of that error is this one.
+    Application(Application),
+
     // ===== the client =====
     /// No usable configuration: no kubeconfig and no in-cluster ServiceAccount files.
     NoConfig,
@@ -399,6 +406,59 @@ pub struct Suggestion {
     pub namespaced: bool,
 }
 
+/// A program's own failure ([`Cause::Application`]): the program's words for it, its class and whether it passes by
+/// itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Application {
+    /// The program's stable name for the failure, in kebab-case (`foreign-config-map`): a metric label, what tells
+    /// two of its failures apart.
+    pub code: String,
+    /// The class it belongs to (a resource owned by another is a `conflict`, a malformed object `invalid-object`).
+    pub class: Class,
+    /// What failed, in one line.
+    pub summary: String,
+    /// Why.
+    pub cause: String,
+    /// What to do, in one line, when the program knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Whether retrying is expected to help without anyone changing anything.
+    #[serde(default)]
+    pub transient: bool,
+}
+
+impl Application {
+    /// A failure the program names `code` (kebab-case), of `class`, with what failed and why; not transient and
+    /// without help until [`Application::help`] and [`Application::transient`] say otherwise.
+    pub fn new(
+        code: impl Into<String>,
+        class: Class,
+        summary: impl Into<String>,
+        cause: impl Into<String>,
+    ) -> Application {
+        Application {
+            code: code.into(),
+            class,
+            summary: summary.into(),
+            cause: cause.into(),
+            help: None,
+            transient: false,
+        }
+    }
+
+    /// What to do about it, in one line.
+    pub fn help(mut self, help: impl Into<String>) -> Application {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Retrying is expected to help without anyone changing anything.
+    pub fn transient(mut self) -> Application {
+        self.transient = true;
+        self
+    }
+}
+
 /// One field a 422 names (`details.causes[]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FieldError {
@@ -490,6 +550,7 @@ impl Cause {
             Cause::Connection { .. } | Cause::ProxyUnsupported => Class::Connection,
             Cause::Tls { .. } => Class::Tls,
             Cause::NoConfig | Cause::Undecodable | Cause::Unknown => Class::Unknown,
+            Cause::Application(a) => a.class,
         }
     }
 
@@ -501,6 +562,7 @@ impl Cause {
             Cause::StorageRead { .. }
             | Cause::WebhookUnreachable { .. }
             | Cause::HandoverStalled { .. } => false,
+            Cause::Application(a) => a.transient,
             other => other.class().is_transient(),
         }
     }
@@ -584,6 +646,7 @@ impl Cause {
             Cause::NoConfig => "no-config",
             Cause::Undecodable => "undecodable",
             Cause::Unknown => "unknown",
+            Cause::Application(_) => "application",
         }
     }
 }
@@ -618,6 +681,15 @@ mod tests {
             },
             Cause::StalledWatch { idle_s: 70 },
             Cause::NoInitialEventsEnd { waited_s: 15 },
+            Cause::Application(
+                Application::new(
+                    "foreign-config-map",
+                    Class::Conflict,
+                    "ConfigMap `ns/a` belongs to someone else",
+                    "it has no ownerReference to the Document",
+                )
+                .help("delete or rename it"),
+            ),
             Cause::Unknown,
         ];
         for c in causes {

@@ -5,9 +5,11 @@
 //!
 //! The table is split by family, one private module each: `access` (denials, admission, credentials), `served`
 //! (what the API server serves), `request` (the request and the object's state), `server` (load, the server,
-//! transport, the client), `coordination` (replicas of one controller sharing work).
+//! transport, the client), `coordination` (replicas of one controller sharing work), `application` (a program's
+//! own failures, in its own words).
 
 mod access;
+mod application;
 mod coordination;
 pub(crate) mod near_miss;
 mod notes;
@@ -101,6 +103,7 @@ impl Diagnosis {
             | Cause::Undecodable
             | Cause::Unknown => server::words(self),
             Cause::HandoverStalled { .. } => coordination::words(self),
+            Cause::Application(_) => application::words(self),
         };
         let mut out = notes::leading(self);
         if let Some(n) = notes::phase(self) {

@@ -51,6 +51,8 @@ impl Diagnosis {
         let r = &self.request;
         match &self.cause {
             Cause::Denied(denial) => denied(self, denial),
+            // The program knows what to do about its own failures; kubewhy adds nothing.
+            Cause::Application(a) => Remedy::new(a.help.clone().unwrap_or_default()),
             Cause::Escalation { near_miss, .. } => {
                 let mut m = Remedy::new(
                     "let a cluster admin create the role or binding, or grant the creator the permissions it tries \
