@@ -404,6 +404,36 @@ mod tests {
             let back = read_back(&text);
             assert_eq!(back.class, d.class, "{form}: {text}");
         }
+        // An admission denial's 403 beside its class does not make it RBAC's, wrapped by YAML or not.
+        let status = kube::core::Status::failure(
+            "admission webhook \"deny.example.com\" denied the request: ConfigMaps here need an approval label",
+            "Forbidden",
+        )
+        .with_code(403);
+        let request =
+            crate::url::parse_request("PATCH", "/api/v1/namespaces/default/configmaps/newdoc");
+        let denied = crate::diagnose_in(&kube::Error::Api(status.boxed()), Some(&request));
+        assert_eq!(denied.class, Class::AdmissionDenied);
+        let m = message(&denied);
+        same_fields(&denied, &read_back(&m), &m);
+        let mut folded =
+            String::from("  - lastTransitionTime: \"2026-11-25T09:03:44Z\"\n    message: '");
+        for (i, word) in m.replace('\'', "''").split(' ').enumerate() {
+            // go-yaml's folding: about 80 columns, continued 6 columns in.
+            folded.push_str(if i > 0 && i % 9 == 0 {
+                "\n      "
+            } else if i > 0 {
+                " "
+            } else {
+                ""
+            });
+            folded.push_str(word);
+        }
+        folded.push_str("'\n    reason: AdmissionDenied\n");
+        same_fields(&denied, &read_back(&folded), &folded);
+        // A folded line that starts with a label of the one-line form is still inside the scalar.
+        let at_help = folded.replace(" help: ", "\n      help: ");
+        same_fields(&denied, &read_back(&at_help), &at_help);
         // An application's own failure: its class.
         let own = Diagnosis::new(
             Cause::Application(Application::new(

@@ -63,9 +63,7 @@ fn heading(text: &str) -> Option<(Class, usize)> {
         if !(text[..open].ends_with("error") || text[..open].ends_with("warning")) {
             continue;
         }
-        let Some(len) = text[open + 1..].find(']') else {
-            return None;
-        };
+        let len = text[open + 1..].find(']')?;
         let close = open + 1 + len;
         if !text[close + 1..].starts_with(':') {
             continue;
