@@ -196,6 +196,30 @@ mod tests {
         assert!(kubewhy::chain::find::<kube::Error>(&once).is_some());
     }
 
+    /// The one diagnosis goes through kubewhy's back-off as it is: `attempt` and `failed` do not diagnose the error
+    /// again (here the carried diagnosis says something a second diagnosis of its source never would).
+    #[tokio::test]
+    async fn the_back_off_takes_the_diagnosis_as_it_is() {
+        let health = Health::new(kubewhy::watch::Policy::in_cluster());
+        let retry = kubewhy::retry::Retry::<Document>::new(&health);
+        let doc = sample(false, true);
+        let mut once = diagnose(forbidden(), &Failed::default(), &health, &doc).into_diagnosis();
+        once.set_cause(Cause::Application(Application::new(
+            "marker",
+            Class::Conflict,
+            "only the first diagnosis says this",
+            "",
+        )));
+        let carried = Diagnosed::new(once.clone(), forbidden());
+        let err = retry
+            .attempt(&doc, async { Err::<(), _>(carried) })
+            .await
+            .unwrap_err();
+        let retrying = retry.failed(&doc, &err);
+        assert_eq!(retrying.diagnosis, once);
+        assert_eq!(*err.diagnosis(), once);
+    }
+
     #[test]
     fn doc_controller_s_own_failures_are_causes_with_a_class() {
         let health = Health::new(kubewhy::watch::Policy::in_cluster());

@@ -11,7 +11,7 @@ use doc_controller::document::READY;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
 use kubewhy::Class;
-use kubewhy::rbac::Verb;
+use kubewhy::rbac::{Permission, Verb};
 
 use crate::harness::*;
 use crate::never_silent::*;
@@ -135,62 +135,57 @@ async fn shows(admin: &kube::Client, ns: &str, name: &str, want: Expected<'_>) {
     }
 }
 
+/// doc-controller for `ns` as a fresh ServiceAccount of it, granted its needs except what `deny` picks (its
+/// preflight only warns); the ServiceAccount's user name.
+async fn partly_granted(
+    name: &str,
+    ns: &str,
+    deny: impl Fn(&Permission) -> bool,
+) -> (Controller, String) {
+    let cp = kubewhy_testenv::shared();
+    let (kubeconfig, user) = service_account_kubeconfig(cp, ns, "ctl").await;
+    grant(cp, ns, "ctl", deny);
+    let controller = Controller::start(
+        name,
+        &kubeconfig,
+        &["--namespace", ns, "--preflight", "warn"],
+    );
+    (controller, user)
+}
+
 /// RBAC: `patch` on Documents revoked, so the finalizer cannot be added (the status can still be written).
 #[tokio::test]
 async fn a_document_denied_by_rbac_says_so_in_describe() {
     let (admin, ns) = setup("objrbac").await;
-    let cp = kubewhy_testenv::shared();
-    let (kubeconfig, user) = service_account_kubeconfig(cp, &ns, "ctl").await;
-    grant(cp, &ns, "ctl", on("documents", Verb::Patch));
-    let _controller = Controller::start(
-        "object-rbac",
-        &kubeconfig,
-        &["--namespace", &ns, "--preflight", "warn"],
-    );
+    let (_controller, user) =
+        partly_granted("object-rbac", &ns, on("documents", Verb::Patch)).await;
     create(&admin, &ns, &document("denied", "Denied", false, false)).await;
-    shows(
-        &admin,
-        &ns,
-        "denied",
-        Expected {
-            class: Class::Forbidden,
-            reason: "Forbidden",
-            summary: "cannot `patch` `documents.kube.rs`",
-            request: Some(("patch", "documents", "denied")),
-            user: Some(&user),
-        },
-    )
-    .await;
+    let want = Expected {
+        class: Class::Forbidden,
+        reason: "Forbidden",
+        summary: "cannot `patch` `documents.kube.rs`",
+        request: Some(("patch", "documents", "denied")),
+        user: Some(&user),
+    };
+    shows(&admin, &ns, "denied", want).await;
 }
 
 /// A missing ConfigMap permission: `create` and `patch` on ConfigMaps revoked, so a published Document cannot be.
 #[tokio::test]
 async fn a_document_missing_a_config_map_permission_says_so_in_describe() {
     let (admin, ns) = setup("objcm").await;
-    let cp = kubewhy_testenv::shared();
-    let (kubeconfig, user) = service_account_kubeconfig(cp, &ns, "ctl").await;
-    grant(cp, &ns, "ctl", |p| {
-        on("configmaps", Verb::Create)(p) || on("configmaps", Verb::Patch)(p)
-    });
-    let _controller = Controller::start(
-        "object-configmap",
-        &kubeconfig,
-        &["--namespace", &ns, "--preflight", "warn"],
-    );
+    let deny =
+        |p: &Permission| on("configmaps", Verb::Create)(p) || on("configmaps", Verb::Patch)(p);
+    let (_controller, user) = partly_granted("object-configmap", &ns, deny).await;
     create(&admin, &ns, &document("newdoc", "New", false, true)).await;
-    shows(
-        &admin,
-        &ns,
-        "newdoc",
-        Expected {
-            class: Class::Forbidden,
-            reason: "Forbidden",
-            summary: "cannot `patch` `configmaps`",
-            request: Some(("patch", "configmaps", "newdoc")),
-            user: Some(&user),
-        },
-    )
-    .await;
+    let want = Expected {
+        class: Class::Forbidden,
+        reason: "Forbidden",
+        summary: "cannot `patch` `configmaps`",
+        request: Some(("patch", "configmaps", "newdoc")),
+        user: Some(&user),
+    };
+    shows(&admin, &ns, "newdoc", want).await;
 }
 
 /// An admission webhook denies the ConfigMap a published Document needs.
