@@ -231,6 +231,21 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if next.indent >= 8 {
         return Some(Join::Space);
     }
+    // A YAML quoted scalar folded over lines (`kubectl get -o yaml` wraps at 80 columns): its first line opens the
+    // quote after a key, the next is indented deeper; each line after that is at the same indent until the quote
+    // closes.
+    if next.indent > prev.indent && opens_yaml_quote(p) {
+        return Some(Join::Space);
+    }
+    // (A folded line may start with a word and a colon, `help: …`; two keys in a row are a mapping's.)
+    if next.indent == prev.indent
+        && prev.indent >= 2
+        && !p.trim_start().starts_with("- ")
+        && !(is_yaml_key(p) && is_yaml_key(n))
+        && !closes_yaml_quote(p)
+    {
+        return Some(Join::Space);
+    }
     // A URL wrapped inside its query.
     if p.ends_with(['&', '=', '?']) && !n.contains(' ') {
         return Some(Join::Glue);
@@ -798,6 +813,42 @@ fn is_json_member(t: &str) -> bool {
             .any(|w| value.starts_with(w) && !value[w.len()..].starts_with(char::is_alphanumeric))
 }
 
+/// A mapping key at the start of a line: YAML's (`message: …`, `- type: Ready`) or `kubectl describe`'s (`Last
+/// Transition Time:  …`, each word capitalised) — not a sentence's words before a colon (`refused it: …`).
+fn is_yaml_key(t: &str) -> bool {
+    let t = t.trim_start();
+    let t = t.strip_prefix("- ").unwrap_or(t);
+    let key = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')))
+        .unwrap_or(t.len());
+    let words = &t[..key];
+    let one_key = !words.contains(' ')
+        || words
+            .split(' ')
+            .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+    key > 0
+        && one_key
+        && t[key..].starts_with(':')
+        && (t.len() == key + 1 || t[key + 1..].starts_with(' '))
+}
+
+/// Whether a single-quoted YAML scalar opened after a key (`message: 'error[…`) stays open at the line's end (a
+/// quote inside one is doubled: `''`).
+fn opens_yaml_quote(t: &str) -> bool {
+    if !is_yaml_key(t) {
+        return false;
+    }
+    let Some(open) = t.find(": '") else {
+        return false;
+    };
+    t[open + 3..].replace("''", "").find('\'').is_none()
+}
+
+/// Whether a line ends a single-quoted YAML scalar (a lone quote at its end, not a doubled one).
+fn closes_yaml_quote(t: &str) -> bool {
+    t.ends_with('\'') && !t.ends_with("''")
+}
+
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.
 fn is_key_line(t: &str) -> bool {
     t.starts_with('"')
@@ -875,6 +926,24 @@ mod tests {
         assert_eq!(t.len(), 1, "{t:#?}");
         assert_eq!(t[0].len(), 1, "{t:#?}");
         t[0][0].clone()
+    }
+
+    #[test]
+    fn a_yaml_quoted_scalar_folded_over_lines_is_one_record_and_the_keys_around_it_are_not() {
+        let yaml = "  - lastTransitionTime: \"2026-11-25T09:03:44Z\"\n    message: 'error[forbidden]: service account \
+                    `a/b`\n      cannot `patch` `configmaps`; cause: denied, then\n      refused it: no;\n      help: grant \
+                    it; request: PATCH /api/v1/namespaces/a/configmaps/c\n      (403 Forbidden)'\n    observedGeneration: \
+                    1\n    reason: Forbidden\n";
+        let t = texts(yaml);
+        assert_eq!(t.len(), 4, "{t:#?}");
+        assert!(
+            t[1][0].ends_with(
+                "denied, then refused it: no; help: grant it; request: PATCH /api/v1/namespaces/a/configmaps/c (403 \
+                 Forbidden)'"
+            ),
+            "{t:#?}"
+        );
+        assert_eq!(t[2][0].trim(), "observedGeneration: 1");
     }
 
     #[test]
