@@ -283,7 +283,10 @@ where
         let (result, failed) = recorded(reconcile).await;
         match &result {
             Ok(_) => {
-                lock(&self.inner.failures).remove(&key);
+                if lock(&self.inner.failures).remove(&key).is_some() {
+                    // It failed before: a permission the access watchdog found denied may be back.
+                    self.inner.health.recheck_access_now();
+                }
                 lock(&self.inner.diagnoses).remove(&key);
             }
             Err(e) => {
