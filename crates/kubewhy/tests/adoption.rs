@@ -5,8 +5,7 @@
 //! `kubewhy explain` reads the lines the recipe makes a program log, in text and JSON, back to the same class and
 //! fields.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -24,31 +23,14 @@ use kubewhy::{Class, Diagnosis};
 #[allow(dead_code)] // its `main` and HTTP handlers are the example's, not the test's
 mod example;
 
+#[allow(dead_code)] // `capture` installs a subscriber of its own: this binary logs twice (below)
+mod common;
+use common::Log;
 #[path = "common/grant.rs"]
 mod grant;
 use grant::grant_configmaps;
 
 const ANNOTATION: &str = "example.kubewhy.dev/reconciled";
-
-/// One captured log, written by the process's subscriber.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// The process's log twice, as the recipe's `tracing_subscriber::fmt()` writes it (colours included) and in
 /// tracing's JSON format, filtered as the recipe filters it.

@@ -317,12 +317,16 @@ async fn a_denied_permission_is_asked_again_until_fixed_and_readiness_follows_wi
             .diagnosed(Watch::new(name.clone(), &health))
             .for_each(|_| async {}),
     );
-    wait_for("the watchdog finds `watch` denied", Duration::from_secs(20), || {
-        health
-            .readiness()
-            .failing()
-            .any(|i| i.name == "access" && i.message.contains("`watch`"))
-    })
+    wait_for(
+        "the watchdog finds `watch` denied",
+        Duration::from_secs(20),
+        || {
+            health
+                .readiness()
+                .failing()
+                .any(|i| i.name == "access" && i.message.contains("`watch`"))
+        },
+    )
     .await;
     assert_eq!(
         health.access_needs().as_ref(),

@@ -438,7 +438,9 @@ async fn check(
                 tracing::info!(
                     target: "kubewhy::watch",
                     verb = p.request.verb.as_deref().unwrap_or(""),
+                    group = p.request.group.as_deref().unwrap_or(""),
                     resource = p.request.resource.as_deref().unwrap_or(""),
+                    subresource = p.request.subresource.as_deref().unwrap_or(""),
                     namespace = p.request.namespace.as_deref().unwrap_or(""),
                     "access restored: {} is allowed again", p.name
                 );
@@ -457,7 +459,9 @@ async fn check(
                     class = %d.class,
                     cause = d.cause.kind(),
                     verb = r.verb.as_deref().unwrap_or(""),
+                    group = r.group.as_deref().unwrap_or(""),
                     resource = r.resource.as_deref().unwrap_or(""),
+                    subresource = r.subresource.as_deref().unwrap_or(""),
                     namespace = r.namespace.as_deref().unwrap_or(""),
                     user = d.user.as_deref().unwrap_or(""),
                     "access {}: {d:#}{}",
