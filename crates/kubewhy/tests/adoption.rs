@@ -118,8 +118,8 @@ fn spawn_recipe(
 }
 
 #[tokio::test]
-async fn the_recipe_reconciles_reports_and_its_log_reads_back() {
-    let (text_log, json_log) = logs();
+async fn the_recipe_reconciles_serves_its_metrics_and_derives_its_needs() {
+    logs();
     let env = kubewhy_testenv::shared();
     let admin = env.admin().await.unwrap();
     let ns = env.namespace("adoption").await.unwrap();
@@ -187,6 +187,18 @@ async fn the_recipe_reconciles_reports_and_its_log_reads_back() {
     );
     assert!(yaml.contains(&format!("namespace: {ns}")), "{yaml}");
     task.abort();
+}
+
+#[tokio::test]
+async fn kubewhy_explain_reads_the_recipes_own_lines_back() {
+    let (text_log, json_log) = logs();
+    let env = kubewhy_testenv::shared();
+    let admin = env.admin().await.unwrap();
+    let ns = env.namespace("explain").await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), &ns);
+    cms.create(&PostParams::default(), &sample("sample"))
+        .await
+        .unwrap();
 
     // Denied: the patch is forbidden. The recipe's error policy logs one line per failure: the diagnosis in its
     // one-line form, which `kubewhy explain` reads back.
