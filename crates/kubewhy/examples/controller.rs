@@ -91,10 +91,8 @@ pub fn error_policy(_cm: Arc<ConfigMap>, error: &Error, _ctx: Arc<Context>) -> A
 
 async fn ready(Shared(state): Shared<State>) -> (StatusCode, String) {
     let (code, body) = state.health.readiness().http(); // kubewhy: 200 or 503, one line per check
-    (
-        StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-        body,
-    ) // kubewhy
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE); // kubewhy
+    (code, body)
 }
 
 async fn serve_metrics(Shared(state): Shared<State>) -> String {
