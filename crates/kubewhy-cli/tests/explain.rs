@@ -187,6 +187,139 @@ fn json_output_has_one_object_per_distinct_failure_with_counts() {
     );
 }
 
+/// A reflector's watch of `KIND` at `PATH` refused by the one API server.
+const REFUSED: &str = r#"E0922 01:30:03.632236       7 reflector.go:138] k8s.io/client-go@v0.23.6/tools/cache/reflector.go:167: Failed to watch *v1.KIND: Get "https://10.43.0.1:443PATH?allowWatchBookmarks=true&resourceVersion=8143&watch=true": dial tcp 10.43.0.1:443: connect: connection refused"#;
+
+fn refused(kind: &str, path: &str) -> String {
+    REFUSED.replace("KIND", kind).replace("PATH", path)
+}
+
+#[test]
+fn one_refused_server_is_one_finding_listing_the_requests_it_hit() {
+    // Issue 19 item 3: three reflectors against one refused server are one cause, not three.
+    let input = [
+        refused("Service", "/api/v1/services"),
+        refused("Ingress", "/apis/networking.k8s.io/v1/ingresses"),
+        "INFO noise".to_string(),
+        refused("ConfigMap", "/api/v1/configmaps"),
+        refused("Service", "/api/v1/services"),
+    ]
+    .join("\n");
+    let out = run(KUBEWHY, &["explain"], input.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("1 distinct problem found"), "{report}");
+    assert!(
+        report.contains("error[connection]: could not connect to `https://10.43.0.1:443`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("(seen 4 times, last at line 5)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("= note: the same cause failed 3 requests:"),
+        "{report}"
+    );
+    for listed in [
+        "watch services (2 times, lines 1–5)",
+        "watch ingresses.networking.k8s.io (line 2)",
+        "watch configmaps (line 4)",
+    ] {
+        assert!(report.contains(listed), "{listed:?} not in {report}");
+    }
+
+    let out = run(KUBEWHY, &["explain", "-o", "json"], input.as_bytes(), &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let items = v.as_array().expect("an array");
+    assert_eq!(items.len(), 1, "{v:#}");
+    let f = &items[0];
+    assert_eq!(
+        (f["class"].as_str(), f["count"].as_u64()),
+        (Some("connection"), Some(4))
+    );
+    // The finding's own request is what the three share; each request is in `requests`.
+    assert!(f["resource"].is_null(), "{f:#}");
+    assert_eq!(f["url"], "https://10.43.0.1:443");
+    let requests: Vec<_> = f["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap_or_default().to_string(),
+                r["verb"].as_str().unwrap_or_default().to_string(),
+                r["count"].as_u64(),
+                r["first_line"].as_u64(),
+                r["last_line"].as_u64(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("services", 2, 1, 5),
+        ("ingresses", 1, 2, 2),
+        ("configmaps", 1, 4, 4),
+    ];
+    assert_eq!(requests.len(), expected.len(), "{f:#}");
+    for (got, (resource, count, first, last)) in requests.iter().zip(expected) {
+        assert_eq!(
+            got,
+            &(
+                resource.to_string(),
+                "watch".to_string(),
+                Some(count),
+                Some(first),
+                Some(last)
+            )
+        );
+    }
+}
+
+#[test]
+fn one_rejected_credential_is_one_finding_whatever_it_was_used_for() {
+    // Issue 19 item 3: `Unauthorized` for three types is one bad token, not three problems; denials stay one per
+    // missing permission.
+    let line = |kind: &str| {
+        format!(
+            "E0105 14:31:49.596625       1 reflector.go:126] pkg/mod/k8s.io/client-go@v0.16.8/tools/cache/reflector.go:94: Failed to list *v1.{kind}: Unauthorized"
+        )
+    };
+    let input = log(
+        "ns1",
+        &[
+            &line("Pod"),
+            &line("Deployment"),
+            &line("Node"),
+            DENIED_LIST,
+            DENIED_WATCH,
+        ],
+    );
+    let out = run(KUBEWHY, &["explain", "-o", "json"], input.as_bytes(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    let classes: Vec<(&str, u64, usize)> = v
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|f| {
+            (
+                f["class"].as_str().unwrap_or_default(),
+                f["count"].as_u64().unwrap_or_default(),
+                f["requests"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        vec![
+            ("unauthorized", 3, 3),
+            ("forbidden", 1, 1),
+            ("forbidden", 1, 1)
+        ],
+        "{v:#}"
+    );
+}
+
 #[test]
 fn garbage_input_never_panics() {
     // Binary, invalid UTF-8 around a real failure, and an empty input.

@@ -170,14 +170,10 @@ fn in_namespace(r: &Request) -> String {
 /// The server a request went to: `` `https://host:6443` `` (scheme and authority of an absolute URL, or the host
 /// a transport error names), else `the API server`.
 fn server_text(r: &Request) -> String {
-    let Some(url) = r.url.as_deref().filter(|u| !u.starts_with('/')) else {
-        return "the API server".into();
-    };
-    let server = match url.find("://") {
-        Some(i) => url[i + 3..].find('/').map_or(url, |p| &url[..i + 3 + p]),
-        None => url,
-    };
-    format!("`{server}`")
+    match r.url.as_deref().and_then(crate::url::origin) {
+        Some(server) => format!("`{server}`"),
+        None => "the API server".into(),
+    }
 }
 
 /// `` `a`, `b` and `c` ``.
