@@ -96,7 +96,8 @@ pub fn warning(d: &Diagnosis, action: &str) -> kube::runtime::events::Event {
     }
 }
 
-/// The request clause: `PATCH /api/v1/... (403 Forbidden) as user`, as far as it is known.
+/// The request clause: `PATCH /api/v1/... (403 Forbidden) as user`, as far as it is known; without a URL, the
+/// verb and the resource (`patch configmaps in ns1 (403 Forbidden) as user`, `list deployments.apps`).
 fn request(d: &Diagnosis) -> String {
     let r = &d.request;
     let mut out = Vec::new();
@@ -106,6 +107,15 @@ fn request(d: &Diagnosis) -> String {
             Some(m) => format!("{m} {url}"),
             None => url,
         });
+    } else if let (Some(verb), Some(resource)) = (&r.verb, &r.resource) {
+        let mut what = match r.group.as_deref().filter(|g| !g.is_empty()) {
+            Some(group) => format!("{verb} {resource}.{group}"),
+            None => format!("{verb} {resource}"),
+        };
+        if let Some(ns) = r.namespace.as_deref().filter(|n| !n.is_empty()) {
+            what.push_str(&format!(" in {ns}"));
+        }
+        out.push(one_line(&what));
     }
     if let Some(code) = d.code {
         out.push(match d.reason.as_deref().filter(|r| !r.is_empty()) {

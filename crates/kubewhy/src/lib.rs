@@ -22,7 +22,7 @@
 //! | `metrics` | `metrics`: Prometheus metrics by class and code; `prometheus_client` re-exported | prometheus-client |
 //! | `trace` | `trace`: a tower layer for kube's client that records, counts and diagnoses each request | `metrics`, tower, http-body |
 //! | `preflight` | `preflight`: checks of a program's declared needs against the cluster; `render::report` | x509-cert, tokio `time` |
-//! | `watch` | `watch`: never-silent watchers, back-off, readiness; `controller`: a diagnosed controller on kube's stable `applier` | `runtime`, `trace`, `metrics`, `preflight`, tokio `rt` |
+//! | `watch` | `watch`: never-silent watchers, back-off, readiness, the access watchdog; `controller`: kube's `Controller`, diagnosed, the watchdog on by default, on kube's stable `applier` | `runtime`, `trace`, `metrics`, fastrand, tokio `rt` |
 //! | `live` | `live`: a diagnosis enriched from the cluster (discovery, access reviews) | — |
 //! | `junit` | JUnit XML from [`render::junit`] (without it, writing JUnit fails with an error naming the feature) | quick-junit |
 //! | `cli` | clap's `ValueEnum` on [`render::Format`] and [`render::ColorChoice`] | clap |

@@ -80,12 +80,13 @@ fn bare(token: &str) -> &str {
     token.trim_end_matches(['\'', '"', ',', '}', ';'])
 }
 
-/// Reads `[METHOD ]URL[ (CODE[ REASON])][ as USER]` — the request clause of [`crate::condition`]'s text, or what a
+/// Reads `[METHOD ]URL[ (CODE[ REASON])][ as USER]` or `verb resource[.group][ in NS][ (CODE…)][ as USER]` — the request clause of [`crate::condition`]'s text, or what a
 /// report's `-->` line names — into `ev`.
 fn read_request(clause: &str, ev: &mut Evidence) {
     const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
     let mut tokens = clause.split_whitespace().peekable();
     let mut method = None;
+    let mut url_seen = false;
     if let Some(m) = tokens.peek().copied().filter(|m| METHODS.contains(m)) {
         method = Some(m.to_string());
         tokens.next();
@@ -96,9 +97,37 @@ fn read_request(clause: &str, ev: &mut Evidence) {
         .filter(|u| u.starts_with('/') || u.starts_with("https://") || u.starts_with("http://"))
     {
         tokens.next();
+        url_seen = true;
         if ev.request.url.is_none() {
             ev.request.method = ev.request.method.take().or(method);
             ev.request.url = Some(bare(url).to_string());
+        }
+    }
+    // Without a URL: `verb resource[.group][ in namespace]`.
+    const VERBS: [&str; 8] = [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+    ];
+    if !url_seen
+        && ev.request.url.is_none()
+        && let Some(verb) = tokens.next_if(|t| VERBS.contains(t))
+        && let Some(what) = tokens.next_if(|t| !t.starts_with('('))
+    {
+        let r = &mut ev.request;
+        let (resource, group) = what.split_once('.').unwrap_or((what, ""));
+        r.verb = r.verb.take().or(Some(verb.to_string()));
+        r.resource = r.resource.take().or(Some(resource.to_string()));
+        r.group = r.group.take().or(Some(group.to_string()));
+        if tokens.next_if_eq(&"in").is_some()
+            && let Some(ns) = tokens.next().map(bare)
+        {
+            r.namespace = r.namespace.take().or(Some(ns.to_string()));
         }
     }
     if let Some(token) = tokens.peek().copied().filter(|t| t.starts_with('('))
@@ -116,7 +145,11 @@ fn read_request(clause: &str, ev: &mut Evidence) {
         }
     }
     if tokens.next() == Some("as")
-        && let Some(user) = tokens.next().map(bare).filter(|u| !u.is_empty())
+        && let Some(user) = tokens
+            .next()
+            // The line's own syntax after the value: a JSON line's `"},"target":…`.
+            .map(|t| &t[..t.find(['"', '\'', ',', '}', ';']).unwrap_or(t.len())])
+            .filter(|u| !u.is_empty())
         && ev.user.is_none()
     {
         ev.user = Some(user.to_string());
@@ -213,6 +246,33 @@ mod tests {
         assert_eq!(ev.code, Some(403));
         assert_eq!(ev.request.namespace.as_deref(), Some("ns1"));
         assert_eq!(ev.request.group.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn reads_a_request_clause_without_a_url() {
+        let line = "WARN example: reconcile failed: error[forbidden]: service account `ns1/ro` cannot `patch` \
+                    `deployments.apps` in namespace `ns1`; cause: denied; help: grant it; request: patch \
+                    deployments.apps in ns1 (403 Forbidden) as system:serviceaccount:ns1:ro";
+        let mut ev = Evidence::default();
+        read(line, &mut ev);
+        assert_eq!(ev.class_said, Some(Class::Forbidden));
+        assert_eq!(ev.code, Some(403));
+        assert_eq!(ev.user.as_deref(), Some("system:serviceaccount:ns1:ro"));
+        let r = &ev.request;
+        assert_eq!(
+            (
+                r.verb.as_deref(),
+                r.resource.as_deref(),
+                r.group.as_deref(),
+                r.namespace.as_deref()
+            ),
+            (
+                Some("patch"),
+                Some("deployments"),
+                Some("apps"),
+                Some("ns1")
+            )
+        );
     }
 
     #[test]

@@ -527,11 +527,14 @@ fn nth_line_end_after(region: &[u8], pos: usize, n: usize) -> usize {
 /// Box-drawing characters that frame a terminal pane.
 const BORDERS: [char; 3] = ['│', '┃', '║'];
 
-/// Cleans one physical line: typographic quotes, gutters and borders, markdown quoting, fences, emphasis around
-/// the whole line and auto-links.
+/// Cleans one physical line: terminal colours, typographic quotes, gutters and borders, markdown quoting, fences,
+/// emphasis around the whole line and auto-links.
 fn clean(raw: &[u8]) -> Clean<'_> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let mut text = String::from_utf8_lossy(raw);
+    if memchr::memchr(0x1b, raw).is_some() {
+        text = Cow::Owned(strip_ansi(&text));
+    }
     if !text.is_ascii() {
         text = Cow::Owned(plain_punctuation(&text));
         if let Some(stripped) = strip_box_frame(&text) {
@@ -568,6 +571,27 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         .map(|c| if c == '\t' { 8 } else { 1 })
         .sum();
     Clean { text, indent, edge }
+}
+
+/// `s` without ANSI escape sequences: tracing's and env_logger's coloured levels, targets and field names (`ESC [`
+/// parameters, then a final byte from `@` to `~`), as a program logs them to a file or `kubectl logs` shows them.
+/// (Hand-written: ten lines, against a crate and its parser in every build.)
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+        } else if chars.clone().next() == Some('[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Typographic quotes and primes as ASCII quotes; no-break spaces as spaces; zero-width spaces dropped.
@@ -919,6 +943,17 @@ mod tests {
             .filter(|r| r.logical.iter().any(|l| !l.is_empty()))
             .map(|r| r.logical)
             .collect()
+    }
+
+    #[test]
+    fn terminal_colours_are_left_out() {
+        // tracing-subscriber's default format writes these codes to a file too.
+        let line = "\u{1b}[2m2026-12-07T13:30:42Z\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m \u{1b}[2mkube\u{1b}[0m\u{1b}[2m:\u{1b}[0m \
+                    reconcile failed: error[forbidden]: x \u{1b}[3mclass\u{1b}[0m\u{1b}[2m=\u{1b}[0mforbidden";
+        assert_eq!(
+            one(line),
+            "2026-12-07T13:30:42Z  WARN kube: reconcile failed: error[forbidden]: x class=forbidden"
+        );
     }
 
     fn one(input: &str) -> String {
