@@ -29,7 +29,6 @@ use super::select::with_param;
 use super::slots::{SlotSet, fnv1a64};
 use crate::lease::{self, LeaseMeta, Observer};
 use crate::readiness::Readiness;
-use crate::reconcile::describe;
 use crate::shutdown::Shutdown;
 
 /// The readiness check the ring reports.
@@ -395,7 +394,7 @@ impl Ring {
             Err(e) => {
                 let why = match &e {
                     Error::List { source, .. } => format!("{:#}", kubewhy::diagnose(source)),
-                    Error::Request { .. } => describe(&e),
+                    Error::Request { .. } => crate::telemetry::one_line(&e),
                 };
                 // Once per distinct cause, not at every poll.
                 if progress.unreadable.as_deref() != Some(why.as_str()) {

@@ -17,7 +17,7 @@ use crate::grant;
 use grant::grant_configmaps;
 
 fn log() -> &'static common::Log {
-    common::capture("kubewhy=debug")
+    &crate::logs().plain
 }
 
 fn lines_with(needle: &str) -> Vec<String> {
@@ -286,5 +286,65 @@ async fn the_exit_policy_hands_over_the_diagnosis_after_the_grace_period() {
     );
     assert_eq!(diagnosis.class, Class::Forbidden);
     assert_eq!(kubewhy::watch::exit_code(diagnosis.class), 10);
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_denied_permission_is_asked_again_until_fixed_and_readiness_follows_within_5_s() {
+    log();
+    let env = kubewhy_testenv::shared();
+    let ns = env.namespace("watchfix").await.unwrap();
+    let admin = env.admin().await.unwrap();
+    let sa = env.service_account(&ns, "fixed").await.unwrap();
+    grant_configmaps(&admin, &ns, "fixed", "configmaps-fixed", &["list"]).await;
+
+    // A hand-written declaration (still possible, never required): list and watch configmaps in the namespace.
+    let health = Health::new(fast_policy(OnPersistent::Retry));
+    let client = health
+        .client_for(env.config_for(&sa.identity).await.unwrap())
+        .unwrap();
+    let needs = kubewhy::needs::Needs::new("watch-test").watch_with(
+        kubewhy::needs::ResourceType::of::<ConfigMap>(),
+        Some(&ns),
+        [],
+    );
+    let _watchdog = kubewhy::watch::AccessWatchdog::start(&health, client.clone(), &needs);
+    let name = format!("configmaps-{ns}");
+    let cms: Api<ConfigMap> = Api::namespaced(client, &ns);
+    let task = tokio::spawn(
+        watcher(cms, watcher::Config::default())
+            .diagnosed(Watch::new(name.clone(), &health))
+            .for_each(|_| async {}),
+    );
+    wait_for(
+        "the watchdog finds `watch` denied",
+        Duration::from_secs(20),
+        || {
+            health
+                .readiness()
+                .failing()
+                .any(|i| i.name == "access" && i.message.contains("`watch`"))
+        },
+    )
+    .await;
+    assert_eq!(
+        health.access_needs().as_ref(),
+        Some(&needs),
+        "what it checks is what was declared"
+    );
+
+    // Fixed: the denied permission is asked again every 2 s and the watcher's recovery asks at once.
+    grant_configmaps(&admin, &ns, "fixed", "configmaps-fixed", &["list", "watch"]).await;
+    let fixed = Instant::now();
+    wait_for("readiness after the fix", Duration::from_secs(5), || {
+        health.readiness().ready
+    })
+    .await;
+    println!("ready {:?} after the fix (bound 5 s)", fixed.elapsed());
+    assert!(
+        health.access().unwrap().iter().all(|a| a.allowed),
+        "{:?}",
+        health.access()
+    );
     task.abort();
 }
