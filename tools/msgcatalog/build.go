@@ -18,6 +18,7 @@ type row struct {
 	source          string
 	why             string
 	client          string
+	varies          bool
 }
 
 type catalog struct {
@@ -78,7 +79,7 @@ func build(all []*candidate, consts map[string]string) *catalog {
 		}
 		rw := row{
 			id: r.id, kind: r.kind, class: r.class, template: tmpl, within: r.within, after: r.after,
-			source: c.where(), code: r.code, reason: r.reason, client: r.client,
+			source: c.where(), code: r.code, reason: r.reason, client: r.client, varies: r.varies,
 		}
 		if rw.code == 0 && c.codeExpr != "" {
 			if v, ok := consts[c.codeExpr]; ok {
@@ -225,6 +226,9 @@ func (cat *catalog) yaml(vers map[string]string) string {
 		}
 		if r.code != 0 {
 			fmt.Fprintf(&b, "  code: %d\n", r.code)
+		}
+		if r.varies {
+			b.WriteString("  code_varies: true\n")
 		}
 		if r.reason != "" {
 			fmt.Fprintf(&b, "  reason: %s\n", q(r.reason))

@@ -320,9 +320,11 @@ func fromFunc(s *site, fset *token.FileSet, fd *ast.FuncDecl, consts map[string]
 					}
 				}
 			}
-			if formatCalls[full] || formatCalls[method] {
+			// net/http's own `Error(w, msg, code)` inside its package.
+			bareHTTPError := full == "Error" && s.module == "go" && strings.HasPrefix(s.file, "net/http/")
+			if formatCalls[full] || formatCalls[method] || bareHTTPError {
 				i := 0
-				if full == "http.Error" || full == "resp.WriteErrorString" || full == "fmt.Fprintf" {
+				if full == "http.Error" || full == "resp.WriteErrorString" || full == "fmt.Fprintf" || bareHTTPError {
 					i = 1
 				}
 				if i < len(n.Args) {

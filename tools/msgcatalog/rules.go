@@ -30,6 +30,9 @@ type rule struct {
 	client string
 	// Text the source prints after the message (a loop writing the errors after `strict decoding error: `).
 	suffix string
+	// The code is not the source's to fix (a webhook's, a policy's reason): a reader must not take the code the
+	// row names as the text's.
+	varies bool
 }
 
 // What an argument expression means, for every rule (a rule's args win). Placeholders are documented in
@@ -165,7 +168,7 @@ var rules = []rule{
 	{file: errorsGo, format: "Request entity too large: %s", id: "apimachinery/NewRequestEntityTooLargeError", kind: "frame", class: "invalid-request"},
 	// NewGenericServerResponse: what client-go makes of an answer that is not a Status, by code, with the request
 	// appended when it is known.
-	{file: errorsGo, format: "the server responded with the status code %d but did not return more information", id: "apimachinery/NewGenericServerResponse#other", kind: "status", client: "go", class: "unknown", within: genericTrailers, code: 418},
+	{file: errorsGo, format: "the server responded with the status code %d but did not return more information", id: "apimachinery/NewGenericServerResponse#other", kind: "status", client: "go", class: "unknown", within: genericTrailers, code: 418, varies: true},
 	{file: errorsGo, format: "the server reported a conflict", id: "apimachinery/NewGenericServerResponse#409", kind: "status", client: "go", class: "conflict", within: genericTrailers, reason: "Conflict"},
 	{file: errorsGo, format: "the server could not find the requested resource", id: "apimachinery/NewGenericServerResponse#404", kind: "status", client: "go", class: "resource-not-found", within: genericTrailers},
 	{file: errorsGo, format: "the server rejected our request for an unknown reason", id: "apimachinery/NewGenericServerResponse#400", kind: "status", client: "go", class: "invalid-request", within: genericTrailers},
@@ -176,7 +179,7 @@ var rules = []rule{
 	{file: errorsGo, format: "the server is currently unable to handle the request", id: "apimachinery/NewGenericServerResponse#503", kind: "status", client: "go", class: "server-error", within: genericTrailers},
 	{file: errorsGo, format: "the server was unable to return a response in the time allotted, but may still be processing the request", id: "apimachinery/NewGenericServerResponse#504", kind: "status", client: "go", class: "timeout", within: genericTrailers},
 	{file: errorsGo, format: "the server has received too many requests and has asked us to try again later", id: "apimachinery/NewGenericServerResponse#429", kind: "status", client: "go", class: "throttled", within: genericTrailers},
-	{file: errorsGo, format: "an error on the server (%q) has prevented the request from succeeding", id: "apimachinery/NewGenericServerResponse#5xx", kind: "status", client: "go", class: "server-error", within: genericTrailers, code: 500, reason: "InternalError"},
+	{file: errorsGo, format: "an error on the server (%q) has prevented the request from succeeding", id: "apimachinery/NewGenericServerResponse#5xx", kind: "status", client: "go", class: "server-error", within: genericTrailers, code: 500, reason: "InternalError", varies: true},
 	{file: errorsGo, format: "%s (%s %s %s)", id: "apimachinery/NewGenericServerResponse#trailer-named", kind: "frame", client: "go", class: "unknown"},
 	{file: errorsGo, format: "%s (%s %s)", id: "apimachinery/NewGenericServerResponse#trailer", kind: "frame", client: "go", class: "unknown"},
 
@@ -206,7 +209,7 @@ var rules = []rule{
 	{file: fieldErrorsGo, format: ": %s", kind: "ignore", why: "ErrorBody's detail suffix"},
 	{file: fieldErrorsGo, format: "unhandled error code: %s: please report this", kind: "ignore", why: "a bug report request, never sent for a known error type"},
 	{file: fieldErrorsGo, format: "<unknown error %q>", kind: "ignore", why: "never sent for a known error type"},
-	{file: "pkg/runtime/error.go", format: "strict decoding error: ", id: "apimachinery/strictDecodingError", kind: "frame", class: "invalid-request", within: []string{"apimachinery/NewBadRequest"}, suffix: "{err}"},
+	{file: "pkg/runtime/error.go", format: "strict decoding error: ", id: "apimachinery/strictDecodingError", kind: "frame", class: "invalid-request", within: []string{"apimachinery/NewBadRequest", "apiserver/transformDecodeError"}, suffix: "{err}"},
 	{file: "pkg/runtime/error.go", format: ", ", kind: "ignore", why: "a separator"},
 	{file: "pkg/runtime/converter.go", format: "unknown field \"%s\"", id: "apimachinery/unknownField", kind: "inner", class: "invalid-request", within: []string{"apimachinery/strictDecodingError"}, args: map[string]string{"errPath": "field_path"}},
 	// Constructors whose message is their caller's (`Message: reason`): frames that are all slot.
@@ -221,6 +224,10 @@ var rules = []rule{
 	{file: errorsGo, fn: "NewInternalError", format: "%s", kind: "ignore", why: "the StatusCause of NewInternalError"},
 	{file: errorsGo, fn: "NewGenericServerResponse", format: "%s", kind: "ignore", why: "the StatusCause (the body as sent) and the message formats above"},
 	{file: "pkg/endpoints/handlers/responsewriters/status.go", fn: "ErrorToAPIStatus", format: "%s", id: "apiserver/ErrorToAPIStatus", kind: "frame", class: "server-error", code: 500},
+
+	{file: "pkg/endpoints/handlers/rest.go", format: "%s in version %q cannot be handled as a %s: %v", id: "apiserver/transformDecodeError", kind: "frame", class: "invalid-request", within: []string{"apimachinery/NewBadRequest"}, args: map[string]string{"gvk.Kind": "kind", "gvk.Version": "version", "objGVK.Kind": "kind", "baseErr": "err"}},
+	{file: "pkg/endpoints/handlers/rest.go", format: "the object provided is unrecognized (must be of type %s): %v (%s)", id: "apiserver/transformDecodeError#unrecognized", kind: "frame", class: "invalid-request", within: []string{"apimachinery/NewBadRequest"}, args: map[string]string{"objGVK.Kind": "kind", "baseErr": "err", "summary": "detail"}},
+	{file: "net/http/server.go", format: "404 page not found", id: "net/http NotFound", kind: "plain", class: "resource-not-found", code: 404},
 
 	// ---------------------------------------------------------------- server-side apply
 	{file: "pkg/util/managedfields/internal/conflict.go", format: "Apply failed with 1 conflict: conflict with %v: %v", id: "managedfields/conflict#one", kind: "status", class: "conflict", code: 409, reason: "Conflict"},
@@ -299,8 +306,8 @@ var rules = []rule{
 
 	// ---------------------------------------------------------------- admission
 	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "admission webhook %q denied the request", id: "webhook/denied", kind: "ignore", why: "the prefix of the three ToStatusErr rows below"},
-	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "%s: %s", id: "webhook/denied#message", kind: "status", class: "admission-denied", code: 403, reason: "Forbidden", args: map[string]string{"result.Reason": "err"}},
-	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "%s %s", id: "webhook/denied#without-explanation", kind: "status", class: "admission-denied", code: 400},
+	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "%s: %s", id: "webhook/denied#message", kind: "status", class: "admission-denied", code: 403, reason: "Forbidden", varies: true, args: map[string]string{"result.Reason": "err"}},
+	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "%s %s", id: "webhook/denied#without-explanation", kind: "status", class: "admission-denied", code: 400, varies: true},
 	{file: "pkg/admission/plugin/webhook/errors/statuserror.go", format: "admission webhook %q does not support dry run", id: "webhook/NewDryRunUnsupportedErr", kind: "status", class: "admission-denied", code: 400, reason: "BadRequest"},
 	{file: "pkg/util/webhook/error.go", format: "failed calling webhook %q: %v", id: "webhook/ErrCallingWebhook", kind: "inner", class: "server-error", within: []string{"apimachinery/NewInternalError"}},
 	{file: "pkg/util/webhook/error.go", format: "failed calling webhook %q; no further details available", id: "webhook/ErrCallingWebhook#no-details", kind: "inner", class: "server-error", within: []string{"apimachinery/NewInternalError"}},
@@ -310,8 +317,8 @@ var rules = []rule{
 	{file: "pkg/admission/plugin/webhook/validating/dispatcher.go", format: "could not get REST client: %w", id: "webhook/rest-client", kind: "inner", class: "server-error", within: []string{"webhook/ErrCallingWebhook"}},
 	{file: "pkg/admission/plugin/webhook/validating/dispatcher.go", format: "Webhook SideEffects is nil", kind: "ignore", why: "an invalid configuration the API server rejects earlier"},
 	{file: "pkg/admission/plugin/webhook/validating/dispatcher.go", format: "Failed to set admission audit annotation %s to %s for validating webhook %s: %v", kind: "ignore", why: "the API server's own log line"},
-	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", id: "vap/denied", kind: "inner", class: "admission-denied", within: forbiddenFrames, code: 422, reason: "Invalid", args: map[string]string{"deniedDecision.Binding.Name": "binding"}},
-	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "ValidatingAdmissionPolicy '%s' denied request: %s", id: "vap/denied#no-binding", kind: "inner", class: "admission-denied", within: forbiddenFrames, code: 422, reason: "Invalid"},
+	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", id: "vap/denied", kind: "inner", class: "admission-denied", within: forbiddenFrames, code: 422, reason: "Invalid", varies: true, args: map[string]string{"deniedDecision.Binding.Name": "binding"}},
+	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "ValidatingAdmissionPolicy '%s' denied request: %s", id: "vap/denied#no-binding", kind: "inner", class: "admission-denied", within: forbiddenFrames, code: 422, reason: "Invalid", varies: true},
 	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s", id: "vap/warning", kind: "notice", client: "go", class: "", args: map[string]string{"definition.Name": "policy", "binding.Name": "binding", "decision.Message": "err"}},
 	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "failed to configure policy: %w", kind: "ignore", why: "an internal failure of the API server"},
 	{file: "pkg/admission/plugin/policy/validating/dispatcher.go", format: "failed to configure binding: %w", kind: "ignore", why: "an internal failure of the API server"},

@@ -42,6 +42,8 @@ var sites = []site{
 	{module: apimachinery, file: "pkg/runtime/converter.go", fn: "fromUnstructuredContext.pushKey|fromUnstructuredContext.recordUnknownField"},
 	// A watch stream client-go could not read: reported as if the server had failed (ClientErrorReporter).
 	{module: apimachinery, file: "pkg/watch/streamwatcher.go", fn: "StreamWatcher.receive"},
+	// A request body the API server could not decode.
+	{module: apiserver, file: "pkg/endpoints/handlers/rest.go", fn: "transformDecodeError"},
 	// Server-side apply.
 	{module: apimachinery, file: "pkg/util/managedfields/internal/conflict.go", fn: "NewConflictError|getConflictMessage"},
 	// The RESTMapper (kubectl, controller-runtime, client-go's dynamic clients).
@@ -86,4 +88,6 @@ var sites = []site{
 	{module: golang, file: "net/http/transport.go", fn: "tlsHandshakeTimeoutError.Error"},
 	{module: golang, file: "context/context.go", fn: "deadlineExceededError.Error"},
 	{module: golang, file: "net/http/client.go", fn: "Client.do"},
+	// A path nothing serves: the plain-text 404 every Go HTTP server (the API server's NotFound handler) answers.
+	{module: golang, file: "net/http/server.go", fn: "NotFound"},
 }

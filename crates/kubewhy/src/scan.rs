@@ -134,6 +134,11 @@ const PREFILTER: &[&str] = &[
     "old resource",
     "have a resource",
     "backing off",
+    "continue parameter",
+    "could not be",
+    "try again",
+    // apiserver's transformDecodeError (`the object provided is unrecognized (must be of type …)`).
+    "unrecognized",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

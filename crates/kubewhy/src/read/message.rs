@@ -315,6 +315,10 @@ pub(crate) fn read(text: &str) -> Facts {
                 | Said::ServerTimeout
         )
     );
+    templates::frame_fields(text, &mut f);
+    if f.code.is_none() {
+        f.code = templates::implied_code(text);
+    }
     if let Some((class, framed)) = templates::closed_frame(text) {
         if f.said.and_then(templates::class_of) == Some(class) {
             f.framed = true;

@@ -308,6 +308,11 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if n.trim_start().starts_with("HTTP response ") && !starts_record(p) {
         return Some(Join::Newline);
     }
+    // A pretty-printed object's member that opens a structure (`"connectionState": {`) under a line that is no part
+    // of one begins the structure, not the line's hanging indent.
+    if is_json_member_opening(n) && !ends_with_opener(p) && !p.ends_with(',') {
+        return None;
+    }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
     if next.indent >= 8 {
         return Some(Join::Space);
@@ -1172,6 +1177,11 @@ fn closes_yaml_quote(t: &str) -> bool {
 }
 
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.
+/// A JSON member whose value opens on the line (`"status": {`, `"items": [`).
+fn is_json_member_opening(t: &str) -> bool {
+    t.starts_with('"') && is_key_line(t) && t.trim_end().ends_with(['{', '['])
+}
+
 fn is_key_line(t: &str) -> bool {
     let Some(q) = t.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
         return false;

@@ -40,6 +40,15 @@ struct File {
 struct Printer {
     #[serde(default)]
     template: Option<String>,
+    /// What the printer says of the request (`cannot patch …`: the verb `patch`).
+    #[serde(default)]
+    request: Option<PrinterRequest>,
+}
+
+#[derive(Deserialize)]
+struct PrinterRequest {
+    #[serde(default)]
+    verb: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -53,6 +62,12 @@ struct Row {
     within: Vec<String>,
     #[serde(default)]
     after: Vec<String>,
+    /// The answer's code, where the source fixes it.
+    #[serde(default)]
+    code: Option<u16>,
+    /// The code is the webhook's or the policy's, not the template's.
+    #[serde(default)]
+    code_varies: bool,
 }
 
 /// What one template reads as.
@@ -71,6 +86,16 @@ struct Template {
     re: Regex,
     /// How much fixed text it has: the more, the more specific.
     fixed: usize,
+    /// The code the source answers this text with, when it fixes one.
+    code: Option<u16>,
+}
+
+/// A client's words around an error that name the request or its answer's code (helm's `cannot patch "x" with
+/// kind Deployment: …`, Argo CD's `failed to load initial state of resource Kind.group: …`, fabric8's `Exec
+/// Failure: HTTP 403`): they fill what the error leaves out.
+struct FieldFrame {
+    re: Regex,
+    verb: Option<String>,
 }
 
 /// What the catalog says about where a paste may wrap a message: the word pairs its templates (and its clients'
@@ -282,6 +307,8 @@ struct Compiled {
     /// The frames whose class the text inside them never changes (`Internal error occurred: …` is the server's
     /// failure whatever it quotes), as prefixes.
     closed_frames: Vec<(Regex, Class)>,
+    /// The printers that name the request.
+    field_frames: Vec<FieldFrame>,
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(compile);
@@ -489,13 +516,61 @@ fn compile() -> Compiled {
                 reading,
                 re,
                 fixed,
+                code: row.code.filter(|_| !row.code_varies),
             });
         }
     }
+    let field_frames = files
+        .iter()
+        .flat_map(|f| &f.wrappers)
+        .filter_map(|w| {
+            let template = w.template.as_deref()?;
+            let verb = w.request.as_ref().and_then(|r| r.verb.clone());
+            let names_request = ["{name", "{kind", "{gk", "{gr", "{code"]
+                .iter()
+                .any(|p| template.contains(p));
+            if verb.is_none() && !names_request {
+                return None;
+            }
+            // The printer's own words, up to the error it prints.
+            let prefix = template.split("{message").next()?;
+            let (body, anchor, _) = pattern(prefix)?;
+            (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
+                re: Regex::new(&body).expect("a printer is a valid pattern"),
+                verb,
+            })
+        })
+        .collect();
     Compiled {
         anchors: AhoCorasick::new(&anchors).expect("the catalog's anchors are valid patterns"),
         templates,
         closed_frames,
+        field_frames,
+    }
+}
+
+/// The code the source answers the text with, when the most specific template it matches fixes one (client-go's
+/// `the server has received too many requests …` is its 429; a bare `Unauthorized` is the authentication filter's
+/// 401; `404 page not found` is the 404 of a path nothing serves).
+pub(super) fn implied_code(text: &str) -> Option<u16> {
+    best(text, |r| r != Reading::Notice).and_then(|(t, _)| t.code)
+}
+
+/// What a client's words around the error say of the request (the verb, and the object they name), into what the
+/// error left unsaid.
+pub(super) fn frame_fields(text: &str, f: &mut Facts) {
+    for frame in &COMPILED.field_frames {
+        if let Some(c) = frame.re.captures(text) {
+            fields(&c, f);
+            // The printer states the answer's code (fabric8's `Exec Failure: HTTP 403`): it beats any the words
+            // inside imply.
+            if let Some(code) = c.name("code").and_then(|m| m.as_str().parse().ok()) {
+                f.code = Some(code);
+            }
+            if f.verb.is_none() {
+                f.verb.clone_from(&frame.verb);
+            }
+        }
     }
 }
 

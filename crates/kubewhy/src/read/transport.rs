@@ -64,7 +64,7 @@ const TIMEOUT: [&str; 14] = [
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 36] = [
+const CONNECTION: [&str; 37] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -106,6 +106,9 @@ const CONNECTION: [&str; 36] = [
     "Failed to connect to",
     "Failed to establish a new connection",
     "Failed to resolve",
+    // Windows' words for WSAECONNREFUSED, as Go prints them (`connectex: No connection could be made because the
+    // target machine actively refused it.`).
+    "actively refused",
 ];
 
 /// All phrases in one automaton (one pass over the text): TIMEOUT, then TLS, then CONNECTION.
