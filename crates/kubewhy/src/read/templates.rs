@@ -96,6 +96,8 @@ struct Template {
 struct FieldFrame {
     re: Regex,
     verb: Option<String>,
+    /// Its longest fixed phrase: the pattern is tried only where the text holds it.
+    anchor: String,
 }
 
 /// What the catalog says about where a paste may wrap a message: the word pairs its templates (and its clients'
@@ -307,8 +309,9 @@ struct Compiled {
     /// The frames whose class the text inside them never changes (`Internal error occurred: …` is the server's
     /// failure whatever it quotes), as prefixes.
     closed_frames: Vec<(Regex, Class)>,
-    /// The printers that name the request.
+    /// The printers that name the request, and their anchors (one automaton, pattern i = frame i).
     field_frames: Vec<FieldFrame>,
+    field_anchors: AhoCorasick,
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(compile);
@@ -538,14 +541,18 @@ fn compile() -> Compiled {
             (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
                 re: Regex::new(&body).expect("a printer is a valid pattern"),
                 verb,
+                anchor,
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let field_anchors = AhoCorasick::new(field_frames.iter().map(|f| &f.anchor))
+        .expect("the printers' anchors are valid patterns");
     Compiled {
         anchors: AhoCorasick::new(&anchors).expect("the catalog's anchors are valid patterns"),
         templates,
         closed_frames,
         field_frames,
+        field_anchors,
     }
 }
 
@@ -553,13 +560,32 @@ fn compile() -> Compiled {
 /// `the server has received too many requests …` is its 429; a bare `Unauthorized` is the authentication filter's
 /// 401; `404 page not found` is the 404 of a path nothing serves).
 pub(super) fn implied_code(text: &str) -> Option<u16> {
-    best(text, |r| r != Reading::Notice).and_then(|(t, _)| t.code)
+    // The candidates whose anchor the text holds, most specific first; the first that matches decides (a match
+    // test, not captures: nothing but the code is wanted).
+    let compiled: &'static Compiled = &COMPILED;
+    let mut candidates: Vec<&Template> = Vec::new();
+    for m in compiled.anchors.find_overlapping_iter(text) {
+        let t = &compiled.templates[m.pattern().as_usize()];
+        if t.reading != Reading::Notice && !candidates.iter().any(|c| std::ptr::eq(*c, t)) {
+            candidates.push(t);
+        }
+    }
+    candidates.sort_by_key(|t| std::cmp::Reverse(t.fixed));
+    candidates.into_iter().find(|t| t.re.is_match(text))?.code
 }
 
 /// What a client's words around the error say of the request (the verb, and the object they name), into what the
 /// error left unsaid.
 pub(super) fn frame_fields(text: &str, f: &mut Facts) {
-    for frame in &COMPILED.field_frames {
+    let compiled: &'static Compiled = &COMPILED;
+    let mut tried = Vec::new();
+    for m in compiled.field_anchors.find_overlapping_iter(text) {
+        let i = m.pattern().as_usize();
+        if tried.contains(&i) {
+            continue;
+        }
+        tried.push(i);
+        let frame = &compiled.field_frames[i];
         if let Some(c) = frame.re.captures(text) {
             fields(&c, f);
             // The printer states the answer's code (fabric8's `Exec Failure: HTTP 403`): it beats any the words
