@@ -202,6 +202,82 @@ proptest! {
     }
 }
 
+/// apimachinery's `StatusReason`s (`pkg/apis/meta/v1/types.go`) with the code the API server sends them with, and
+/// the HTTP reason phrase of that code.
+const REASONS: &[(&str, u16, &str)] = &[
+    ("Unauthorized", 401, "Unauthorized"),
+    ("Forbidden", 403, "Forbidden"),
+    ("NotFound", 404, "Not Found"),
+    ("AlreadyExists", 409, "Conflict"),
+    ("Conflict", 409, "Conflict"),
+    ("Gone", 410, "Gone"),
+    ("Invalid", 422, "Unprocessable Entity"),
+    ("ServerTimeout", 500, "Internal Server Error"),
+    ("StorageReadError", 500, "Internal Server Error"),
+    ("Timeout", 504, "Gateway Timeout"),
+    ("TooManyRequests", 429, "Too Many Requests"),
+    ("BadRequest", 400, "Bad Request"),
+    ("MethodNotAllowed", 405, "Method Not Allowed"),
+    ("NotAcceptable", 406, "Not Acceptable"),
+    ("RequestEntityTooLarge", 413, "Request Entity Too Large"),
+    ("UnsupportedMediaType", 415, "Unsupported Media Type"),
+    ("InternalError", 500, "Internal Server Error"),
+    ("Expired", 410, "Gone"),
+    ("ServiceUnavailable", 503, "Service Unavailable"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Issue 19 item 4: a message no template knows still reads to the class its reason or code gives, in every
+    /// printer that keeps the reason or the code.
+    #[test]
+    fn a_reason_or_a_code_is_never_unknown(
+        i in 0..REASONS.len(),
+        words in proptest::collection::vec("[b-df-hj-np-tv-z]{4,9}", 2..8),
+        printer in 0..6usize,
+    ) {
+        let (reason, code, phrase) = REASONS[i];
+        let message = words.join(" ");
+        let status = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code,
+        })
+        .to_string();
+        let text = match printer {
+            0 => format!("Error from server ({reason}): {message}"),
+            1 => status.clone(),
+            2 => format!(
+                "Api(Status {{ status: Some(Failure), code: {code}, message: {message:?}, metadata: None, reason: {reason:?}, details: None }})"
+            ),
+            3 => format!(
+                "kubernetes.client.exceptions.ApiException: ({code})\nReason: {phrase}\nHTTP response headers: HTTPHeaderDict({{'Content-Type': 'application/json'}})\nHTTP response body: {status}\n"
+            ),
+            4 => format!(
+                "io.kubernetes.client.openapi.ApiException: Message: {phrase}\nHTTP response code: {code}\nHTTP response body: {status}\n"
+            ),
+            _ => format!("2026-07-01T10:00:00Z ERROR controller: reconcile failed: {}", serde_json::json!({"error": status})),
+        };
+        let d = diagnose_text(&text);
+        prop_assert!(d.is_some(), "nothing found in {}", text);
+        let d = d.unwrap();
+        prop_assert_ne!(d.class.as_str(), "unknown", "{}", text);
+        prop_assert_eq!(d.code, Some(code), "{}", text);
+        let mut s = Scanner::default();
+        s.read("p", text.as_bytes()).unwrap();
+        prop_assert!(
+            s.findings().iter().any(|f| f.diagnosis.class == d.class),
+            "the scanner: {:?}\n{}",
+            s.findings().iter().map(|f| f.diagnosis.class).collect::<Vec<_>>(),
+            text
+        );
+    }
+}
+
 /// The scanner's findings for one long line: `pad` bytes, a space, message `i`, a space, `pad / 2` bytes.
 fn scan_long_line(pad: usize, i: usize) -> Vec<(String, u64, u64, u64)> {
     let mut input = "x".repeat(pad);
