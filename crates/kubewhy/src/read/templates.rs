@@ -309,6 +309,8 @@ struct Compiled {
     /// The frames whose class the text inside them never changes (`Internal error occurred: …` is the server's
     /// failure whatever it quotes), as prefixes.
     closed_frames: Vec<(Regex, Class)>,
+    /// Their longest fixed phrases (pattern i = frame i): a frame is tried only where the text holds its phrase.
+    closed_anchors: AhoCorasick,
     /// The printers that name the request, and their anchors (one automaton, pattern i = frame i).
     field_frames: Vec<FieldFrame>,
     field_anchors: AhoCorasick,
@@ -485,9 +487,16 @@ fn compile() -> Compiled {
                 (
                     Regex::new(&format!("{BEFORE}{body}")).expect("a frame is a valid pattern"),
                     class,
+                    anchor,
                 )
             })
         })
+        .collect::<Vec<_>>();
+    let closed_anchors = AhoCorasick::new(closed_frames.iter().map(|(_, _, a)| a))
+        .expect("the frames' anchors are valid patterns");
+    let closed_frames = closed_frames
+        .into_iter()
+        .map(|(re, class, _)| (re, class))
         .collect();
     for file in &files {
         for row in &file.rows {
@@ -551,6 +560,7 @@ fn compile() -> Compiled {
         anchors: AhoCorasick::new(&anchors).expect("the catalog's anchors are valid patterns"),
         templates,
         closed_frames,
+        closed_anchors,
         field_frames,
         field_anchors,
     }
@@ -609,10 +619,21 @@ pub(super) fn is_notice(text: &str) -> bool {
 /// The class of the outermost closed frame the text is printed in, if any (`Internal error occurred: …`), with the
 /// fields its own placeholders hold.
 pub(super) fn closed_frame(text: &str) -> Option<(Class, Facts)> {
-    let (class, c) = COMPILED
-        .closed_frames
-        .iter()
-        .filter_map(|(re, class)| re.captures(text).map(|c| (*class, c)))
+    let compiled: &'static Compiled = &COMPILED;
+    let mut tried = Vec::new();
+    let (class, c) = compiled
+        .closed_anchors
+        .find_overlapping_iter(text)
+        .map(|m| m.pattern().as_usize())
+        .filter(|i| {
+            let new = !tried.contains(i);
+            tried.push(*i);
+            new
+        })
+        .filter_map(|i| {
+            let (re, class) = &compiled.closed_frames[i];
+            re.captures(text).map(|c| (*class, c))
+        })
         .min_by_key(|(_, c)| c.get(0).map_or(usize::MAX, |m| m.start()))?;
     let mut f = Facts::default();
     fields(&c, &mut f);
