@@ -24,7 +24,7 @@ use crate::read::normalize::{self, Record};
 /// capitalised and lower-case forms). Mostly single words: a message wrapped over lines may be cut between any
 /// two of its words; the phrases kept are those whose words are too common alone and whose messages hold
 /// another of these words too.
-const PREFILTER: &[&str] = &[
+pub const PREFILTER: &[&str] = &[
     "orbidden",
     "nauthorized",
     "logged",
