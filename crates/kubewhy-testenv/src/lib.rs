@@ -19,6 +19,7 @@ pub mod binary;
 pub mod controlplane;
 pub mod crd;
 mod identity;
+pub mod metrics;
 pub mod module_graph;
 pub mod proxy;
 pub mod token;
