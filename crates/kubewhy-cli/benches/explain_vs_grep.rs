@@ -72,7 +72,10 @@ impl Cmd {
     /// Runs the command once on `log` and returns its wall time; panics with what went wrong when it fails.
     fn run(&mut self, log: &Path) -> f64 {
         let mut command = Command::new(&self.program);
-        command.args(&self.args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let start = Instant::now();
         let mut cat = None;
         match self.input {
@@ -103,9 +106,17 @@ impl Cmd {
             Some(expected) => {
                 assert_eq!(code, Some(0), "{} failed: {}", self.name, text(&out.stderr));
                 let counted: u64 = text(&out.stdout).trim().parse().unwrap_or_else(|e| {
-                    panic!("{} printed {:?}, not a count: {e}", self.name, text(&out.stdout))
+                    panic!(
+                        "{} printed {:?}, not a count: {e}",
+                        self.name,
+                        text(&out.stdout)
+                    )
                 });
-                assert_eq!(counted, expected, "{} counted other lines than expected", self.name);
+                assert_eq!(
+                    counted, expected,
+                    "{} counted other lines than expected",
+                    self.name
+                );
             }
             // Exit 1: failures were found and reported.
             None => assert_eq!(
@@ -189,8 +200,14 @@ fn compare(title: &str, log: &Path, cmds: &mut [Cmd], pairs: &[(usize, usize)], 
             cmd.secs.push(secs);
         }
     }
-    println!("{title} ({mib:.0} MiB), {runs} alternating rounds, load average now {}", load());
-    println!("  {:<46} {:>8} {:>9} {:>14}", "command", "min s", "median s", "MiB/s (median)");
+    println!(
+        "{title} ({mib:.0} MiB), {runs} alternating rounds, load average now {}",
+        load()
+    );
+    println!(
+        "  {:<46} {:>8} {:>9} {:>14}",
+        "command", "min s", "median s", "MiB/s (median)"
+    );
     for cmd in cmds.iter() {
         println!(
             "  {:<46} {:>8.3} {:>9.3} {:>14.0}",
@@ -228,7 +245,11 @@ fn main() {
             .unwrap_or(default)
     };
     let mb = env("KUBEWHY_BENCH_MB", 512);
-    let runs = if smoke { 1 } else { env("KUBEWHY_BENCH_RUNS", 5) };
+    let runs = if smoke {
+        1
+    } else {
+        env("KUBEWHY_BENCH_RUNS", 5)
+    };
     let baseline = std::env::var_os("KUBEWHY_BENCH_BASELINE").map(PathBuf::from);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("explain_vs_grep");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
@@ -257,8 +278,18 @@ fn main() {
     ];
     let mut pairs = vec![(0, 1), (2, 3)];
     if let Some(base) = &baseline {
-        cmds.push(Cmd::new("baseline explain FILE", base, &explain, Input::File));
-        cmds.push(Cmd::new("cat FILE | baseline explain", base, &explain, Input::Pipe));
+        cmds.push(Cmd::new(
+            "baseline explain FILE",
+            base,
+            &explain,
+            Input::File,
+        ));
+        cmds.push(Cmd::new(
+            "cat FILE | baseline explain",
+            base,
+            &explain,
+            Input::Pipe,
+        ));
         pairs.extend([(0, 4), (2, 5)]);
     }
     let prefilter = prefilter_regex();
@@ -289,7 +320,12 @@ fn main() {
     ];
     let mut pairs = vec![(0, 1)];
     if let Some(base) = &baseline {
-        cmds.push(Cmd::new("baseline explain FILE", base, &explain, Input::File));
+        cmds.push(Cmd::new(
+            "baseline explain FILE",
+            base,
+            &explain,
+            Input::File,
+        ));
         pairs.push((0, 2));
     }
     println!();

@@ -31,11 +31,19 @@ pub struct Args {
     /// nearest names) and SubjectAccessReview (does the denial still hold).
     #[arg(long, visible_alias = "cluster")]
     pub live: bool,
+
+    /// Threads that search and parse the input while it is read (0: all on the reading thread); by default as
+    /// many as the machine has cores. The report is the same whatever the number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// Runs `kubewhy explain`.
 pub fn run(args: Args) -> ExitCode {
     let mut scanner = Scanner::new();
+    if let Some(threads) = args.threads {
+        scanner = scanner.with_threads(threads);
+    }
     let mut input_failed = false;
     let sources: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
