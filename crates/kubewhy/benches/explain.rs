@@ -11,12 +11,13 @@ use kubewhy::scan::Scanner;
 #[path = "support/explain_log.rs"]
 mod explain_log;
 
-fn measure(name: &str, log: &explain_log::Log, runs: usize) {
+/// Reads `log` `runs` times with a scanner of `threads` workers ([`Scanner::with_threads`]) and prints the best.
+fn measure(name: &str, log: &explain_log::Log, runs: usize, threads: usize) {
     let mut best = f64::INFINITY;
     let mut findings = 0;
     let mut stats = Default::default();
     for _ in 0..runs {
-        let mut scanner = Scanner::new();
+        let mut scanner = Scanner::new().with_threads(threads);
         let start = Instant::now();
         stats = scanner
             .read("bench.log", &log.bytes[..])
@@ -25,9 +26,13 @@ fn measure(name: &str, log: &explain_log::Log, runs: usize) {
         best = best.min(secs);
         findings = scanner.findings().len();
     }
+    assert_eq!(
+        stats.lines, log.lines,
+        "{name}: the scanner counted other lines than the log has"
+    );
     let mb = log.bytes.len() as f64 / (1024.0 * 1024.0);
     println!(
-        "{name}: {mb:.0} MiB, {} lines ({} failures, {} passed the pre-filter), {findings} distinct findings: best of {runs} {best:.3} s = {:.0} MiB/s",
+        "{name}, {threads} worker threads: {mb:.0} MiB, {} lines ({} failures, {} passed the pre-filter), {findings} distinct findings: best of {runs} {best:.3} s = {:.0} MiB/s",
         stats.lines,
         log.failures,
         stats.candidates,
@@ -43,21 +48,25 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
     let size = if smoke { 1 << 20 } else { mb << 20 };
+    let runs = if smoke { 1 } else { 3 };
+    // On the calling thread only (0 workers), then on as many workers as the machine has cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let log = explain_log::realistic(size);
-    measure(
-        "realistic log (1 failure per 200 lines)",
-        &log,
-        if smoke { 1 } else { 3 },
-    );
+    for threads in [0, cores] {
+        measure(
+            "realistic log (1 failure per 200 lines)",
+            &log,
+            runs,
+            threads,
+        );
+    }
     // The worst case for the parser: every line is a failure.
     let dense = explain_log::failures_only(if smoke {
         1000
     } else {
         explain_log::FAILURES_ONLY_LINES
     });
-    measure(
-        "failures only (every line parsed)",
-        &dense,
-        if smoke { 1 } else { 3 },
-    );
+    for threads in [0, cores] {
+        measure("failures only (every line parsed)", &dense, runs, threads);
+    }
 }
