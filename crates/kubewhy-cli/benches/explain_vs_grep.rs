@@ -26,6 +26,9 @@ mod explain_log;
 
 const KUBEWHY: &str = env!("CARGO_BIN_EXE_kubewhy");
 
+/// kubewhy's arguments before the input.
+const EXPLAIN: [&str; 3] = ["explain", "--color", "never"];
+
 /// The failure phrases grep looks for.
 const GREP_KEYWORDS: &str = "forbidden|not found|no matches|too old|Unauthorized|refused";
 
@@ -268,28 +271,17 @@ fn main() {
     );
     let failures = realistic.failures;
     drop(realistic);
-    let explain = ["explain", "--color", "never"];
     let grep = ["-c", "-E", GREP_KEYWORDS];
     let mut cmds = vec![
-        Cmd::new("kubewhy explain FILE", KUBEWHY, &explain, Input::File),
+        Cmd::new("kubewhy explain FILE", KUBEWHY, &EXPLAIN, Input::File),
         Cmd::new("grep -c -E FILE", "grep", &grep, Input::File).counting(failures),
-        Cmd::new("cat FILE | kubewhy explain", KUBEWHY, &explain, Input::Pipe),
+        Cmd::new("cat FILE | kubewhy explain", KUBEWHY, &EXPLAIN, Input::Pipe),
         Cmd::new("cat FILE | grep -c -E", "grep", &grep, Input::Pipe).counting(failures),
     ];
     let mut pairs = vec![(0, 1), (2, 3)];
     if let Some(base) = &baseline {
-        cmds.push(Cmd::new(
-            "baseline explain FILE",
-            base,
-            &explain,
-            Input::File,
-        ));
-        cmds.push(Cmd::new(
-            "cat FILE | baseline explain",
-            base,
-            &explain,
-            Input::Pipe,
-        ));
+        cmds.push(baseline_cmd(base, Input::File));
+        cmds.push(baseline_cmd(base, Input::Pipe));
         pairs.extend([(0, 4), (2, 5)]);
     }
     let prefilter = prefilter_regex();
@@ -315,17 +307,12 @@ fn main() {
     let path = dir.join("failures-only.log");
     write(&path, &dense.bytes);
     let mut cmds = vec![
-        Cmd::new("kubewhy explain FILE", KUBEWHY, &explain, Input::File),
+        Cmd::new("kubewhy explain FILE", KUBEWHY, &EXPLAIN, Input::File),
         Cmd::new("grep -c -E FILE", "grep", &grep, Input::File).counting(dense.failures),
     ];
     let mut pairs = vec![(0, 1)];
     if let Some(base) = &baseline {
-        cmds.push(Cmd::new(
-            "baseline explain FILE",
-            base,
-            &explain,
-            Input::File,
-        ));
+        cmds.push(baseline_cmd(base, Input::File));
         pairs.push((0, 2));
     }
     println!();
@@ -338,6 +325,15 @@ fn main() {
     );
     check_same_report(&cmds, &path);
     std::fs::remove_file(&path).unwrap_or_else(|e| panic!("removing {}: {e}", path.display()));
+}
+
+/// The baseline binary (`KUBEWHY_BENCH_BASELINE`) reading `input`.
+fn baseline_cmd(base: &Path, input: Input) -> Cmd {
+    let name = match input {
+        Input::File => "baseline explain FILE",
+        Input::Pipe => "cat FILE | baseline explain",
+    };
+    Cmd::new(name, base, &EXPLAIN, input)
 }
 
 fn write(path: &Path, bytes: &[u8]) {
