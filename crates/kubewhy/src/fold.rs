@@ -47,7 +47,7 @@ pub struct Finding {
 /// whose query changes on every retry) and the cause without its free text (which may run on into the rest of a
 /// line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+pub(crate) struct Key {
     source: String,
     class: Class,
     code: Option<u16>,
@@ -82,6 +82,13 @@ impl Key {
             text: (d.class == Class::Unknown).then(|| fold_digits(&d.message)),
         }
     }
+}
+
+/// What makes two diagnoses the same failure wherever they were read (a workload's pods fold one failure into one
+/// finding): [`Key`] without the source.
+#[cfg(feature = "live")]
+pub(crate) fn failure_key(d: &Diagnosis) -> Key {
+    Key::of("", d)
 }
 
 fn fold_digits(s: &str) -> String {
