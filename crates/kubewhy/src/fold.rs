@@ -218,15 +218,19 @@ impl Folder {
 
     /// Keeps the reading of finding `i` or `d`, whichever names more, completed from the other.
     fn merge(&mut self, i: usize, d: Diagnosis) {
-        let kept = &mut self.findings[i].diagnosis;
-        let (mut richer, other) = if detail(&d) > detail(kept) {
-            (d, kept.clone())
-        } else {
-            (kept.clone(), d)
-        };
-        complete(&mut richer, &other);
-        *kept = richer;
+        merge_layer(&mut self.findings[i].diagnosis, d);
     }
+}
+
+/// Keeps the reading `kept` or `d` of one failure, whichever names more, completed from the other.
+pub(crate) fn merge_layer(kept: &mut Diagnosis, d: Diagnosis) {
+    let (mut richer, other) = if detail(&d) > detail(kept) {
+        (d, kept.clone())
+    } else {
+        (kept.clone(), d)
+    };
+    complete(&mut richer, &other);
+    *kept = richer;
 }
 
 /// hyper's `client error (Connect)`: a failed connection whose cause the text does not show.
@@ -242,7 +246,7 @@ fn is_hidden_connect(c: &Cause) -> bool {
 
 /// Whether two readings can be two layers' reports of one failure: the same cause (or a hidden connect failure
 /// beside a transport failure that shows its cause), and no field that both name differs.
-fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
+pub(crate) fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
     let transport = |c: Class| matches!(c, Class::Connection | Class::Tls | Class::Timeout);
     let same_cause = if a.class == b.class {
         a.cause.kind() == b.cause.kind() && causes_agree(&a.cause, &b.cause)

@@ -283,17 +283,14 @@ fn word_unread(u: &Unread) -> String {
                 .take(5)
                 .map(|c| format!("`{c}`"))
                 .collect();
-            let more = containers.len().saturating_sub(shown.len());
-            format!(
-                "the log{} of {}{}",
-                if containers.len() == 1 { "" } else { "s" },
-                shown.join(", "),
-                if more > 0 {
-                    format!(" and {more} more containers")
-                } else {
-                    String::new()
-                }
-            )
+            let more = match containers.len() - shown.len() {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            };
+            match containers.len() {
+                1 => format!("the log of {}", shown.join("")),
+                n => format!("the logs of {n} containers ({}{more})", shown.join(", ")),
+            }
         }
         Unread::Events => "the events of the namespace".into(),
         Unread::ServiceAccount { name } => format!("the ServiceAccount `{name}` the pods run as"),

@@ -10,9 +10,8 @@ use tokio::sync::mpsc;
 
 use super::confirm::confirm_one;
 use super::logs::{LogJob, Stamps};
-use super::merge::{Merger, Origin};
+use super::merge::{Merger, Origin, key};
 use super::{Found, Report, Standing};
-use crate::fold::failure_key;
 use crate::live::Live;
 use crate::scan::{Finding, Scanner};
 
@@ -77,7 +76,7 @@ pub async fn follow(
                 Event::Failed { source, why } => on_error(&source, &why),
                 Event::Found { pod, finding } => {
                     // The report's keys were taken before live confirmation changed its findings.
-                    if !known.insert(failure_key(&finding.diagnosis)) {
+                    if !known.insert(key(&finding.diagnosis)) {
                         continue;
                     }
                     let mut merger = Merger::default();

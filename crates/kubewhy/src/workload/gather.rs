@@ -93,9 +93,11 @@ impl Unreadable {
 
     fn add(&mut self, err: &kube::Error, request: &Request, unread: Unread) {
         let mut d = crate::diagnose::diagnose_in(err, Some(request));
-        // Logs of several containers denied alike are one failure: the object's name is left out of the key.
+        // The logs of several pods denied alike are one failure, of no one pod: its name is left out.
+        if matches!(unread, Unread::Logs { .. }) {
+            d.request.name = None;
+        }
         let mut keyed = d.clone();
-        keyed.request.name = None;
         keyed.message.clear();
         let key = failure_key(&keyed);
         if let Some(&i) = self.index.get(&key) {

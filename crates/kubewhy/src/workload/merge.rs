@@ -1,11 +1,13 @@
 //! One failure of a workload, counted once: folds the findings of each log, event and condition read into one
-//! finding per failure ([`crate::fold`]'s notion of the same failure, without the source), with where it was seen
-//! as a [`Seen`] note: the pods, the containers, the objects whose events or conditions said it, how often, when
+//! finding per failure ([`crate::fold`]'s notion of the same failure, without the source, and without the name of
+//! an object a `create` was refused: a ReplicaSet tries a new generated name each time), with where it was seen as
+//! a [`Seen`] note: the pods, the containers, the objects whose events or conditions said it, how often, when
 //! last.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::fold::{Key, failure_key};
+use crate::diagnosis::Diagnosis;
+use crate::fold::{Key, are_layers, failure_key, merge_layer};
 use crate::note::{Note, Said, Seen};
 use crate::scan::Finding;
 
@@ -30,6 +32,8 @@ struct Entry {
     said: Vec<Said>,
     in_current_log: bool,
     last: Option<i64>,
+    /// It was seen for objects of several names (creates of generated names): it names none.
+    unnamed: bool,
 }
 
 /// Findings folded across the sources of one workload, in order of first appearance.
@@ -39,12 +43,38 @@ pub(super) struct Merger {
     entries: Vec<Entry>,
 }
 
+/// What makes two findings of a workload one failure.
+pub(super) fn key(d: &Diagnosis) -> Key {
+    if d.request.verb.as_deref() == Some("create") && d.request.name.is_some() {
+        let mut unnamed = d.clone();
+        unnamed.request.name = None;
+        return failure_key(&unnamed);
+    }
+    failure_key(d)
+}
+
 impl Merger {
     /// Adds a finding read from `origin`, last seen at `last` (Unix seconds, when known).
     pub(super) fn add(&mut self, finding: Finding, origin: Origin<'_>, last: Option<i64>) {
-        let key = failure_key(&finding.diagnosis);
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
+        let key = key(&finding.diagnosis);
+        // The same failure; or, between events and conditions, another report of it that names less or more (an
+        // event says `Error creating: pods "x" is forbidden: …`, the condition copied from it only `pods "x" is
+        // forbidden: …`). Logs fold as `kubewhy explain` folds them.
+        let said = matches!(origin, Origin::Said(_));
+        let found = self.index.get(&key).copied().or_else(|| {
+            self.entries.iter().position(|e| {
+                said && !e.said.is_empty() && are_layers(&e.finding.diagnosis, &finding.diagnosis)
+            })
+        });
+        let i = match found {
+            Some(i) => {
+                let kept = &mut self.entries[i].finding.diagnosis;
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.index.entry(key) {
+                    merge_layer(kept, finding.diagnosis.clone());
+                    slot.insert(i);
+                }
+                i
+            }
             None => {
                 self.index.insert(key, self.entries.len());
                 self.entries.push(Entry {
@@ -55,6 +85,7 @@ impl Merger {
                     said: Vec::new(),
                     in_current_log: false,
                     last: None,
+                    unnamed: false,
                 });
                 let i = self.entries.len() - 1;
                 let e = &mut self.entries[i];
@@ -65,6 +96,19 @@ impl Merger {
             }
         };
         let e = &mut self.entries[i];
+        // Creates of objects of several names (generated ones) are one failure of none of them.
+        let names = (
+            &e.finding.diagnosis.request.name,
+            &finding.diagnosis.request.name,
+        );
+        if let (Some(kept), Some(other)) = names
+            && kept != other
+        {
+            e.unnamed = true;
+        }
+        if e.unnamed {
+            e.finding.diagnosis.request.name = None;
+        }
         e.count += finding.count;
         e.last = e.last.max(last);
         record(e, origin);

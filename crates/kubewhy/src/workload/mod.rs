@@ -28,7 +28,7 @@ pub use follow::follow;
 pub use target::{Kind, Target, TargetError};
 
 use crate::diagnosis::Diagnosis;
-use crate::fold::{Key, failure_key};
+use crate::fold::Key;
 use crate::note::{Note, Seen};
 use crate::scan::Finding;
 
@@ -251,7 +251,7 @@ pub async fn explain(
     let mut found = gathered.found;
     report.keys = found
         .iter()
-        .map(|f| failure_key(&f.finding.diagnosis))
+        .map(|f| merge::key(&f.finding.diagnosis))
         .collect();
     confirm::confirm(client, &mut found, &gathered.identity_of_pod).await;
     // Current first, each group in order of first appearance.
