@@ -106,11 +106,16 @@ func run() error {
 
 	// Signals that arrive before kube-apiserver installs its own handler stop us here; afterwards
 	// kube-apiserver's handler (which also sees them) drives the shutdown and we only enforce a deadline.
+	// The workload controllers (--workloads) stop first on a signal: their open watches would hold up the API
+	// server's graceful shutdown.
+	workloadsCtx, stopWorkloads := context.WithCancel(context.Background())
+	defer stopWorkloads()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	apiserverRunning := make(chan struct{})
 	go func() {
 		<-sigs
+		stopWorkloads()
 		select {
 		case <-apiserverRunning:
 			time.Sleep(30 * time.Second)
@@ -201,8 +206,6 @@ func run() error {
 	args = append(args, disabled)
 	args = append(args, extraArgs...)
 
-	workloadsCtx, stopWorkloads := context.WithCancel(context.Background())
-	defer stopWorkloads()
 	onReady := func() error { return nil }
 	if *workloads {
 		onReady = func() error { return startWorkloads(workloadsCtx, state, pki.caPEM) }
