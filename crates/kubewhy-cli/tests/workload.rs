@@ -42,6 +42,16 @@ fn kubewhy(kubeconfig: &Path, args: &[&str]) -> Output {
         .expect("running kubewhy")
 }
 
+/// `kubewhy explain <target> -n <ns>` as the admin: prints the report (and standard error), checks the exit status
+/// and returns the report.
+fn explain(target: &str, ns: &str, code: i32) -> String {
+    let out = kubewhy(cp().kubeconfig(), &["explain", target, "-n", ns]);
+    let (report, stderr) = (text(&out.stdout), text(&out.stderr));
+    println!("--- kubewhy explain {target} -n {ns} ---\n{report}\n{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{report}\n{stderr}");
+    report
+}
+
 /// Applies objects (JSON) as the admin, server-side.
 async fn apply(objects: &[Value]) {
     let yaml: String = objects
@@ -272,18 +282,7 @@ async fn a_deployment_that_lost_a_permission_is_explained_confirmed_fixed_and_th
 
     // The report: found in the logs of all 3 pods, confirmed as the pods' identity, the fix edits its Role.
     let admin_kc = cp().kubeconfig();
-    let out = kubewhy(admin_kc, &["explain", "deploy/doc-controller", "-n", &ns]);
-    let report = text(&out.stdout);
-    println!(
-        "--- the report (before the fix) ---\n{report}\n{}",
-        text(&out.stderr)
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{report}\n{}",
-        text(&out.stderr)
-    );
+    let report = explain("deploy/doc-controller", &ns, 1);
     let user = format!("system:serviceaccount:{ns}:doc-controller");
     assert!(
         report.starts_with(&format!("deployment/doc-controller in namespace `{ns}`: 3 pods (3 Running), run as service account `{ns}/doc-controller`")),
@@ -329,18 +328,7 @@ async fn a_deployment_that_lost_a_permission_is_explained_confirmed_fixed_and_th
     assert!(ok, "kubectl apply of the fix failed: {err}\n{out}");
 
     // The same log, read again: the denial is history, and the run is clean.
-    let out = kubewhy(admin_kc, &["explain", "deploy/doc-controller", "-n", &ns]);
-    let report = text(&out.stdout);
-    println!(
-        "--- the report (after the fix) ---\n{report}\n{}",
-        text(&out.stderr)
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{report}\n{}",
-        text(&out.stderr)
-    );
+    let report = explain("deploy/doc-controller", &ns, 0);
     assert!(
         report.contains("history — seen before, no longer happening"),
         "{report}"
@@ -583,6 +571,46 @@ async fn corpus_logs_of_statefulsets_daemonsets_and_jobs_are_explained_like_the_
             "{target}: {} findings, each seen in {n} of {n} pods",
             found.len()
         );
+        // Bounded: a log longer than --limit-bytes is read to the limit, and the report says so.
+        let out = kubewhy(
+            cp().kubeconfig(),
+            &["explain", &target, "-n", &ns, "--limit-bytes", "1Ki"],
+        );
+        let report = text(&out.stdout);
+        assert!(
+            report.contains(&format!(
+                "{} reached the limit of 1 KiB a log; what followed was not read",
+                if n == 1 {
+                    "1 log".to_string()
+                } else {
+                    format!("{n} logs")
+                }
+            )),
+            "{target}:\n{report}"
+        );
+        assert!(
+            report.contains("at most 1 KiB a log"),
+            "{target}:\n{report}"
+        );
+        // JUnit: one failed case per finding.
+        let out = kubewhy(
+            cp().kubeconfig(),
+            &["explain", &target, "-n", &ns, "-o", "junit"],
+        );
+        let xml = text(&out.stdout);
+        assert_eq!(
+            xml.matches("<testcase").count(),
+            found.len(),
+            "{target}:\n{xml}"
+        );
+        assert_eq!(
+            xml.matches("<failure").count(),
+            found
+                .iter()
+                .filter(|f| f["workload"]["standing"] != "history")
+                .count(),
+            "{target}:\n{xml}"
+        );
     }
 }
 
@@ -660,15 +688,7 @@ async fn previous_logs_are_read_and_follow_prints_each_new_failure_once() {
     .await
     .unwrap();
 
-    let out = kubewhy(cp().kubeconfig(), &["explain", "pod/app-0", "-n", &ns]);
-    let report = text(&out.stdout);
-    println!("{report}\n{}", text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{report}\n{}",
-        text(&out.stderr)
-    );
+    let report = explain("pod/app-0", &ns, 1);
     assert!(report.contains("1 restart"), "{report}");
     assert!(report.contains("read: 2 logs of 1 pod"), "{report}");
     assert!(report.contains("--> app-0/app (previous):1"), "{report}");
@@ -773,15 +793,7 @@ async fn failures_in_events_and_conditions_are_explained_once() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let out = kubewhy(cp().kubeconfig(), &["explain", "deploy/web", "-n", &ns]);
-    let report = text(&out.stdout);
-    println!("{report}\n{}", text(&out.stderr));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{report}\n{}",
-        text(&out.stderr)
-    );
+    let report = explain("deploy/web", &ns, 1);
     assert!(report.contains(": no pods read"), "{report}");
     assert_eq!(
         report.matches("error[admission-denied]").count(),

@@ -257,14 +257,12 @@ pub async fn serve_namespace_logs(
         }
     });
     let api: Api<DynamicObject> = Api::all_with(admin.clone(), &resource);
-    api.patch(
-        name,
-        &PatchParams::apply("kubewhy-testenv").force(),
-        &Patch::Apply(&object),
+    apply(
+        &api,
+        &object,
+        format!("serving the logs of namespace {namespace}"),
     )
     .await
-    .map_err(|e| Error::kube(format!("serving the logs of namespace {namespace}"), e))?;
-    Ok(())
 }
 
 /// Serves the logs of one pod (a `Logs` object of the pod's name): it wins over any `ClusterLogs`.
@@ -278,13 +276,27 @@ pub async fn serve_pod_logs(
     let mut object = DynamicObject::new(pod, &resource).within(namespace);
     object.data = serde_json::json!({ "spec": { "logs": logs_spec(logs) } });
     let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), namespace, &resource);
-    api.patch(
-        pod,
-        &PatchParams::apply("kubewhy-testenv").force(),
-        &Patch::Apply(&object),
+    apply(
+        &api,
+        &object,
+        format!("serving the logs of pod {namespace}/{pod}"),
     )
     .await
-    .map_err(|e| Error::kube(format!("serving the logs of pod {namespace}/{pod}"), e))?;
+}
+
+/// Applies `object` server-side as the test environment; `what` says what for, when it fails.
+async fn apply<K>(api: &Api<K>, object: &K, what: String) -> Result<(), Error>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    api.patch(
+        &name,
+        &PatchParams::apply("kubewhy-testenv").force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map_err(|e| Error::kube(what, e))?;
     Ok(())
 }
 
@@ -421,13 +433,7 @@ async fn apply_crds(admin: &kube::Client, crds: &[String]) -> Result<(), Error> 
         let crd: CustomResourceDefinition = serde_yaml::from_str(text)
             .map_err(|e| Error::io("reading a KWOK CRD", std::io::Error::other(e)))?;
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("kubewhy-testenv").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .map_err(|e| Error::kube(format!("applying KWOK's CRD {name}"), e))?;
+        apply(&api, &crd, format!("applying KWOK's CRD {name}")).await?;
         crate::crd::wait_established(admin, &name, Duration::from_secs(30)).await?;
     }
     Ok(())
@@ -490,15 +496,12 @@ async fn create_node(admin: &kube::Client) -> Result<(), Error> {
         },
         ..Node::default()
     };
-    let api: Api<Node> = Api::all(admin.clone());
-    api.patch(
-        NODE,
-        &PatchParams::apply("kubewhy-testenv").force(),
-        &Patch::Apply(&node),
+    apply(
+        &Api::<Node>::all(admin.clone()),
+        &node,
+        format!("creating node {NODE}"),
     )
     .await
-    .map_err(|e| Error::kube(format!("creating node {NODE}"), e))?;
-    Ok(())
 }
 
 /// Waits until KWOK reports its node Ready (and its kubelet endpoint), or fails with the tail of its log.
