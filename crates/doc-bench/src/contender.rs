@@ -62,7 +62,7 @@ impl Contender {
                     name: spec.into(),
                     command: format!(
                         "env RUST_LOG=warn {} run --http-addr 127.0.0.1:0 --concurrency 8",
-                        shell_quote(&bin.display().to_string())
+                        kubewhy::shell::word(&bin.display().to_string())
                     ),
                     description: "doc-controller (Rust, kube 5), its defaults: 8 concurrent reconciles, no client-side \
                                   rate limit, trimmed caches, no status write on a no-op reconcile"
@@ -81,7 +81,7 @@ impl Contender {
                     name: spec.into(),
                     command: format!(
                         "{} {PEER_COMMON}{extra}",
-                        shell_quote(&bin.display().to_string())
+                        kubewhy::shell::word(&bin.display().to_string())
                     ),
                     description: if tuned {
                         "controller-runtime v0.24.1 peer, tuned like doc-controller: 8 concurrent reconciles, no \
@@ -107,7 +107,7 @@ impl Contender {
                     name: spec.into(),
                     command: format!(
                         "env RUST_LOG=warn {}",
-                        shell_quote(&bin.display().to_string())
+                        kubewhy::shell::word(&bin.display().to_string())
                     ),
                     description: "kube-rs/controller-rs (Rust, kube-rs's reference controller), unmodified, its \
                                   defaults: unbounded concurrency, status applied on every reconcile, 5-minute \
@@ -202,17 +202,6 @@ pub fn snapshot_path(root: &Path) -> PathBuf {
     peer::output_dir(root)
         .join("contenders")
         .join("doc-controller")
-}
-
-/// Quotes a word for `sh` when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// A running contender; dropping it stops it.

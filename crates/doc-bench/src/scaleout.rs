@@ -280,7 +280,7 @@ async fn run_inner(
             command: format!(
                 "env RUST_LOG=warn {} run --http-addr 127.0.0.1:{port} --namespace {ns} --concurrency {} \
                  --simulated-work-ms {} {role}",
-                contender::shell_quote(&binary.display().to_string()),
+                kubewhy::shell::word(&binary.display().to_string()),
                 plan.concurrency,
                 r.setup.work_ms,
             ),

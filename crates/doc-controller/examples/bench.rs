@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use doc_controller::reconcile::describe;
+use doc_controller::telemetry::one_line;
 use doc_controller::{Document, DocumentSpec};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -251,8 +251,8 @@ async fn bench(args: Args) -> Result<(), String> {
     let cp = tokio::task::spawn_blocking(|| ControlPlane::start(Options::default()))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| describe(&e))?;
-    let admin = cp.admin().await.map_err(|e| describe(&e))?;
+        .map_err(|e| one_line(&e))?;
+    let admin = cp.admin().await.map_err(|e| one_line(&e))?;
     let crds: Api<CustomResourceDefinition> = Api::all(admin.clone());
     crds.patch(
         "documents.kube.rs",
@@ -262,7 +262,7 @@ async fn bench(args: Args) -> Result<(), String> {
     .await
     .map_err(|e| format!("installing the CRD: {e}"))?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let ns = cp.namespace("bench").await.map_err(|e| describe(&e))?;
+    let ns = cp.namespace("bench").await.map_err(|e| one_line(&e))?;
     println!(
         "doc-controller bench: {n} Documents, --concurrency {}, kube-apiserver {} on this machine ({} CPUs)",
         args.concurrency,

@@ -22,7 +22,9 @@ use crate::telemetry::LogFormat;
                   content as a ConfigMap of the same name when `spec.publish` is set (and repairs or removes that \
                   ConfigMap as needed), and reports what it did in `status` (`hidden`, `observedGeneration`, the \
                   `Ready` and `Published` conditions). Failures show up on the Document itself: a Ready=False \
-                  condition with the error and a Warning event.\n\n\
+                  condition whose reason is the failure's class (Forbidden, AdmissionDenied, Conflict...) and whose \
+                  message is kubewhy's diagnosis (what failed, why, what to do, the request), and a Warning event \
+                  saying the same.\n\n\
                   Quick start against your current kubectl context:\n  \
                   doc-controller crdgen | kubectl apply -f -\n  \
                   doc-controller run\n\n\

@@ -28,6 +28,7 @@ use tracing::{debug, error, info, warn};
 
 use kubewhy::rbac::NearMisses;
 use kubewhy::retry::{Retry, RetryConfig};
+use kubewhy::stale::{Check, LastWrites};
 use kubewhy::trace::Inspector;
 use kubewhy::watch::{Health, InitialList, Watch, WatchStreamDiagnoseExt};
 
@@ -186,6 +187,7 @@ fn on_document_event(
     event: watcher::Event<Document>,
     writer: &mut Writer<Document>,
     store: &Store<Document>,
+    writes: &LastWrites<Document>,
     queue: &WorkQueue,
     synced: &Synced,
 ) {
@@ -195,7 +197,12 @@ fn on_document_event(
                 .get(&reflector::ObjectRef::from_obj(doc))
                 .is_none_or(|cached| relevant(&cached) != relevant(doc));
             writer.apply_watcher_event(&event);
-            if changed && let Some(key) = Key::of(doc) {
+            // The cache caught up with a write a reconcile waited for: that reconcile goes now. (A relist's objects
+            // reach the cache only at its end, which queues every Document.)
+            let caught_up = writes.observed(doc);
+            if (changed || caught_up)
+                && let Some(key) = Key::of(doc)
+            {
                 queue.trigger(key);
             }
         }
@@ -208,9 +215,11 @@ fn on_document_event(
             }
             synced.mark(&synced.docs);
         }
-        watcher::Event::Delete(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {
-            writer.apply_watcher_event(&event)
+        watcher::Event::Delete(doc) => {
+            writes.forget(doc);
+            writer.apply_watcher_event(&event);
         }
+        watcher::Event::Init | watcher::Event::InitApply(_) => writer.apply_watcher_event(&event),
     }
 }
 
@@ -276,7 +285,7 @@ async fn drive<K, E>(
         match event {
             Ok(event) => apply(event),
             Err(e) => {
-                debug!(watcher = name, error = %reconcile::describe(&e), "a watch error, already reported")
+                debug!(watcher = name, "a watch error, already reported: {e}")
             }
         }
     }
@@ -356,8 +365,10 @@ pub async fn run(
     let initial = settings.initial_list;
     let docs_watch = watch(DOCUMENTS_WATCHER, settings, &near_misses);
     let cms_watch = watch(CONFIGMAPS_WATCHER, settings, &near_misses);
+    let writes = Arc::new(LastWrites::<Document>::new());
     let docs = {
         let (queue, synced, store) = (queue.clone(), synced.clone(), docs_store.clone());
+        let writes = writes.clone();
         let owned = settings.ownership.metrics().documents_owned.clone();
         // Both watchers follow this replica's share (every Document without a ring); see `shard::watch`.
         let watch_timeout = settings.watch_timeout;
@@ -394,6 +405,7 @@ pub async fn run(
                 event.modify(trim_document),
                 &mut docs_writer,
                 &store,
+                &writes,
                 &queue,
                 &synced,
             );
@@ -466,6 +478,7 @@ pub async fn run(
         metrics: metrics.clone(),
         retry,
         health: settings.health.clone(),
+        writes,
     });
 
     info!(
@@ -526,6 +539,40 @@ pub async fn run(
     finished
 }
 
+/// How long a Document skipped for a stale cache waits at most before it is looked at again; the watch event that
+/// brings the controller's own write queues it at once (see [`on_document_event`]).
+const STALE_RECHECK: Duration = Duration::from_secs(2);
+
+/// Whether the cached `doc` is older than this controller's own last write to it (KEP-5647): then it is not
+/// reconciled now — acting on it would redo or undo what was written (a finalizer patch whose test fails, a status
+/// written twice) — and is looked at again when the watch brings the write. Returns when to look again; counts the
+/// skip and says why at DEBUG.
+fn stale(doc: &Document, key: &Key, ctx: &Context) -> Option<Duration> {
+    match ctx.writes.check(doc) {
+        Check::Fresh => None,
+        Check::Stale(s) => {
+            ctx.metrics.stale_skip(&s);
+            debug!(
+                object = %key, read = %s.read, written = %s.written,
+                waited_ms = u64::try_from(s.waited.as_millis()).unwrap_or(u64::MAX),
+                "waiting for the cache: it holds resourceVersion {} of the Document, older than this controller's \
+                 own last write ({}); reconciling it when the watch brings that write (stale-read guard, KEP-5647)",
+                s.read, s.written
+            );
+            Some(STALE_RECHECK)
+        }
+        Check::GaveUp(s) => {
+            debug!(
+                object = %key, read = %s.read, written = %s.written,
+                "the cache still holds resourceVersion {} of the Document, older than this controller's own last \
+                 write ({}), after {:.0?}: reconciling anyway",
+                s.read, s.written, s.waited
+            );
+            None
+        }
+    }
+}
+
 /// Hands queued Documents to at most `concurrency` reconciles at once, once both caches have synced; on shutdown it
 /// starts no more and returns when the running ones have finished.
 async fn dispatch(
@@ -579,25 +626,25 @@ async fn dispatch(
             queue.done(&key, None);
             continue;
         };
+        if let Some(again) = stale(&doc, &key, &ctx) {
+            queue.done(&key, Some(again));
+            continue;
+        }
         let (queue, ctx, gate) = (queue.clone(), ctx.clone(), gate.clone());
         running.spawn(async move {
-            // kubewhy's back-off sees each attempt: a success resets it, a failure is diagnosed with its own request.
+            // kubewhy's back-off sees each attempt: a success resets it; a failure comes diagnosed (once, with its own
+            // request), and the back-off, the log, the metrics and the Document all take that diagnosis.
             let work = AssertUnwindSafe(gate.reconcile(doc.clone(), ctx.clone()));
             let attempt = ctx.retry.attempt(&doc, async {
-                work.catch_unwind()
-                    .await
-                    .unwrap_or(Err(reconcile::Error::Panicked))
+                work.catch_unwind().await.unwrap_or_else(|_| {
+                    // A bug, not an API failure (the panic's message is logged above): retried after the back-off
+                    // like a failure (the Document must not stay marked as running).
+                    Err(reconcile::panicked(&doc))
+                })
             });
             let retry = match attempt.await {
                 Ok(()) => None,
-                Err(err) => {
-                    if matches!(err, reconcile::Error::Panicked) {
-                        // A bug, not an API failure: say so, and retry after the back-off like a failure (the
-                        // Document must not stay marked as running).
-                        error!(object = %key, "a reconcile panicked; retrying it with back-off");
-                    }
-                    Some(reconcile::error_policy(&doc, &err, &ctx))
-                }
+                Err(err) => Some(reconcile::on_failure(&doc, &err, &ctx).await),
             };
             // A success resets the Document's back-off, a failure starts or grows it: the gauge follows both.
             ctx.metrics.set_in_backoff(ctx.retry.in_backoff());

@@ -126,11 +126,9 @@ pub async fn doctor(
     let report = preflight::run(&config, &needs, &options)
         .await
         .map_err(DoctorError::Start)?;
-    let report_options = ReportOptions {
-        color: false,
-        verbose: args.verbose,
-        fix_command: Some(fix_command(args)),
-    };
+    let report_options = ReportOptions::default()
+        .with_verbose(args.verbose)
+        .with_fix_command(fix_command(args));
     if args.fix {
         out.write_all(report.fix.to_apply_stream().as_bytes())
             .and_then(|()| out.flush())

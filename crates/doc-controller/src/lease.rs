@@ -26,7 +26,6 @@ use tracing::{debug, info, warn};
 use kubewhy::watch::Health;
 
 use crate::readiness::Readiness;
-use crate::reconcile::describe;
 use crate::shutdown::Shutdown;
 
 /// The readiness check this module reports.
@@ -594,7 +593,7 @@ impl Elector {
                     };
                     if self.due(&d) {
                         warn!(
-                            lease = %lease, class = %d.class, error = %describe(&e),
+                            lease = %lease, class = %d.class,
                             "cannot take part in {what}: {d:#}; retrying every {:?}",
                             self.settings.retry_period
                         );

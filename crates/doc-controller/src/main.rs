@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use doc_controller::cli::{Cli, Command};
-use doc_controller::reconcile::describe;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,7 +34,7 @@ fn main() -> ExitCode {
                 }
                 Err(e) => {
                     let help = e.help();
-                    tracing::error!(error = %describe(&e), help, "doc-controller stopped");
+                    tracing::error!(error = %doc_controller::telemetry::one_line(&e), help, "doc-controller stopped");
                     print_error(&e);
                     if let Some(help) = help {
                         eprintln!("  = help: {help}");

@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `doc_controller_reconciles_total{result}` | counter | finished reconciles, `result` = `success` or `error` |
 //! | `doc_controller_reconcile_duration_seconds` | histogram | how long each reconcile took |
-//! | `doc_controller_reconcile_failures_total{error}` | counter | failed reconciles by error class |
+//! | `doc_controller_reconcile_failures_total{class,cause}` | counter | failed reconciles by kubewhy's class and cause (`forbidden`/`denied`, `conflict`/`foreign-config-map`) |
+//! | `doc_controller_stale_sync_skips_total{group,resource}` | counter | reconciles skipped and requeued because the cache was older than the controller's own last write (client-go's name, KEP-5647) |
 //! | `doc_controller_queue_depth` | gauge | Documents with a change waiting for a worker |
 //! | `doc_controller_reconciles_in_flight` | gauge | reconciles running now (at most `--concurrency`) |
 //! | `doc_controller_objects_in_backoff` | gauge | Documents whose last reconcile failed, waiting for a retry |
@@ -52,8 +53,15 @@ struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ErrorLabels {
-    error: &'static str,
+struct FailureLabels {
+    class: &'static str,
+    cause: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StaleLabels {
+    group: String,
+    resource: String,
 }
 
 /// The controller's metrics. Cheap to share behind an `Arc`.
@@ -61,7 +69,8 @@ struct ErrorLabels {
 pub struct Metrics {
     reconciles: Family<ResultLabels, Counter>,
     duration: Histogram,
-    failures: Family<ErrorLabels, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    stale_skips: Family<StaleLabels, Counter>,
     queue_depth: Gauge,
     in_flight: Gauge,
     in_backoff: Gauge,
@@ -80,6 +89,7 @@ impl Metrics {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 15.0, 60.0,
             ]),
             failures: Family::default(),
+            stale_skips: Family::default(),
             queue_depth: Gauge::default(),
             in_flight: Gauge::default(),
             in_backoff: Gauge::default(),
@@ -99,8 +109,13 @@ impl Metrics {
         );
         r.register(
             "reconcile_failures",
-            "Failed reconciles of Documents, by error class",
+            "Failed reconciles of Documents, by kubewhy's class and cause",
             m.failures.clone(),
+        );
+        r.register(
+            "stale_sync_skips",
+            "Reconciles skipped and requeued because the cache was older than the controller's own last write",
+            m.stale_skips.clone(),
         );
         r.register(
             "queue_depth",
@@ -135,10 +150,27 @@ impl Metrics {
         }
     }
 
-    /// Counts a failed reconcile under its error class.
-    pub fn failure(&self, class: &'static str) {
+    /// Counts a failed reconcile under its diagnosis's class and cause (a program's own cause by its code).
+    pub fn failure(&self, d: &kubewhy::Diagnosis) {
+        let cause = match &d.cause {
+            kubewhy::Cause::Application(own) => own.code.clone(),
+            other => other.kind().to_string(),
+        };
         self.failures
-            .get_or_create(&ErrorLabels { error: class })
+            .get_or_create(&FailureLabels {
+                class: d.class.as_str(),
+                cause,
+            })
+            .inc();
+    }
+
+    /// Counts a reconcile skipped because the cache was older than the last write to the object.
+    pub fn stale_skip(&self, stale: &kubewhy::stale::Stale) {
+        self.stale_skips
+            .get_or_create(&StaleLabels {
+                group: stale.group.clone(),
+                resource: stale.resource.clone(),
+            })
             .inc();
     }
 
@@ -204,7 +236,22 @@ mod tests {
         let m = Metrics::register(&mut registry);
         m.reconcile_started().finish(Outcome::Success);
         m.reconcile_started().finish(Outcome::Error);
-        m.failure("configmap-conflict");
+        m.failure(&kubewhy::Diagnosis::new(
+            kubewhy::Cause::Application(
+                kubewhy::cause::AppCause::new("foreign-config-map", kubewhy::Class::Conflict, "s")
+                    .cause("c"),
+            ),
+            "m",
+        ));
+        m.stale_skip(&kubewhy::stale::Stale {
+            group: "kube.rs".into(),
+            resource: "documents".into(),
+            namespace: None,
+            name: "d".into(),
+            read: "1".into(),
+            written: "2".into(),
+            waited: std::time::Duration::ZERO,
+        });
         m.set_queue_depth(3);
         m.set_leader(true);
         drop(m.reconcile_started());
@@ -212,7 +259,8 @@ mod tests {
         for line in [
             "doc_controller_reconciles_total{result=\"success\"} 1",
             "doc_controller_reconciles_total{result=\"error\"} 1",
-            "doc_controller_reconcile_failures_total{error=\"configmap-conflict\"} 1",
+            "doc_controller_reconcile_failures_total{class=\"conflict\",cause=\"foreign-config-map\"} 1",
+            "doc_controller_stale_sync_skips_total{group=\"kube.rs\",resource=\"documents\"} 1",
             "doc_controller_reconcile_duration_seconds_count 2",
             "doc_controller_queue_depth 3",
             "doc_controller_reconciles_in_flight 0",

@@ -12,7 +12,7 @@
 //! | `documents.kube.rs/finalizers` | update | the published ConfigMap's ownerReference sets `blockOwnerDeletion`, which the `OwnerReferencesPermissionEnforcement` admission plugin allows only to who may update the owner's finalizers |
 //! | `configmaps` | get, list, watch | the cache of published ConfigMaps (label `app.kubernetes.io/managed-by=doc-controller`), and a GET when a ConfigMap is not in it |
 //! | `configmaps` | create, patch, delete | publishing is a server-side apply (a PATCH, which needs `create` when the ConfigMap does not exist yet); unpublishing deletes it |
-//! | `events.k8s.io/events` | create, patch | `HideRequested`, `DeleteRequested` and `ReconcileFailed` events; a repeated event is a PATCH of its series |
+//! | `events.k8s.io/events` | create, patch | `HideRequested` and `DeleteRequested` events, and a failed reconcile's Warning (its reason the class); a repeated event is a PATCH of its series |
 //! | `coordination.k8s.io/leases` | get, create, update | leader election (or its own ring Lease with `--shards auto`), only in the lease's namespace |
 //! | `coordination.k8s.io/leases` | list | with `--shards auto`: reading the ring (a consistent list on every poll; no watch, as a watch is a cache and the hand-over decisions need fresh reads) |
 //!

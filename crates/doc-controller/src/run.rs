@@ -23,12 +23,12 @@ use crate::lease::{self, Elector, LeaseMeta, Role};
 use crate::metrics::Metrics;
 use crate::preflight;
 use crate::readiness::Readiness;
-use crate::reconcile::describe;
 use crate::shard::Ownership;
 use crate::shard::metrics::ShardMetrics;
 use crate::shard::ring::{self, Ring};
 use crate::shard::select::ShardSelector;
 use crate::shutdown::Shutdown;
+use crate::telemetry::one_line;
 
 /// Why `run` stopped with a failure.
 #[derive(Debug, thiserror::Error)]
@@ -476,7 +476,7 @@ async fn elect_and_lead(
                 if let Err(why) = &held {
                     // The receiver is gone only when the controller already stopped: nothing to cut short then.
                     let _stopped = expires_tx.send(why.expires_in());
-                    let reason = format!("lost its Lease: {}", describe(why));
+                    let reason = format!("lost its Lease: {}", one_line(why));
                     lost.trigger(&reason);
                     stop.trigger(&reason);
                 }
@@ -536,7 +536,7 @@ async fn elect_and_lead(
                 match elector.release().await {
                     Ok(()) => {}
                     Err(e) => warn!(
-                        error = %describe(&e),
+                        error = %one_line(&e),
                         "could not release the Lease; a standby takes over when it expires instead"
                     ),
                 }
@@ -548,7 +548,7 @@ async fn elect_and_lead(
             lease::Lost::RenewFailed { source, .. } => {
                 format!("{:#}", lease::diagnose(&lease_name, source))
             }
-            other => describe(other),
+            other => one_line(other),
         };
         readiness.not_ready(check, format!("lost its Lease: {said}"));
         if !settings.ownership.is_everything() {
@@ -557,7 +557,7 @@ async fn elect_and_lead(
         warn!(
             lease = %lease_name,
             "lost leadership: {}: {said}; stopped reconciling before the Lease could expire; standing by",
-            describe(&why)
+            one_line(&why)
         );
         if shutdown.reason().is_some() {
             return finish(finished, settings);

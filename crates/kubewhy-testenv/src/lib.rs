@@ -24,6 +24,7 @@ pub mod controlplane;
 pub mod crd;
 mod identity;
 pub mod kwok;
+pub mod metrics;
 pub mod module_graph;
 pub mod proxy;
 pub mod token;

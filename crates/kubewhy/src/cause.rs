@@ -13,6 +13,7 @@ use crate::near_miss::NearMiss;
 /// What was found about a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Cause {
     // ===== access =====
     /// An authorizer (RBAC, or another in the chain) did not allow the request.
@@ -181,19 +182,12 @@ pub enum Cause {
         waited_s: u64,
     },
 
-    // ===== coordination between replicas =====
-    /// A hand-over between the replicas of a sharded controller is waiting for members that have not applied the
-    /// new ring: they cannot read the ring, or a reconcile of theirs is still running.
-    HandoverStalled {
-        /// The ring's name.
-        ring: String,
-        /// The namespace of the ring's Leases.
-        namespace: String,
-        /// The members (Lease names) that have not applied it.
-        waiting_for: Vec<String>,
-        /// How long the hand-over has waited, in seconds.
-        waited_s: u64,
-    },
+    // ===== the application's own =====
+    /// A failure of the application's own, not of the Kubernetes API: a hand-over between the replicas of a
+    /// sharded controller that waits, an object its controller cannot handle, a resource owned by someone else.
+    /// The application names it, classes it and brings its words ([`AppCause`]); kubewhy carries it through the
+    /// same flow as every other cause (a log line, a metric by class, readiness, a condition, a report).
+    Application(AppCause),
 
     // ===== transport =====
     /// No HTTP answer: the connection was refused, reset, or never made.
@@ -222,6 +216,7 @@ pub enum Cause {
 
 /// An authorizer's denial.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Denial {
     /// The scope the request was denied at.
     pub scope: Scope,
@@ -258,6 +253,7 @@ pub struct Denial {
 /// Where a request was denied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Scope {
     /// In one namespace (the request's).
     Namespace,
@@ -284,6 +280,7 @@ pub struct MissingRole {
 /// The admission mechanism that refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Admitter {
     /// An admission webhook.
     Webhook {
@@ -315,6 +312,7 @@ pub enum Admitter {
 
 /// What a misspelled or missing type is, as far as it is known.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NotServed {
     /// A non-core resource asked for in the core group; the real group when it is known.
     #[serde(default)]
@@ -342,6 +340,7 @@ pub struct NotServed {
 /// Why discovery does not list a type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Absence {
     /// No served group has that name.
     Group,
@@ -360,6 +359,7 @@ pub enum Absence {
 /// What the CustomResourceDefinition of a type that is not served says.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum CrdState {
     /// Not installed.
     Missing,
@@ -410,9 +410,109 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// A failure of the application's own ([`Cause::Application`]): what the application knows about it, in its
+/// words — kubewhy knows nothing about the application's objects, so the application is the wording table of its
+/// own causes. Built with [`AppCause::new`] and the builder methods.
+///
+/// ```
+/// use kubewhy::cause::AppCause;
+/// use kubewhy::{Cause, Class, Diagnosis};
+///
+/// let stalled = AppCause::new(
+///     "handover-stalled",
+///     Class::Timeout,
+///     "a hand-over in ring `docs` has waited 90 s for `docs-1`",
+/// )
+/// .cause("`docs-1` has not applied the new ring on its Lease")
+/// .help("read the log of `docs-1`: its own diagnosis says why")
+/// .command("kubectl -n docs describe leases docs-1");
+/// let d = Diagnosis::new(Cause::Application(stalled), "ring 1a2b not applied by every member");
+/// assert_eq!(d.class, Class::Timeout);
+/// assert!(!d.is_transient());
+/// assert_eq!(format!("{d}"), "error[timeout]: a hand-over in ring `docs` has waited 90 s for `docs-1`");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AppCause {
+    /// Its stable name, kebab-case, unique within the application (`handover-stalled`): what tells two causes of
+    /// the application apart in JSON and in a log line (`code=`).
+    pub code: String,
+    /// The class it is counted and shown under.
+    pub class: Class,
+    /// Whether retrying with back-off is expected to help without anyone changing anything.
+    #[serde(default)]
+    pub transient: bool,
+    /// What failed, in one line.
+    pub summary: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cause: String,
+    /// Further facts (`= note:` lines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// What to do, in one line.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub help: String,
+    /// Commands that confirm the cause or apply the fix, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+}
+
+impl AppCause {
+    /// A cause of the application named `code` (kebab-case), in `class`, saying `summary`; not transient.
+    pub fn new(code: impl Into<String>, class: Class, summary: impl Into<String>) -> AppCause {
+        AppCause {
+            code: code.into(),
+            class,
+            transient: false,
+            summary: summary.into(),
+            cause: String::new(),
+            notes: Vec::new(),
+            help: String::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    /// Why it failed.
+    #[must_use]
+    pub fn cause(mut self, cause: impl Into<String>) -> AppCause {
+        self.cause = cause.into();
+        self
+    }
+
+    /// Adds a fact (a `= note:` line).
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> AppCause {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// What to do, in one line.
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> AppCause {
+        self.help = help.into();
+        self
+    }
+
+    /// Adds a command that confirms the cause or applies the fix.
+    #[must_use]
+    pub fn command(mut self, command: impl Into<String>) -> AppCause {
+        self.commands.push(command.into());
+        self
+    }
+
+    /// Whether retrying with back-off is expected to help (default: no).
+    #[must_use]
+    pub fn transient(mut self, transient: bool) -> AppCause {
+        self.transient = transient;
+        self
+    }
+}
+
 /// How a connection failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ConnectionFailure {
     /// Nothing listens at the address (ECONNREFUSED).
     Refused,
@@ -429,6 +529,7 @@ pub enum ConnectionFailure {
 /// How TLS failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum TlsFailure {
     /// The server's certificate chains to no CA the client trusts.
     UnknownIssuer,
@@ -445,7 +546,75 @@ pub enum TlsFailure {
     Other,
 }
 
+/// The family of a cause: which file of [`crate::describe`] words it and which of [`crate::remedy`] fixes it (the
+/// same families in both), so a new cause touches one file per layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Denials, admission, credentials.
+    Access,
+    /// What the API server serves.
+    Served,
+    /// The request and the object's state.
+    Request,
+    /// Load, the server, transport, the client.
+    Server,
+    /// The application's own.
+    Application,
+}
+
 impl Cause {
+    /// The family that words and fixes it.
+    pub(crate) fn family(&self) -> Family {
+        match self {
+            Cause::Denied(_)
+            | Cause::Escalation { .. }
+            | Cause::Admission { .. }
+            | Cause::WebhookUnreachable { .. }
+            | Cause::Unauthenticated { .. }
+            | Cause::CredentialsUnavailable => Family::Access,
+            Cause::NotServed(_)
+            | Cause::NoSubresource { .. }
+            | Cause::ObjectMissing
+            | Cause::NotInCache
+            | Cause::SubjectMissing
+            | Cause::NoAggregatedDiscovery => Family::Served,
+            Cause::Invalid { .. }
+            | Cause::StalePatch { .. }
+            | Cause::BadOptions { .. }
+            | Cause::WatchListDisabled
+            | Cause::ResourceVersionMatchOnWatch
+            | Cause::ShardingNotServed { .. }
+            | Cause::BadRequest { .. }
+            | Cause::VerbUnsupported { .. }
+            | Cause::WrongScope { .. }
+            | Cause::NotSent
+            | Cause::NoResourceVersion
+            | Cause::Modified
+            | Cause::ApplyConflict { .. }
+            | Cause::AlreadyExists
+            | Cause::Expired => Family::Request,
+            Cause::Throttled { .. }
+            | Cause::ClientThrottled
+            | Cause::Reinitializing { .. }
+            | Cause::ServerFailed
+            | Cause::Unavailable
+            | Cause::LeaderChanged
+            | Cause::StorageRead { .. }
+            | Cause::ServerTimeout
+            | Cause::NoAnswer { .. }
+            | Cause::CacheSyncTimeout
+            | Cause::StalledWatch { .. }
+            | Cause::NoInitialEventsEnd { .. }
+            | Cause::Connection { .. }
+            | Cause::Tls { .. }
+            | Cause::ProxyUnsupported
+            | Cause::NoConfig
+            | Cause::Undecodable
+            | Cause::Unknown => Family::Server,
+            Cause::Application(_) => Family::Application,
+        }
+    }
+
     /// The class this cause belongs to.
     pub fn class(&self) -> Class {
         match self {
@@ -484,23 +653,22 @@ impl Cause {
             Cause::ServerTimeout
             | Cause::NoAnswer { .. }
             | Cause::CacheSyncTimeout
-            | Cause::HandoverStalled { .. }
             | Cause::StalledWatch { .. }
             | Cause::NoInitialEventsEnd { .. } => Class::Timeout,
             Cause::Connection { .. } | Cause::ProxyUnsupported => Class::Connection,
             Cause::Tls { .. } => Class::Tls,
             Cause::NoConfig | Cause::Undecodable | Cause::Unknown => Class::Unknown,
+            Cause::Application(app) => app.class,
         }
     }
 
     /// Whether retrying with back-off is expected to help without anyone changing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            // Undecryptable objects stay undecryptable; a webhook whose Service is gone stays gone; a member that
-            // cannot read the ring does not learn to by waiting.
-            Cause::StorageRead { .. }
-            | Cause::WebhookUnreachable { .. }
-            | Cause::HandoverStalled { .. } => false,
+            // Undecryptable objects stay undecryptable; a webhook whose Service is gone stays gone.
+            Cause::StorageRead { .. } | Cause::WebhookUnreachable { .. } => false,
+            // The application knows.
+            Cause::Application(app) => app.transient,
             other => other.class().is_transient(),
         }
     }
@@ -575,7 +743,6 @@ impl Cause {
             Cause::ServerTimeout => "server-timeout",
             Cause::NoAnswer { .. } => "no-answer",
             Cause::CacheSyncTimeout => "cache-sync-timeout",
-            Cause::HandoverStalled { .. } => "handover-stalled",
             Cause::StalledWatch { .. } => "stalled-watch",
             Cause::NoInitialEventsEnd { .. } => "no-initial-events-end",
             Cause::Connection { .. } => "connection",
@@ -584,6 +751,7 @@ impl Cause {
             Cause::NoConfig => "no-config",
             Cause::Undecodable => "undecodable",
             Cause::Unknown => "unknown",
+            Cause::Application(_) => "application",
         }
     }
 }
@@ -591,42 +759,6 @@ impl Cause {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_kind_is_the_serde_tag() {
-        let causes = [
-            Cause::Denied(Denial::default()),
-            Cause::NotServed(NotServed::default()),
-            Cause::StalePatch { detail: None },
-            Cause::Reinitializing {
-                retry_after: Some(1),
-            },
-            Cause::Connection {
-                failure: ConnectionFailure::Refused,
-                os_code: Some(111),
-            },
-            Cause::Tls {
-                failure: TlsFailure::CaNotRoot,
-            },
-            Cause::ResourceVersionMatchOnWatch,
-            Cause::ShardingNotServed { strays: 3 },
-            Cause::HandoverStalled {
-                ring: "doc-controller".into(),
-                namespace: "doc-controller".into(),
-                waiting_for: vec!["doc-controller-1".into()],
-                waited_s: 90,
-            },
-            Cause::StalledWatch { idle_s: 70 },
-            Cause::NoInitialEventsEnd { waited_s: 15 },
-            Cause::Unknown,
-        ];
-        for c in causes {
-            let v = serde_json::to_value(&c).unwrap();
-            assert_eq!(v["kind"], c.kind(), "{v}");
-            let back: Cause = serde_json::from_value(v).unwrap();
-            assert_eq!(back, c);
-        }
-    }
 
     #[test]
     fn storage_read_errors_are_not_transient_though_server_errors_are() {

@@ -31,16 +31,17 @@ pub fn find<'a, T: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'
     iter(err).find_map(|e| e.downcast_ref::<T>())
 }
 
-/// The texts of `err` and its sources, leaving out a source whose text its parent's already contains (an error
-/// that prints its source too) and empty ones.
+/// The texts of `err` and its sources, leaving out empty ones and a source whose text an outer one already shows
+/// (an error that prints its source too, or two layers that say the same: `client error (Connect)` twice).
 pub fn messages(err: &(dyn Error + 'static)) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for e in iter(err) {
         let text = e.to_string();
-        if text.is_empty() || out.last().is_some_and(|prev| prev.contains(&text)) {
+        let text = text.trim();
+        if text.is_empty() || out.iter().any(|outer| outer.contains(text)) {
             continue;
         }
-        out.push(text);
+        out.push(text.to_string());
     }
     out
 }
@@ -69,6 +70,22 @@ mod tests {
         assert_eq!(one_line(&err), "reading the needs failed: disk on fire");
         let echo = Echo(std::io::Error::other("disk on fire"));
         assert_eq!(messages(&echo), ["outer: disk on fire"]);
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Layer(#[source] Box<dyn Error + Send + Sync>);
+
+    #[test]
+    fn a_source_any_outer_error_already_shows_is_left_out() {
+        // hyper's shape: two layers both say `client error (Connect)`, one between them says something else.
+        let err = Layer(Box::new(Outer(std::io::Error::other(Layer(Box::new(
+            std::io::Error::other("tcp connect error: Connection refused (os error 111)"),
+        ))))));
+        assert_eq!(
+            one_line(&err),
+            "client error (Connect): reading the needs failed: tcp connect error: Connection refused (os error 111)"
+        );
     }
 
     #[test]

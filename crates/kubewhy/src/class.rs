@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// The stable classification of a failure (the JSON `class` and the text `error[class]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Class {
     /// An authorization denial (RBAC or another authorizer): 403 with "cannot `<verb>` ...".
     Forbidden,

@@ -1,5 +1,6 @@
 //! The entry points (re-exported at the crate root): diagnose a `kube::Error`, a watcher or controller error, any
-//! error chain that holds one, or a line of text — each with the request that failed when it is known.
+//! error chain that holds one, or a line of text — each with the request that failed when it is known — and
+//! [`Diagnosed`], an error that carries its diagnosis, so a failure is diagnosed once however many places look at it.
 
 #[cfg(feature = "runtime")]
 use kube::runtime::{controller, watcher};
@@ -149,7 +150,8 @@ where
 }
 
 /// Diagnoses any error by its `source()` chain — a controller's own error type, `finalizer::Error`, an `anyhow`
-/// error (`err.as_ref()`): the first watcher error or `kube::Error` in it, found by type, else its text.
+/// error (`err.as_ref()`): a [`Diagnosed`] in it gives its diagnosis as it is (the failure was diagnosed already);
+/// else the first watcher error or `kube::Error` in it, found by type, else its text.
 ///
 /// ```
 /// #[derive(Debug, thiserror::Error)]
@@ -171,6 +173,14 @@ pub fn diagnose_error_in(
     err: &(dyn std::error::Error + 'static),
     request: Option<&Request>,
 ) -> Diagnosis {
+    if let Some(done) = chain::find::<Diagnosed>(err) {
+        let mut d = done.diagnosis().clone();
+        if let Some(req) = request {
+            merge_missing(&mut d.request, req);
+            fill_from_url(&mut d.request);
+        }
+        return d;
+    }
     #[cfg(feature = "runtime")]
     if let Some(w) = chain::find::<watcher::Error>(err) {
         return diagnose_watcher_in(w, request);
@@ -192,6 +202,91 @@ pub fn diagnose_error_in(
                 request,
             ))
         })
+}
+
+/// An error that carries its diagnosis: a failure diagnosed where it happened (with the request that failed), or a
+/// program's own failure ([`crate::cause::AppCause`]). [`diagnose_error`] (and everything built on it: kubewhy's
+/// per-object retry, `diagnose_controller`) returns the carried diagnosis as it is instead of diagnosing again, so
+/// the log line, the metrics, the retry schedule and the object's condition all take one value.
+///
+/// Its text is the diagnosis's short form (`error[class]: summary`); its `source()` is the error that was diagnosed,
+/// when there was one.
+///
+/// ```
+/// use kubewhy::{Class, Diagnosed};
+/// use kubewhy::cause::{AppCause, Cause};
+///
+/// let status = kube::core::Status::failure("configmaps \"a\" is forbidden: nope", "Forbidden").with_code(403);
+/// let once = Diagnosed::of(kube::Error::Api(status.boxed()), None);
+/// assert_eq!(kubewhy::diagnose_error(&once), *once.diagnosis()); // not diagnosed again
+///
+/// let own = Diagnosed::from(kubewhy::Diagnosis::new(
+///     Cause::Application(AppCause::new("foreign", Class::Conflict, "ConfigMap `a` is someone else's").cause("no owner")),
+///     "ConfigMap a exists",
+/// ));
+/// assert_eq!(kubewhy::diagnose_error(&own).class, Class::Conflict);
+/// ```
+#[derive(Debug)]
+pub struct Diagnosed {
+    diagnosis: Box<Diagnosis>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Diagnosed {
+    /// Diagnoses `err` (with what is known about the request that failed: [`diagnose_error_in`]) and keeps it as the
+    /// source.
+    pub fn of<E>(err: E, request: Option<&Request>) -> Diagnosed
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let diagnosis = diagnose_error_in(&err, request);
+        Diagnosed::new(diagnosis, err)
+    }
+
+    /// `diagnosis`, made of `source` elsewhere (say, with what a request inspector added).
+    pub fn new<E>(diagnosis: Diagnosis, source: E) -> Diagnosed
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Diagnosed {
+            diagnosis: Box::new(diagnosis),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The diagnosis.
+    pub fn diagnosis(&self) -> &Diagnosis {
+        &self.diagnosis
+    }
+
+    /// The diagnosis, by value.
+    pub fn into_diagnosis(self) -> Diagnosis {
+        *self.diagnosis
+    }
+}
+
+impl From<Diagnosis> for Diagnosed {
+    /// A diagnosis without an error underneath (a program's own failure).
+    fn from(diagnosis: Diagnosis) -> Diagnosed {
+        Diagnosed {
+            diagnosis: Box::new(diagnosis),
+            source: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Diagnosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.diagnosis)
+    }
+}
+
+impl std::error::Error for Diagnosed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// Diagnoses one message or log line (kube-rs `Debug`/`Display`, a Status JSON body or the Status in another

@@ -10,6 +10,7 @@ use crate::note::Note;
 
 /// The request that failed, as far as it is known. Every field is optional: a log line may say little.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Request {
     /// HTTP method (`GET`, `PATCH`).
     pub method: Option<String>,
@@ -49,6 +50,7 @@ pub struct Request {
 /// Which step of a watcher or controller failed (kube-rs `watcher::Error` variants, client-go's reflector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Phase {
     /// The initial LIST (`InitialListFailed`, client-go `failed to list`).
     InitialList,
@@ -78,6 +80,7 @@ impl Phase {
 /// One diagnosed failure: plain data. Its wording ([`Diagnosis::describe`]) and its fix ([`Diagnosis::remedy`])
 /// are derived from it, the same for every surface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// The class (always `cause.class()`).
     pub class: Class,
@@ -131,6 +134,43 @@ impl Diagnosis {
     /// Whether retrying with back-off is expected to help without anyone changing anything.
     pub fn is_transient(&self) -> bool {
         self.cause.is_transient()
+    }
+}
+
+/// How serious a diagnosis is: an `expired` resource version is routine for a watcher (it relists), so it is a
+/// warning; everything else is an error. Part of the model (the JSON `level`, the text's `error`/`warning`), decided
+/// here once for every surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Level {
+    /// Needs attention.
+    Error,
+    /// Worth knowing, usually harmless.
+    Warning,
+}
+
+impl Level {
+    /// The level a diagnosis is shown at.
+    pub fn of(d: &Diagnosis) -> Level {
+        d.level()
+    }
+
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
+}
+
+impl Diagnosis {
+    /// How serious it is ([`Level`]).
+    pub fn level(&self) -> Level {
+        match self.class {
+            Class::Expired => Level::Warning,
+            _ => Level::Error,
+        }
     }
 }
 

@@ -22,7 +22,7 @@
 //! | `metrics` | `metrics`: Prometheus metrics by class and code; `prometheus_client` re-exported | prometheus-client |
 //! | `trace` | `trace`: a tower layer for kube's client that records, counts and diagnoses each request | `metrics`, tower, http-body |
 //! | `preflight` | `preflight`: checks of a program's declared needs against the cluster; `render::report` | x509-cert, tokio `time` |
-//! | `watch` | `watch`: never-silent watchers, back-off, readiness; `controller`: a diagnosed controller on kube's stable `applier` | `runtime`, `trace`, `metrics`, `preflight`, tokio `rt` |
+//! | `watch` | `watch`: never-silent watchers, back-off, readiness, the access watchdog; `controller`: kube's `Controller`, diagnosed, the watchdog on by default, on kube's stable `applier` | `runtime`, `trace`, `metrics`, fastrand, tokio `rt` |
 //! | `live` | `live`: a diagnosis enriched from the cluster (discovery, access reviews); `workload`: a running workload explained from its logs, events and conditions | — |
 //! | `junit` | JUnit XML from [`render::junit`] (without it, writing JUnit fails with an error naming the feature) | quick-junit |
 //! | `cli` | clap's `ValueEnum` on [`render::Format`] and [`render::ColorChoice`] | clap |
@@ -32,7 +32,8 @@
 //! - Diagnosis: [`diagnosis`] (the data), [`cause`] (the typed cause), [`class`], [`note`], [`describe`] (words),
 //!   [`remedy`] (fixes), [`near_miss`], [`chain`] (error chains).
 //! - Kubernetes facts: [`vocab`], [`url`], [`catalog`], [`review`], [`needs`], [`rbac`], [`kubeconfig`].
-//! - Showing it: [`render`], [`scan`] (log text).
+//! - Controllers: [`Diagnosed`] (a failure diagnosed once), [`stale`] (stale reads waited out).
+//! - Showing it: [`render`], [`scan`] (log text), [`condition`] (on the object: a condition and an event).
 //! - Opt-in (above): `metrics`, `trace`, `preflight`, `watch`, `live`, `workload`.
 
 #![deny(missing_docs)]
@@ -43,15 +44,20 @@ pub mod cause;
 pub mod chain;
 pub mod class;
 mod classify;
+pub mod condition;
 #[cfg(feature = "watch")]
 pub mod controller;
 pub mod describe;
 mod diagnose;
 pub mod diagnosis;
+#[cfg(test)]
+mod fixtures;
 mod fold;
+pub mod hash;
 pub mod kubeconfig;
 #[cfg(feature = "live")]
 pub mod live;
+mod merge;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 pub mod near_miss;
@@ -67,6 +73,8 @@ pub mod render;
 pub mod retry;
 pub mod review;
 pub mod scan;
+pub mod shell;
+pub mod stale;
 #[cfg(feature = "trace")]
 pub mod trace;
 pub mod url;
@@ -78,10 +86,12 @@ pub mod workload;
 
 pub use cause::Cause;
 pub use describe::Description;
-pub use diagnose::{diagnose, diagnose_error, diagnose_error_in, diagnose_in, diagnose_text};
+pub use diagnose::{
+    Diagnosed, diagnose, diagnose_error, diagnose_error_in, diagnose_in, diagnose_text,
+};
 #[cfg(feature = "runtime")]
 pub use diagnose::{diagnose_controller, diagnose_watcher, diagnose_watcher_in};
-pub use diagnosis::{Class, Diagnosis, Phase, Request};
+pub use diagnosis::{Class, Diagnosis, Level, Phase, Request};
 pub use note::Note;
 /// The `prometheus_client` kubewhy's [`metrics`] are built with: register them in a registry of this version, or
 /// encode them without one ([`metrics::Metrics`]).

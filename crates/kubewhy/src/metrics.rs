@@ -209,12 +209,14 @@ impl Metrics {
     }
 }
 
-/// Without a registry of the program's: for a program on another prometheus-client version, or one that serves
-/// `/metrics` some other way, the text to append to its own output.
+/// Without a registry of the program's: for a program that serves `/metrics` some other way (another metrics crate,
+/// its own text), the text to serve or to append to its own exposition.
 impl Metrics {
     /// Every metric in the Prometheus text format (`# HELP`, `# TYPE`, the samples; names prefixed `kubewhy_`),
-    /// ending with the OpenMetrics `# EOF` line only when `eof` is true — leave it out to append the text to a
-    /// program's own exposition.
+    /// ending with the OpenMetrics `# EOF` line only when `eof` is true. To add it to an exposition of the
+    /// program's own, use [`Metrics::append_to`]: an OpenMetrics exposition (prometheus-client's
+    /// `encoding::text::encode` writes one) already ends with `# EOF`, which must stay its last line — text
+    /// appended after it is ignored by Prometheus, or the scrape fails.
     ///
     /// ```
     /// let metrics = kubewhy::metrics::Metrics::default();
@@ -235,5 +237,30 @@ impl Metrics {
             text = body.to_string();
         }
         text
+    }
+
+    /// Appends every metric to `exposition`, the program's own text: before its OpenMetrics `# EOF` line when it
+    /// ends with one (which stays last), else at its end (the Prometheus text format has no end line).
+    ///
+    /// ```
+    /// let metrics = kubewhy::metrics::Metrics::default();
+    /// metrics.observe_request("list", "configmaps", "200", std::time::Duration::from_millis(3));
+    /// let mut text = String::from("# TYPE runs counter\nruns_total 3\n# EOF\n");
+    /// metrics.append_to(&mut text);
+    /// assert!(text.starts_with("# TYPE runs counter\nruns_total 3\n# HELP kubewhy_"));
+    /// assert!(text.ends_with("\n# EOF\n") && text.matches("# EOF").count() == 1);
+    /// ```
+    pub fn append_to(&self, exposition: &mut String) {
+        let eof = match exposition.trim_end().strip_suffix("# EOF") {
+            Some(body) if body.is_empty() || body.ends_with('\n') => {
+                exposition.truncate(body.len());
+                true
+            }
+            _ => false,
+        };
+        if !exposition.is_empty() && !exposition.ends_with('\n') {
+            exposition.push('\n');
+        }
+        exposition.push_str(&self.encode_text(eof));
     }
 }

@@ -110,6 +110,49 @@ impl fmt::Display for ResourceType {
     }
 }
 
+/// The request a need makes, for a diagnosis: `verb` on `resource` (or its `subresource`), in `namespace` when the
+/// type is namespaced. Shared by the preflight checks and the access watchdog.
+#[cfg(any(feature = "preflight", feature = "watch"))]
+pub(crate) fn need_request(
+    resource: &ResourceType,
+    subresource: Option<&str>,
+    namespace: Option<&str>,
+    verb: Option<Verb>,
+) -> crate::diagnosis::Request {
+    crate::diagnosis::Request {
+        verb: verb.map(|v| v.to_string()),
+        group: Some(resource.group.clone()),
+        version: Some(resource.version.clone()),
+        resource: Some(resource.resource.clone()),
+        subresource: subresource.map(str::to_string),
+        kind: (!resource.kind.is_empty()).then(|| resource.kind.clone()),
+        namespace: if resource.namespaced {
+            namespace.map(str::to_string)
+        } else {
+            None
+        },
+        ..crate::diagnosis::Request::default()
+    }
+}
+
+/// The scope of a need: in one namespace, in all namespaces, or a cluster-scoped type.
+#[cfg(any(feature = "preflight", feature = "watch"))]
+pub(crate) fn scope(resource: &ResourceType, namespace: Option<&str>) -> crate::cause::Scope {
+    use crate::cause::Scope;
+    match (resource.namespaced, namespace) {
+        (true, Some(_)) => Scope::Namespace,
+        (true, None) => Scope::AllNamespaces,
+        (false, _) => Scope::ClusterScoped,
+    }
+}
+
+/// The scope of a need as a phrase: `in namespace `ns``, `in all namespaces`, `at cluster scope`.
+#[cfg(any(feature = "preflight", feature = "watch"))]
+pub(crate) fn scope_phrase(resource: &ResourceType, namespace: Option<&str>) -> String {
+    let namespace = namespace.filter(|_| resource.namespaced);
+    crate::vocab::scope_phrase(scope(resource, namespace), namespace).unwrap_or_default()
+}
+
 /// One need: verbs on a resource type (or one of its subresources), in a namespace or everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Need {

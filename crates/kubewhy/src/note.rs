@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One fact about the circumstances of a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Note {
     /// kube_runtime logged it: its watcher retries the request with back-off.
     LoggedByKubeRuntime,
@@ -181,6 +182,7 @@ pub enum Unread {
 /// What a live check against the cluster found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "found", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Live {
     /// Discovery could not be read.
     DiscoveryFailed {

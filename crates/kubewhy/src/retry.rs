@@ -25,29 +25,29 @@
 //!
 //! With a work queue of your own (as doc-controller has), run each reconcile through [`Retry::attempt`], ask
 //! [`Retry::failed`] for the delay of a failure, and trigger your queue with what [`Retry::wakeups`] yields. With
-//! kube's `Controller`:
+//! a `Controller` ([`crate::controller::Controller`], or kube's with its `unstable-runtime` feature for
+//! `reconcile_on`):
 //!
 //! A controller-rs-style reconciler and error policy keep their signatures; the policy's [`Action`] is replaced by
 //! the back-off's, and it can still record metrics:
 //!
 //! ```no_run
 //! # use std::sync::Arc;
-//! # use kube::runtime::controller::{Action, Controller};
+//! # use kube::runtime::controller::Action;
 //! # use kube::{Api, Client};
 //! # use k8s_openapi::api::core::v1::ConfigMap as Document;
 //! # #[derive(Debug, thiserror::Error)] #[error("reconcile failed")] struct Error(#[source] kube::Error);
 //! # struct Context;
 //! # async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<Action, Error> { todo!() }
 //! # fn error_policy(doc: Arc<Document>, error: &Error, ctx: Arc<Context>) -> Action { todo!() }
-//! # async fn demo(client: Client, ctx: Arc<Context>) {
+//! # async fn demo(health: kubewhy::watch::Health, client: Client, ctx: Arc<Context>) {
 //! use futures::StreamExt;
+//! use kubewhy::controller::Controller;
 //! use kubewhy::retry::Retry;
-//! use kubewhy::watch::{Health, Policy};
 //!
-//! let health = Health::new(Policy::in_cluster()).with_client(client.clone());
 //! let retry = Retry::new(&health);
-//! Controller::new(Api::<Document>::all(client), Default::default())
-//!     .reconcile_on(retry.wakeups())                       // kube feature `unstable-runtime`
+//! Controller::new(Api::<Document>::all(client), Default::default(), &health)
+//!     .reconcile_on(retry.wakeups())                       // the objects a probe woke up
 //!     .run(retry.reconciler(reconcile), retry.error_policy(|doc, err, ctx, _retry| {
 //!         error_policy(doc, err, ctx);                      // its metrics; its Action is not used
 //!     }), ctx)
@@ -283,7 +283,10 @@ where
         let (result, failed) = recorded(reconcile).await;
         match &result {
             Ok(_) => {
-                lock(&self.inner.failures).remove(&key);
+                if lock(&self.inner.failures).remove(&key).is_some() {
+                    // It failed before: a permission the access watchdog found denied may be back.
+                    self.inner.health.recheck_access_now();
+                }
                 lock(&self.inner.diagnoses).remove(&key);
             }
             Err(e) => {

@@ -1,8 +1,10 @@
 //! The one access review: asks the API server's authorizer chain whether a request is allowed — for the caller
 //! (SelfSubjectAccessReview) or for another identity (SubjectAccessReview, whose groups default to those the API
 //! server gives that identity, [`crate::vocab::groups_of`]). `kubewhy check`, `doc-controller doctor` and
-//! `kubewhy explain --live` all ask through it, so one question gets one answer.
+//! `kubewhy explain --live` all ask through it, so one question gets one answer. Likewise the one "who am I"
+//! ([`whoami`], a SelfSubjectReview) that preflight, the RBAC diff and the watchers ask.
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview,
     SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
@@ -117,6 +119,51 @@ pub async fn review(
     };
     // The API server always fills `status`; a missing one reads as "no opinion", i.e. not allowed.
     Ok(status.map(Answer::from).unwrap_or_default())
+}
+
+/// Who the client is, as the API server sees it (a SelfSubjectReview's `userInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Whoami {
+    /// The user name; empty when the server named none.
+    pub user: String,
+    /// Its groups, empty names left out (a static-token file can give a user an empty group name: it names
+    /// nothing).
+    pub groups: Vec<String>,
+}
+
+/// Asks the API server who the client is: one SelfSubjectReview (Kubernetes 1.28+).
+///
+/// # Errors
+/// When the review fails (not served before 1.28, the credentials not accepted, the server not reached).
+pub async fn whoami(client: &kube::Client) -> Result<Whoami, kube::Error> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await?;
+    let info = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+    Ok(Whoami {
+        user: info.username.unwrap_or_default(),
+        groups: info
+            .groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect(),
+    })
+}
+
+/// The request [`whoami`] makes (what failed, when it fails).
+pub fn whoami_request() -> Request {
+    Request {
+        method: Some("POST".into()),
+        url: Some("/apis/authentication.k8s.io/v1/selfsubjectreviews".into()),
+        verb: Some("create".into()),
+        group: Some("authentication.k8s.io".into()),
+        version: Some("v1".into()),
+        resource: Some("selfsubjectreviews".into()),
+        ..Request::default()
+    }
 }
 
 /// The request a review makes (what failed, when the review itself fails).

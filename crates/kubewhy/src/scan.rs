@@ -1,6 +1,7 @@
 //! The streaming log reader behind `kubewhy explain`: reads any byte stream in bounded memory, finds every
-//! message that holds a Kubernetes API failure, and folds repeats of the same failure into one [`Finding`] with a
-//! count and its first and last line numbers ([`crate::fold`]).
+//! message that holds a Kubernetes API failure, and folds repeats of the same failure, and the failures of one
+//! cause that is not the request's (an unreachable server, a rejected credential), into one [`Finding`] with a
+//! count, its first and last line numbers and the requests it hit ([`crate::fold`]).
 //!
 //! Speed comes from a cheap pre-filter: one multi-pattern search (aho-corasick) over whole buffers for words
 //! every recognised failure contains; only around the lines it hits is the text normalised
@@ -17,7 +18,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 
 use crate::fold::Folder;
-pub use crate::fold::{EXCERPT_CHARS, Finding};
+pub use crate::fold::{EXCERPT_CHARS, Finding, Hit};
 use crate::read::normalize::{self, Record};
 
 /// Words at least one of which every recognised failure contains (case-sensitive fragments chosen to cover the
@@ -133,6 +134,7 @@ impl Finding {
             last_line: self.last_line,
             count: self.count,
             excerpt: &self.excerpt,
+            requests: &self.requests,
         }
     }
 }

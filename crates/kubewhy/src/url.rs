@@ -35,6 +35,26 @@ pub fn parse_request(method: &str, uri: &str) -> Request {
     r
 }
 
+/// The server part of a URL: `https://10.0.0.1:6443` of `https://10.0.0.1:6443/api?timeout=32s`, or the
+/// `host:port` kubectl names a server by; `None` for a bare path.
+///
+/// ```
+/// assert_eq!(kubewhy::url::origin("https://10.0.0.1:6443/api/v1/pods?watch=1"), Some("https://10.0.0.1:6443"));
+/// assert_eq!(kubewhy::url::origin("localhost:8080"), Some("localhost:8080"));
+/// assert_eq!(kubewhy::url::origin("/api/v1/pods"), None);
+/// ```
+pub fn origin(url: &str) -> Option<&str> {
+    if url.is_empty() || url.starts_with('/') {
+        return None;
+    }
+    let start = url.find("://").map_or(0, |i| i + 3);
+    Some(
+        url[start..]
+            .find(['/', '?'])
+            .map_or(url, |end| &url[..start + end]),
+    )
+}
+
 /// Fills the fields of `r` that are missing from its `method` and `url` (the fields it has are kept: a server
 /// message that names the request is more authoritative than a URL).
 pub fn fill_from_url(r: &mut Request) {

@@ -151,11 +151,9 @@ fn diagnose_in_names_what_the_error_leaves_out() {
     assert!(!d.describe().notes.iter().any(|n| n.contains("diagnose_in")));
 
     // The server's message stays authoritative; the request only fills gaps.
-    let req = Request {
-        verb: Some("get".into()),
-        namespace: Some("elsewhere".into()),
-        ..Request::default()
-    };
+    let mut req = Request::default();
+    req.verb = Some("get".into());
+    req.namespace = Some("elsewhere".into());
     let d = diagnose_in(&forbidden_watch(), Some(&req));
     assert_eq!(d.request.verb.as_deref(), Some("watch"));
     assert_eq!(

@@ -8,7 +8,9 @@
 //! - a streaming list (`sendInitialEvents=true`) against a server whose `WatchList` gate is off: 422, logged by
 //!   kube_runtime at DEBUG and by the program at ERROR, read as one failure;
 //! - 429 `storage is (re)initializing` while a watch cache initialises after an API server restart (same data,
-//!   same port).
+//!   same port);
+//! - a cache older than the program's own last write (KEP-5647's stale read): acting on it fails (a JSON patch's
+//!   `test`: 422), `kubewhy::stale` says to wait until the watch brings the write, after which the same step passes.
 //!
 //! The policy and the constrained impersonation run on the shared control plane (1.36's defaults); the others
 //! share one control plane of their own (`--feature-gates=ConstrainedImpersonation=false,WatchList=false`) in one
@@ -103,6 +105,127 @@ async fn impersonating(
     let mut config = env.config_for(identity).await.expect("a client config");
     config.auth_info.impersonate = Some(as_user.to_string());
     kube::Client::try_from(config).expect("a client")
+}
+
+/// The JSON patch a controller sends to add its finalizer, testing the list it read (kube-rs's finalizer protocol).
+fn add_finalizer(read: &ConfigMap, finalizer: &str) -> kube::api::Patch<()> {
+    let current = read.metadata.finalizers.clone().unwrap_or_default();
+    let ops = if current.is_empty() {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]},
+        ])
+    } else {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": current},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer},
+        ])
+    };
+    kube::api::Patch::Json(serde_json::from_value(ops).expect("a JSON patch"))
+}
+
+/// KEP-5647 for kube-rs: a reflector whose watch has not delivered the program's own write yet is stale. Acting on
+/// it fails for real (the patch tests the finalizers it read: 422); `kubewhy::stale::LastWrites` says so and which
+/// versions, until the watch event brings the write — then the same step, built from the cache, passes.
+#[tokio::test]
+async fn a_cache_older_than_the_last_write_is_waited_out_not_acted_on() {
+    use kube::runtime::reflector::{ObjectRef, store::Writer};
+    use kubewhy::stale::{Check, LastWrites};
+
+    let env = kubewhy_testenv::shared();
+    let ns = env.namespace("w136stale").await.unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(env.admin().await.unwrap(), &ns);
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("guarded".into()),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    // A reflector fed by hand: the test decides when the cache receives what the watch brings.
+    let mut writer = Writer::<ConfigMap>::default();
+    let store = writer.as_reader();
+    let mut events = watcher(cms.clone(), watcher::Config::default()).boxed();
+    while let Some(event) = events.next().await {
+        let event = event.expect("the watch");
+        writer.apply_watcher_event(&event);
+        if matches!(event, watcher::Event::InitDone) {
+            break;
+        }
+    }
+    let key = ObjectRef::<ConfigMap>::new("guarded").within(&ns);
+    let before = store.get(&key).expect("cached");
+
+    // The program's write, remembered.
+    let writes = LastWrites::<ConfigMap>::new();
+    let written = cms
+        .patch(
+            "guarded",
+            &Default::default(),
+            &add_finalizer(&before, "kubewhy.test/a"),
+        )
+        .await
+        .expect("the first write");
+    writes.wrote(&written);
+    let Check::Stale(stale) = writes.check(&store.get(&key).unwrap()) else {
+        panic!("the cache still holds the version before the write");
+    };
+    assert_eq!(
+        (
+            stale.resource.as_str(),
+            stale.read.as_str(),
+            stale.written.as_str()
+        ),
+        (
+            "configmaps",
+            before.metadata.resource_version.as_deref().unwrap(),
+            written.metadata.resource_version.as_deref().unwrap()
+        )
+    );
+    // What the guard prevents: the next step built from the stale cache fails for real.
+    let stale_step = cms
+        .patch(
+            "guarded",
+            &Default::default(),
+            &add_finalizer(&store.get(&key).unwrap(), "kubewhy.test/b"),
+        )
+        .await
+        .expect_err("a step acting on the stale cache");
+    let d = diagnose(&stale_step);
+    assert_eq!((d.code, d.class), (Some(422), Class::Conflict), "{d:#}");
+    assert!(matches!(d.cause, Cause::StalePatch { .. }), "{d:#}");
+
+    // The watch brings the write: the skipped object goes again, and the same step, from the cache, passes.
+    let mut caught_up = false;
+    while !caught_up {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("the watch brings the write")
+            .expect("a watch event")
+            .expect("the watch");
+        if let watcher::Event::Apply(obj) = &event {
+            caught_up = writes.observed(obj);
+        }
+        writer.apply_watcher_event(&event);
+    }
+    let fresh = store.get(&key).unwrap();
+    assert_eq!(writes.check(&fresh), Check::Fresh);
+    cms.patch(
+        "guarded",
+        &Default::default(),
+        &add_finalizer(&fresh, "kubewhy.test/b"),
+    )
+    .await
+    .expect("the step from a cache that caught up");
+    // Leave nothing holding the namespace's deletion.
+    cms.patch(
+        "guarded",
+        &Default::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 use kubewhy::Diagnosis;
 use kubewhy::render::{Location, TextOptions, json, text};
+use kubewhy::scan::Hit;
 
 /// One failure per cause, as a user pastes it (server messages, kube-rs Debug, client-go, kubectl, transport).
 const CASES: &[(&str, &str)] = &[
@@ -130,6 +131,7 @@ fn at(input: &str) -> Location<'_> {
         last_line: 19,
         count: 3,
         excerpt: input,
+        requests: &[],
     }
 }
 
@@ -167,6 +169,18 @@ fn a_diagnosis_without_a_location_names_its_request() {
 fn a_finding_in_json() {
     let (_, input) = CASES[0];
     let d = diagnose("json", input);
-    let value = json::finding_value(&d, &at(input));
+    let hits = [Hit {
+        request: d.request.clone(),
+        count: 3,
+        first_line: 7,
+        last_line: 19,
+    }];
+    let value = json::finding_value(
+        &d,
+        &Location {
+            requests: &hits,
+            ..at(input)
+        },
+    );
     insta::assert_snapshot!(serde_json::to_string_pretty(&value).unwrap());
 }

@@ -1,5 +1,5 @@
 //! What every reconcile shares: the [`Context`] (client, event recorder, caches, metrics, kubewhy's back-off and
-//! health registry) and the
+//! health registry, the last writes the cache has not caught up with) and the
 //! names doc-controller writes under (its finalizer and its server-side apply field manager).
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use kube::Client;
 use kube::runtime::reflector::Store;
 
 use kubewhy::retry::Retry;
+use kubewhy::stale::LastWrites;
 use kubewhy::watch::Health;
 
 use crate::document::Document;
@@ -35,4 +36,7 @@ pub struct Context {
     pub retry: Retry<Document>,
     /// kubewhy's health registry: its shared log of causes (one line per cause per interval).
     pub health: Health,
+    /// The resourceVersion of this controller's last write to each Document, until the cache has caught up with it
+    /// (a reconcile of a Document whose cache is older waits: see `controller`).
+    pub writes: Arc<LastWrites<Document>>,
 }

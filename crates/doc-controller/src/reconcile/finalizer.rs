@@ -40,28 +40,33 @@ fn remove_patch(index: usize) -> serde_json::Value {
     ])
 }
 
+/// Sends `patch`; returns the Document as the API server wrote it.
 async fn send(
     api: &Api<Document>,
     doc: &Document,
     patch: serde_json::Value,
-) -> Result<(), kube::Error> {
+) -> Result<Document, kube::Error> {
     let patch: Patch<()> =
         Patch::Json(serde_json::from_value(patch).map_err(kube::Error::SerdeError)?);
     let name = doc.meta().name.as_deref().unwrap_or_default();
-    api.patch(name, &PatchParams::default(), &patch)
-        .await
-        .map(|_| ())
+    api.patch(name, &PatchParams::default(), &patch).await
 }
 
-/// Adds the finalizer (its watch event brings the next reconcile, which finds it there).
-pub(super) async fn add(api: &Api<Document>, doc: &Document) -> Result<(), Error> {
+/// Adds the finalizer (its watch event brings the next reconcile, which finds it there); returns the Document as
+/// written.
+pub(super) async fn add(api: &Api<Document>, doc: &Document) -> Result<Document, Error> {
     send(api, doc, add_patch(doc))
         .await
         .map_err(Error::AddFinalizer)
 }
 
-/// Removes the finalizer at `index`; the API server then deletes the Document (unless others hold it).
-pub(super) async fn remove(api: &Api<Document>, doc: &Document, index: usize) -> Result<(), Error> {
+/// Removes the finalizer at `index`; the API server then deletes the Document (unless others hold it). Returns the
+/// Document as written.
+pub(super) async fn remove(
+    api: &Api<Document>,
+    doc: &Document,
+    index: usize,
+) -> Result<Document, Error> {
     send(api, doc, remove_patch(index))
         .await
         .map_err(Error::RemoveFinalizer)

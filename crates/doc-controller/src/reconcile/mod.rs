@@ -1,13 +1,17 @@
 //! One reconcile of one Document: the finalizer, the `HideRequested` / `DeleteRequested` events, the published
-//! ConfigMap, and the status — plus what happens when any of it fails (a `Ready=False` condition carrying the
-//! error and a Warning event, unless the API server itself failed; the retry is kubewhy's per-object back-off).
+//! ConfigMap, and the status — plus what happens when any of it fails: each failed step is diagnosed once, where it
+//! failed, with the request that failed ([`error::diagnose`]); that one diagnosis is what kubewhy's per-object back-off
+//! schedules and logs (once per cause), what the metrics count and what the Document shows (a `Ready=False` condition
+//! whose reason is the class and whose message is kubewhy's one-line diagnosis, and a Warning event with the same),
+//! unless the API server itself failed.
 //!
 //! Every step is idempotent and reads the world from the caches first, so a reconcile of an up-to-date Document
 //! sends no request at all. Writes that do not depend on each other go out together (an event beside the status,
-//! the deletion's event beside the finalizer's removal). This module holds the controller's two functions,
-//! [`reconcile`] and [`error_policy`], and the flow between them; each step lives in its own module: `context` (what
-//! every reconcile shares), `error` (a failed step), `events`, `finalizer`, `publish` (the ConfigMap), `status` and
-//! `report` (a failure made visible on the Document).
+//! the deletion's event beside the finalizer's removal); a second failure among them is its own, logged through the
+//! same once-per-cause log. This module holds the controller's two functions, [`reconcile`] and [`on_failure`], and
+//! the flow between them; each step lives in its own module: `context` (what every reconcile shares), `error` (a
+//! failed step and its diagnosis), `events`, `finalizer`, `publish` (the ConfigMap), `status` and `report` (a failure
+//! made visible on the Document).
 
 mod context;
 mod error;
@@ -17,16 +21,18 @@ mod publish;
 mod report;
 mod status;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::events::EventType;
-use tracing::{Instrument, debug, info, info_span, warn};
+use kube::runtime::events::{Event, EventType};
+use kubewhy::Diagnosed;
+use tracing::{Instrument, debug, info, info_span};
 
 pub use context::{Context, FIELD_MANAGER, FINALIZER};
-pub use error::{Error, describe};
+pub use error::{Error, diagnose, panicked};
 pub use publish::{MANAGED_BY, desired_config_map, trim_config_map};
 pub use status::desired_status;
 
@@ -38,9 +44,10 @@ pub fn publishes(doc: &Document) -> bool {
     doc.spec.publish && !doc.spec.hide
 }
 
-/// Reconciles one Document. An up-to-date Document costs no request; the periodic resync visits it again. Run it
-/// through kubewhy's per-object back-off (`ctx.retry.attempt`), which resets on success.
-pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Error> {
+/// Reconciles one Document. An up-to-date Document costs no request; the periodic resync visits it again. A failure
+/// comes back diagnosed (once, where it happened). Run it through kubewhy's per-object back-off
+/// (`ctx.retry.attempt`, which resets on success and takes the diagnosis as it is), then [`on_failure`].
+pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Diagnosed> {
     let span = info_span!(
         "reconcile",
         namespace = doc.namespace().unwrap_or_default(),
@@ -49,26 +56,13 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Erro
     );
     async move {
         let timer = ctx.metrics.reconcile_started();
-        let result = reconcile_inner(doc.clone(), &ctx).await;
+        let result = reconcile_inner(&doc, &ctx).await;
         match &result {
             Ok(()) => {
                 timer.finish(Outcome::Success);
                 debug!("reconciled");
             }
-            Err(err) => {
-                timer.finish(Outcome::Error);
-                let cause = kubewhy::diagnose_error(err).cause;
-                if kubewhy::watch::is_server_wide(&cause) {
-                    // The API server (or the connection, or the credentials) failed, not this Document: writing
-                    // its status or an event would fail the same way, once per Document.
-                    debug!(
-                        "not recording the failure on the Document: {}",
-                        cause.kind()
-                    );
-                } else {
-                    report::report_failure(&doc, err, &ctx).await;
-                }
-            }
+            Err(_) => timer.finish(Outcome::Error),
         }
         result
     }
@@ -76,37 +70,63 @@ pub async fn reconcile(doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Erro
     .await
 }
 
-/// Decides when to retry a failed Document: kubewhy's per-object back-off (the schedule by the diagnosed cause,
-/// logged once per cause, counted), and doc-controller's own metrics. Returns the delay.
-pub fn error_policy(doc: &Document, err: &Error, ctx: &Context) -> Duration {
+/// A failed reconcile of `doc` (after `ctx.retry.attempt`): kubewhy's back-off schedules, logs (once per cause) and
+/// counts its one diagnosis, which the metrics and the Document then show. Returns when to retry.
+pub async fn on_failure(doc: &Document, err: &Diagnosed, ctx: &Context) -> Duration {
     let retry = ctx.retry.failed(doc, err);
-    ctx.metrics.failure(err.class());
+    report::show(doc, &retry.diagnosis, ctx).await;
     retry.delay
 }
 
-async fn reconcile_inner(doc: Arc<Document>, ctx: &Context) -> Result<(), Error> {
-    let namespace = doc
-        .namespace()
-        .ok_or_else(|| Error::Malformed("it has no namespace".into()))?;
+/// Runs one step in a scope of its own: a failure is diagnosed there, once, with the request it failed on (two
+/// steps sent together each name their own).
+async fn step(
+    doc: &Document,
+    ctx: &Context,
+    fut: impl Future<Output = Result<(), Error>>,
+) -> Result<(), Diagnosed> {
+    let (result, failed) = kubewhy::trace::recorded(fut).await;
+    result.map_err(|e| error::diagnose(e, &failed, &ctx.health, doc))
+}
+
+async fn reconcile_inner(doc: &Document, ctx: &Context) -> Result<(), Diagnosed> {
+    let Some(namespace) = doc.namespace() else {
+        return step(doc, ctx, async {
+            Err(Error::Malformed("it has no namespace".into()))
+        })
+        .await;
+    };
     let api: Api<Document> = Api::namespaced(ctx.client.clone(), &namespace);
     match (
-        finalizer::position(&doc),
+        finalizer::position(doc),
         doc.metadata.deletion_timestamp.is_some(),
     ) {
         // First the finalizer; its watch event brings the next reconcile, which finds it there.
-        (None, false) => finalizer::add(&api, &doc).await,
-        (Some(_), false) => apply(&doc, ctx).await,
-        (Some(index), true) => cleanup(&doc, index, &api, ctx).await,
+        (None, false) => {
+            step(doc, ctx, async {
+                let written = finalizer::add(&api, doc).await?;
+                ctx.writes.wrote(&written);
+                Ok(())
+            })
+            .await
+        }
+        (Some(_), false) => apply(doc, ctx).await,
+        (Some(index), true) => cleanup(doc, index, &api, ctx).await,
         // Being deleted and no longer ours: nothing left to do.
         (None, true) => Ok(()),
     }
 }
 
-/// Both results, or the first failure; a second failure is logged so that it is not lost.
-fn both(first: Result<(), Error>, second: Result<(), Error>) -> Result<(), Error> {
+/// Both results, or the first failure. A second failure is a failure of its own: it goes through the shared log of
+/// causes (a line when its cause was not reported within the interval), not a line of its own per Document.
+fn both(
+    first: Result<(), Diagnosed>,
+    second: Result<(), Diagnosed>,
+    ctx: &Context,
+) -> Result<(), Diagnosed> {
     match (first, second) {
         (Err(e), Err(also)) => {
-            warn!(error = %describe(&also), "a second step of the reconcile failed too");
+            report::also_failed("a second step of the reconcile", also.diagnosis(), ctx);
             Err(e)
         }
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
@@ -114,27 +134,31 @@ fn both(first: Result<(), Error>, second: Result<(), Error>) -> Result<(), Error
     }
 }
 
+/// A Normal event about the Document.
+fn normal(reason: &str, action: &str, note: String) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    }
+}
+
 /// The Document exists, carries the finalizer and is not being deleted. The `HideRequested` event and the rest
 /// (ConfigMap, status) are sent together: neither waits for the other.
-async fn apply(doc: &Document, ctx: &Context) -> Result<(), Error> {
+async fn apply(doc: &Document, ctx: &Context) -> Result<(), Diagnosed> {
     let status = doc.status.clone().unwrap_or_default();
-    let event = async {
+    let event = step(doc, ctx, async {
         if doc.spec.hide && !status.hidden {
             info!("hiding the Document");
-            events::publish(
-                doc,
-                ctx,
-                EventType::Normal,
-                "HideRequested",
-                "Hiding",
-                format!("Hiding `{}`", doc.name_any()),
-            )
-            .await
+            let note = format!("Hiding `{}`", doc.name_any());
+            events::publish(doc, ctx, &normal("HideRequested", "Hiding", note)).await
         } else {
             Ok(())
         }
-    };
-    let rest = async {
+    });
+    let rest = step(doc, ctx, async {
         let published = if publishes(doc) {
             Some(publish::ensure_config_map(doc, ctx).await?)
         } else {
@@ -142,9 +166,9 @@ async fn apply(doc: &Document, ctx: &Context) -> Result<(), Error> {
             None
         };
         status::write_status(doc, &status, desired_status(doc, published), ctx).await
-    };
+    });
     let (rest, event) = tokio::join!(rest, event);
-    both(rest, event)
+    both(rest, event, ctx)
 }
 
 /// The Document is being deleted and still carries the finalizer at `index`: its ConfigMap goes first, then the
@@ -155,26 +179,30 @@ async fn cleanup(
     index: usize,
     api: &Api<Document>,
     ctx: &Context,
-) -> Result<(), Error> {
+) -> Result<(), Diagnosed> {
     info!("deleting the Document: removing what it published");
-    publish::remove_config_map(doc, ctx).await?;
-    let event = events::publish(
-        doc,
-        ctx,
-        EventType::Normal,
+    step(doc, ctx, publish::remove_config_map(doc, ctx)).await?;
+    let deleting = normal(
         "DeleteRequested",
         "Deleting",
         format!("Delete `{}`", doc.name_any()),
     );
-    let (removed, event) = tokio::join!(finalizer::remove(api, doc, index), event);
-    let removed = match removed {
-        // The object is gone: an earlier reconcile (or another replica during a hand-over) already finished the
-        // cleanup. Nothing is left to do.
-        Err(Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
-            debug!("the Document is already gone: its cleanup is complete");
-            Ok(())
+    let event = step(doc, ctx, events::publish(doc, ctx, &deleting));
+    let removed = step(doc, ctx, async {
+        match finalizer::remove(api, doc, index).await {
+            Ok(written) => {
+                ctx.writes.wrote(&written);
+                Ok(())
+            }
+            // The object is gone: an earlier reconcile (or another replica during a hand-over) already finished
+            // the cleanup. Nothing is left to do.
+            Err(Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
+                debug!("the Document is already gone: its cleanup is complete");
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
-        other => other,
-    };
-    both(removed, event)
+    });
+    let (removed, event) = tokio::join!(removed, event);
+    both(removed, event, ctx)
 }

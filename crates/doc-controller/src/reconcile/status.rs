@@ -72,13 +72,16 @@ pub(super) async fn write_status(
         "kind": Document::kind(&()),
         "status": desired,
     });
-    api.patch_status(
-        &doc.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(Error::PatchStatus)?;
+    let written = api
+        .patch_status(
+            &doc.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::PatchStatus)?;
+    // Until the cache holds this version, a reconcile of the Document would act on what it just overwrote.
+    ctx.writes.wrote(&written);
     debug!("status written");
     Ok(())
 }

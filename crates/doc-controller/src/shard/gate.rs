@@ -13,7 +13,7 @@ use super::ownership::Ownership;
 use super::ring::unix_us;
 use super::slots::Slot;
 use crate::document::Document;
-use crate::reconcile::{self, Context, Error};
+use crate::reconcile::{self, Context};
 
 /// What the gate needs to decide and to run a reconcile; cloned into each reconcile task.
 #[derive(Clone)]
@@ -28,7 +28,11 @@ pub struct Gate {
 impl Gate {
     /// Reconciles `doc` if its slot is active here; otherwise does nothing and waits for a change (the slot's owner
     /// reconciles it; if the slot comes here later, taking it over reconciles every Document in it).
-    pub async fn reconcile(self, doc: Arc<Document>, ctx: Arc<Context>) -> Result<(), Error> {
+    pub async fn reconcile(
+        self,
+        doc: Arc<Document>,
+        ctx: Arc<Context>,
+    ) -> Result<(), kubewhy::Diagnosed> {
         let Self {
             ownership,
             simulated_work,

@@ -29,7 +29,6 @@ use super::select::with_param;
 use super::slots::{SlotSet, fnv1a64};
 use crate::lease::{self, LeaseMeta, Observer};
 use crate::readiness::Readiness;
-use crate::reconcile::describe;
 use crate::shutdown::Shutdown;
 
 /// The readiness check the ring reports.
@@ -395,7 +394,7 @@ impl Ring {
             Err(e) => {
                 let why = match &e {
                     Error::List { source, .. } => format!("{:#}", kubewhy::diagnose(source)),
-                    Error::Request { .. } => describe(&e),
+                    Error::Request { .. } => crate::telemetry::one_line(&e),
                 };
                 // Once per distinct cause, not at every poll.
                 if progress.unreadable.as_deref() != Some(why.as_str()) {
@@ -540,7 +539,7 @@ impl Ring {
         Pace::Settled
     }
 
-    /// Logs kubewhy's `handover-stalled` diagnosis once per ring that some member has not applied for three lease
+    /// Logs the `handover-stalled` diagnosis once per ring that some member has not applied for three lease
     /// durations.
     fn report_stall(&self, progress: &mut Progress, view: &View, since: Instant, stalled: bool) {
         let waiting = view.waiting_for(&self.settings.lease_name());
@@ -550,13 +549,14 @@ impl Ring {
         {
             return;
         }
+        let waiting_for: Vec<String> = waiting.iter().map(|m| m.lease.clone()).collect();
         let diagnosis = kubewhy::Diagnosis::new(
-            kubewhy::Cause::HandoverStalled {
-                ring: self.settings.ring.clone(),
-                namespace: self.settings.namespace.clone(),
-                waiting_for: waiting.iter().map(|m| m.lease.clone()).collect(),
-                waited_s: since.elapsed().as_secs(),
-            },
+            kubewhy::Cause::Application(handover_stalled(
+                &self.settings.ring,
+                &self.settings.namespace,
+                &waiting_for,
+                since.elapsed().as_secs(),
+            )),
             format!("ring {} not applied by every member", view.id),
         );
         warn!(class = %diagnosis.class, ring = %view.id, "{diagnosis:#}");
@@ -670,6 +670,45 @@ fn names(members: &[&Member]) -> String {
         .map(|m| m.lease.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// doc-controller's own cause for a hand-over that waits ([`kubewhy::cause::AppCause`], code `handover-stalled`):
+/// members of ring `ring` (Leases in `namespace`) have not applied the new ring for `waited_s` seconds. Not
+/// transient: a member that cannot read the ring does not learn to by waiting.
+pub fn handover_stalled(
+    ring: &str,
+    namespace: &str,
+    waiting_for: &[String],
+    waited_s: u64,
+) -> kubewhy::cause::AppCause {
+    let members = waiting_for
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    kubewhy::cause::AppCause::new(
+        "handover-stalled",
+        kubewhy::Class::Timeout,
+        format!("a hand-over in ring `{ring}` has waited {waited_s} s for {members}"),
+    )
+    .cause(
+        "the members named have not applied the new ring on their Lease: they cannot read the ring (a `list` on \
+         Leases denied, an API server they cannot reach), or a reconcile of theirs in a moving slot is still \
+         running; until they do, nobody takes their slots over — no Document is reconciled twice, but the moved \
+         ones wait",
+    )
+    .note(
+        "a member that stops renewing its Lease drops out of the ring once the Lease expires, and the hand-over \
+         completes without it",
+    )
+    .help(
+        "read the log of each member named: its own diagnosis says why it cannot apply the ring (often RBAC: the \
+         ring's Leases need `list`); a member that is gone drops out when its Lease expires",
+    )
+    .command(format!(
+        "kubectl -n {namespace} describe leases {}",
+        waiting_for.join(" ")
+    ))
 }
 
 #[cfg(test)]
@@ -789,5 +828,33 @@ mod tests {
         assert_eq!(s.lease_name(), "doc-controller-0");
         s.name = "Shard_A".into();
         assert_eq!(s.lease_name(), "doc-controller-shard-a");
+    }
+
+    #[test]
+    fn a_stalled_hand_over_is_doc_controllers_own_cause_in_its_own_words() {
+        let d = kubewhy::Diagnosis::new(
+            kubewhy::Cause::Application(handover_stalled(
+                "r",
+                "ns",
+                &["r-1".into(), "r-2".into()],
+                45,
+            )),
+            "",
+        );
+        assert_eq!(d.class, kubewhy::Class::Timeout);
+        assert!(!d.is_transient(), "someone has to look");
+        assert_eq!(
+            d.summary(),
+            "a hand-over in ring `r` has waited 45 s for `r-1`, `r-2`"
+        );
+        assert!(
+            d.describe()
+                .cause
+                .contains("no Document is reconciled twice")
+        );
+        assert_eq!(
+            d.remedy().commands,
+            ["kubectl -n ns describe leases r-1 r-2"]
+        );
     }
 }

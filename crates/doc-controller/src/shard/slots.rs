@@ -22,11 +22,7 @@ pub const SHARD_KEY: &str = "object.metadata.uid";
 /// The 64-bit FNV-1a hash of `value`'s bytes: the hash the API server computes for `shardRange(object.metadata.uid,
 /// …)` (`k8s.io/apimachinery/pkg/sharding.HashField`).
 pub fn fnv1a64(value: &str) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    value
-        .bytes()
-        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+    kubewhy::hash::fnv1a64(value.as_bytes())
 }
 
 /// One of the [`SLOTS`] equal parts of the uid hash space.

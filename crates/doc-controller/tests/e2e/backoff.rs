@@ -84,13 +84,14 @@ async fn a_failing_document_backs_off_and_does_not_block_others() {
     )
     .await;
     let ready = doc.condition(READY).unwrap();
-    assert_eq!(ready.reason, "ReconcileFailed");
+    assert_eq!(ready.reason, "Conflict");
     assert!(
-        ready.message.contains("ConfigMap") && ready.message.contains("not owned by this Document"),
+        ready.message.starts_with("error[conflict]: ConfigMap")
+            && ready.message.contains("not owned by this Document"),
         "{}",
         ready.message
     );
-    let warning = wait_event(&admin, &ns, "clash", "ReconcileFailed").await;
+    let warning = wait_event(&admin, &ns, "clash", "Conflict").await;
     assert_eq!(warning.type_.as_deref(), Some("Warning"));
     assert!(
         warning
@@ -151,7 +152,9 @@ async fn a_failing_document_backs_off_and_does_not_block_others() {
     );
     assert!(
         controller
-            .metric("doc_controller_reconcile_failures_total{error=\"configmap-conflict\"}")
+            .metric(
+                "doc_controller_reconcile_failures_total{class=\"conflict\",cause=\"foreign-config-map\"}"
+            )
             .await
             >= 5.0
     );

@@ -70,44 +70,25 @@ pub async fn apiserver_requests(
     admin: &Client,
     resources: &[&str],
 ) -> std::collections::BTreeMap<String, u64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = admin
-        .request_text(request)
+    let metrics = kubewhy_testenv::metrics::scrape(admin)
         .await
         .expect("reading the API server's /metrics as admin");
-    let label = |line: &str, name: &str| -> String {
-        let key = format!("{name}=\"");
-        line.split_once(&key)
-            .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(v, _)| v.to_string())
-            .unwrap_or_default()
-    };
-    let mut out = std::collections::BTreeMap::new();
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("apiserver_request_total{"))
-    {
-        let (resource, verb, sub) = (
-            label(line, "resource"),
-            label(line, "verb"),
-            label(line, "subresource"),
-        );
-        if !resources.contains(&resource.as_str()) || verb == "LIST" || verb == "WATCH" {
-            continue;
-        }
-        let count: u64 = line
-            .rsplit(' ')
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0) as u64;
-        let key = if sub.is_empty() {
-            format!("{verb} {resource}")
-        } else {
-            format!("{verb} {resource}/{sub}")
-        };
-        *out.entry(key).or_insert(0) += count;
-    }
-    out
+    metrics
+        .sum_by("apiserver_request_total", |s| {
+            let (resource, verb, sub) =
+                (s.label("resource"), s.label("verb"), s.label("subresource"));
+            if !resources.contains(&resource) || verb == "LIST" || verb == "WATCH" {
+                return None;
+            }
+            Some(if sub.is_empty() {
+                format!("{verb} {resource}")
+            } else {
+                format!("{verb} {resource}/{sub}")
+            })
+        })
+        .into_iter()
+        .map(|(k, v)| (k, v as u64))
+        .collect()
 }
 
 /// A Document from its spec fields.
@@ -349,14 +330,8 @@ impl Controller {
             .get("/metrics")
             .await
             .unwrap_or_else(|| panic!("{}: /metrics did not answer", self.name));
-        body.lines()
-            .find_map(|l| {
-                l.strip_prefix(sample)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
+        kubewhy_testenv::metrics::Exposition::parse(&body)
+            .value(sample)
             .unwrap_or(0.0)
     }
 

@@ -288,17 +288,8 @@ async fn wait_ring(replicas: &[&Controller], members: usize) {
                 settled = false;
                 continue;
             };
-            let value = |name: &str| {
-                body.lines()
-                    .find_map(|l| {
-                        l.strip_prefix(name)?
-                            .strip_prefix(' ')?
-                            .trim()
-                            .parse::<f64>()
-                            .ok()
-                    })
-                    .unwrap_or(0.0)
-            };
+            let exposed = kubewhy_testenv::metrics::Exposition::parse(&body);
+            let value = |name: &str| exposed.value(name).unwrap_or(0.0);
             let (seen_members, active, assigned) = (
                 value("doc_controller_shard_ring_members"),
                 value("doc_controller_shard_slots_active"),
@@ -460,18 +451,10 @@ async fn wait_converged(admin: &Client, ns: &str, expected: &Expected) -> Durati
 
 /// The API server's own counter of watch events it filtered out by `shardSelector` for Documents.
 async fn server_filtered_events(admin: &Client) -> Option<f64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
-    let text = admin
-        .request_text(request)
+    kubewhy_testenv::metrics::scrape(admin)
         .await
-        .expect("the API server's /metrics");
-    text.lines()
-        .find(|l| {
-            l.starts_with(
-                "apiserver_watch_filtered_events_total{group=\"kube.rs\",resource=\"documents\"}",
-            )
-        })
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("the API server's /metrics")
+        .value("apiserver_watch_filtered_events_total{group=\"kube.rs\",resource=\"documents\"}")
 }
 
 /// Lists Documents with the `shardSelector` of `slots` (a request built by hand) and checks that the API server

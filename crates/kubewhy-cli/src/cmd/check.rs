@@ -171,10 +171,7 @@ async fn check(args: Args) -> Result<u8, Failed> {
     let report = preflight::run(&config, &needs, &options)
         .await
         .map_err(Failed::Start)?;
-    let mut report_options = ReportOptions {
-        verbose: args.verbose,
-        ..ReportOptions::default()
-    };
+    let mut report_options = ReportOptions::default().with_verbose(args.verbose);
     if args.fix {
         let mut stdout = std::io::stdout().lock();
         let fix = report.fix.to_apply_stream();

@@ -166,15 +166,24 @@ fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()
             junit::write(&mut out, "kubewhy explain", names, &cases).map_err(io::Error::other)?
         }
         Format::Text => {
-            let opts = text::TextOptions {
-                color: args.out.stdout_color(),
-                ..text::TextOptions::default()
-            };
+            let opts = text::TextOptions::default().with_color(args.out.stdout_color());
             for f in findings {
                 text::write_at(&mut out, &f.diagnosis, Some(f.location()), &opts)?;
             }
             let diagnoses: Vec<_> = findings.iter().map(|f| &f.diagnosis).collect();
             text::write_totals(&mut out, &diagnoses, names, &opts)?;
+            // The library says what a live check would confirm; the flag that runs one is the CLI's to name.
+            let unconfirmed = diagnoses.iter().any(|d| {
+                d.notes
+                    .iter()
+                    .any(|n| matches!(n, kubewhy::Note::Unconfirmed { .. }))
+            });
+            if unconfirmed && !args.live {
+                writeln!(
+                    out,
+                    "note: `--live` checks what was not confirmed against the cluster of your kubeconfig"
+                )?;
+            }
         }
     }
     out.flush()

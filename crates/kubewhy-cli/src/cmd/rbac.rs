@@ -97,7 +97,14 @@ pub fn run(args: Args) -> ExitCode {
     match runtime.block_on(run_diff(diff)) {
         Ok(code) => ExitCode::from(code),
         Err(Failed::Write(e)) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => super::failed(&e, color),
+        Err(e) => {
+            let code = super::failed(&e, color);
+            // The library's error says what was missing; the flag that gives it is the CLI's to name.
+            if matches!(e, Failed::Diff(kubewhy::rbac::diff::DiffError::Whoami(_))) {
+                eprintln!("  = help: name the identity to compare with `--as`");
+            }
+            code
+        }
     }
 }
 

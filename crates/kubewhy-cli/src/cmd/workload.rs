@@ -156,10 +156,7 @@ pub fn run(args: &super::explain::Args, target: Target) -> ExitCode {
         Err(Failed::Write(e)) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(Failed::Workload(workload::Error::Api { diagnosis, .. })) => {
             // The cluster could not be asked: that failure explains itself, like any other.
-            let opts = kubewhy::render::TextOptions {
-                color: args.out.stderr_color(),
-                ..Default::default()
-            };
+            let opts = kubewhy::render::TextOptions::default().with_color(args.out.stderr_color());
             if let Err(e) =
                 kubewhy::render::text::write_diagnosis(&mut io::stderr().lock(), &diagnosis, &opts)
             {

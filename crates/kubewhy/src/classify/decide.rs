@@ -16,6 +16,10 @@ const RESOURCE_VERSION_MATCH: &str = "resourceVersionMatch";
 
 /// The cause of a failure.
 pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
+    // kubewhy's own text names its class: the code beside it (`(403)` of an admission denial) does not overrule it.
+    if let Some(class) = ev.class_said {
+        return with_request(for_class(class), ev, r);
+    }
     match facts.said {
         Some(Said::WebhookUnreachable) => {
             let (webhook, service) = facts.webhook.clone().unwrap_or_default();
@@ -145,9 +149,6 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
     }
     if let Some(t) = ev.transport {
         return transport(t);
-    }
-    if let Some(class) = ev.class_said {
-        return with_request(for_class(class), ev, r);
     }
     ev.hint.clone().unwrap_or(Cause::Unknown)
 }

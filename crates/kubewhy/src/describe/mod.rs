@@ -5,10 +5,10 @@
 //!
 //! The table is split by family, one private module each: `access` (denials, admission, credentials), `served`
 //! (what the API server serves), `request` (the request and the object's state), `server` (load, the server,
-//! transport, the client), `coordination` (replicas of one controller sharing work).
+//! transport, the client), `application` (the application's own causes, in its own words).
 
 mod access;
-mod coordination;
+mod application;
 pub(crate) mod near_miss;
 mod notes;
 mod request;
@@ -17,12 +17,13 @@ mod server;
 
 use std::fmt;
 
-use crate::cause::Cause;
+use crate::cause::Family;
 use crate::diagnosis::{Diagnosis, Request};
 use crate::vocab::request_resource;
 
 /// A diagnosis in words.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Description {
     /// One line: what failed.
     pub summary: String,
@@ -54,53 +55,12 @@ impl Words {
 impl Diagnosis {
     /// The diagnosis in words: summary, cause and notes.
     pub fn describe(&self) -> Description {
-        let w = match &self.cause {
-            Cause::Denied(_)
-            | Cause::Escalation { .. }
-            | Cause::Admission { .. }
-            | Cause::WebhookUnreachable { .. }
-            | Cause::Unauthenticated { .. }
-            | Cause::CredentialsUnavailable => access::words(self),
-            Cause::NotServed(_)
-            | Cause::NoSubresource { .. }
-            | Cause::ObjectMissing
-            | Cause::NotInCache
-            | Cause::SubjectMissing
-            | Cause::NoAggregatedDiscovery => served::words(self),
-            Cause::Invalid { .. }
-            | Cause::StalePatch { .. }
-            | Cause::BadOptions { .. }
-            | Cause::WatchListDisabled
-            | Cause::ResourceVersionMatchOnWatch
-            | Cause::ShardingNotServed { .. }
-            | Cause::BadRequest { .. }
-            | Cause::VerbUnsupported { .. }
-            | Cause::WrongScope { .. }
-            | Cause::NotSent
-            | Cause::NoResourceVersion
-            | Cause::Modified
-            | Cause::ApplyConflict { .. }
-            | Cause::AlreadyExists
-            | Cause::Expired => request::words(self),
-            Cause::Throttled { .. }
-            | Cause::ClientThrottled
-            | Cause::Reinitializing { .. }
-            | Cause::ServerFailed
-            | Cause::Unavailable
-            | Cause::LeaderChanged
-            | Cause::StorageRead { .. }
-            | Cause::ServerTimeout
-            | Cause::NoAnswer { .. }
-            | Cause::CacheSyncTimeout
-            | Cause::StalledWatch { .. }
-            | Cause::NoInitialEventsEnd { .. }
-            | Cause::Connection { .. }
-            | Cause::Tls { .. }
-            | Cause::ProxyUnsupported
-            | Cause::NoConfig
-            | Cause::Undecodable
-            | Cause::Unknown => server::words(self),
-            Cause::HandoverStalled { .. } => coordination::words(self),
+        let w = match self.cause.family() {
+            Family::Access => access::words(self),
+            Family::Served => served::words(self),
+            Family::Request => request::words(self),
+            Family::Server => server::words(self),
+            Family::Application => application::words(self),
         };
         let mut out = notes::leading(self);
         if let Some(n) = notes::phase(self) {
@@ -170,14 +130,10 @@ fn in_namespace(r: &Request) -> String {
 /// The server a request went to: `` `https://host:6443` `` (scheme and authority of an absolute URL, or the host
 /// a transport error names), else `the API server`.
 fn server_text(r: &Request) -> String {
-    let Some(url) = r.url.as_deref().filter(|u| !u.starts_with('/')) else {
-        return "the API server".into();
-    };
-    let server = match url.find("://") {
-        Some(i) => url[i + 3..].find('/').map_or(url, |p| &url[..i + 3 + p]),
-        None => url,
-    };
-    format!("`{server}`")
+    match r.url.as_deref().and_then(crate::url::origin) {
+        Some(server) => format!("`{server}`"),
+        None => "the API server".into(),
+    }
 }
 
 /// `` `a`, `b` and `c` ``.

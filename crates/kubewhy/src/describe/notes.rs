@@ -102,7 +102,7 @@ fn word(d: &Diagnosis, n: &Note) -> String {
             "the selfsubjectreviews API (authentication.k8s.io/v1) is served from Kubernetes 1.28 on".into()
         }
         Note::CallerUnknown => {
-            "the other checks go on; without knowing who you are, `--fix` cannot name whom to grant".into()
+            "the other checks go on; without knowing who you are, the fix cannot name whom to grant".into()
         }
         Note::ReviewUnanswered {
             user,
@@ -142,12 +142,12 @@ fn word(d: &Diagnosis, n: &Note) -> String {
         Note::Unconfirmed { no_cluster } => {
             let what = match &d.cause {
                 Cause::Denied(_) => {
-                    "whether the denial still holds (`--live` asks the API server with a SubjectAccessReview)"
+                    "whether the denial still holds (a live check asks the API server with a SubjectAccessReview)"
                 }
                 Cause::NotServed(_) => {
-                    "which cause applies (`--live` reads discovery and finds the nearest served names)"
+                    "which cause applies (a live check reads discovery and finds the nearest served names)"
                 }
-                _ => "the cause (`--live` checks it against the cluster)",
+                _ => "the cause (a live check asks the cluster)",
             };
             match no_cluster {
                 Some(why) => format!(

@@ -5,7 +5,7 @@ use kube::core::Status;
 use kube::core::response::StatusDetails;
 use serde_json::json;
 
-use crate::cause::{Admitter, Cause, ConnectionFailure, Scope, TlsFailure};
+use crate::cause::{Admitter, AppCause, Cause, ConnectionFailure, Scope, TlsFailure};
 use crate::diagnosis::Class;
 use crate::{Diagnosis, diagnose, diagnose_text};
 
@@ -310,24 +310,35 @@ fn sharding_failures_are_worded_and_have_a_fix() {
         d.summary()
     );
     assert!(d.remedy().text.contains("ShardedListAndWatch"));
-    let d = Diagnosis::new(
-        Cause::HandoverStalled {
-            ring: "r".into(),
-            namespace: "ns".into(),
-            waiting_for: vec!["r-1".into(), "r-2".into()],
-            waited_s: 45,
-        },
-        "",
-    );
+    let app = AppCause::new(
+        "handover-stalled",
+        Class::Timeout,
+        "a hand-over has waited 45 s",
+    )
+    .cause("members have not applied the ring")
+    .note("a member that stops renewing drops out")
+    .help("read the members' logs")
+    .command("kubectl -n ns describe leases r-1 r-2");
+    let d = Diagnosis::new(Cause::Application(app), "");
     assert_eq!(d.class, Class::Timeout);
-    assert!(!d.is_transient(), "someone has to look");
-    assert_eq!(
-        d.summary(),
-        "a hand-over in ring `r` has waited 45 s for `r-1`, `r-2`"
-    );
     assert!(
-        d.remedy()
-            .commands
-            .contains(&"kubectl -n ns describe leases r-1 r-2".to_string())
+        !d.is_transient(),
+        "not transient unless the application says so"
     );
+    let words = d.describe();
+    assert_eq!(
+        (
+            words.summary.as_str(),
+            words.cause.as_str(),
+            words.notes.as_slice()
+        ),
+        (
+            "a hand-over has waited 45 s",
+            "members have not applied the ring",
+            &["a member that stops renewing drops out".to_string()][..]
+        )
+    );
+    let remedy = d.remedy();
+    assert_eq!(remedy.summary, "read the members' logs");
+    assert_eq!(remedy.commands, ["kubectl -n ns describe leases r-1 r-2"]);
 }

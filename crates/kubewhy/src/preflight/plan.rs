@@ -2,9 +2,9 @@
 //! probe are named in the report and as a request.
 
 use super::report::{Check, CheckKind};
-use crate::cause::Scope;
-use crate::diagnosis::Request;
 use crate::needs::{Need, Needs, ResourceType};
+// The request and scope of a need are the needs' own (the access watchdog uses them too, without `preflight`).
+pub(crate) use crate::needs::{need_request, scope, scope_phrase};
 use crate::rbac::{Permission, Verb};
 use crate::vocab;
 
@@ -110,21 +110,6 @@ pub(crate) fn resource_name(resource: &ResourceType, subresource: Option<&str>) 
     vocab::resource_name(&resource.resource, &resource.group, subresource)
 }
 
-/// The scope of a need: `in namespace `ns``, `in all namespaces`, `at cluster scope`.
-pub(crate) fn scope(resource: &ResourceType, namespace: Option<&str>) -> Scope {
-    match (resource.namespaced, namespace) {
-        (true, Some(_)) => Scope::Namespace,
-        (true, None) => Scope::AllNamespaces,
-        (false, _) => Scope::ClusterScoped,
-    }
-}
-
-/// The scope of a need as a phrase.
-pub(crate) fn scope_phrase(resource: &ResourceType, namespace: Option<&str>) -> String {
-    let namespace = namespace.filter(|_| resource.namespaced);
-    vocab::scope_phrase(scope(resource, namespace), namespace).unwrap_or_default()
-}
-
 pub(crate) fn served_name(key: &ServedKey) -> String {
     format!(
         "`{}` ({})",
@@ -149,27 +134,4 @@ pub(crate) fn probe_name(need: &Need) -> String {
         need.resource.version,
         scope_phrase(&need.resource, need.namespace.as_deref())
     )
-}
-
-/// The request fields of a need (and verb) for a diagnosis.
-pub(crate) fn need_request(
-    resource: &ResourceType,
-    subresource: Option<&str>,
-    namespace: Option<&str>,
-    verb: Option<Verb>,
-) -> Request {
-    Request {
-        verb: verb.map(|v| v.to_string()),
-        group: Some(resource.group.clone()),
-        version: Some(resource.version.clone()),
-        resource: Some(resource.resource.clone()),
-        subresource: subresource.map(str::to_string),
-        kind: (!resource.kind.is_empty()).then(|| resource.kind.clone()),
-        namespace: if resource.namespaced {
-            namespace.map(str::to_string)
-        } else {
-            None
-        },
-        ..Request::default()
-    }
 }

@@ -154,6 +154,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// The failures' diagnoses in report order, denials of several verbs on one target (access checks) shown as
+    /// one: what a report lists.
+    pub fn diagnoses(&self) -> Vec<Diagnosis> {
+        let failures: Vec<(&Check, &Diagnosis)> = self
+            .failures()
+            .filter_map(|c| Some((c, c.diagnosis.as_ref()?)))
+            .collect();
+        let kinds: Vec<CheckKind> = failures.iter().map(|(c, _)| c.kind).collect();
+        crate::merge::merged(
+            failures.into_iter().map(|(_, d)| d.clone()).collect(),
+            |i| kinds[i] == CheckKind::Access,
+        )
+    }
+
     /// The failed checks.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.outcome == Outcome::Fail)

@@ -2,9 +2,8 @@
 //! under impersonation tells who is checked — or that the caller may not impersonate, which the probes need —
 //! and, for a ServiceAccount, whether it exists (RBAC answers "yes" for group grants to a misspelled one).
 
-use k8s_openapi::api::authentication::v1::{SelfSubjectReview, UserInfo};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 use super::{AsIdentity, Check, CheckKind, Failure, Identity, Options, limited};
 use crate::cause::Cause;
@@ -26,34 +25,14 @@ pub(super) struct Who {
 }
 
 fn ssr_request() -> Request {
-    Request {
-        method: Some("POST".into()),
-        url: Some("/apis/authentication.k8s.io/v1/selfsubjectreviews".into()),
-        verb: Some("create".into()),
-        group: Some("authentication.k8s.io".into()),
-        version: Some("v1".into()),
-        resource: Some("selfsubjectreviews".into()),
-        ..Request::default()
-    }
+    crate::review::whoami_request()
 }
 
 async fn review(client: &kube::Client, options: &Options) -> Result<Identity, Failure> {
-    let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let answer = limited(
-        options.timeout,
-        api.create(&PostParams::default(), &SelfSubjectReview::default()),
-    )
-    .await?;
-    let info: UserInfo = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+    let who = limited(options.timeout, crate::review::whoami(client)).await?;
     Ok(Identity {
-        user: info.username.unwrap_or_default(),
-        // Static-token files can give a user an empty group name; it names nothing.
-        groups: info
-            .groups
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|g| !g.is_empty())
-            .collect(),
+        user: who.user,
+        groups: who.groups,
     })
 }
 

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::eval::{AccessRequest, Identity, WILDCARD, list, subject_applies};
 use super::objects::{BindingRef, RbacObjects, RoleKey, is_kubernetes_default};
 use super::{Permission, Target};
+use crate::cause::{Cause, Denial, Scope};
+use crate::diagnosis::{Diagnosis, Request};
 
 /// Verbs that let their holder grant itself more.
 pub const PRIVILEGED_VERBS: [&str; 3] = ["escalate", "bind", "impersonate"];
@@ -463,6 +465,56 @@ pub struct DiffReport {
 }
 
 impl DiffReport {
+    /// The missing permissions as the denials they would be, the verbs on one target shown as one.
+    pub fn missing_diagnoses(&self) -> Vec<Diagnosis> {
+        let denials = self
+            .diff
+            .missing
+            .iter()
+            .map(|m| self.denial_of(m))
+            .collect();
+        crate::merge::merged(denials, |_| true)
+    }
+
+    /// The denial permission `p` is (or would be) for the identity, worded by the one table.
+    pub fn denial_of(&self, p: &Permission) -> Diagnosis {
+        let mut request = Request {
+            verb: Some(p.verb.to_string()),
+            namespace: p.namespace.clone(),
+            ..Request::default()
+        };
+        match &p.target {
+            Target::Resource {
+                group, resource, ..
+            } => {
+                let (resource, sub) = match resource.split_once('/') {
+                    Some((r, s)) => (r.to_string(), Some(s.to_string())),
+                    None => (resource.clone(), None),
+                };
+                request.group = Some(group.clone());
+                request.resource = Some(resource);
+                request.subresource = sub;
+            }
+            Target::NonResource { path } => request.path = Some(path.clone()),
+        }
+        let scope = match (&p.namespace, &p.target) {
+            (Some(_), _) => Scope::Namespace,
+            (None, Target::NonResource { .. }) => Scope::Cluster,
+            (None, Target::Resource { .. }) => Scope::AllNamespaces,
+        };
+        let mut d = Diagnosis::new(
+            Cause::Denied(Denial {
+                scope,
+                ..Denial::default()
+            }),
+            format!("needed by `{}`, not granted", self.program),
+        );
+        d.user = Some(self.identity.user.clone());
+        d.groups = self.identity.groups.clone();
+        d.request = request;
+        d
+    }
+
     /// 0: nothing missing (and, with `fail_on_excess`, nothing in excess); 1 otherwise.
     pub fn exit_code(&self, fail_on_excess: bool) -> u8 {
         u8::from(!self.diff.missing.is_empty() || (fail_on_excess && !self.diff.excess.is_empty()))
@@ -475,9 +527,9 @@ pub enum DiffError {
     /// The client configuration could not be turned into a client.
     #[error("building a Kubernetes client from the configuration failed")]
     Client(#[source] kube::Error),
-    /// Who the caller is could not be asked (SelfSubjectReview), and no `--as` named the identity.
+    /// Who the caller is could not be asked (SelfSubjectReview), and no identity was named.
     #[error(
-        "asking the API server who you are failed (SelfSubjectReview); name the identity with `--as`"
+        "asking the API server who you are failed (SelfSubjectReview), and no identity was named"
     )]
     Whoami(#[source] kube::Error),
     /// Reading the RBAC objects failed for another reason than a refusal.
@@ -510,20 +562,14 @@ pub async fn check(
     needed: Vec<Permission>,
     identity: Option<Identity>,
 ) -> Result<DiffReport, DiffError> {
-    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let caller = kube::Client::try_from(config.clone()).map_err(DiffError::Client)?;
     let (identity, is_caller) = match identity {
         Some(who) => (who, false),
         None => {
-            let api: kube::Api<SelfSubjectReview> = kube::Api::all(caller.clone());
-            let answer = api
-                .create(&Default::default(), &SelfSubjectReview::default())
+            let who = crate::review::whoami(&caller)
                 .await
                 .map_err(DiffError::Whoami)?;
-            let info = answer.status.and_then(|s| s.user_info).unwrap_or_default();
-            let user = info.username.unwrap_or_default();
-            let groups = info.groups.unwrap_or_default();
-            (Identity::new(user, groups), true)
+            (Identity::new(who.user, who.groups), true)
         }
     };
     let mut report = DiffReport {

@@ -231,6 +231,21 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if next.indent >= 8 {
         return Some(Join::Space);
     }
+    // A YAML quoted scalar folded over lines (`kubectl get -o yaml` wraps at 80 columns): its first line opens the
+    // quote after a key, the next is indented deeper; each line after that is at the same indent until the quote
+    // closes.
+    if next.indent > prev.indent && opens_yaml_quote(p) {
+        return Some(Join::Space);
+    }
+    // (A folded line may start with a word and a colon, `help: …`; two keys in a row are a mapping's.)
+    if next.indent == prev.indent
+        && prev.indent >= 2
+        && !p.trim_start().starts_with("- ")
+        && !(is_yaml_key(p) && is_yaml_key(n))
+        && !closes_yaml_quote(p)
+    {
+        return Some(Join::Space);
+    }
     // A URL wrapped inside its query.
     if p.ends_with(['&', '=', '?']) && !n.contains(' ') {
         return Some(Join::Glue);
@@ -512,11 +527,14 @@ fn nth_line_end_after(region: &[u8], pos: usize, n: usize) -> usize {
 /// Box-drawing characters that frame a terminal pane.
 const BORDERS: [char; 3] = ['│', '┃', '║'];
 
-/// Cleans one physical line: typographic quotes, gutters and borders, markdown quoting, fences, emphasis around
-/// the whole line and auto-links.
+/// Cleans one physical line: terminal colours, typographic quotes, gutters and borders, markdown quoting, fences,
+/// emphasis around the whole line and auto-links.
 fn clean(raw: &[u8]) -> Clean<'_> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let mut text = String::from_utf8_lossy(raw);
+    if memchr::memchr(0x1b, raw).is_some() {
+        text = Cow::Owned(strip_ansi(&text));
+    }
     if !text.is_ascii() {
         text = Cow::Owned(plain_punctuation(&text));
         if let Some(stripped) = strip_box_frame(&text) {
@@ -553,6 +571,27 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         .map(|c| if c == '\t' { 8 } else { 1 })
         .sum();
     Clean { text, indent, edge }
+}
+
+/// `s` without ANSI escape sequences: tracing's and env_logger's coloured levels, targets and field names (`ESC [`
+/// parameters, then a final byte from `@` to `~`), as a program logs them to a file or `kubectl logs` shows them.
+/// (Hand-written: ten lines, against a crate and its parser in every build.)
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+        } else if chars.clone().next() == Some('[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Typographic quotes and primes as ASCII quotes; no-break spaces as spaces; zero-width spaces dropped.
@@ -798,6 +837,42 @@ fn is_json_member(t: &str) -> bool {
             .any(|w| value.starts_with(w) && !value[w.len()..].starts_with(char::is_alphanumeric))
 }
 
+/// A mapping key at the start of a line: YAML's (`message: …`, `- type: Ready`) or `kubectl describe`'s (`Last
+/// Transition Time:  …`, each word capitalised) — not a sentence's words before a colon (`refused it: …`).
+fn is_yaml_key(t: &str) -> bool {
+    let t = t.trim_start();
+    let t = t.strip_prefix("- ").unwrap_or(t);
+    let key = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')))
+        .unwrap_or(t.len());
+    let words = &t[..key];
+    let one_key = !words.contains(' ')
+        || words
+            .split(' ')
+            .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+    key > 0
+        && one_key
+        && t[key..].starts_with(':')
+        && (t.len() == key + 1 || t[key + 1..].starts_with(' '))
+}
+
+/// Whether a single-quoted YAML scalar opened after a key (`message: 'error[…`) stays open at the line's end (a
+/// quote inside one is doubled: `''`).
+fn opens_yaml_quote(t: &str) -> bool {
+    if !is_yaml_key(t) {
+        return false;
+    }
+    let Some(open) = t.find(": '") else {
+        return false;
+    };
+    t[open + 3..].replace("''", "").find('\'').is_none()
+}
+
+/// Whether a line ends a single-quoted YAML scalar (a lone quote at its end, not a doubled one).
+fn closes_yaml_quote(t: &str) -> bool {
+    t.ends_with('\'') && !t.ends_with("''")
+}
+
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.
 fn is_key_line(t: &str) -> bool {
     t.starts_with('"')
@@ -870,11 +945,40 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn terminal_colours_are_left_out() {
+        // tracing-subscriber's default format writes these codes to a file too.
+        let line = "\u{1b}[2m2026-12-07T13:30:42Z\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m \u{1b}[2mkube\u{1b}[0m\u{1b}[2m:\u{1b}[0m \
+                    reconcile failed: error[forbidden]: x \u{1b}[3mclass\u{1b}[0m\u{1b}[2m=\u{1b}[0mforbidden";
+        assert_eq!(
+            one(line),
+            "2026-12-07T13:30:42Z  WARN kube: reconcile failed: error[forbidden]: x class=forbidden"
+        );
+    }
+
     fn one(input: &str) -> String {
         let t = texts(input);
         assert_eq!(t.len(), 1, "{t:#?}");
         assert_eq!(t[0].len(), 1, "{t:#?}");
         t[0][0].clone()
+    }
+
+    #[test]
+    fn a_yaml_quoted_scalar_folded_over_lines_is_one_record_and_the_keys_around_it_are_not() {
+        let yaml = "  - lastTransitionTime: \"2026-11-25T09:03:44Z\"\n    message: 'error[forbidden]: service account \
+                    `a/b`\n      cannot `patch` `configmaps`; cause: denied, then\n      refused it: no;\n      help: grant \
+                    it; request: PATCH /api/v1/namespaces/a/configmaps/c\n      (403 Forbidden)'\n    observedGeneration: \
+                    1\n    reason: Forbidden\n";
+        let t = texts(yaml);
+        assert_eq!(t.len(), 4, "{t:#?}");
+        assert!(
+            t[1][0].ends_with(
+                "denied, then refused it: no; help: grant it; request: PATCH /api/v1/namespaces/a/configmaps/c (403 \
+                 Forbidden)'"
+            ),
+            "{t:#?}"
+        );
+        assert_eq!(t[2][0].trim(), "observedGeneration: 1");
     }
 
     #[test]

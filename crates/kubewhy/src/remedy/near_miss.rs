@@ -116,7 +116,10 @@ pub(super) fn remedy(fix: &Fix) -> Option<Remedy> {
         commands: Vec::new(),
     };
     if let Some(args) = fix.kubectl_patch() {
-        let words: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
+        let words: Vec<String> = args
+            .iter()
+            .map(|a| crate::shell::word(a).into_owned())
+            .collect();
         remedy.commands.push(format!("kubectl {}", words.join(" ")));
     }
     Some(remedy)
@@ -177,17 +180,5 @@ fn rule_text(r: &Rule) -> String {
         text
     } else {
         format!("`{verbs}` on `{}`", r.non_resource_urls.join(", "))
-    }
-}
-
-/// A word for a POSIX shell: as it is when it is plain, single-quoted otherwise.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,".contains(c));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }

@@ -7,14 +7,6 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine(String);
 
-/// Whether an argument can be pasted into a shell as it is.
-fn plain(arg: &str) -> bool {
-    !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
-}
-
 impl CommandLine {
     /// A command line starting with `program` (which may hold several words: `kubewhy check`).
     pub fn new(program: &str) -> CommandLine {
@@ -24,13 +16,7 @@ impl CommandLine {
     /// Appends one argument, quoted when it has to be.
     pub fn arg(mut self, arg: &str) -> CommandLine {
         self.0.push(' ');
-        if plain(arg) {
-            self.0.push_str(arg);
-        } else {
-            self.0.push('\'');
-            self.0.push_str(&arg.replace('\'', r"'\''"));
-            self.0.push('\'');
-        }
+        self.0.push_str(&crate::shell::word(arg));
         self
     }
 

@@ -1,7 +1,8 @@
 //! JSON: one object per diagnosis with stable field names (schema version [`SCHEMA_VERSION`], documented in
 //! `docs/json.md`) — `schema_version`, `class`, `level`, `code`, `reason`, the subject and every request field
 //! (null when unknown), `phase`, `message`, `summary`, `cause`, `notes`, `remedy: {summary, text, yaml?,
-//! commands}`, the typed cause as `typed_cause`, and for log findings `file`, `count`, `first_line`, `last_line`.
+//! commands}`, the typed cause as `typed_cause`, and for log findings `file`, `count`, `first_line`, `last_line`
+//! and `requests` (each request the finding hit, with its count and lines).
 //! The wire types are private so the model can change without changing the schema.
 
 use std::io::{self, Write};
@@ -11,10 +12,11 @@ use serde::Serialize;
 use super::text::Location;
 use crate::cause::Cause;
 use crate::diagnosis::{Class, Diagnosis, Phase};
+use crate::fold::Hit;
 
 /// The version of the JSON schema (`docs/json.md`): 2 added `schema_version`, `phase`, `typed_cause` and
-/// `remedy.summary` to the fields of version 1.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `remedy.summary` to the fields of version 1; 3 added `requests` to a finding of `kubewhy explain`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Serialize)]
 struct WireRemedy {
@@ -62,6 +64,46 @@ struct WireFinding<'a> {
     count: u64,
     first_line: u64,
     last_line: u64,
+    requests: Vec<WireHit<'a>>,
+}
+
+/// One request a finding hit.
+#[derive(Serialize)]
+struct WireHit<'a> {
+    method: Option<&'a str>,
+    url: Option<&'a str>,
+    verb: Option<&'a str>,
+    group: Option<&'a str>,
+    version: Option<&'a str>,
+    resource: Option<&'a str>,
+    subresource: Option<&'a str>,
+    kind: Option<&'a str>,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+    path: Option<&'a str>,
+    count: u64,
+    first_line: u64,
+    last_line: u64,
+}
+
+fn wire_hit(h: &Hit) -> WireHit<'_> {
+    let r = &h.request;
+    WireHit {
+        method: r.method.as_deref(),
+        url: r.url.as_deref(),
+        verb: r.verb.as_deref(),
+        group: r.group.as_deref(),
+        version: r.version.as_deref(),
+        resource: r.resource.as_deref(),
+        subresource: r.subresource.as_deref(),
+        kind: r.kind.as_deref(),
+        namespace: r.namespace.as_deref(),
+        name: r.name.as_deref(),
+        path: r.path.as_deref(),
+        count: h.count,
+        first_line: h.first_line,
+        last_line: h.last_line,
+    }
 }
 
 fn wire(d: &Diagnosis) -> WireDiagnosis<'_> {
@@ -107,7 +149,7 @@ pub fn diagnosis_value(d: &Diagnosis) -> serde_json::Value {
     to_value(&wire(d))
 }
 
-/// A diagnosis found in a log as a JSON value (with `file`, `count`, `first_line`, `last_line`).
+/// A diagnosis found in a log as a JSON value (with `file`, `count`, `first_line`, `last_line`, `requests`).
 pub fn finding_value(d: &Diagnosis, at: &Location<'_>) -> serde_json::Value {
     to_value(&WireFinding {
         diagnosis: wire(d),
@@ -115,6 +157,7 @@ pub fn finding_value(d: &Diagnosis, at: &Location<'_>) -> serde_json::Value {
         count: at.count,
         first_line: at.first_line,
         last_line: at.last_line,
+        requests: at.requests.iter().map(wire_hit).collect(),
     })
 }
 

@@ -7,7 +7,6 @@ pub mod chain;
 pub mod command;
 pub mod json;
 pub mod junit;
-mod merge;
 pub mod rbac_diff;
 #[cfg(feature = "preflight")]
 pub mod report;
@@ -22,6 +21,9 @@ pub use report::ReportOptions;
 pub use text::{Location, TextOptions};
 
 /// An output format (`-o text|json|junit`).
+///
+/// Not `#[non_exhaustive]`, on purpose: a program that writes findings in every format should be told by the
+/// compiler when a format is added (a new format is a new major version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
@@ -71,6 +73,7 @@ impl FromStr for Format {
 
 /// Why a report (a preflight report, an RBAC diff) could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// Writing failed (a closed pipe included).
     #[error("writing the report failed")]
@@ -95,7 +98,7 @@ impl WriteError {
     }
 }
 
-/// When to colour text (`--color auto|always|never`).
+/// When to colour text (`--color auto|always|never`: the whole set, so not `#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ColorChoice {
@@ -123,35 +126,7 @@ impl ColorChoice {
     }
 }
 
-use crate::diagnosis::{Class, Diagnosis};
-
-/// How serious a diagnosis is when shown: an `expired` resource version is routine for a watcher (it relists),
-/// so it is a warning; everything else is an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Needs attention.
-    Error,
-    /// Worth knowing, usually harmless.
-    Warning,
-}
-
-impl Level {
-    /// The level a diagnosis is shown at.
-    pub fn of(d: &Diagnosis) -> Level {
-        match d.class {
-            Class::Expired => Level::Warning,
-            _ => Level::Error,
-        }
-    }
-
-    /// `error` or `warning`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warning => "warning",
-        }
-    }
-}
+pub use crate::diagnosis::Level;
 
 /// ANSI colours, when on.
 pub(crate) struct Paint {

@@ -7,11 +7,9 @@ use std::io::Write;
 
 use super::junit::{Case, Outcome};
 use super::{Format, Level, Paint, WriteError};
-use crate::cause::{Cause, Denial, Scope};
 use crate::describe::near_miss::{binding_text, groups_text, role_text};
-use crate::diagnosis::{Diagnosis, Request};
+use crate::diagnosis::Diagnosis;
 use crate::rbac::diff::{DiffReport, Excess, Finding, GrantedRule, Source};
-use crate::rbac::{Permission, Target};
 
 impl DiffReport {
     /// Writes the report in `format`; `color` for text.
@@ -30,45 +28,6 @@ impl DiffReport {
         w.flush()?;
         Ok(())
     }
-}
-
-/// The denial a missing permission would be, for the identity (worded by the one table).
-fn missing_diagnosis(report: &DiffReport, p: &Permission) -> Diagnosis {
-    let mut request = Request {
-        verb: Some(p.verb.to_string()),
-        namespace: p.namespace.clone(),
-        ..Request::default()
-    };
-    match &p.target {
-        Target::Resource {
-            group, resource, ..
-        } => {
-            let (resource, sub) = match resource.split_once('/') {
-                Some((r, s)) => (r.to_string(), Some(s.to_string())),
-                None => (resource.clone(), None),
-            };
-            request.group = Some(group.clone());
-            request.resource = Some(resource);
-            request.subresource = sub;
-        }
-        Target::NonResource { path } => request.path = Some(path.clone()),
-    }
-    let scope = match (&p.namespace, &p.target) {
-        (Some(_), _) => Scope::Namespace,
-        (None, Target::NonResource { .. }) => Scope::Cluster,
-        (None, Target::Resource { .. }) => Scope::AllNamespaces,
-    };
-    let mut d = Diagnosis::new(
-        Cause::Denied(Denial {
-            scope,
-            ..Denial::default()
-        }),
-        format!("needed by `{}`, not granted", report.program),
-    );
-    d.user = Some(report.identity.user.clone());
-    d.groups = report.identity.groups.clone();
-    d.request = request;
-    d
 }
 
 /// ``ClusterRole `r` rule 2 (ClusterRoleBinding `b`)``, or the rule itself when its source is unknown.
@@ -164,7 +123,7 @@ fn text(report: &DiffReport, color: bool) -> String {
     for m in &d.missing {
         out.push_str(&format!(
             "  FAIL  needed  {}\n",
-            missing_diagnosis(report, m).summary()
+            report.denial_of(m).summary()
         ));
     }
     for e in &d.excess {
@@ -181,33 +140,13 @@ fn text(report: &DiffReport, color: bool) -> String {
     }
     // The missing permissions as the denials they would be, the verbs on one target shown as one; the manifests are
     // `kubewhy check --fix`'s.
-    let denials: Vec<Diagnosis> = d
-        .missing
-        .iter()
-        .map(|m| missing_diagnosis(report, m))
-        .collect();
-    let mut shown = vec![false; denials.len()];
-    let options = super::TextOptions {
-        color,
-        manifests: false,
-    };
-    for i in 0..denials.len() {
-        if shown[i] {
-            continue;
-        }
-        let alike: Vec<usize> = (i..denials.len())
-            .filter(|&j| {
-                !shown[j] && super::merge::merge_denials(&[&denials[i], &denials[j]]).is_some()
-            })
-            .collect();
-        let group: Vec<&Diagnosis> = alike.iter().map(|&j| &denials[j]).collect();
-        let merged = super::merge::merge_denials(&group).unwrap_or_else(|| denials[i].clone());
-        for j in alike {
-            shown[j] = true;
-        }
+    let options = super::TextOptions::default()
+        .with_color(color)
+        .with_manifests(false);
+    for denial in report.missing_diagnoses() {
         let mut buf = Vec::new();
         // Writing to a Vec cannot fail; should it, the summary lines above still name the permissions.
-        if super::text::write_diagnosis(&mut buf, &merged, &options).is_ok() {
+        if super::text::write_diagnosis(&mut buf, &denial, &options).is_ok() {
             out.push_str(&String::from_utf8_lossy(&buf));
         }
     }
@@ -241,7 +180,7 @@ fn junit(report: &DiffReport, w: &mut dyn Write) -> Result<(), super::junit::Err
         .missing
         .iter()
         .map(|p| {
-            let d = missing_diagnosis(report, p);
+            let d = report.denial_of(p);
             (d.summary(), d)
         })
         .collect();
@@ -249,7 +188,7 @@ fn junit(report: &DiffReport, w: &mut dyn Write) -> Result<(), super::junit::Err
         .needed
         .iter()
         .filter(|p| !report.diff.missing.contains(p))
-        .map(|p| missing_diagnosis(report, p).request)
+        .map(|p| report.denial_of(p).request)
         .map(|r| {
             let what = crate::vocab::request_resource(&r)
                 .or_else(|| r.path.clone())

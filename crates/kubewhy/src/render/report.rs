@@ -7,7 +7,6 @@ use std::io::Write;
 
 use super::json::diagnosis_value;
 use super::junit::{Case, Outcome as CaseOutcome};
-use super::merge::merge_denials;
 use super::text::{TextOptions, write_diagnosis};
 use super::{Format, Paint};
 use crate::cause::Cause;
@@ -16,6 +15,7 @@ use crate::preflight::{Check, CheckKind, Outcome, Report};
 
 /// How a report is written.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ReportOptions {
     /// Use ANSI colours (text).
     pub color: bool,
@@ -25,6 +25,29 @@ pub struct ReportOptions {
     /// The command that prints the fix (e.g. `kubewhy check --needs needs.yaml --fix`), named in the last help line
     /// when something is missing.
     pub fix_command: Option<String>,
+}
+
+impl ReportOptions {
+    /// With ANSI colours (text), or without.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> ReportOptions {
+        self.color = color;
+        self
+    }
+
+    /// Listing every passing check, or counting the numerous ones.
+    #[must_use]
+    pub fn with_verbose(mut self, verbose: bool) -> ReportOptions {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Naming `command` as the one that prints the fix.
+    #[must_use]
+    pub fn with_fix_command(mut self, command: impl Into<String>) -> ReportOptions {
+        self.fix_command = Some(command.into());
+        self
+    }
 }
 
 pub use super::WriteError;
@@ -108,47 +131,6 @@ macro_rules! say {
         $out.push_str(&format!($($arg)*));
         $out.push('\n');
     }};
-}
-
-/// The failures' diagnoses in report order, with denials of several verbs on one target shown as one.
-fn diagnoses(report: &Report) -> Vec<Diagnosis> {
-    let mut out = Vec::new();
-    let failures: Vec<&Check> = report.failures().collect();
-    let mut done = vec![false; failures.len()];
-    for i in 0..failures.len() {
-        if done[i] {
-            continue;
-        }
-        let Some(d) = &failures[i].diagnosis else {
-            continue;
-        };
-        if failures[i].kind == CheckKind::Access && matches!(d.cause, Cause::Denied(_)) {
-            let alike: Vec<usize> = (i..failures.len())
-                .filter(|&j| {
-                    !done[j]
-                        && failures[j].kind == CheckKind::Access
-                        && failures[j]
-                            .diagnosis
-                            .as_ref()
-                            .is_some_and(|e| merge_denials(&[d, e]).is_some())
-                })
-                .collect();
-            let group: Vec<&Diagnosis> = alike
-                .iter()
-                .filter_map(|&j| failures[j].diagnosis.as_ref())
-                .collect();
-            if let Some(merged) = merge_denials(&group) {
-                for j in alike {
-                    done[j] = true;
-                }
-                out.push(merged);
-                continue;
-            }
-        }
-        done[i] = true;
-        out.push(d.clone());
-    }
-    out
 }
 
 /// The report as text.
@@ -244,7 +226,7 @@ fn text(report: &Report, options: &ReportOptions) -> String {
         // The fix (`--fix`) prints every missing permission merged; the report points to it once.
         manifests: false,
     };
-    for d in diagnoses(report) {
+    for d in report.diagnoses() {
         let mut buf = Vec::new();
         match write_diagnosis(&mut buf, &d, &render_options) {
             Ok(()) => out.push_str(&String::from_utf8_lossy(&buf)),
@@ -311,15 +293,19 @@ fn text(report: &Report, options: &ReportOptions) -> String {
                 fix.edits.len()
             ));
         }
-        let command = options
-            .fix_command
-            .clone()
-            .unwrap_or_else(|| "kubewhy check --needs <file> --fix".into());
-        say!(
-            out,
-            "  = help: `{command} | kubectl apply -f -` {}",
-            parts.join(", ")
-        );
+        // The program that prints the fix names its own command; without one, the library's call that writes it.
+        match &options.fix_command {
+            Some(command) => say!(
+                out,
+                "  = help: `{command} | kubectl apply -f -` {}",
+                parts.join(", ")
+            ),
+            None => say!(
+                out,
+                "  = help: the report's fix (`Fix::to_apply_stream`, for `kubectl apply -f -`) {}",
+                parts.join(", ")
+            ),
+        }
     }
     for note in &fix.notes {
         say!(out, "  = note: {note}");

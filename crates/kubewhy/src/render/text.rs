@@ -5,11 +5,13 @@
 use std::io::{self, Write};
 
 use super::{Level, Paint};
-use crate::diagnosis::Diagnosis;
+use crate::diagnosis::{Diagnosis, Request};
+use crate::fold::Hit;
 use crate::vocab::request_resource;
 
 /// How to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextOptions {
     /// Use ANSI colours.
     pub color: bool,
@@ -26,6 +28,22 @@ impl Default for TextOptions {
     }
 }
 
+impl TextOptions {
+    /// With ANSI colours, or without.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> TextOptions {
+        self.color = color;
+        self
+    }
+
+    /// With the remedies' manifests, or without.
+    #[must_use]
+    pub fn with_manifests(mut self, manifests: bool) -> TextOptions {
+        self.manifests = manifests;
+        self
+    }
+}
+
 /// Where a diagnosis was found, for the `-->` line and the excerpt.
 #[derive(Debug, Clone, Copy)]
 pub struct Location<'a> {
@@ -39,7 +57,13 @@ pub struct Location<'a> {
     pub count: u64,
     /// The first line's text.
     pub excerpt: &'a str,
+    /// The requests it hit, each with its count and lines (several when the cause is not the request's: an
+    /// unreachable server, a rejected credential, a throttling server).
+    pub requests: &'a [Hit],
 }
+
+/// How many of a finding's requests the text lists (the rest are counted).
+const REQUESTS_SHOWN: usize = 8;
 
 /// Writes one diagnosis without a source location: `-->` names the request when it is known, and the server's
 /// message is shown as a note.
@@ -49,8 +73,18 @@ pub fn write_diagnosis(w: &mut impl Write, d: &Diagnosis, opts: &TextOptions) ->
 
 /// `GET /api/v1/...`, or `list configmaps in namespace x`, or nothing.
 fn request_line(d: &Diagnosis) -> Option<String> {
-    let r = &d.request;
+    request_text(&d.request, false)
+}
+
+/// A request in a few words: `GET` and its URL (without its query when `short`: it changes on every retry), else
+/// its verb and target; `None` when it names too little.
+fn request_text(r: &Request, short: bool) -> Option<String> {
     if let (Some(m), Some(u)) = (&r.method, &r.url) {
+        let u = if short {
+            u.split('?').next().unwrap_or(u)
+        } else {
+            u
+        };
         return Some(format!("{m} {u}"));
     }
     let mut parts = Vec::new();
@@ -141,6 +175,9 @@ pub fn write_at(
     if !described.cause.is_empty() {
         writeln!(w, "{eq} {}: {}", p.bold("cause"), described.cause)?;
     }
+    if let Some(l) = loc.filter(|l| l.requests.len() > 1) {
+        write_requests(w, l.requests, &pad, &eq, &p)?;
+    }
     for n in &described.notes {
         writeln!(w, "{eq} {}: {n}", p.bold("note"))?;
     }
@@ -160,10 +197,69 @@ pub fn write_at(
         }
         writeln!(w, "{bar}")?;
     }
-    for c in &remedy.commands {
+    // A command the help's own words already show (a numbered step of "likely causes") is not repeated as a line
+    // of its own; JSON keeps every command in `remedy.commands`.
+    for c in remedy
+        .commands
+        .iter()
+        .filter(|c| !remedy.text.contains(&format!("`{c}`")))
+    {
         writeln!(w, "{eq} {}: `{c}`", p.bold("help"))?;
     }
     writeln!(w)
+}
+
+/// The requests one cause failed: `= note: the same cause failed 3 requests:` and a line for each (at most
+/// [`REQUESTS_SHOWN`]), with how often and where.
+fn write_requests(
+    w: &mut impl Write,
+    requests: &[Hit],
+    pad: &str,
+    eq: &str,
+    p: &Paint,
+) -> io::Result<()> {
+    writeln!(
+        w,
+        "{eq} {}: the same cause failed {} requests:",
+        p.bold("note"),
+        requests.len()
+    )?;
+    // Under the note's text, as rustc continues a note.
+    let indent = format!("{pad}         ");
+    for h in requests.iter().take(REQUESTS_SHOWN) {
+        let what = hit_text(&h.request);
+        let times = if h.count > 1 {
+            format!("{} times, ", h.count)
+        } else {
+            String::new()
+        };
+        let lines = if h.first_line == h.last_line {
+            format!("line {}", h.first_line)
+        } else {
+            format!("lines {}–{}", h.first_line, h.last_line)
+        };
+        writeln!(w, "{indent}{} ({times}{lines})", one_line(&what))?;
+    }
+    if requests.len() > REQUESTS_SHOWN {
+        writeln!(w, "{indent}and {} more", requests.len() - REQUESTS_SHOWN)?;
+    }
+    Ok(())
+}
+
+/// One request of a list: its verb and target when known (`watch services in namespace x`), else its method and
+/// URL without the query, else whatever it names.
+fn hit_text(r: &Request) -> String {
+    let target = Request {
+        method: None,
+        url: None,
+        ..r.clone()
+    };
+    match (&r.verb, request_text(&target, true)) {
+        (Some(_), Some(text)) => text,
+        _ => request_text(r, true)
+            .or_else(|| r.url.clone())
+            .unwrap_or_else(|| "a request the text does not name".into()),
+    }
 }
 
 /// The closing line: `error: 3 problems found in app.log (2 errors, 1 warning)`.
@@ -250,6 +346,83 @@ mod tests {
             String::from_utf8(coloured)
                 .unwrap()
                 .contains("\x1b[1;31merror[forbidden]")
+        );
+    }
+
+    #[test]
+    fn no_help_line_repeats_a_numbered_step() {
+        let d = crate::diagnose_text(
+            r#"failed to list *v1.TLSRoute: the server could not find the requested resource (get tlsroutes.gateway.networking.k8s.io)"#,
+        )
+        .unwrap();
+        let remedy = d.remedy();
+        assert!(remedy.text.contains("  1. "), "{}", remedy.text);
+        assert!(!remedy.commands.is_empty(), "JSON keeps the commands");
+        let mut out = Vec::new();
+        write_diagnosis(&mut out, &d, &TextOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for c in &remedy.commands {
+            assert_eq!(
+                text.matches(&format!("`{c}`")).count(),
+                1,
+                "`{c}` is shown once:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_that_hit_several_requests_lists_them() {
+        let input = r#"E0922 01:30:03.632236 7 reflector.go:138] Failed to watch *v1.Service: Get "https://10.43.0.1:443/api/v1/services?watch=true": dial tcp 10.43.0.1:443: connect: connection refused"#;
+        let d = crate::diagnose_text(input).unwrap();
+        let hit = |url: &str, count, first_line, last_line| Hit {
+            request: crate::url::parse_request("GET", url),
+            count,
+            first_line,
+            last_line,
+        };
+        let mut requests: Vec<Hit> = (0..REQUESTS_SHOWN as u64)
+            .map(|i| {
+                hit(
+                    &format!("https://10.43.0.1:443/api/v1/namespaces/n{i}/pods?watch=true"),
+                    1,
+                    10 + i,
+                    10 + i,
+                )
+            })
+            .collect();
+        requests.insert(
+            0,
+            hit("https://10.43.0.1:443/api/v1/services?watch=true", 2, 7, 19),
+        );
+        let loc = Location {
+            source: "app.log",
+            first_line: 7,
+            last_line: 19,
+            count: 10,
+            excerpt: input,
+            requests: &requests,
+        };
+        let mut out = Vec::new();
+        write_at(&mut out, &d, Some(loc), &TextOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(
+                "  = note: the same cause failed 9 requests:\n          watch services (2 times, lines 7–19)\n          watch pods in namespace n0 (line 10)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("\n          and 1 more\n"), "{text}");
+        // One request: no list.
+        let loc = Location {
+            requests: &requests[..1],
+            ..loc
+        };
+        let mut out = Vec::new();
+        write_at(&mut out, &d, Some(loc), &TextOptions::default()).unwrap();
+        assert!(
+            !String::from_utf8(out)
+                .unwrap()
+                .contains("the same cause failed")
         );
     }
 }

@@ -81,17 +81,17 @@ pub fn to_curl(
         };
         out.push_str(&format!(
             " -H {}",
-            quote(&format!("{}: {shown}", name.as_str()))
+            crate::shell::word(&format!("{}: {shown}", name.as_str()))
         ));
     }
     match auth {
         AuthKind::Bearer if !has_auth_header => out.push_str(&format!(
             " -H {}",
-            quote(&format!("Authorization: Bearer {REDACTED}"))
+            crate::shell::word(&format!("Authorization: Bearer {REDACTED}"))
         )),
         AuthKind::Basic if !has_auth_header => out.push_str(&format!(
             " -H {}",
-            quote(&format!("Authorization: Basic {REDACTED}"))
+            crate::shell::word(&format!("Authorization: Basic {REDACTED}"))
         )),
         AuthKind::ClientCertificate => {
             out.push_str(&format!(" --cert {REDACTED} --key {REDACTED}"))
@@ -100,22 +100,17 @@ pub fn to_curl(
     }
     if let Some(body) = body.filter(|b| !b.is_empty()) {
         if is_secret_body(url) {
-            out.push_str(&format!(" --data-binary {}", quote(REDACTED)));
+            out.push_str(&format!(" --data-binary {}", crate::shell::word(REDACTED)));
         } else {
             out.push_str(&format!(
                 " --data-binary {}",
-                quote(&String::from_utf8_lossy(body))
+                crate::shell::word(&String::from_utf8_lossy(body))
             ));
         }
     }
     out.push(' ');
-    out.push_str(&quote(&redact_url(url)));
+    out.push_str(&crate::shell::word(&redact_url(url)));
     out
-}
-
-/// Single-quotes for a POSIX shell.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

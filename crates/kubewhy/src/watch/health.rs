@@ -2,7 +2,8 @@
 //! last succeeded and since when it fails; the permissions the access watchdog found allowed or denied; the
 //! program's own named checks — the data behind readiness ([`Health::readiness`]), metrics and the exit policy.
 //! It also holds what a program's watchers and reconciles share: the log of causes (one line per cause per
-//! interval) and the recovery probes.
+//! interval), the recovery probes, the request inspector of the program's client ([`Health::try_default_client`])
+//! and kubewhy's metrics ([`Health::append_metrics`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -13,6 +14,7 @@ use tokio::sync::{Notify, watch as signal};
 
 use crate::diagnosis::Diagnosis;
 use crate::metrics::{Metrics, WatcherLabels};
+use crate::needs::Needs;
 use crate::trace::Inspector;
 
 use super::policy::{OnPersistent, Policy, counts_at_once, is_persistent};
@@ -83,8 +85,8 @@ pub struct AccessStatus {
 }
 
 /// The registry shared by a program's watchers, its reconciles, its readiness endpoint and its metrics. Cheap to
-/// clone.
-#[derive(Clone, Debug)]
+/// clone. `Health::default()` is [`Health::new`] with [`Policy::in_cluster`].
+#[derive(Clone, Debug, Default)]
 pub struct Health {
     inner: Arc<Inner>,
 }
@@ -92,12 +94,14 @@ pub struct Health {
 #[derive(Debug)]
 struct Inner {
     policy: Policy,
-    /// Set by [`Health::with_metrics`], for every clone.
+    /// The registry's own, or those [`Health::with_metrics`] gave, for every clone.
     metrics: RwLock<Option<Metrics>>,
     watchers: Mutex<BTreeMap<String, WatcherStatus>>,
     /// The watchers the program declared (None: it never declared any).
     declared: Mutex<Option<BTreeSet<String>>>,
     access: Mutex<Option<BTreeMap<String, AccessStatus>>>,
+    /// What the access watchdog checks: declared and derived needs.
+    access_needs: Mutex<Option<Needs>>,
     /// Why the access watchdog cannot check at all (its reviews fail for a reason that will not pass by itself).
     access_error: Mutex<Option<Diagnosis>>,
     checks: Checks,
@@ -106,7 +110,15 @@ struct Inner {
     reporter: Arc<Reporter>,
     prober: Prober,
     recheck: Arc<Notify>,
+    /// A recheck without the spacing of [`Inner::recheck`]: a watcher recovered, so a permission may be back.
+    recheck_now: Arc<Notify>,
     fatal: signal::Sender<Option<Diagnosis>>,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner::new(Policy::default())
+    }
 }
 
 impl Inner {
@@ -115,16 +127,18 @@ impl Inner {
         let reporter = Arc::new(Reporter::new(policy.log_interval));
         Inner {
             policy,
-            metrics: RwLock::new(None),
+            metrics: RwLock::new(Some(Metrics::default())),
             watchers: Mutex::new(BTreeMap::new()),
             declared: Mutex::new(None),
             access: Mutex::new(None),
+            access_needs: Mutex::new(None),
             access_error: Mutex::new(None),
             checks: Checks::default(),
             inspector: RwLock::new(None),
             prober: Prober::new(None, reporter.clone()),
             reporter,
             recheck: Arc::new(Notify::new()),
+            recheck_now: Arc::new(Notify::new()),
             fatal,
         }
     }
@@ -152,12 +166,62 @@ impl Health {
         }
     }
 
-    /// Also exports watcher and access metrics (errors, up, synced, last event, stalls, access allowed). Every
-    /// clone of the registry, those made before the call included, exports to `metrics` from now on; what it
-    /// knows already is kept.
+    /// Exports watcher and access metrics (errors, up, synced, last event, stalls, access allowed) to `metrics`
+    /// (shared with an [`Inspector`], registered in the program's registry) instead of the registry's own. Every
+    /// clone of the registry, those made before the call included, exports to `metrics` from now on; what its own
+    /// metrics counted before is not carried over.
     pub fn with_metrics(self, metrics: Metrics) -> Health {
         set(&self.inner.metrics, metrics);
         self
+    }
+
+    /// Registers kubewhy's metrics (prefix `kubewhy_`) in the program's prometheus-client registry.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        if let Some(m) = self.metrics().as_ref() {
+            m.register(registry);
+        }
+    }
+
+    /// Appends kubewhy's metrics to the program's own exposition (see [`Metrics::append_to`]: an OpenMetrics
+    /// `# EOF` line stays last).
+    ///
+    /// ```
+    /// let health = kubewhy::watch::Health::default();
+    /// health.declare(["documents.kube.rs"]);
+    /// let mut text = String::from("# TYPE runs counter\nruns_total 3\n# EOF\n"); // the program's own
+    /// health.append_metrics(&mut text);
+    /// assert!(text.starts_with("# TYPE runs counter\nruns_total 3\n# HELP kubewhy_"));
+    /// assert!(text.contains("kubewhy_watcher_synced{watcher=\"documents.kube.rs\"} 0\n"));
+    /// assert!(text.ends_with("\n# EOF\n") && text.matches("# EOF").count() == 1);
+    /// ```
+    pub fn append_metrics(&self, exposition: &mut String) {
+        if let Some(m) = self.metrics().as_ref() {
+            m.append_to(exposition);
+        }
+    }
+
+    /// Like `kube::Client::try_default()` (the kubeconfig, else the in-cluster configuration), with kubewhy's
+    /// request inspector ([`Health::client_for`]).
+    pub async fn try_default_client(&self) -> Result<kube::Client, kube::Error> {
+        let config = kube::Config::infer()
+            .await
+            .map_err(kube::Error::InferConfig)?;
+        self.client_for(config)
+    }
+
+    /// A client for `config` with kubewhy's request inspector ([`Inspector`]): each request is recorded (its
+    /// exact URL reaches the diagnosis of its failure, the permissions it used reach the access watchdog) and
+    /// counted in this registry's metrics, and the registry asks the API server with it when a failure's cause is
+    /// gone ([`Health::with_client`]). Every clone of the registry uses them from now on.
+    pub fn client_for(&self, config: kube::Config) -> Result<kube::Client, kube::Error> {
+        let mut inspector = Inspector::new(&config);
+        if let Some(m) = self.metrics().as_ref() {
+            inspector = inspector.with_metrics(m.clone());
+        }
+        let client = inspector.client(config)?;
+        self.inner.prober.set_client(client.clone());
+        set(&self.inner.inspector, inspector);
+        Ok(client)
     }
 
     /// Lets the registry ask the API server when a failure's cause is gone (recovery probes: `/readyz`, discovery,
@@ -173,6 +237,16 @@ impl Health {
     pub fn with_inspector(self, inspector: &Inspector) -> Health {
         set(&self.inner.inspector, inspector.clone());
         self
+    }
+
+    /// The request inspector of the program's client, when one was given or made here.
+    pub(crate) fn inspector(&self) -> Option<Inspector> {
+        read(&self.inner.inspector)
+    }
+
+    /// Probes with `client` when no client was given yet.
+    pub(crate) fn set_client_if_none(&self, client: &kube::Client) {
+        self.inner.prober.set_client_if_none(client);
     }
 
     /// Adds what the client knows of its credentials to `d` (when an inspector was given).
@@ -236,6 +310,13 @@ impl Health {
     /// One watcher's status.
     pub fn status(&self, name: &str) -> Option<WatcherStatus> {
         lock(&self.inner.watchers).get(name).cloned()
+    }
+
+    /// What the access watchdog checks — the needs it was given and those it derived (the watched types; the writes
+    /// the request inspector saw allowed) — as needs: `to_yaml()` serves a `needs.yaml` that `kubewhy check` and
+    /// `kubewhy rbac diff` read, [`Needs::rbac_yaml`] the RBAC that grants exactly that. None when it does not run.
+    pub fn access_needs(&self) -> Option<Needs> {
+        lock(&self.inner.access_needs).clone()
     }
 
     /// What the access watchdog last found, by permission (None when it does not run).
@@ -368,8 +449,15 @@ impl Health {
         self.inner.recheck.notify_one();
     }
 
-    pub(crate) fn recheck_signal(&self) -> Arc<Notify> {
-        self.inner.recheck.clone()
+    /// Asks the access watchdog to check again at once, without the spacing of rechecks after errors: a watcher
+    /// recovered or a denied request succeeded, so a permission may be back (readiness follows within seconds).
+    pub(crate) fn recheck_access_now(&self) {
+        self.inner.recheck_now.notify_one();
+    }
+
+    /// The signals of [`Health::recheck_access`] and [`Health::recheck_access_now`].
+    pub(crate) fn recheck_signals(&self) -> (Arc<Notify>, Arc<Notify>) {
+        (self.inner.recheck.clone(), self.inner.recheck_now.clone())
     }
 
     /// Resolves when a recovery probe says `d`'s cause is gone; `None` when no probe can tell (or there is no
@@ -397,6 +485,11 @@ impl Health {
             .metrics
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records what the access watchdog checks.
+    pub(crate) fn set_access_needs(&self, needs: Needs) {
+        *lock(&self.inner.access_needs) = Some(needs);
     }
 
     /// Records the access watchdog's findings.

@@ -62,6 +62,23 @@ pub fn with_kube_log_filter(filter: &str) -> String {
     out
 }
 
+/// The filter for a program's `tracing` subscriber: `RUST_LOG` when it is set, else `default`, with kube-rs's own
+/// lines about what kubewhy reports left out ([`with_kube_log_filter`]; a target the filter names keeps the level it
+/// gives). One line in a program (`with_env_filter` takes the string; kube's raw `watch initlist error` WARN is
+/// otherwise printed on every retry beside kubewhy's one line):
+///
+/// ```
+/// # fn main() {
+/// tracing_subscriber::fmt().with_env_filter(kubewhy::watch::log_filter("info")).init();
+/// # }
+/// ```
+pub fn log_filter(default: &str) -> String {
+    let chosen = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|f| !f.trim().is_empty());
+    with_kube_log_filter(chosen.as_deref().unwrap_or(default))
+}
+
 /// A back-off for kube-runtime's `Controller::trigger_backoff` that never waits: with kubewhy's watchers the
 /// back-off is kubewhy's alone, so the delay it logs is the delay that happens (kube's own, applied on top to all
 /// of a controller's watchers at once, made "retrying in 0.6s" really 1.7 s).

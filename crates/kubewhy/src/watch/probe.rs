@@ -17,8 +17,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
-use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 
 use super::backoff::jittered;
@@ -98,14 +96,14 @@ impl Probe {
     async fn ask(&self, client: &kube::Client) -> bool {
         match self {
             Probe::ServerReady => {
-                let request = http::Request::get("/readyz").body(Vec::new());
+                // `send`, which every request goes through anyway: the status is the answer, the body is not read
+                // (`request_text` would add its own copy of the request path to a program's binary).
+                let request = http::Request::get("/readyz").body(kube::client::Body::empty());
                 match request {
-                    Ok(request) => match client.request_text(request).await {
-                        Ok(_) => true,
-                        // It answers; what it allows is another matter.
-                        Err(kube::Error::Api(s)) => s.code == 401 || s.code == 403,
-                        Err(_) => false,
-                    },
+                    Ok(request) => client.send(request).await.is_ok_and(|r| {
+                        // It answers; what it allows (401, 403) is another matter.
+                        r.status().is_success() || matches!(r.status().as_u16(), 401 | 403)
+                    }),
                     Err(_) => false,
                 }
             }
@@ -134,12 +132,7 @@ impl Probe {
                     .await
                     .is_ok_and(|a| a.allowed)
             }
-            Probe::Authenticated => {
-                let api: Api<SelfSubjectReview> = Api::all(client.clone());
-                api.create(&PostParams::default(), &SelfSubjectReview::default())
-                    .await
-                    .is_ok()
-            }
+            Probe::Authenticated => crate::review::whoami(client).await.is_ok(),
         }
     }
 }
@@ -223,6 +216,14 @@ impl Prober {
     /// Probes with `client` from now on.
     pub(crate) fn set_client(&self, client: kube::Client) {
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
+    }
+
+    /// Probes with `client` when it has none.
+    pub(crate) fn set_client_if_none(&self, client: &kube::Client) {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| client.clone());
     }
 
     /// Resolves once `probe` says its cause is gone; never without a client.

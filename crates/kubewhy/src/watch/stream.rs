@@ -17,6 +17,20 @@ use kube::runtime::watcher;
 use crate::cause::Cause;
 use crate::diagnosis::{Class, Diagnosis};
 use crate::rbac::NearMisses;
+
+/// What explains a denial by the bindings that come closest: [`NearMisses::explain`], behind a function made where a
+/// program asks for it ([`Watch::near_misses`]) — a program that does not pays nothing for reading RBAC objects,
+/// not even in its binary's size.
+#[derive(Clone)]
+struct Explainer(
+    Arc<dyn Fn(Diagnosis) -> futures::future::BoxFuture<'static, Diagnosis> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Explainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NearMisses")
+    }
+}
 use crate::trace::{Failed, Inspector, recorded};
 
 use super::backoff::Backoff;
@@ -33,7 +47,7 @@ pub struct Watch {
     health: Health,
     inspector: Option<Inspector>,
     install: Option<String>,
-    near_misses: Option<Arc<NearMisses>>,
+    near_misses: Option<Explainer>,
     /// Streaming lists turned out not to work for this watcher (`InitialList::Auto` lists in pages from then on).
     paged_only: Arc<AtomicBool>,
 }
@@ -56,7 +70,14 @@ impl Watch {
     /// Explains denials by the bindings that come closest, when the client behind `near_misses` may read the RBAC
     /// objects (it says once when it may not).
     pub fn near_misses(mut self, near_misses: &Arc<NearMisses>) -> Watch {
-        self.near_misses = Some(near_misses.clone());
+        let near_misses = near_misses.clone();
+        self.near_misses = Some(Explainer(Arc::new(move |mut d: Diagnosis| {
+            let near_misses = near_misses.clone();
+            Box::pin(async move {
+                near_misses.explain(&mut d).await;
+                d
+            })
+        })));
         self
     }
 
@@ -229,11 +250,11 @@ impl<K> State<K> {
             .map(|err| self.watch.diagnose_in(err, Some(failed)));
         let near = self.watch.near_misses.clone();
         async move {
-            let mut diagnosis = diagnosis?;
-            if let Some(near) = near {
-                near.explain(&mut diagnosis).await;
-            }
-            Some(diagnosis)
+            let diagnosis = diagnosis?;
+            Some(match near {
+                Some(near) => (near.0)(diagnosis).await,
+                None => diagnosis,
+            })
         }
     }
 
@@ -273,6 +294,8 @@ impl<K> State<K> {
         self.last_failure = None;
         if let Some((errors, failed_for)) = self.watch.health.success(&self.watch.name, synced_now)
         {
+            // A permission the access watchdog found denied may be back: readiness follows at once.
+            self.watch.health.recheck_access_now();
             tracing::info!(
                 target: "kubewhy::watch",
                 watcher = %self.watch.name, errors, failed_for_s = failed_for.as_secs(),
