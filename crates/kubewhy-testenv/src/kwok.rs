@@ -103,9 +103,6 @@ impl Kwok {
     pub fn start(cp: &ControlPlane, log_dir: &Path) -> Result<Kwok, Error> {
         let bin = KWOK.ensure_built()?;
         let source = module_dir()?;
-        let dir = tools_dir().join(format!("kwok-run-{}", std::process::id()));
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         fs::create_dir_all(log_dir)
             .map_err(|e| Error::io(format!("creating {}", log_dir.display()), e))?;
 
@@ -119,9 +116,6 @@ impl Kwok {
             config.push_str(&text);
             config.push('\n');
         }
-        let config_path = dir.join("kwok.yaml");
-        fs::write(&config_path, config)
-            .map_err(|e| Error::io(format!("writing {}", config_path.display()), e))?;
         let crds = CRDS
             .iter()
             .map(|c| {
@@ -140,6 +134,10 @@ impl Kwok {
                 .unwrap_or(0),
             std::process::id()
         ));
+        // Beside its log, where whoever reads the log finds what it ran with.
+        let config_path = log.with_extension("yaml");
+        fs::write(&config_path, config)
+            .map_err(|e| Error::io(format!("writing {}", config_path.display()), e))?;
         let state = KwokState {
             node: NODE.into(),
             port,
