@@ -5,6 +5,10 @@
 //! the corpus — as their ServiceAccounts with real RBAC. Checked: the report (folded across pods, seen in N of N),
 //! the live confirmation as the pods' identity, the fix that edits the existing role, that applying the printed fix
 //! makes the next run report history and exit 0, what a user without `pods/log` is told, `-o json`, `--follow`.
+//!
+//! Its own test binary, not a module of `tests/cli/`: its control plane is another environment (the workload
+//! controllers and the scheduler run in it, and KWOK beside it), which the `cli` binary's shared control plane must
+//! not be; as a binary of its own it runs after `cli`'s, so the two environments never load the machine at once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
