@@ -34,6 +34,11 @@ pub struct Args {
     #[arg(long, visible_alias = "cluster")]
     pub live: bool,
 
+    /// Threads that search and parse the input while it is read (0: all on the reading thread); by default as
+    /// many as the machine has cores. The report is the same whatever the number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
     /// Explaining a workload from the cluster.
     #[command(flatten)]
     pub workload: super::workload::WorkloadArgs,
@@ -50,6 +55,9 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let mut scanner = Scanner::new();
+    if let Some(threads) = args.threads {
+        scanner = scanner.with_threads(threads);
+    }
     let mut input_failed = false;
     let sources: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
