@@ -5,7 +5,8 @@
 // (group system:masters) and any named users, starts etcd on loopback, then runs kube-apiserver with RBAC,
 // token authentication and TokenRequest enabled. When the API server answers /readyz and the default namespace
 // exists, it writes state.json and an admin kubeconfig into the state directory and prints one line starting
-// with "kubewhy-controlplane: ready".
+// with "kubewhy-controlplane: ready". With --workloads it also runs the workload controllers and the scheduler
+// (workloads.go), so Deployments get pods on the nodes KWOK plays.
 //
 // It stops cleanly on SIGTERM/SIGINT, and on end of standard input with --exit-on-stdin-eof (so a parent that
 // dies, however it dies, takes the control plane with it). A state directory it created itself is removed.
@@ -68,6 +69,7 @@ func run() error {
 		port         = flag.Int("port", 0, "HTTPS port of the API server on 127.0.0.1 (0 or a port in use: a free port is picked)")
 		exitOnEOF    = flag.Bool("exit-on-stdin-eof", false, "shut down when standard input reaches end of file (for a parent process that may die)")
 		readyTimeout = flag.Duration("ready-timeout", 120*time.Second, "how long to wait for the API server to become ready")
+		workloads    = flag.Bool("workloads", false, "also run the Deployment, ReplicaSet, StatefulSet, DaemonSet and Job controllers and the scheduler (pods then run on nodes KWOK plays)")
 		users        userFlag
 	)
 	flag.Var(&users, "user", "a static-token user, NAME or NAME:GROUP1,GROUP2 (repeatable)")
@@ -104,11 +106,16 @@ func run() error {
 
 	// Signals that arrive before kube-apiserver installs its own handler stop us here; afterwards
 	// kube-apiserver's handler (which also sees them) drives the shutdown and we only enforce a deadline.
+	// The workload controllers (--workloads) stop first on a signal: their open watches would hold up the API
+	// server's graceful shutdown.
+	workloadsCtx, stopWorkloads := context.WithCancel(context.Background())
+	defer stopWorkloads()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	apiserverRunning := make(chan struct{})
 	go func() {
 		<-sigs
+		stopWorkloads()
 		select {
 		case <-apiserverRunning:
 			time.Sleep(30 * time.Second)
@@ -182,14 +189,28 @@ func run() error {
 		"--service-account-issuer=" + server,
 		"--service-account-key-file=" + pki.saKey,
 		"--service-account-signing-key-file=" + pki.saKey,
-		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
 		"--shutdown-delay-duration=0s",
 		"--profiling=false",
+		// A node's kubelet endpoint (pods/log, exec) is reached at its InternalIP: the nodes KWOK plays name a
+		// host name that does not resolve.
+		"--kubelet-preferred-address-types=InternalIP",
 	}
+	// No ServiceAccount admission: pods need no token volume, since no kubelet mounts one. With --workloads, no
+	// TaintNodesByCondition either: it taints every new node not-ready, and the node lifecycle controller that
+	// lifts the taint once the node is Ready does not run here.
+	disabled := "--disable-admission-plugins=ServiceAccount"
+	if *workloads {
+		disabled += ",TaintNodesByCondition"
+	}
+	args = append(args, disabled)
 	args = append(args, extraArgs...)
 
-	go waitReady(state, pki, *readyTimeout, start, filepath.Join(stateDir, "state.json"))
+	onReady := func() error { return nil }
+	if *workloads {
+		onReady = func() error { return startWorkloads(workloadsCtx, state, pki.caPEM) }
+	}
+	go waitReady(state, pki, *readyTimeout, start, filepath.Join(stateDir, "state.json"), onReady)
 
 	cmd := app.NewAPIServerCommand()
 	cmd.SetArgs(args)
@@ -282,8 +303,9 @@ func isAddrInUse(err error) bool {
 	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
-// waitReady polls /readyz and the default namespace as admin, then writes state.json and prints the ready line.
-func waitReady(state State, pki *pki, timeout time.Duration, start time.Time, statePath string) {
+// waitReady polls /readyz and the default namespace as admin, runs onReady, then writes state.json and prints the
+// ready line.
+func waitReady(state State, pki *pki, timeout time.Duration, start time.Time, statePath string, onReady func() error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pki.caPEM)
 	client := &http.Client{
@@ -308,6 +330,13 @@ func waitReady(state State, pki *pki, timeout time.Duration, start time.Time, st
 			last = detail
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	if err := onReady(); err != nil {
+		fmt.Fprintf(os.Stderr, "kubewhy-controlplane: error: %v\n", err)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			os.Exit(1)
+		}
+		return
 	}
 	data, err := json.MarshalIndent(state, "", "  ")
 	if err == nil {

@@ -20,7 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Explain the Kubernetes API failures in logs, error messages or Status JSON (files or standard input).
+    /// Explain the Kubernetes API failures in logs, error messages or Status JSON (files or standard input), or
+    /// those of a running workload, read from the cluster (`kubewhy explain deploy/web -n shop`).
     Explain(cmd::explain::Args),
     /// Check that everything a program needs from the API server works (types served, verbs allowed, watches
     /// open), all at once, and print the exact fix.

@@ -124,6 +124,9 @@ pub struct Options {
     pub ready_timeout: Duration,
     /// Stop the control plane when this process's handle is dropped or this process dies.
     pub exit_with_parent: bool,
+    /// Also run the workload controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job) and the scheduler,
+    /// so workloads get pods on the nodes KWOK plays ([`crate::kwok`]).
+    pub workloads: bool,
 }
 
 impl Default for Options {
@@ -138,6 +141,7 @@ impl Default for Options {
             apiserver_args: Vec::new(),
             ready_timeout: Duration::from_secs(120),
             exit_with_parent: true,
+            workloads: false,
         }
     }
 }
@@ -241,6 +245,9 @@ impl ControlPlane {
             .arg(format!("--ready-timeout={}s", opts.ready_timeout.as_secs()));
         if let Some(dir) = &opts.dir {
             cmd.arg(format!("--dir={}", dir.display()));
+        }
+        if opts.workloads {
+            cmd.arg("--workloads");
         }
         if opts.exit_with_parent {
             cmd.arg("--exit-on-stdin-eof").stdin(Stdio::piped());

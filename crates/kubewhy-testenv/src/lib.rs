@@ -14,11 +14,16 @@
 //!
 //! Set `KUBEWHY_CONTROLPLANE=<state dir>` to reuse a running control plane (e.g. one started by
 //! `kubewhy-dev up --dir <state dir>`), and `KUBEWHY_CONTROLPLANE_BIN` to use a prebuilt binary.
+//!
+//! Tests of running workloads use [`shared_with_kwok`]: a control plane with its workload controllers and KWOK
+//! playing a node, so pods run and serve logs ([`kwok`]).
 
 pub mod binary;
+pub mod cargo;
 pub mod controlplane;
 pub mod crd;
 mod identity;
+pub mod kwok;
 pub mod metrics;
 pub mod module_graph;
 pub mod proxy;
@@ -155,6 +160,47 @@ fn panic_message(e: &Error) -> String {
 }
 
 static SHARED: OnceLock<Result<ControlPlane, Error>> = OnceLock::new();
+
+/// A control plane that runs workloads: its workload controllers and scheduler, and KWOK playing a node.
+#[derive(Debug)]
+pub struct WithKwok {
+    /// The control plane (started with [`Options::workloads`]).
+    pub control_plane: ControlPlane,
+    /// KWOK.
+    pub kwok: kwok::Kwok,
+}
+
+static SHARED_KWOK: OnceLock<Result<WithKwok, Error>> = OnceLock::new();
+
+/// The control plane with KWOK shared by every test in this process that runs workloads: started on first use
+/// (or reused from `KUBEWHY_CONTROLPLANE`, when `kubewhy-dev up --kwok` started it). Panics with the full reason
+/// when it cannot be had.
+pub fn shared_with_kwok() -> &'static WithKwok {
+    let started = SHARED_KWOK.get_or_init(|| match std::env::var_os(controlplane::REUSE_ENV) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            Ok(WithKwok {
+                control_plane: ControlPlane::reuse(&dir)?,
+                kwok: kwok::Kwok::reuse(&dir)?,
+            })
+        }
+        None => {
+            let control_plane = ControlPlane::start(Options {
+                workloads: true,
+                ..Options::default()
+            })?;
+            let kwok = kwok::Kwok::start(&control_plane, &binary::output_dir().join("logs"))?;
+            Ok(WithKwok {
+                control_plane,
+                kwok,
+            })
+        }
+    });
+    match started {
+        Ok(w) => w,
+        Err(e) => panic!("{}", panic_message(e)),
+    }
+}
 
 /// The control plane shared by every test in this process: started on first use (or reused from
 /// `KUBEWHY_CONTROLPLANE`). Panics with the full reason (including the tail of the control plane's log) when it

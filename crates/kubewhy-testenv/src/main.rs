@@ -31,6 +31,11 @@ enum Command {
         /// Preferred API server port (another free port is used when it is taken).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Also run workloads: the workload controllers and the scheduler, and KWOK (sigs.k8s.io/kwok, built from
+        /// the Go module proxy on first use) playing a node whose kubelet serves `kubectl logs` from files that
+        /// KWOK's Logs and ClusterLogs resources name.
+        #[arg(long)]
+        kwok: bool,
     },
     /// Build the control-plane binary (when needed) and print its path.
     Build,
@@ -81,18 +86,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", binary::ensure_built()?.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Up { dir, port } => {
+        Command::Up { dir, port, kwok } => {
             std::fs::create_dir_all(&dir)?;
             let dir = dir.canonicalize()?;
+            // A KWOK of an earlier run is gone: tests must not think it runs.
+            match std::fs::remove_file(dir.join("kwok.json")) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
             let mut cp = ControlPlane::start(Options {
-                dir: Some(dir),
+                dir: Some(dir.clone()),
                 port,
                 ready_timeout: Duration::from_secs(120),
                 // Tied to this process: Ctrl-C reaches both, and however kubewhy-dev ends (SIGTERM, a crash),
                 // the control plane sees its standard input close and shuts down cleanly.
                 exit_with_parent: true,
+                workloads: kwok,
                 ..Options::default()
             })?;
+            let kwok = if kwok {
+                let k = kubewhy_testenv::kwok::Kwok::start(&cp, &dir.join("logs"))?;
+                k.save(&dir)?;
+                Some(k)
+            } else {
+                None
+            };
             let state = cp.state();
             println!(
                 "control plane ready in {:.1}s: kube-apiserver {} at {}",
@@ -106,6 +125,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(log) = cp.log_path() {
                 println!("  log: {}", log.display());
+            }
+            if let Some(k) = &kwok {
+                println!(
+                    "  KWOK plays node {} (kubelet endpoint 127.0.0.1:{}), with the Deployment, ReplicaSet, \
+                     StatefulSet, DaemonSet and Job controllers and the scheduler; log: {}",
+                    k.node(),
+                    k.state().port,
+                    k.state().log.display()
+                );
+                println!(
+                    "  pods' logs come from files named by KWOK's Logs/ClusterLogs resources (kwok.x-k8s.io/v1alpha1)"
+                );
             }
             println!(
                 "\ntry:\n  export KUBECONFIG={}\n  kubectl get --raw /version\n  kubectl get namespaces\n  kubectl auth can-i list pods --as alice\n\nCtrl-C stops it.",

@@ -1,7 +1,7 @@
 //! The recipe: a kube-rs controller written the way kube-rs's controller-rs writes one — a `Context`, `reconcile`,
 //! `error_policy`, a `run` function, a `State` the web server shares, metrics in the program's own
 //! prometheus-client registry, readiness and metrics over HTTP (axum here; any stack serves a status code and a
-//! body) — adopting kubewhy. Every line the adoption added or changed ends with `// kubewhy`: 9 lines here. The
+//! body) — adopting kubewhy. Every line the adoption added or changed ends with `// kubewhy`: 10 lines here. The
 //! same recipe adopted into controller-rs itself (ported to kube 5) changed 18 lines, +11 −7 (`git diff --stat`;
 //! see the crate README). What it gives, with no other line:
 //!
@@ -11,7 +11,9 @@
 //!   type and the writes the client makes, none written by hand;
 //! - readiness that means synced and allowed; kubewhy's metrics beside the program's;
 //! - a graceful shutdown on SIGTERM (running reconciles finish, within 25 s);
-//! - reconcile errors logged as one line `kubewhy explain` reads back (cause, request, fix).
+//! - a failed reconcile shown where people look: a Warning event on the object with the class as its reason and
+//!   the one-line diagnosis as its note (`kubectl describe configmap`, `kubectl get events`), and a log line with
+//!   the same text — both of which `kubewhy explain` reads back (cause, request, fix).
 //!
 //! It annotates each ConfigMap of a namespace. Run it against any cluster (`KUBECONFIG`), then
 //! `curl localhost:8080/ready` and `curl localhost:8080/metrics`:
@@ -116,6 +118,7 @@ pub async fn run(state: State, client: Client, namespace: &str) {
     });
     Controller::new(configmaps, watcher::Config::default(), &state.health) // kubewhy: the watchdog is on
         .shutdown_on_signal()
+        .warning_events("kubewhy-example") // kubewhy: a failed reconcile's diagnosis on its object
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;

@@ -9,6 +9,8 @@
 //!   writes the request inspector sees allowed ([`Health::try_default_client`]): a permission revoked while its watch
 //!   stays open is known within about a minute (66 s at most, not at the reconnect ~5 minutes later), and readiness
 //!   follows the fix within seconds. [`Controller::needs`] adds a hand-written declaration; none is required;
+//! - with [`Controller::warning_events`], a failed reconcile shows on its object: a Warning event with the class as
+//!   its reason and the one-line diagnosis as its note;
 //! - a graceful shutdown stops taking work, lets the running reconciles finish within a deadline
 //!   ([`DEFAULT_SHUTDOWN_DEADLINE`]), then returns.
 //!
@@ -38,14 +40,17 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, SelectAll};
 use futures::{FutureExt, Stream, StreamExt, TryFuture, TryFutureExt};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::controller::{
     self, Action, ReconcileRequest, applier, trigger_owners, trigger_self, trigger_with,
 };
+use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::utils::CancelableJoinHandle;
 use kube::runtime::{WatchStreamExt, watcher};
@@ -78,6 +83,8 @@ pub struct Controller<K: Resource<DynamicType = ()> + 'static> {
     signals: bool,
     deadline: Duration,
     config: controller::Config,
+    /// Where a failed reconcile's Warning event goes; None: no events.
+    events: Option<Recorder>,
 }
 
 /// The watcher name of a type: `documents.kube.rs`, `configmaps`.
@@ -135,6 +142,7 @@ where
             signals: false,
             deadline: DEFAULT_SHUTDOWN_DEADLINE,
             config: controller::Config::default(),
+            events: None,
         }
     }
 
@@ -249,6 +257,17 @@ where
         self
     }
 
+    /// A failed reconcile also shows on its object: a Warning event whose reason is the class in CamelCase
+    /// (`Forbidden`) and whose note is the one-line diagnosis with its request and first help
+    /// ([`crate::condition::warning`]), published as `reporter` (the controller's name) — what `kubectl describe`
+    /// and `kubectl get events` show, and what `kubewhy explain` reads back. Needs `create` and `patch` on
+    /// `events.k8s.io` `events`; while publishing fails, one WARN line says why (the rest at DEBUG).
+    #[must_use]
+    pub fn warning_events(mut self, reporter: impl Into<Reporter>) -> Self {
+        self.events = Some(Recorder::new(self.client.clone(), reporter.into()));
+        self
+    }
+
     /// The store the reconciler reads (kube's `Controller::store`).
     pub fn store(&self) -> Store<K> {
         self.store.clone()
@@ -285,12 +304,24 @@ where
         let health = self.health.clone();
         let (graceful, forceful) = shutdown(self.graceful, self.signals, self.deadline, &health);
         let recheck = health.clone();
+        let events = self
+            .events
+            .map(|recorder| (recorder, Arc::new(AtomicBool::new(false))));
         let error_policy = move |obj: Arc<K>, err: &ReconcilerFut::Error, ctx: Arc<Ctx>| {
             // A denied request: has the program lost a permission? (The watchdog spaces its rechecks.)
             if crate::chain::find::<kube::Error>(err)
                 .is_some_and(|e| matches!(e, kube::Error::Api(s) if s.code == 403))
             {
                 recheck.recheck_access();
+            }
+            if let Some((recorder, failing)) = &events {
+                let event = crate::condition::warning(&crate::diagnose_error(err), "Reconciling");
+                publish(
+                    recorder.clone(),
+                    event,
+                    obj.object_ref(&()),
+                    failing.clone(),
+                );
             }
             error_policy(obj, err, ctx)
         };
@@ -330,6 +361,26 @@ where
             },
         )
     }
+}
+
+/// Publishes `event` about `reference` in a task of its own (a policy is not async). A failure to publish is
+/// logged at WARN once while publishing keeps failing (`failing`), at DEBUG after that: the reconcile's own failure
+/// is the program's line, this one is secondary.
+fn publish(recorder: Recorder, event: Event, reference: ObjectReference, failing: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        match recorder.publish(&event, &reference).await {
+            Ok(()) => failing.store(false, Ordering::Relaxed),
+            Err(e) => {
+                let why = crate::condition::message(&crate::diagnose_error(&e));
+                let object = reference.name.as_deref().unwrap_or_default();
+                if failing.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(target: "kubewhy::controller", object, "publishing a Warning event failed: {why}");
+                } else {
+                    tracing::warn!(target: "kubewhy::controller", object, "publishing Warning events fails (further failures at DEBUG until one succeeds): {why}");
+                }
+            }
+        }
+    });
 }
 
 /// SIGTERM or Ctrl+C.

@@ -71,7 +71,7 @@ pub struct Hit {
 /// whose query changes on every retry) and the cause without its free text (which may run on into the rest of a
 /// line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
+pub(crate) struct Key {
     source: String,
     class: Class,
     code: Option<u16>,
@@ -106,6 +106,13 @@ impl Key {
             text: (d.class == Class::Unknown).then(|| fold_digits(&d.message)),
         }
     }
+}
+
+/// What makes two diagnoses the same failure wherever they were read (a workload's pods fold one failure into one
+/// finding): [`Key`] without the source.
+#[cfg(feature = "live")]
+pub(crate) fn failure_key(d: &Diagnosis) -> Key {
+    Key::of("", d)
 }
 
 fn fold_digits(s: &str) -> String {
@@ -339,14 +346,7 @@ impl Folder {
             self.join(i, &d);
             return;
         }
-        let kept = &mut self.findings[i].diagnosis;
-        let (mut richer, other) = if detail(&d) > detail(kept) {
-            (d, kept.clone())
-        } else {
-            (kept.clone(), d)
-        };
-        complete(&mut richer, &other);
-        *kept = richer;
+        merge_layer(&mut self.findings[i].diagnosis, d);
     }
 
     /// Adds to finding `i` what a reading of the same cause for another request says of the cause: the answer, the
@@ -490,6 +490,17 @@ fn agree<T: PartialEq>(x: &Option<T>, y: &Option<T>) -> bool {
     x.is_none() || y.is_none() || x == y
 }
 
+/// Keeps the reading `kept` or `d` of one failure, whichever names more, completed from the other.
+pub(crate) fn merge_layer(kept: &mut Diagnosis, d: Diagnosis) {
+    let (mut richer, other) = if detail(&d) > detail(kept) {
+        (d, kept.clone())
+    } else {
+        (kept.clone(), d)
+    };
+    complete(&mut richer, &other);
+    *kept = richer;
+}
+
 /// hyper's `client error (Connect)`: a failed connection whose cause the text does not show.
 fn is_hidden_connect(c: &Cause) -> bool {
     matches!(
@@ -504,7 +515,7 @@ fn is_hidden_connect(c: &Cause) -> bool {
 /// Whether two readings can be two layers' reports of one failure: the same cause (or a hidden connect failure
 /// beside a transport failure that shows its cause), and no field that both name differs; or one of them names
 /// nothing but the status code the other has.
-fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
+pub(crate) fn are_layers(a: &Diagnosis, b: &Diagnosis) -> bool {
     if a.class == Class::Unknown || b.class == Class::Unknown {
         return false;
     }

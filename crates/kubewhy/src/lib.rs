@@ -23,7 +23,7 @@
 //! | `trace` | `trace`: a tower layer for kube's client that records, counts and diagnoses each request | `metrics`, tower, http-body |
 //! | `preflight` | `preflight`: checks of a program's declared needs against the cluster; `render::report` | x509-cert, tokio `time` |
 //! | `watch` | `watch`: never-silent watchers, back-off, readiness, the access watchdog; `controller`: kube's `Controller`, diagnosed, the watchdog on by default, on kube's stable `applier` | `runtime`, `trace`, `metrics`, fastrand, tokio `rt` |
-//! | `live` | `live`: a diagnosis enriched from the cluster (discovery, access reviews) | — |
+//! | `live` | `live`: a diagnosis enriched from the cluster (discovery, access reviews); `workload`: a running workload explained from its logs, events and conditions | — |
 //! | `junit` | JUnit XML from [`render::junit`] (without it, writing JUnit fails with an error naming the feature) | quick-junit |
 //! | `cli` | clap's `ValueEnum` on [`render::Format`] and [`render::ColorChoice`] | clap |
 //!
@@ -34,7 +34,7 @@
 //! - Kubernetes facts: [`vocab`], [`url`], [`catalog`], [`review`], [`needs`], [`rbac`], [`kubeconfig`].
 //! - Controllers: [`Diagnosed`] (a failure diagnosed once), [`stale`] (stale reads waited out).
 //! - Showing it: [`render`], [`scan`] (log text), [`condition`] (on the object: a condition and an event).
-//! - Opt-in (above): `metrics`, `trace`, `preflight`, `watch`, `live`.
+//! - Opt-in (above): `metrics`, `trace`, `preflight`, `watch`, `live`, `workload`.
 
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -81,6 +81,8 @@ pub mod url;
 pub mod vocab;
 #[cfg(feature = "watch")]
 pub mod watch;
+#[cfg(feature = "live")]
+pub mod workload;
 
 pub use cause::Cause;
 pub use describe::Description;

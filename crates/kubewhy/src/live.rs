@@ -112,6 +112,30 @@ impl Live {
         let Cause::Denied(denial) = &d.cause else {
             return;
         };
+        // A text that names the resource without its group (kubewhy's own `configmaps`, `documents.kube.rs`
+        // forms read back, some client lines): the group is the one that serves that resource, when exactly one
+        // does. The review and the near miss need it.
+        if d.request.group.is_none()
+            && d.request.path.is_none()
+            && !denial.wrong_core_group
+            && let Some(res) = d.request.resource.clone()
+            && let Ok(catalog) = self.catalog().await
+        {
+            let mut groups: Vec<String> = catalog
+                .named(&res)
+                .into_iter()
+                .filter(|s| s.plural == res)
+                .map(|s| s.group)
+                .collect();
+            groups.sort();
+            groups.dedup();
+            if let [group] = groups.as_slice() {
+                d.request.group = Some(group.clone());
+            }
+        }
+        let Cause::Denied(denial) = &d.cause else {
+            return;
+        };
         if denial.wrong_core_group
             && let Some(res) = d.request.resource.clone()
         {

@@ -90,6 +90,93 @@ pub enum Note {
     },
     /// A streaming list is not possible here: the watcher lists page by page instead.
     StreamingListFallback,
+    /// Where a failure was seen in a workload (`kubewhy explain deploy/x`): in which pods' logs, which objects'
+    /// events and conditions, how often and when last.
+    Seen(Seen),
+    /// Part of a workload that could not be read (`kubewhy explain deploy/x`): the diagnosis is of the reader's
+    /// own request, and kubewhy went on with the rest.
+    NotRead(Unread),
+}
+
+/// Where a failure was seen in a workload, for [`Note::Seen`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Seen {
+    /// The workload (`deployment/web`, `pods -l app=web`).
+    pub workload: String,
+    /// The pods whose logs held it, by name.
+    pub pods: Vec<String>,
+    /// How many pods' logs were read.
+    pub of: usize,
+    /// How many containers' logs held it (a restarted container's previous log counts apart).
+    pub containers: usize,
+    /// How many times it occurred, in all.
+    pub count: u64,
+    /// The objects whose events or status conditions said it.
+    pub said: Vec<Said>,
+    /// It was seen only in the logs of containers that have restarted since.
+    pub previous_only: bool,
+    /// When it was last seen (RFC 3339), when the log's time stamps or the events say.
+    pub last_at: Option<String>,
+    /// How long before the report that was, in seconds.
+    pub last_ago_s: Option<u64>,
+    /// The failure's text names no user, so the identity the pods run as (`system:serviceaccount:ns:name`) was
+    /// taken as the one that failed.
+    pub identity_from_pods: Option<String>,
+}
+
+/// An object whose event or status condition said a failure, for [`Seen`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Said {
+    /// `replicaset/web-7d9c`, `pod/web-7d9c-x2x`.
+    pub object: String,
+    /// How.
+    pub by: SaidBy,
+}
+
+/// How an object said a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SaidBy {
+    /// An event with this reason (`FailedCreate`).
+    Event {
+        /// The event's reason.
+        reason: String,
+    },
+    /// A status condition of this type (`ReplicaFailure`).
+    Condition {
+        /// The condition's type.
+        condition: String,
+    },
+}
+
+/// What of a workload could not be read, for [`Note::NotRead`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "kebab-case")]
+pub enum Unread {
+    /// The workload object (its selector, its status conditions).
+    Workload {
+        /// `deployment/web`.
+        name: String,
+    },
+    /// Its pods: no logs, no pod events or conditions.
+    Pods,
+    /// The objects between the workload and its pods (a Deployment's ReplicaSets): their events and conditions.
+    Owned {
+        /// `replicasets`.
+        resource: String,
+    },
+    /// The logs of these containers (`pod/container`, `pod/container (previous)`).
+    Logs {
+        /// The containers.
+        containers: Vec<String>,
+    },
+    /// The events of the namespace.
+    Events,
+    /// The ServiceAccount the pods run as.
+    ServiceAccount {
+        /// `namespace/name`.
+        name: String,
+    },
 }
 
 /// What a live check against the cluster found.

@@ -1,6 +1,7 @@
 //! `kubewhy explain [FILE ...]`: reads logs, error messages or Status JSON (standard input when no file is
 //! given), and explains every distinct Kubernetes API failure in them — as rustc-style text, as JSON, or (with
-//! `--fix`) as the merged RBAC manifests that grant what was denied.
+//! `--fix`) as the merged RBAC manifests that grant what was denied. Given a workload (`deploy/web`, `-l app=web`)
+//! instead, it reads it from the cluster ([`super::workload`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -14,7 +15,8 @@ use kubewhy::scan::{Finding, Scanner};
 /// Arguments of `kubewhy explain`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files to read (`-` is standard input); standard input when none is given.
+    /// Files to read (`-` is standard input); standard input when none is given. Or one workload in the cluster,
+    /// as TYPE/NAME (`deploy/web`, `sts/db`, `ds/agent`, `rs/web-7d9c`, `job/migrate`, `pod/web-0`).
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -31,11 +33,31 @@ pub struct Args {
     /// nearest names) and SubjectAccessReview (does the denial still hold).
     #[arg(long, visible_alias = "cluster")]
     pub live: bool,
+
+    /// Threads that search and parse the input while it is read (0: all on the reading thread); by default as
+    /// many as the machine has cores. The report is the same whatever the number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Explaining a workload from the cluster.
+    #[command(flatten)]
+    pub workload: super::workload::WorkloadArgs,
 }
 
 /// Runs `kubewhy explain`.
 pub fn run(args: Args) -> ExitCode {
+    match super::workload::target(&args.files, &args.workload) {
+        Ok(Some(target)) => return super::workload::run(&args, target),
+        Ok(None) => {}
+        Err(usage) => {
+            let err = UsageError(usage);
+            return super::failed(&err, args.out.color);
+        }
+    }
     let mut scanner = Scanner::new();
+    if let Some(threads) = args.threads {
+        scanner = scanner.with_threads(threads);
+    }
     let mut input_failed = false;
     let sources: Vec<PathBuf> = if args.files.is_empty() {
         vec![PathBuf::from("-")]
@@ -115,6 +137,11 @@ struct ReadError {
     source: io::Error,
 }
 
+/// The arguments ask for something `explain` cannot do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
 /// The report could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the report")]
@@ -170,7 +197,8 @@ fn write_report(args: &Args, findings: &[Finding], names: &str) -> io::Result<()
     out.flush()
 }
 
-fn write_fix(findings: &[Finding]) -> io::Result<()> {
+/// Writes the RBAC manifests that grant (or edit the roles to grant) every denial of `findings`.
+pub(super) fn write_fix(findings: &[Finding]) -> io::Result<()> {
     // Denials whose near miss edits (or completes) the RBAC that exists: the objects as they will be.
     let changes = object_changes(findings.iter().map(|f| &f.diagnosis));
     let changed: Vec<usize> = changes.iter().flat_map(|c| c.of.iter().copied()).collect();

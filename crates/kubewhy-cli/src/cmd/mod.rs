@@ -6,6 +6,7 @@ pub mod completion;
 pub mod explain;
 pub mod man;
 pub mod rbac;
+pub mod workload;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 
 use crate::cause::Cause;
 use crate::diagnosis::{Class, Diagnosis, Phase};
-use crate::note::{Live, Note};
+use crate::note::{Live, Note, Said, SaidBy, Seen, Unread};
 use crate::vocab::subject_or_you;
 
 /// Whether a note is shown before the cause's own notes (where it came from) or after them (what was checked).
@@ -17,6 +17,8 @@ fn leads(n: &Note) -> bool {
             | Note::LoggedByReflector
             | Note::KindNotMapped
             | Note::GroupDiscoveryFailed
+            | Note::Seen(_)
+            | Note::NotRead(_)
     )
 }
 
@@ -186,7 +188,114 @@ fn word(d: &Diagnosis, n: &Note) -> String {
         Note::StreamingListFallback => "kubewhy lists page by page instead (as client-go does) and does not try \
                                         streaming again for this watcher"
             .into(),
+        Note::Seen(seen) => word_seen(seen),
+        Note::NotRead(unread) => word_unread(unread),
     }
+}
+
+/// `seen in 3 of 3 pods of deployment/web (40 times), last 2 min ago`, and where else.
+fn word_seen(s: &Seen) -> String {
+    let mut places = Vec::new();
+    if !s.pods.is_empty() {
+        let pods = if s.pods.len() == 1 && s.of == 1 {
+            format!("the log of pod `{}`", s.pods[0])
+        } else {
+            format!(
+                "{} of {} pods{}",
+                s.pods.len(),
+                s.of,
+                match s.pods.as_slice() {
+                    [one] => format!(" (`{one}`)"),
+                    _ => String::new(),
+                }
+            )
+        };
+        let containers = if s.containers > s.pods.len() {
+            format!(", {} containers", s.containers)
+        } else {
+            String::new()
+        };
+        // A pod explained by itself is not said twice.
+        let of = if s.pods.len() == 1 && s.workload == format!("pod/{}", s.pods[0]) {
+            String::new()
+        } else {
+            format!(" of {}", s.workload)
+        };
+        places.push(format!(
+            "{pods}{of} ({} time{}{containers})",
+            s.count,
+            if s.count == 1 { "" } else { "s" }
+        ));
+    }
+    if !s.said.is_empty() {
+        let said: Vec<String> = s.said.iter().map(word_said).collect();
+        places.push(said.join(", "));
+    }
+    let mut text = format!("seen in {}", places.join(" and in "));
+    if let Some(ago) = s.last_ago_s {
+        text.push_str(&format!(", last {}", ago_phrase(ago)));
+    }
+    if s.previous_only {
+        text.push_str(
+            ", only in the logs of containers that have restarted since (their previous logs)",
+        );
+    }
+    if let Some(user) = &s.identity_from_pods {
+        text.push_str(&format!(
+            "; the text names no user: the pods run as {}, the identity checked here",
+            crate::vocab::subject_phrase(Some(user))
+        ));
+    }
+    text
+}
+
+fn word_said(s: &Said) -> String {
+    match &s.by {
+        SaidBy::Event { reason } => format!("the events of `{}` ({reason})", s.object),
+        SaidBy::Condition { condition } => {
+            format!("the `{condition}` condition of `{}`", s.object)
+        }
+    }
+}
+
+/// `12 s ago`, `2 min ago`, `3 h ago`, `2 days ago`.
+pub(crate) fn ago_phrase(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s ago"),
+        60..7_200 => format!("{} min ago", seconds / 60),
+        7_200..172_800 => format!("{} h ago", seconds / 3_600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+fn word_unread(u: &Unread) -> String {
+    let what = match u {
+        Unread::Workload { name } => {
+            format!("`{name}` itself (its pod selector and status conditions)")
+        }
+        Unread::Pods => "its pods (so neither their logs nor their events and conditions)".into(),
+        Unread::Owned { resource } => {
+            format!("its {resource} (their events and status conditions)")
+        }
+        Unread::Logs { containers } => {
+            let shown: Vec<String> = containers
+                .iter()
+                .take(5)
+                .map(|c| format!("`{c}`"))
+                .collect();
+            let more = match containers.len() - shown.len() {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            };
+            match containers.len() {
+                1 => format!("the log of {}", shown.join("")),
+                n => format!("the logs of {n} containers ({}{more})", shown.join(", ")),
+            }
+        }
+        Unread::Events => "the events of the namespace".into(),
+        Unread::ServiceAccount { name } => format!("the ServiceAccount `{name}` the pods run as"),
+    };
+    format!("kubewhy could not read {what}, and explained what it could read")
 }
 
 /// Where the request is in the API server's own records: its `Audit-Id` and the API Priority and Fairness

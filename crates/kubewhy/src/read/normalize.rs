@@ -737,7 +737,12 @@ fn build(region: &[u8], starts: &[usize], first: usize, last: usize) -> Record {
     Record {
         span: starts[first]..end,
         lines: last - first + 1,
-        logical: split_breaks(&text).iter().flat_map(|t| unfold(t)).collect(),
+        // A markdown table's cell joins its lines with `<br>`: each piece is read as a line of its own.
+        logical: if text.contains("<br") {
+            split_breaks(&text).into_iter().flat_map(unfold).collect()
+        } else {
+            unfold(text)
+        },
     }
 }
 
@@ -795,7 +800,11 @@ const BORDERS: [char; 3] = ['│', '┃', '║'];
 /// emphasis around the whole line and auto-links.
 fn clean(raw: &[u8]) -> Clean<'_> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    let mut text = String::from_utf8_lossy(raw);
+    // Valid UTF-8 (nearly every line) is checked a word at a time; only invalid bytes need the lossy path.
+    let mut text = match std::str::from_utf8(raw) {
+        Ok(valid) => Cow::Borrowed(valid),
+        Err(_) => String::from_utf8_lossy(raw),
+    };
     if memchr::memchr(0x1b, raw).is_some() {
         text = Cow::Owned(strip_ansi(&text));
     }
@@ -829,7 +838,7 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
     if let Some(inner) = strip_emphasis(trimmed) {
         text = Cow::Owned(inner.to_string());
     }
-    if text.contains("](http") {
+    if memchr::memchr(b']', text.as_bytes()).is_some() && text.contains("](http") {
         text = Cow::Owned(unlink(&text));
     }
     let indent = text
@@ -1231,7 +1240,17 @@ fn split_breaks(text: &str) -> Vec<String> {
 /// Splits a record whose JSON strings escape several log lines (`"stderr": "Error…\nError…"`) into those lines,
 /// each unescaped once. A string is split only when a line after its first opens a message of its own: an
 /// escaped newline inside one message (`an error on the server ("…\nTrying to reach: …")`) stays where it is.
-fn unfold(text: &str) -> Vec<String> {
+fn unfold(text: String) -> Vec<String> {
+    // Only a string holding an escaped newline (`\n`) can hold several log lines, and most messages have none.
+    let bytes = text.as_bytes();
+    if !memchr::memchr_iter(b'\\', bytes).any(|i| bytes.get(i + 1) == Some(&b'n')) {
+        return vec![if text.trim().is_empty() {
+            String::new()
+        } else {
+            text
+        }];
+    }
+    let text = text.as_str();
     let mut out = Vec::new();
     let mut current = String::new();
     let mut done = 0;

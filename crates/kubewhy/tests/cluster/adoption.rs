@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -24,7 +25,7 @@ use kubewhy::{Class, Diagnosis};
 mod example;
 
 use crate::common::Log;
-use crate::grant::grant_configmaps;
+use crate::grant::{grant, grant_configmaps};
 
 const ANNOTATION: &str = "example.kubewhy.dev/reconciled";
 
@@ -178,6 +179,16 @@ async fn kubewhy_explain_reads_the_recipes_own_lines_back() {
     // one-line form, which `kubewhy explain` reads back.
     let sa = env.service_account(&ns, "readonly").await.unwrap();
     grant_configmaps(&admin, &ns, "readonly", "readonly", &["list", "watch"]).await;
+    let events = ("events.k8s.io", "events");
+    grant(
+        &admin,
+        &ns,
+        "readonly",
+        "events",
+        events,
+        &["create", "patch"],
+    )
+    .await;
     let (state, client) = recipe(env, &sa).await;
     let task = spawn_recipe(&state, client, &ns);
     let user = format!("system:serviceaccount:{ns}:readonly");
@@ -203,8 +214,41 @@ async fn kubewhy_explain_reads_the_recipes_own_lines_back() {
         line.contains("; help: "),
         "the one-line form carries the fix: {line}"
     );
-    for (format, log) in [("text", text_log), ("json", json_log)] {
-        let found = read_back(&log.text(), &user);
+    // The same diagnosis on the object: the Warning event `kubectl describe configmap` shows.
+    let events: Api<Event> = Api::namespaced(admin.clone(), &ns);
+    let mut note = String::new();
+    wait_for("the Warning event", Duration::from_secs(30), || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.unwrap();
+            list.items.into_iter().any(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("sample")
+                    && e.reason.as_deref() == Some("Forbidden")
+                    && e.type_.as_deref() == Some("Warning")
+            })
+        }
+    })
+    .await;
+    for e in events.list(&Default::default()).await.unwrap().items {
+        if e.reason.as_deref() == Some("Forbidden") {
+            note = e.note.unwrap_or_default();
+        }
+    }
+    println!("the event's note: {note}");
+    assert!(
+        note.starts_with("error[forbidden]: ") && note.contains("; help: "),
+        "{note}"
+    );
+    let texts = [
+        ("text", text_log.text()),
+        ("json", json_log.text()),
+        (
+            "event",
+            format!("  Warning  Forbidden  5s  kubewhy-example  {note}\n"),
+        ),
+    ];
+    for (format, text) in texts {
+        let found = read_back(&text, &user);
         let d = found.unwrap_or_else(|| panic!("{format}: explain found nothing for {user}"));
         assert_eq!(d.class, Class::Forbidden, "{format}: {d:#?}");
         assert_eq!(d.request.verb.as_deref(), Some("patch"), "{format}: {d:#?}");

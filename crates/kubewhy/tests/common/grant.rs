@@ -1,4 +1,5 @@
-//! RBAC for the tests that need a ServiceAccount allowed some verbs on configmaps (watch.rs, adoption.rs).
+//! RBAC for the tests that need a ServiceAccount allowed some verbs (on configmaps, on events: watch.rs,
+//! adoption.rs).
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
@@ -11,14 +12,26 @@ pub async fn grant_configmaps(
     name: &str,
     verbs: &[&str],
 ) {
+    grant(admin, ns, sa, name, ("", "configmaps"), verbs).await;
+}
+
+/// Grants `verbs` on `(group, resource)` in `ns` to the ServiceAccount `sa` (a Role and RoleBinding named `name`).
+pub async fn grant(
+    admin: &kube::Client,
+    ns: &str,
+    sa: &str,
+    name: &str,
+    (group, resource): (&str, &str),
+    verbs: &[&str],
+) {
     let role = Role {
         metadata: ObjectMeta {
             name: Some(name.into()),
             ..ObjectMeta::default()
         },
         rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["".into()]),
-            resources: Some(vec!["configmaps".into()]),
+            api_groups: Some(vec![group.into()]),
+            resources: Some(vec![resource.into()]),
             verbs: verbs.iter().map(|v| v.to_string()).collect(),
             ..PolicyRule::default()
         }]),
