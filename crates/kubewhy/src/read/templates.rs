@@ -480,7 +480,7 @@ fn compile() -> Compiled {
             // Closed: every row printed in it has its class (or none is).
             let closed = rows
                 .iter()
-                .filter(|r| r.within.iter().any(|w| *w == frame.id))
+                .filter(|r| r.within.contains(&frame.id))
                 .all(|k| k.class.as_deref() == frame.class.as_deref());
             let (body, anchor, _) = pattern(&frame.template)?;
             (closed && class != Class::Unknown && anchor.len() >= 8).then(|| {
