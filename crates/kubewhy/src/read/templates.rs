@@ -261,12 +261,18 @@ enum Next {
     Other,
 }
 
-/// A template's fixed pieces, each with what follows it.
-fn pieces(template: &str) -> Vec<(String, Next)> {
+/// A template's parts: fixed text (`{{`/`}}` are braces) and placeholders (`name` or `name:modifier`).
+enum Token<'a> {
+    Fixed(String),
+    Slot(&'a str),
+}
+
+/// A template's tokens, and whether it was read to its end (a `{` never closed ends it).
+fn tokens(template: &str) -> (Vec<Token<'_>>, bool) {
     let mut out = Vec::new();
     let mut fixed = String::new();
     let mut rest = template;
-    while !rest.is_empty() {
+    while let Some(c) = rest.chars().next() {
         if let Some(r) = rest.strip_prefix("{{") {
             fixed.push('{');
             rest = r;
@@ -275,22 +281,42 @@ fn pieces(template: &str) -> Vec<(String, Next)> {
             rest = r;
         } else if let Some(r) = rest.strip_prefix('{') {
             let Some(end) = r.find('}') else {
-                break;
+                out.push(Token::Fixed(fixed));
+                return (out, false);
             };
-            let name = &r[..end];
-            let next = if name.ends_with(":q") || fixed.ends_with(['"', '\'']) {
-                Next::Quoted
-            } else if matches!(name, "code" | "count" | "rv") {
-                Next::Number
-            } else {
-                Next::Other
-            };
-            out.push((std::mem::take(&mut fixed), next));
+            if !fixed.is_empty() {
+                out.push(Token::Fixed(std::mem::take(&mut fixed)));
+            }
+            out.push(Token::Slot(&r[..end]));
             rest = &r[end + 1..];
         } else {
-            let c = rest.chars().next().expect("not empty");
             fixed.push(c);
             rest = &rest[c.len_utf8()..];
+        }
+    }
+    if !fixed.is_empty() {
+        out.push(Token::Fixed(fixed));
+    }
+    (out, true)
+}
+
+/// A template's fixed pieces, each with what follows it.
+fn pieces(template: &str) -> Vec<(String, Next)> {
+    let mut out = Vec::new();
+    let mut fixed = String::new();
+    for token in tokens(template).0 {
+        match token {
+            Token::Fixed(t) => fixed.push_str(&t),
+            Token::Slot(name) => {
+                let next = if name.ends_with(":q") || fixed.ends_with(['"', '\'']) {
+                    Next::Quoted
+                } else if matches!(name, "code" | "count" | "rv") {
+                    Next::Number
+                } else {
+                    Next::Other
+                };
+                out.push((std::mem::take(&mut fixed), next));
+            }
         }
     }
     out.push((fixed, Next::Other));
@@ -390,7 +416,6 @@ fn pattern(template: &str) -> Option<(String, String, usize)> {
     let mut longest = String::new();
     let mut total = 0;
     let mut seen = Vec::new();
-    let mut rest = template;
     let flush = |fixed: &mut String, out: &mut String, longest: &mut String, total: &mut usize| {
         if fixed.is_empty() {
             return;
@@ -413,24 +438,21 @@ fn pattern(template: &str) -> Option<(String, String, usize)> {
         }
         fixed.clear();
     };
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("{{") {
-            fixed.push('{');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("}}") {
-            fixed.push('}');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r.find('}')?;
-            let (name, modifier) = r[..end].split_once(':').unwrap_or((&r[..end], ""));
-            flush(&mut fixed, &mut out, &mut longest, &mut total);
-            let last = r[end + 1..].trim().is_empty();
-            out.push_str(&placeholder(name, modifier == "q", last, &mut seen));
-            rest = &r[end + 1..];
-        } else {
-            let c = rest.chars().next()?;
-            fixed.push(c);
-            rest = &rest[c.len_utf8()..];
+    let (tokens, complete) = tokens(template);
+    if !complete {
+        return None;
+    }
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::Fixed(t) => fixed.push_str(t),
+            Token::Slot(slot) => {
+                let (name, modifier) = slot.split_once(':').unwrap_or((slot, ""));
+                flush(&mut fixed, &mut out, &mut longest, &mut total);
+                let last = tokens[i + 1..]
+                    .iter()
+                    .all(|t| matches!(t, Token::Fixed(f) if f.trim().is_empty()));
+                out.push_str(&placeholder(name, modifier == "q", last, &mut seen));
+            }
         }
     }
     flush(&mut fixed, &mut out, &mut longest, &mut total);
