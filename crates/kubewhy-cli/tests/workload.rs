@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, LogParams, Patch, PatchParams};
 use kubewhy_testenv::kwok::{self, LogFiles};
 use kubewhy_testenv::{ControlPlane, WithKwok};
 use serde_json::{Value, json};
@@ -140,6 +140,38 @@ async fn wait_running(ns: &str, name: &str, n: usize) -> Vec<Pod> {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Waits until KWOK serves the log of each container of `pods`: it learns of a `Logs`/`ClusterLogs` object through a
+/// watch of its own, a moment after the object is applied, and until then answers `no logs found for container`.
+async fn wait_logs_served(ns: &str, pods: &[Pod]) {
+    let admin = cp().admin().await.unwrap();
+    let api: Api<Pod> = Api::namespaced(admin, ns);
+    let started = Instant::now();
+    for pod in pods {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let containers = pod.spec.as_ref().map(|s| s.containers.clone());
+        for c in containers.unwrap_or_default() {
+            let lp = LogParams {
+                container: Some(c.name.clone()),
+                limit_bytes: Some(1),
+                ..LogParams::default()
+            };
+            while let Err(e) = api.logs(&name, &lp).await {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "KWOK did not serve the log of {ns}/{name}/{} within 60 s: {e}",
+                    c.name
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    println!(
+        "the logs of {} pods served after {:?}",
+        pods.len(),
+        started.elapsed()
+    );
 }
 
 /// A CRI log file for KWOK to serve: `lines`, the first `ago` before now, one a millisecond.
@@ -282,7 +314,8 @@ async fn a_deployment_that_lost_a_permission_is_explained_confirmed_fixed_and_th
         &["doc-controller"],
     )])
     .await;
-    wait_running(&ns, "doc-controller", 3).await;
+    let pods = wait_running(&ns, "doc-controller", 3).await;
+    wait_logs_served(&ns, &pods).await;
 
     // The report: found in the logs of all 3 pods, confirmed as the pods' identity, the fix edits its Role.
     let admin_kc = cp().kubeconfig();
@@ -506,7 +539,8 @@ async fn corpus_logs_of_statefulsets_daemonsets_and_jobs_are_explained_like_the_
 
     for ((kind, format, replicas, _), log) in cases.iter().zip(&logs) {
         let n = *replicas as usize;
-        wait_running(&ns, format, n).await;
+        let pods = wait_running(&ns, format, n).await;
+        wait_logs_served(&ns, &pods).await;
         let short = match *kind {
             "StatefulSet" => "sts",
             "DaemonSet" => "ds",
@@ -664,7 +698,7 @@ async fn previous_logs_are_read_and_follow_prints_each_new_failure_once() {
             "spec": {"serviceAccountName": "app", "containers": [{"name": "app", "image": "example.com/app:1"}]}}),
     ])
     .await;
-    wait_running(&ns, "app", 1).await;
+    let pods = wait_running(&ns, "app", 1).await;
     kwok::serve_pod_logs(
         &admin,
         &ns,
@@ -677,6 +711,7 @@ async fn previous_logs_are_read_and_follow_prints_each_new_failure_once() {
     )
     .await
     .unwrap();
+    wait_logs_served(&ns, &pods).await;
     // The kubelet's record of a restart: the container ran before and was terminated.
     let pods: Api<Pod> = Api::namespaced(admin.clone(), &ns);
     let now = k8s_openapi::jiff::Timestamp::now().to_string();

@@ -136,7 +136,8 @@ async fn follow_one(
             return;
         }
     };
-    let mut scanner = Scanner::with_window(WINDOW);
+    // Small chunks, in an async task: scanned on this thread, no workers.
+    let mut scanner = Scanner::with_window(WINDOW).with_threads(0);
     let mut stamps = Stamps::default();
     let mut pending = Vec::new();
     let mut lines_before = 0u64;

@@ -533,7 +533,8 @@ fn first_failure(err: kube::Error, target: &str, namespace: &str) -> Result<kube
 
 /// Scans the messages an object said (events of one reason, or one condition), in time order.
 fn scan_said(merger: &mut Merger, source: &str, messages: &[(Option<i64>, String)], said: Said) {
-    let mut scanner = Scanner::with_window(SMALL_WINDOW);
+    // A few messages, in an async task: scanned on this thread, no workers.
+    let mut scanner = Scanner::with_window(SMALL_WINDOW).with_threads(0);
     let mut text = String::new();
     for (_, m) in messages {
         // One message a line: a message that spans lines is kept on one.

@@ -87,7 +87,8 @@ pub(super) async fn scan_stream(
     let spawned = std::thread::Builder::new()
         .name("kubewhy-log-scan".into())
         .spawn(move || {
-            let mut scanner = Scanner::new();
+            // One log per thread, several logs at once: the parallelism is across logs, not inside one.
+            let mut scanner = Scanner::new().with_threads(0);
             let read = scanner.read(&name, ChannelReader::new(rx));
             // The receiver is gone only when the reading task was dropped (cancelled): nobody wants the result.
             let _ = done_tx.send((scanner.into_findings(), read));
