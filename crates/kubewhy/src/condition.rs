@@ -458,7 +458,12 @@ mod tests {
         crate::render::text::write_diagnosis(&mut report, &d, &Default::default()).unwrap();
         let report = String::from_utf8(report).unwrap();
         let mut back = read_back(&report);
-        assert_eq!(back.code, None, "a report does not print the code");
+        // A report does not print the code; the words it quotes may imply it (the catalog's denial is a 403).
+        assert!(
+            back.code.is_none() || back.code == d.code,
+            "a report's code is none or the one its words imply: {:?}",
+            back.code
+        );
         back.code = d.code;
         same_fields(&d, &back, &report);
     }

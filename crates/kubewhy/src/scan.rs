@@ -124,6 +124,39 @@ pub const PREFILTER: &[&str] = &[
     "dry-run",
     "dry run",
     "eld selector",
+    // The catalog's templates (catalog/*.yaml) that hold none of the words above: client-go's answers without a
+    // Status (`the server rejected our request …`, `… in the time allotted …`, `… a content type …`), apimachinery's
+    // `… is not supported on resources of kind …`, `… operation against … could not be completed …`, `not
+    // authorized`, `Request entity too large`, `strict decoding error: unknown field …`, etcd's `etcdserver: …`,
+    // `an error on the server (…) has prevented …`, discovery's `unable to retrieve …`.
+    "rejected",
+    "allotted",
+    "content type",
+    "supported",
+    "authorized",
+    "operation against",
+    "too large",
+    "decoding",
+    "etcdserver",
+    "prevented",
+    "retrieve",
+    // A wrap splits a phrase anywhere: second phrases of the templates above keep them found.
+    "completed at",
+    "asked us",
+    "currently unable",
+    "responded with",
+    "support dry",
+    "for the provided",
+    "unable to respond",
+    "client supports",
+    "old resource",
+    "have a resource",
+    "backing off",
+    "continue parameter",
+    "could not be",
+    "try again",
+    // apiserver's transformDecodeError (`the object provided is unrecognized (must be of type …)`).
+    "unrecognized",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

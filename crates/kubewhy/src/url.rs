@@ -3,6 +3,9 @@
 //! (k8s.io/apiserver `endpoints/request/requestinfo.go`) that authorization and admission see. The request
 //! inspector, the log readers and `diagnose_in` all use it.
 //!
+//! Reading where a request is named in a log line (a span's `http.url=`, a curl command) is a reader's job:
+//! `read::log_fields` finds the method and URL there and hands them to this parser.
+//!
 //! Where a naive reading goes wrong, the API server's wins: `/api/v1/namespaces/ns/status` is the `status`
 //! subresource of the namespace `ns` (in the namespace `ns`), not a resource `status` in it; a GET of a named
 //! object is a `get` even with `watch=true`; `/api/v1/watch/...` is a watch; a non-resource URL's verb is the
@@ -184,97 +187,6 @@ fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// Reads the request from log fields: kube-rs's `HTTP{http.method=GET http.url=..}` span, OpenTelemetry's
-/// `url.full=`, reqwest's and hyper's `for url (https://..)`, and kubectl's `GET https://.. 403 Forbidden` trace
-/// lines. Only fills fields that are missing.
-pub(crate) fn from_log_fields(text: &str, r: &mut Request) {
-    let value_after = |key: &str| -> Option<String> {
-        let at = text.find(key)? + key.len();
-        let rest = text[at..].trim_start_matches(['"', '\\']);
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '}' || c == ',')
-            .unwrap_or(rest.len());
-        (end > 0).then(|| rest[..end].to_string())
-    };
-    // reqwest and hyper: `error sending request for url (https://…): …`.
-    let in_parens = || {
-        let at = text.find("for url (")? + "for url (".len();
-        let rest = &text[at..];
-        let end = rest
-            .find(|c: char| c == ')' || c.is_whitespace())
-            .unwrap_or(rest.len());
-        (end > 0).then(|| rest[..end].to_string())
-    };
-    let url = value_after("http.url=")
-        .or_else(|| value_after("url.full="))
-        .or_else(in_parens);
-    let method = value_after("http.method=").or_else(|| value_after("http.request.method="));
-    let (method, url) = match (method, url) {
-        (m, Some(u)) => (m, u),
-        (_, None) => {
-            // kubectl -v6: `round_trippers.go:553] GET https://host/api/v1/pods 403 Forbidden in 3 milliseconds`
-            let trace_line = || {
-                ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
-                    .iter()
-                    .find_map(|m| {
-                        let at = text
-                            .match_indices(m)
-                            .map(|(i, _)| i + m.len())
-                            .find(|&i| text[i..].starts_with("https://"))?;
-                        let rest = &text[at..];
-                        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                        Some((m.trim().to_string(), rest[..end].to_string()))
-                    })
-            };
-            // curl's answer under the command that asked for it (the normaliser joins them).
-            let Some((m, u)) = trace_line().or_else(|| curl_command(text)) else {
-                return;
-            };
-            (Some(m), u)
-        }
-    };
-    if !(url.contains("/api") || url.starts_with('/')) {
-        return;
-    }
-    let mut parsed = Request {
-        method: method.map(|m| m.to_ascii_uppercase()),
-        url: Some(url),
-        ..Request::default()
-    };
-    fill_from_url(&mut parsed);
-    merge_missing(r, &parsed);
-}
-
-/// A curl command line (after a shell prompt, if any) pasted above the answer it printed: its method (`-X`,
-/// `--request`; POST when it sends data, HEAD for `-I`, else GET) and URL. Only the first line of `text` is read.
-pub(crate) fn curl_command(text: &str) -> Option<(String, String)> {
-    let line = text.lines().next()?.trim_start();
-    let line = ["$ ", "% ", "# ", "> "]
-        .iter()
-        .find_map(|p| line.strip_prefix(p))
-        .unwrap_or(line)
-        .trim_start();
-    let args = line.strip_prefix("curl ")?;
-    let mut words = args.split_whitespace().map(|w| w.trim_matches(['"', '\'']));
-    let (mut method, mut url, mut sends) = (None, None, false);
-    while let Some(w) = words.next() {
-        match w {
-            "-X" | "--request" => method = words.next().map(str::to_ascii_uppercase),
-            "-I" | "--head" => method = Some("HEAD".to_string()),
-            _ if w.starts_with("-X") && w.len() > 2 => method = Some(w[2..].to_ascii_uppercase()),
-            _ if w.starts_with("-d") || w.starts_with("--data") || w == "-F" || w == "--form" => {
-                sends = true
-            }
-            _ if url.is_none() && (w.starts_with("http://") || w.starts_with("https://")) => {
-                url = Some(w.to_string())
-            }
-            _ => {}
-        }
-    }
-    let method = method.unwrap_or_else(|| if sends { "POST" } else { "GET" }.to_string());
-    Some((method, url?))
-}
-
 /// Copies into `r` every field of `from` that `r` lacks.
 pub fn merge_missing(r: &mut Request, from: &Request) {
     macro_rules! take {
@@ -305,45 +217,6 @@ pub fn merge_missing(r: &mut Request, from: &Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_curl_command_names_its_request() {
-        let read = |t: &str| {
-            let mut r = Request::default();
-            from_log_fields(t, &mut r);
-            (r.method, r.verb, r.resource, r.version, r.namespace, r.name)
-        };
-        let s = |v: &str| Some(v.to_string());
-        // kubernetes#17974, with the answer the normaliser joined under it.
-        assert_eq!(
-            read(
-                "curl http://localhost:8080/api/v1/services?fieldSelector=metadata.name=kubernetes\n{\"code\": 400}"
-            ),
-            (
-                s("GET"),
-                s("list"),
-                s("services"),
-                s("v1"),
-                None,
-                s("kubernetes")
-            )
-        );
-        assert_eq!(
-            read("$ curl -k -X DELETE 'https://h:6443/api/v1/namespaces/a/pods/p'"),
-            (s("DELETE"), s("delete"), s("pods"), s("v1"), s("a"), s("p"))
-        );
-        assert_eq!(
-            read(
-                "curl -H 'Content-Type: application/json' -d @pod.json https://h/api/v1/namespaces/a/pods"
-            ),
-            (s("POST"), s("create"), s("pods"), s("v1"), s("a"), None)
-        );
-        // Not a command: a URL in prose names nothing.
-        assert_eq!(
-            read("see curl https://h/api/v1/pods"),
-            (None, None, None, None, None, None)
-        );
-    }
 
     fn facts(r: &Request) -> [Option<&str>; 7] {
         [
@@ -426,16 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_kube_rs_spans_and_keeps_what_is_known() {
-        let mut r = Request::default();
-        from_log_fields(
-            r#"DEBUG HTTP{http.method=GET http.url=https://10.0.0.1/apis/kube.rs/v1/documents?&watch=true&timeoutSeconds=290 otel.name="watch" otel.kind="client"}: kube_client::client: requesting"#,
-            &mut r,
-        );
-        assert_eq!(r.verb.as_deref(), Some("watch"));
-        assert_eq!(r.resource.as_deref(), Some("documents"));
-        assert_eq!(r.group.as_deref(), Some("kube.rs"));
-        assert_eq!(r.namespace, None);
+    fn a_known_field_is_kept_when_the_url_is_read() {
         let mut known = Request {
             verb: Some("list".into()),
             method: Some("GET".into()),
@@ -445,17 +309,5 @@ mod tests {
         fill_from_url(&mut known);
         assert_eq!(known.verb.as_deref(), Some("list"), "a known verb is kept");
         assert_eq!(known.namespace.as_deref(), Some("x"));
-    }
-
-    #[test]
-    fn reads_the_url_reqwest_and_hyper_name() {
-        let mut r = Request::default();
-        from_log_fields(
-            "Error: ReqwestError: error sending request for url (https://h/apis/iot.eclipse.org/v1alpha1/namespaces/ditto/dittos?): error trying to connect",
-            &mut r,
-        );
-        assert_eq!(r.resource.as_deref(), Some("dittos"));
-        assert_eq!(r.namespace.as_deref(), Some("ditto"));
-        assert_eq!(r.verb, None);
     }
 }

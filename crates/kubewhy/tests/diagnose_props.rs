@@ -8,6 +8,9 @@ use kubewhy::diagnose_text;
 use kubewhy::scan::{OVERLAP, Scanner};
 use proptest::prelude::*;
 
+mod paste;
+use paste::{DAMAGES, damaged, word_wrap};
+
 const MESSAGES: &[&str] = &[
     r#"configmaps is forbidden: User "system:serviceaccount:ns1:sa" cannot list resource "configmaps" in API group "" in the namespace "ns1""#,
     r#"documents.kube.rs "a" is forbidden: User "bob" cannot patch resource "documents/status" in API group "kube.rs" at the cluster scope"#,
@@ -47,80 +50,6 @@ fn summarize(s: &Scanner) -> Vec<(String, u64, u64, u64)> {
             )
         })
         .collect()
-}
-
-/// Greedy word wrap at `width` columns.
-fn word_wrap(m: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in m.split(' ') {
-        let cur = lines.last_mut().expect("one line");
-        if !cur.is_empty() && cur.len() + 1 + word.len() > width {
-            lines.push(word.to_string());
-        } else {
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            cur.push_str(word);
-        }
-    }
-    lines
-}
-
-/// The message damaged the way a paste damages it.
-fn damaged(m: &str, damage: usize, width: usize) -> String {
-    match damage {
-        // Typographic quotes.
-        0 => {
-            let mut open = true;
-            m.chars()
-                .map(|c| match c {
-                    '"' => {
-                        open = !open;
-                        if open { '”' } else { '“' }
-                    }
-                    other => other,
-                })
-                .collect()
-        }
-        // A k9s pane: cut every `width` characters, framed by borders.
-        1 => {
-            let chars: Vec<char> = m.chars().collect();
-            chars
-                .chunks(width)
-                .map(|c| format!("│ {:<width$} │", c.iter().collect::<String>()))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        // Quoted in an e-mail reply, wrapped at `width` columns.
-        2 => word_wrap(m, width)
-            .iter()
-            .map(|l| format!("> {l}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        // Rich: a hanging indent under the log record's first line, padded to the pane.
-        3 => {
-            let lines = word_wrap(m, width);
-            let mut out = format!(
-                "[05/24/26 08:30:05] ERROR    all.tool - {:<width$}",
-                lines[0]
-            );
-            for l in &lines[1..] {
-                out.push_str(&format!("\n{:29}{:<width$}", "", l));
-            }
-            out
-        }
-        // Escaped into a JSON log after a line of noise.
-        4 => {
-            let blob = format!(
-                "I0101 00:00:00.000000 1 x.go:1] noise\nE0101 00:00:00.000000 1 y.go:2] {m}"
-            );
-            serde_json::json!({ "level": "error", "stderr": blob }).to_string()
-        }
-        // The last cause of a numbered error chain.
-        _ => {
-            format!("Error: reconcile failed\n\nCaused by:\n   0: reconcile failed\n   1: {m}")
-        }
-    }
 }
 
 /// The diagnosis fields a reading must keep.
@@ -242,7 +171,7 @@ proptest! {
     #[test]
     fn paste_damage_does_not_change_the_diagnosis(
         i in 0..MESSAGES.len(),
-        damage in 0usize..6,
+        damage in 0..DAMAGES.len(),
         width in 24usize..100,
         before in "[a-z ]{0,40}",
     ) {
@@ -270,6 +199,82 @@ proptest! {
             prop_assert_eq!(&d.request.namespace, &plain.request.namespace);
             prop_assert_eq!(&d.request.name, &plain.request.name);
         }
+    }
+}
+
+/// apimachinery's `StatusReason`s (`pkg/apis/meta/v1/types.go`) with the code the API server sends them with, and
+/// the HTTP reason phrase of that code.
+const REASONS: &[(&str, u16, &str)] = &[
+    ("Unauthorized", 401, "Unauthorized"),
+    ("Forbidden", 403, "Forbidden"),
+    ("NotFound", 404, "Not Found"),
+    ("AlreadyExists", 409, "Conflict"),
+    ("Conflict", 409, "Conflict"),
+    ("Gone", 410, "Gone"),
+    ("Invalid", 422, "Unprocessable Entity"),
+    ("ServerTimeout", 500, "Internal Server Error"),
+    ("StorageReadError", 500, "Internal Server Error"),
+    ("Timeout", 504, "Gateway Timeout"),
+    ("TooManyRequests", 429, "Too Many Requests"),
+    ("BadRequest", 400, "Bad Request"),
+    ("MethodNotAllowed", 405, "Method Not Allowed"),
+    ("NotAcceptable", 406, "Not Acceptable"),
+    ("RequestEntityTooLarge", 413, "Request Entity Too Large"),
+    ("UnsupportedMediaType", 415, "Unsupported Media Type"),
+    ("InternalError", 500, "Internal Server Error"),
+    ("Expired", 410, "Gone"),
+    ("ServiceUnavailable", 503, "Service Unavailable"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Issue 19 item 4: a message no template knows still reads to the class its reason or code gives, in every
+    /// printer that keeps the reason or the code.
+    #[test]
+    fn a_reason_or_a_code_is_never_unknown(
+        i in 0..REASONS.len(),
+        words in proptest::collection::vec("[b-df-hj-np-tv-z]{4,9}", 2..8),
+        printer in 0..6usize,
+    ) {
+        let (reason, code, phrase) = REASONS[i];
+        let message = words.join(" ");
+        let status = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code,
+        })
+        .to_string();
+        let text = match printer {
+            0 => format!("Error from server ({reason}): {message}"),
+            1 => status.clone(),
+            2 => format!(
+                "Api(Status {{ status: Some(Failure), code: {code}, message: {message:?}, metadata: None, reason: {reason:?}, details: None }})"
+            ),
+            3 => format!(
+                "kubernetes.client.exceptions.ApiException: ({code})\nReason: {phrase}\nHTTP response headers: HTTPHeaderDict({{'Content-Type': 'application/json'}})\nHTTP response body: {status}\n"
+            ),
+            4 => format!(
+                "io.kubernetes.client.openapi.ApiException: Message: {phrase}\nHTTP response code: {code}\nHTTP response body: {status}\n"
+            ),
+            _ => format!("2026-07-01T10:00:00Z ERROR controller: reconcile failed: {}", serde_json::json!({"error": status})),
+        };
+        let d = diagnose_text(&text);
+        prop_assert!(d.is_some(), "nothing found in {}", text);
+        let d = d.unwrap();
+        prop_assert_ne!(d.class.as_str(), "unknown", "{}", text);
+        prop_assert_eq!(d.code, Some(code), "{}", text);
+        let mut s = Scanner::default();
+        s.read("p", text.as_bytes()).unwrap();
+        prop_assert!(
+            s.findings().iter().any(|f| f.diagnosis.class == d.class),
+            "the scanner: {:?}\n{}",
+            s.findings().iter().map(|f| f.diagnosis.class).collect::<Vec<_>>(),
+            text
+        );
     }
 }
 

@@ -114,7 +114,6 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
         Some(Said::TooMany) => Some(Cause::Throttled {
             retry_after: ev.retry_after,
         }),
-        Some(Said::ClientThrottled) => Some(Cause::ClientThrottled),
         Some(Said::ServerTimeout) => Some(Cause::ServerTimeout),
         Some(Said::ServerFailed) => Some(Cause::ServerFailed),
         Some(Said::NotLoggedIn) => Some(Cause::Unauthenticated {
@@ -140,6 +139,7 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
     }
     // client-go wraps a lost connection as "an error on the server (...)": the transport words are the cause.
     if by_said == Some(Cause::ServerFailed)
+        && !facts.framed
         && let Some(t @ Transport::Connection { .. }) = ev.transport
     {
         return transport(t);

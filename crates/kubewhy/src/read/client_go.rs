@@ -58,6 +58,10 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         ev.phase.get_or_insert(Phase::WatchStart);
         go_type(&text[at..], ev);
     }
+    // klog's structured lines name the informer's type as a key (`type="*v1.Pod"`), whatever their message.
+    if let Some(at) = text.find("type=\"*").or_else(|| text.find("type=\\\"*")) {
+        go_type(&text[at..], ev);
+    }
     if (text.contains("watch of ") && text.contains(" ended with: "))
         || text.contains("Watch connection expired")
     {

@@ -39,8 +39,6 @@ pub(crate) enum Said {
     TooOld,
     /// APF's `Too many requests` or the server's `too many requests`.
     TooMany,
-    /// client-go's `client-side throttling`.
-    ClientThrottled,
     /// Server-side time-outs.
     ServerTimeout,
     /// Server failures (`Internal error occurred`, `an error on the server`, 503 texts).
@@ -97,6 +95,12 @@ pub(crate) struct Facts {
     pub manager: Option<String>,
     /// The permissions an escalation check said are missing (`{APIGroups:[..], Resources:[..], Verbs:[..]}`).
     pub escalation_rules: Vec<String>,
+    /// The HTTP code the message itself states (`the server responded with the status code 502 …`).
+    pub code: Option<u16>,
+    /// A healthy notice (client-go's client-side throttling, a server's warning): nothing failed.
+    pub healthy: bool,
+    /// A frame whose class its content never changes decided the class (`Internal error occurred: …`).
+    pub framed: bool,
 }
 
 /// A quote, escaped to any depth.
@@ -125,7 +129,7 @@ static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
 /// at the cluster scope`.
 static DENIED_OLD: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) (?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
+        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) (?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
     )
 });
 static ESCALATION: LazyLock<Regex> = LazyLock::new(|| {
@@ -145,13 +149,14 @@ static WEBHOOK: LazyLock<Regex> = LazyLock::new(|| {
 });
 static POLICY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"ValidatingAdmissionPolicy '(?P<name>[^']*)' with binding '(?P<binding>[^']*)' denied request(?::\s*(?P<why>.*))?"#,
+        r#"ValidatingAdmissionPolicy '(?P<name>[^']*)'(?: with binding '(?P<binding>[^']*)')? denied request(?::\s*(?P<why>.*))?"#,
     )
 });
 static POD_SECURITY: LazyLock<Regex> =
     LazyLock::new(|| re(r#"violates PodSecurity {Q}(?P<level>{V}){Q}(?::\s*(?P<why>.*))?"#));
-static QUOTA: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"exceeded quota: (?P<name>[A-Za-z0-9.\-]+)(?:,\s*(?P<why>.*))?"#));
+static QUOTA: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?:exceeded|failed) quota: (?P<name>[A-Za-z0-9.\-]+)(?:[,:]\s*(?P<why>.*))?"#)
+});
 static TERMINATING: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"unable to create new content in namespace (?P<ns>[a-z0-9\-]+) because it is being terminated"#,
@@ -178,7 +183,7 @@ static NO_KIND_MATCH: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NO_RESOURCE_TYPE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"the server doesn't have a resource type {Q}?'?(?P<res>[A-Za-z0-9.\-/]+)'?{Q}?(?: in group {Q}?'?(?P<group>[a-z0-9.\-]*)'?{Q}?)?(?: and version {Q}?'?(?P<version>[a-z0-9]*)'?{Q}?)?"#,
+        r#"the server doesn't have a resource type {Q}?'?(?P<res>[A-Za-z0-9.\-/]+)'?{Q}?(?: in group {Q}?'?(?P<group>[a-z0-9.\-]*)'?{Q}?)?(?: (?:and )?(?:in )?version {Q}?'?(?P<version>[a-z0-9]*)'?{Q}?)?"#,
     )
 });
 static EXISTS: LazyLock<Regex> =
@@ -207,7 +212,8 @@ static TOO_OLD: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// client-go's `failed to list *v1.Node: Unauthorized` (the 401 Status message on its own).
-static UNAUTHORIZED: LazyLock<Regex> = LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s])"#));
+static UNAUTHORIZED: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?:^|: )Unauthorized(?:$|[\\"\s]|\.(?:\s|$))"#));
 static WEBHOOK_CALL: LazyLock<Regex> =
     LazyLock::new(|| re(r#"failed calling webhook {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#));
 static SERVICE_NOT_FOUND: LazyLock<Regex> =
@@ -280,8 +286,57 @@ fn clean(s: &str) -> String {
     t.replace("\\\"", "\"")
 }
 
-/// Reads a server message. Returns facts with `said == None` when the text says none of the known things.
+/// Reads a server message. Returns facts with `said == None` when the text says none of the known things (and
+/// `healthy` when it is a notice that nothing failed).
 pub(crate) fn read(text: &str) -> Facts {
+    use super::templates;
+    if templates::is_notice(text) {
+        return Facts {
+            healthy: true,
+            ..Facts::default()
+        };
+    }
+    let mut f = known(text);
+    if f.said.is_none() {
+        templates::read(text, &mut f);
+    }
+    // The outermost frame decides when it is one whose content never changes its class: the server's 500 quoting
+    // a `not found` is the server's failure, not a missing object.
+    let quotable = matches!(
+        f.said,
+        None | Some(
+            Said::ObjectMissing
+                | Said::Exists
+                | Said::NotServed
+                | Said::TooMany
+                | Said::TooOld
+                | Said::NotLoggedIn
+                | Said::Conflict
+                | Said::ServerTimeout
+        )
+    );
+    templates::frame_fields(text, &mut f);
+    if f.code.is_none() {
+        f.code = templates::implied_code(text);
+    }
+    if let Some((class, framed)) = templates::closed_frame(text) {
+        if f.said.and_then(templates::class_of) == Some(class) {
+            f.framed = true;
+        } else if quotable && let Some(said) = templates::said_of(class) {
+            // What the frame quotes names other objects than the request's: only the frame's own fields are kept.
+            f = Facts {
+                said: Some(said),
+                framed: true,
+                code: f.code,
+                ..framed
+            };
+        }
+    }
+    f
+}
+
+/// What the hand-written patterns recognise: the messages whose structure a catalog template cannot say.
+fn known(text: &str) -> Facts {
     let mut f = Facts::default();
 
     if let Some(c) = gated(&ESCALATION, "attempting to grant", text) {
@@ -383,6 +438,7 @@ pub(crate) fn read(text: &str) -> Facts {
         f.group = Some(cap(&c, "group").unwrap_or_default());
         f.namespace = cap(&c, "ns");
         f.cluster_scope = c.name("cluster").is_some();
+        f.name = cap(&c, "pname").filter(|n| !n.is_empty());
         return f;
     }
 
@@ -395,7 +451,7 @@ pub(crate) fn read(text: &str) -> Facts {
         admission_target(text, &mut f);
         return f;
     }
-    if let Some(c) = gated(&QUOTA, "exceeded quota", text) {
+    if let Some(c) = gated(&QUOTA, "d quota: ", text) {
         f.said = Some(Said::Admission);
         f.admission = Some(Admitter::Quota {
             name: cap(&c, "name").unwrap_or_default(),
@@ -444,6 +500,8 @@ pub(crate) fn read(text: &str) -> Facts {
                     f.version = Some(gv.to_string());
                 }
                 None if !gv.is_empty() => f.group = Some(gv.to_string()),
+                // `in group ""`: the core group.
+                None if text.contains("in group") => f.group = Some(String::new()),
                 None => {}
             }
         }
@@ -508,8 +566,9 @@ pub(crate) fn read(text: &str) -> Facts {
             }
         } else {
             f.said = Some(Said::BadObject);
+            // `GroupKind.String()` leaves the core group out: a kind without a group is in the core group.
+            f.group = cap(&c, "group").or_else(|| kind.as_ref().map(|_| String::new()));
             f.kind = kind;
-            f.group = cap(&c, "group");
             f.name = cap(&c, "name").filter(|n| !n.is_empty());
         }
         f.detail = Some(why).filter(|s| !s.is_empty());
@@ -563,6 +622,10 @@ pub(crate) fn read(text: &str) -> Facts {
         f.said = Some(Said::Reinitializing);
     } else if text.contains("etcdserver: leader changed") {
         f.said = Some(Said::LeaderChanged);
+    } else if text.contains("etcdserver: ") {
+        // etcd's own errors (`request timed out`, `too many requests`, `no leader`) reach a client as the API
+        // server's failure: its storage, not the client's load.
+        f.said = Some(Said::ServerFailed);
     } else if text.contains("from the storage") && text.contains("failed to read one or more") {
         f.said = Some(Said::StorageRead);
     } else if text.contains("the server rejected our request due to an error in our request")
@@ -585,8 +648,6 @@ pub(crate) fn read(text: &str) -> Facts {
         f.expired = lower_has("expired");
     } else if lower_has("too many requests") || text.contains("TooManyRequests") {
         f.said = Some(Said::TooMany);
-    } else if text.contains("client-side throttling") {
-        f.said = Some(Said::ClientThrottled);
     } else if text.contains("Timeout: request did not complete within")
         || text.contains("the server was unable to return a response in the time allotted")
     {

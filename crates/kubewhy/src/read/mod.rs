@@ -12,10 +12,12 @@ pub(crate) mod kube_debug;
 pub(crate) mod kube_error;
 pub(crate) mod kubectl;
 pub(crate) mod kubewhy_line;
+pub(crate) mod log_fields;
 pub(crate) mod message;
 pub(crate) mod normalize;
 pub(crate) mod status_json;
 pub(crate) mod status_syntax;
+pub(crate) mod templates;
 pub(crate) mod transport;
 
 use crate::cause::{Cause, ConnectionFailure, FieldError, TlsFailure};
@@ -128,9 +130,16 @@ pub(crate) fn read_text(text: &str) -> Option<Evidence> {
         ev.transport = transport::classify_text(&ev.message);
     }
     if ev.request.url.is_none() {
-        crate::url::from_log_fields(text, &mut ev.request);
+        log_fields::read(text, &mut ev.request);
     }
     let facts = message::read(&ev.message);
+    if facts.healthy && !ev.is_failure && ev.code.is_none() && ev.reason.is_none() {
+        // A notice that nothing failed (client-go waited for its own rate limiter; a server's warning).
+        return None;
+    }
+    if ev.code.is_none() {
+        ev.code = facts.code;
+    }
     let found = ev.is_failure
         || ev.code.is_some()
         || ev.reason.is_some()

@@ -103,8 +103,8 @@ pub(crate) fn records(region: &[u8]) -> Vec<Record> {
 /// it is shorter than [`MAX_LINES`].
 pub(crate) fn record_at(region: &[u8], pos: usize) -> Record {
     let pos = pos.min(region.len());
-    // Most messages are one line: two lines up and down decide that, before reaching further.
-    within(region, pos, 2)
+    // Most messages are one line: a few lines up and down decide that, before reaching further.
+    within(region, pos, 2 + LOOKBACK)
         .or_else(|| within(region, pos, MAX_LINES))
         .expect("a reach of MAX_LINES always decides")
 }
@@ -122,9 +122,9 @@ fn within(region: &[u8], pos: usize, reach: usize) -> Option<Record> {
     };
     let floor = at.saturating_sub(MAX_LINES - 1);
     let (first, last) = run_from(local, &starts, at, floor);
-    // A join looks one line beyond the two it joins: the run is known where it stops two lines short of the
-    // reach, or at the region's own ends.
-    let top_known = lo == 0 || first >= 2;
+    // A join looks one line below the two it joins and up to LOOKBACK lines above them: the run is known where
+    // it stops that far short of the reach, or at the region's own ends.
+    let top_known = lo == 0 || first >= 2 + LOOKBACK;
     let bottom_known = hi == region.len() || last + 2 < starts.len();
     if reach < MAX_LINES && !(top_known && bottom_known) {
         return None;
@@ -171,7 +171,51 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
             .is_some_and(|c| !c.is_blank())
             .then_some(Join::Newline);
     }
-    join(&prev, &next)
+    join(&prev, &next).or_else(|| inside_quotes_from_above(region, starts, a, &prev, &next))
+}
+
+/// How many lines above a pair of lines a join may look: a quoted value wrapped over several lines is still open
+/// in a line without quotes when a line at most this far above opened it.
+const LOOKBACK: usize = 3;
+
+/// Whether line `a` lies inside a quoted value an earlier line opened (`"message":"admission` / `webhook … does` /
+/// `not satisfy the policy of this` / `cluster","metadata":{}`), so `b` goes on with it.
+fn inside_quotes_from_above(
+    region: &[u8],
+    starts: &[usize],
+    a: usize,
+    prev: &Clean,
+    next: &Clean,
+) -> Option<Join> {
+    let (p, n) = (prev.text.trim(), next.text.trim());
+    if p.is_empty() || n.is_empty() || starts_record(n) || starts_record(p) {
+        return None;
+    }
+    // The lines between the opener and `a` hold no unescaped quote of the opener's kind, and no bracket when a
+    // bracket is open.
+    let free_of = |t: &str, q: char| {
+        t.char_indices()
+            .filter(|(_, c)| *c == q)
+            .all(|(i, _)| t[..i].ends_with('\\'))
+    };
+    let bracket_free = |t: &str| !t.contains(['(', ')', '[', ']']);
+    for k in (a.saturating_sub(LOOKBACK)..a).rev() {
+        let line = clean(line_bytes(region, starts, k));
+        let t = line.text.trim();
+        if t.is_empty() || starts_record(t) && k + 1 < a {
+            return None;
+        }
+        let between = |ok: &dyn Fn(&str) -> bool| {
+            (k + 1..=a).all(|j| ok(clean(line_bytes(region, starts, j)).text.trim()))
+        };
+        if let Some(q) = opened_quote(t) {
+            return between(&|l: &str| free_of(l, q)).then_some(Join::Space);
+        }
+        if ends_inside_brackets(t) {
+            return between(&bracket_free).then_some(Join::Space);
+        }
+    }
+    None
 }
 
 /// How `next` continues `prev`, if it does: the rules, from the strongest signal to the weakest.
@@ -196,11 +240,35 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return (is_chain_header(p) || chain_item(p).is_some()).then_some(Join::Newline);
     }
     // A command's answer under it: the JSON curl printed belongs to the request the command names.
-    if n.starts_with('{') && crate::url::curl_command(p).is_some() {
+    if n.starts_with('{') && super::log_fields::curl_command(p).is_some() {
         return Some(Join::Newline);
     }
+    // An exception's detail whose value went to the next line (`HTTP response body:` / `{"kind":"Status",…}`).
+    let body_then_json = n.starts_with(['{', '['])
+        && ["response body", "response body:", "Body:", "body:"]
+            .iter()
+            .any(|b| p.ends_with(b));
+    if body_then_json
+        || p.ends_with(':')
+            && (n.starts_with(['{', '[']) || !starts_record(n))
+            && EXCEPTION_DETAILS
+                .iter()
+                .any(|d| p.trim_start().starts_with(d))
+    {
+        return Some(Join::Space);
+    }
+    // A pane cut the line where a JSON object goes on (`"details": │` / `│ {"group":…`).
+    if prev.edge == Edge::Touching && n.starts_with(['{', '[']) {
+        return Some(Join::Glue);
+    }
+    // A word that may open a record (`Error`, `{"`) does not when the line above left a quoted value open: only a
+    // time stamp or a log header always opens one.
+    if starts_record(n) && !opens_with_time(n) && ends_inside_quotes(p) {
+        return Some(Join::Space);
+    }
     if starts_record(n) {
-        return None;
+        // A klog header cut after its process id (`I0701 10:00:00.000000       1` / `reflector.go:816] …`).
+        return is_klog_header_without_file(p).then_some(Join::Space);
     }
     // A pane's right border reached: the pane cut the line, anywhere in a word, or just after a space.
     match (prev.edge, next.edge) {
@@ -224,8 +292,26 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
             .iter()
             .any(|d| t.trim_start().starts_with(d))
     };
-    if is_detail(n) && (is_detail(p) || p.contains("Exception") || p.contains("Error")) {
+    let status_code = |t: &str| {
+        let t = t.trim();
+        t.len() == 5
+            && t.starts_with('(')
+            && t.ends_with(')')
+            && t[1..4].bytes().all(|b| b.is_ascii_digit())
+    };
+    if is_detail(n)
+        && (is_detail(p) || status_code(p) || p.contains("Exception") || p.contains("Error"))
+    {
         return Some(Join::Newline);
+    }
+    // The response's details go with the exception above them however its headers were wrapped.
+    if n.trim_start().starts_with("HTTP response ") && !starts_record(p) {
+        return Some(Join::Newline);
+    }
+    // A pretty-printed object's member that opens a structure (`"connectionState": {`) under a line that is no part
+    // of one begins the structure, not the line's hanging indent.
+    if is_json_member_opening(n) && !ends_with_opener(p) && !p.ends_with(',') {
+        return None;
     }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
     if next.indent >= 8 {
@@ -256,6 +342,20 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     }
     // A Kubernetes message wrapped at a space: the line ends inside the message or the next one goes on with it.
     if ends_inside_message(p) || goes_on_with_message(n) || straddles_message(p, n) {
+        return Some(Join::Space);
+    }
+    // A structured line wrapped at a space: inside a quoted value, inside brackets, before the next `key=value`, or
+    // before the Go type client-go names (`failed to list` / `*v1.Pod: …`).
+    if ends_inside_quotes(p)
+        || starts_inside_quotes(n)
+        || ends_inside_brackets(p)
+        || starts_with_key_value(n)
+        || starts_with_go_type(n)
+        || (p.ends_with([',', '(', '{']) && starts_with_field(n))
+        || starts_with_resource_then_scope(n)
+        || starts_with_request_trailer(n)
+        || starts_with_struct(n)
+    {
         return Some(Join::Space);
     }
     // The full stop of a wrapped sentence alone on the last line.
@@ -397,7 +497,159 @@ const AFTER_NAME: [&str; 8] = [
 /// Whether a line ends with a word that never ends an API server message.
 fn ends_inside_message(p: &str) -> bool {
     let word = p.rsplit(char::is_whitespace).next().unwrap_or(p);
-    p.contains(' ') && INSIDE_TAIL.contains(&word)
+    p.contains(' ')
+        && (INSIDE_TAIL.contains(&word)
+            || INSIDE_TAIL
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(word) && word != "A")
+            || super::templates::words().before_value(word))
+}
+
+/// Whether the line's last quote opens a value it does not close (`err="the` / `server rejected …"`): a quote
+/// after `=`, `:`, a bracket, a comma or a space, before a word.
+fn ends_inside_quotes(p: &str) -> bool {
+    opened_quote(p).is_some()
+}
+
+/// The quote the line's last quote opens, if it opens one ([`ends_inside_quotes`]).
+fn opened_quote(p: &str) -> Option<char> {
+    let at = p.rfind(['"', '\''])?;
+    let before = p[..at].trim_end_matches('\\').chars().next_back();
+    let after = p[at + 1..].chars().next();
+    let opens = before.is_none_or(|c| matches!(c, '=' | ':' | '(' | '[' | '{' | ',' | ' ' | '\t'))
+        && after.is_some_and(|c| {
+            !c.is_whitespace() && !matches!(c, ',' | ';' | ')' | '}' | ']' | '"' | '\'')
+        });
+    opens.then(|| p[at..].chars().next()).flatten()
+}
+
+/// Whether the line's first quote closes a value an earlier line opened (`cluster","metadata":{}`): a quote after a
+/// word, before a comma, a colon, a closing bracket or the end.
+fn starts_inside_quotes(n: &str) -> bool {
+    let Some(at) = n
+        .char_indices()
+        .find(|(i, c)| matches!(c, '"' | '\'') && !n[..*i].ends_with('\\'))
+        .map(|(i, _)| i)
+    else {
+        return false;
+    };
+    let body = n[..at].trim_end_matches('\\');
+    let before = body.chars().next_back();
+    let after = n[at + 1..].chars().next();
+    // Escaped quotes before it are inside the value (`\"vyo\" not found", …`).
+    let body = body.replace("\\\"", "").replace("\\'", "");
+    // The text before the quote is a value's end, not a key's start: no `key=`, no `:`.
+    before.is_some_and(|c| c.is_alphanumeric() || matches!(c, '.' | ')' | ']'))
+        && !body.contains(['=', '"', '\'', '{', ':'])
+        && after.is_none_or(|c| matches!(c, ',' | ':' | '}' | ']' | ')' | ' ' | '\\'))
+}
+
+/// Whether a line opens with a field of a printed struct (`code: 404, message: …`, Rust's and Go's `Debug`).
+fn starts_with_field(n: &str) -> bool {
+    let key_len = n
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    if key_len < 2 || !n.as_bytes()[0].is_ascii_alphabetic() {
+        return false;
+    }
+    // A key whose value went to the next line (`message:`).
+    if n[key_len..].trim_end() == ":" {
+        return true;
+    }
+    if !n[key_len..].starts_with(": ") {
+        return false;
+    }
+    // A struct's value, not a sentence (`forbidden: User …` is a message).
+    let value = &n[key_len + 2..];
+    value.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '"' | '\'' | '[' | '{'))
+        || ["Some(", "None", "true", "false"]
+            .iter()
+            .any(|v| value.starts_with(v))
+}
+
+/// Whether a line opens with a printed struct in brackets (`(Status { …`, `(ErrorResponse { …`), which kube-rs's
+/// `Display` puts after the message.
+fn starts_with_struct(n: &str) -> bool {
+    let Some(rest) = n.strip_prefix('(') else {
+        return false;
+    };
+    let name_len = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    name_len > 0 && rest.as_bytes()[0].is_ascii_uppercase() && rest[name_len..].starts_with(" {")
+}
+
+/// Whether a line opens with the request client-go puts after its message (`(get pods.metrics.k8s.io)`).
+fn starts_with_request_trailer(n: &str) -> bool {
+    ["(get ", "(post ", "(put ", "(patch ", "(delete "]
+        .iter()
+        .any(|t| n.starts_with(t))
+}
+
+/// Whether a line opens with a resource and the scope the older RBAC denial put after it (`configmaps in the
+/// namespace …`, `nodes at the cluster scope`): never the start of a message.
+fn starts_with_resource_then_scope(n: &str) -> bool {
+    let mut words = n.split_whitespace();
+    let (Some(first), Some(second), Some(third)) = (words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    is_resource_word(first) && matches!(second, "in" | "at") && third == "the"
+}
+
+/// Whether the line opens more round or square brackets than it closes (`… supports (put` / `secrets x)`), outside
+/// quoted values.
+fn ends_inside_brackets(p: &str) -> bool {
+    let mut depth = 0i32;
+    // A line that goes on with a value an earlier line opened starts inside its quotes.
+    let mut quoted = starts_inside_quotes(p);
+    let mut escaped = false;
+    for c in p.chars() {
+        let was_escaped = escaped;
+        escaped = c == '\\' && !was_escaped;
+        match c {
+            '"' if !was_escaped => quoted = !quoted,
+            '(' | '[' if !quoted => depth += 1,
+            ')' | ']' if !quoted => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 && !quoted
+}
+
+/// Whether a line opens with a `key=value` field of a structured log line (`reflector="…"`, `err="…"`).
+fn starts_with_key_value(n: &str) -> bool {
+    let key_len = n
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .count();
+    key_len > 0
+        && n.as_bytes().get(key_len) == Some(&b'=')
+        && n[..1].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`).
+fn starts_with_go_type(n: &str) -> bool {
+    n.strip_prefix('*').is_some_and(|t| {
+        t.starts_with('v') && t[1..].starts_with(|c: char| c.is_ascii_digit()) && t.contains('.')
+    })
+}
+
+/// A klog header cut after its process id: `I0701 10:00:00.000000       1`.
+fn is_klog_header_without_file(p: &str) -> bool {
+    let mut parts = p.split_whitespace();
+    let (Some(level), Some(time), Some(pid), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    level.len() == 5
+        && level.starts_with(['I', 'W', 'E', 'F'])
+        && level[1..].bytes().all(|b| b.is_ascii_digit())
+        && time.contains(':')
+        && pid.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether a line begins with a word that never begins an API server message, or with an object's quoted name
@@ -405,10 +657,12 @@ fn ends_inside_message(p: &str) -> bool {
 fn goes_on_with_message(n: &str) -> bool {
     let mut words = n.split_whitespace();
     let first = words.next().unwrap_or("");
-    if INSIDE_HEAD.contains(&first) {
+    if INSIDE_HEAD.contains(&first) || super::templates::words().after_value(first) {
         return true;
     }
-    let quoted = first.len() >= 2 && first.starts_with('"') && first.ends_with('"');
+    let bare = first.trim_matches('\\');
+    let quoted =
+        bare.len() >= 2 && first.trim_start_matches('\\').starts_with('"') && bare.ends_with('"');
     quoted && words.next().is_some_and(|w| AFTER_NAME.contains(&w))
 }
 
@@ -418,10 +672,20 @@ fn straddles_message(p: &str, n: &str) -> bool {
     let first = n.split(char::is_whitespace).next().unwrap_or(n);
     let named = last.ends_with('"') && AFTER_NAME.contains(&first);
     // A quoted name (`"settings": the object …`), not a JSON key (`"status": "Failure",`).
-    let name_follows = first.starts_with('"')
+    let words = super::templates::words();
+    let name_follows = first.trim_start_matches('\\').starts_with(['"', '\''])
         && !is_json_member(n)
-        && (BEFORE_NAME.contains(&last) || is_resource_word(last));
-    named || name_follows || INSIDE_PAIRS.contains(&(last, first))
+        && (BEFORE_NAME.contains(&last) || is_resource_word(last) || words.before_quoted(last));
+    let number_follows =
+        first.starts_with(|c: char| c.is_ascii_digit()) && words.before_number(last);
+    let value_ends = is_resource_word(last) || (last.ends_with('"') && last.len() > 1);
+    let word_follows_value = value_ends && words.follows_value(first);
+    named
+        || name_follows
+        || number_follows
+        || word_follows_value
+        || INSIDE_PAIRS.contains(&(last, first))
+        || words.pair(last, first)
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
@@ -473,7 +737,12 @@ fn build(region: &[u8], starts: &[usize], first: usize, last: usize) -> Record {
     Record {
         span: starts[first]..end,
         lines: last - first + 1,
-        logical: unfold(text),
+        // A markdown table's cell joins its lines with `<br>`: each piece is read as a line of its own.
+        logical: if text.contains("<br") {
+            split_breaks(&text).into_iter().flat_map(unfold).collect()
+        } else {
+            unfold(text)
+        },
     }
 }
 
@@ -552,6 +821,9 @@ fn clean(raw: &[u8]) -> Clean<'_> {
 fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
     if let Some(rest) = strip_quote_gutter(&text) {
         text = Cow::Owned(rest);
+    }
+    if let Some(rest) = strip_tool_prefix(&text) {
+        text = Cow::Owned(rest.to_string());
     }
     let trimmed = text.trim();
     let box_edge = !trimmed.is_empty() && trimmed.chars().all(|c| matches!(c, '╷' | '╵' | '─'));
@@ -652,6 +924,27 @@ fn strip_box_frame(s: &str) -> Option<(String, Edge)> {
     Some((body.to_string(), edge))
 }
 
+/// The line without the prefix `kubectl logs --prefix` puts before every line (`[pod/web-7d9f/app] `).
+fn strip_tool_prefix(s: &str) -> Option<&str> {
+    let t = s.trim_start();
+    let rest = [
+        "[pod/",
+        "[deployment/",
+        "[job/",
+        "[statefulset/",
+        "[daemonset/",
+        "[replicaset/",
+    ]
+    .iter()
+    .find_map(|p| t.strip_prefix(p))?;
+    let close = rest.find(']')?;
+    (!rest[..close].contains(char::is_whitespace)).then(|| {
+        rest[close + 1..]
+            .strip_prefix(' ')
+            .unwrap_or(&rest[close + 1..])
+    })
+}
+
 /// Removes e-mail and markdown quoting (`> `, `>> `) and a `| ` gutter at the start of a line.
 fn strip_quote_gutter(s: &str) -> Option<String> {
     let t = s.trim_start();
@@ -712,6 +1005,21 @@ fn unlink(s: &str) -> String {
 }
 
 // ------------------------------------------------------------------------------------------------ line kinds
+
+/// Whether a line opens with a time stamp or a klog header (`2026-07-01…`, `[05/24/26 …]`, `10:47:45`, `I0701 …`):
+/// the start of a record whatever the line above says.
+fn opens_with_time(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    (digits(0, 4) && matches!(b.get(4), Some(b'-' | b'/')))
+        || (b.first() == Some(&b'[') && digits(1, 2))
+        || (digits(0, 1) && t[..t.len().min(3)].contains(':'))
+        || (matches!(b.first(), Some(b'I' | b'W' | b'E' | b'F'))
+            && digits(1, 4)
+            && b.get(5) == Some(&b' '))
+}
 
 /// Whether a line opens a message of its own: a timestamp, a log level, a JSON log object, an error or warning
 /// opener, a shell prompt, a list item, a traceback or an Ansible task.
@@ -878,14 +1186,56 @@ fn closes_yaml_quote(t: &str) -> bool {
 }
 
 /// A line of a JSON object printed one key per line: `"kind":"Status",`.
+/// A JSON member whose value opens on the line (`"status": {`, `"items": [`).
+fn is_json_member_opening(t: &str) -> bool {
+    t.starts_with('"') && is_key_line(t) && t.trim_end().ends_with(['{', '['])
+}
+
 fn is_key_line(t: &str) -> bool {
-    t.starts_with('"')
-        && t[1..]
-            .find('"')
-            .is_some_and(|i| t[i + 2..].trim_start().starts_with(':'))
+    let Some(q) = t.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+        return false;
+    };
+    t[1..]
+        .find(q)
+        .is_some_and(|i| t[i + 2..].trim_start().starts_with(':'))
 }
 
 // ------------------------------------------------------------------------------------------------ unfolding
+
+/// Splits a line whose lines a markdown table's cell joined with HTML line breaks (`a<br>b`) into its messages: the
+/// pieces are cleaned and joined again as the lines of a paste are.
+fn split_breaks(text: &str) -> Vec<String> {
+    if !text.contains("<br") {
+        return vec![text.to_string()];
+    }
+    let unified = text.replace("<br />", "<br>").replace("<br/>", "<br>");
+    let pieces: Vec<Clean> = unified.split("<br>").map(|p| clean(p.as_bytes())).collect();
+    let mut groups: Vec<String> = vec![pieces[0].text.trim().to_string()];
+    for pair in pieces.windows(2) {
+        let group = groups.last_mut().expect("one group");
+        match join(&pair[0], &pair[1]) {
+            Some(Join::Newline) => {
+                group.push('\n');
+                group.push_str(&pair[1].text);
+            }
+            Some(Join::Space) => {
+                group.truncate(group.trim_end().len());
+                group.push(' ');
+                group.push_str(pair[1].text.trim());
+            }
+            Some(Join::Glue) => {
+                group.truncate(group.trim_end().len());
+                group.push_str(pair[1].text.trim_end());
+            }
+            None => groups.push(pair[1].text.trim().to_string()),
+        }
+    }
+    groups.retain(|g| !g.trim().is_empty());
+    if groups.is_empty() {
+        groups.push(String::new());
+    }
+    groups
+}
 
 /// Splits a record whose JSON strings escape several log lines (`"stderr": "Error…\nError…"`) into those lines,
 /// each unescaped once. A string is split only when a line after its first opens a message of its own: an
@@ -914,11 +1264,36 @@ fn unfold(text: String) -> Vec<String> {
         if parts.len() < 2 || !parts[1..].iter().any(|l| starts_record(l.trim_start())) {
             continue;
         }
+        // The escaped lines join as the lines of a paste do: an exception's details stay with it.
+        let mut groups: Vec<String> = vec![parts[0].to_string()];
+        for pair in parts.windows(2) {
+            let (prev, next) = (clean(pair[0].as_bytes()), clean(pair[1].as_bytes()));
+            let group = groups.last_mut().expect("one group");
+            match join(&prev, &next) {
+                Some(Join::Newline) => {
+                    group.push('\n');
+                    group.push_str(&next.text);
+                }
+                Some(Join::Space) => {
+                    group.truncate(group.trim_end().len());
+                    group.push(' ');
+                    group.push_str(next.text.trim());
+                }
+                Some(Join::Glue) => {
+                    group.truncate(group.trim_end().len());
+                    group.push_str(next.text.trim_end());
+                }
+                None => groups.push(pair[1].to_string()),
+            }
+        }
+        if groups.len() < 2 {
+            continue;
+        }
         current.push_str(&text[done..=open]);
-        current.push_str(parts[0]);
+        current.push_str(&groups[0]);
         out.push(std::mem::take(&mut current));
-        out.extend(parts[1..parts.len() - 1].iter().map(|l| l.to_string()));
-        current.push_str(parts[parts.len() - 1]);
+        out.extend(groups[1..groups.len() - 1].iter().cloned());
+        current.push_str(&groups[groups.len() - 1]);
         done = close;
     }
     current.push_str(&text[done..]);

@@ -9,7 +9,7 @@ use super::Transport;
 use crate::cause::{ConnectionFailure, TlsFailure};
 
 /// Phrases of a failed TLS handshake or certificate check.
-const TLS: [&str; 23] = [
+const TLS: [&str; 29] = [
     "x509:",
     "certificate verify failed",
     "invalid peer certificate",
@@ -34,10 +34,18 @@ const TLS: [&str; 23] = [
     // rustls before 0.20 (kube#596): the server's address is not a name it can check a certificate against.
     "invalid dnsname",
     "peer is incompatible",
+    // OpenSSL's verify errors as Node (`self-signed certificate in certificate chain`, `UNABLE_TO_VERIFY_LEAF_SIGNATURE`)
+    // and Python (`[SSL: CERTIFICATE_VERIFY_FAILED]`) print them.
+    "self-signed certificate",
+    "self signed certificate",
+    "unable to verify the first certificate",
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "CERTIFICATE_VERIFY_FAILED",
+    "ERR_TLS_CERT_ALTNAME_INVALID",
 ];
 
 /// Phrases of a time-out (checked before TLS: `TLS handshake timeout` is a time-out).
-const TIMEOUT: [&str; 13] = [
+const TIMEOUT: [&str; 14] = [
     "TLS handshake timeout",
     "context deadline exceeded",
     "i/o timeout",
@@ -51,10 +59,12 @@ const TIMEOUT: [&str; 13] = [
     "timed out",
     "timeout elapsed",
     "os error 110",
+    // Node.
+    "ETIMEDOUT",
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 29] = [
+const CONNECTION: [&str; 37] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -87,6 +97,18 @@ const CONNECTION: [&str; 29] = [
     "client error (Connect)",
     // hyper 0.14's `Debug` of the same (`HyperError(hyper::Error(Connect, …))`).
     "hyper::Error(Connect",
+    // Node's system errors (`connect ECONNREFUSED 10.0.0.1:443`, `getaddrinfo ENOTFOUND host`).
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ENOTFOUND",
+    "EHOSTUNREACH",
+    // OkHttp (Java), urllib3 (Python).
+    "Failed to connect to",
+    "Failed to establish a new connection",
+    "Failed to resolve",
+    // Windows' words for WSAECONNREFUSED, as Go prints them (`connectex: No connection could be made because the
+    // target machine actively refused it.`).
+    "actively refused",
 ];
 
 /// All phrases in one automaton (one pass over the text): TIMEOUT, then TLS, then CONNECTION.
@@ -132,6 +154,9 @@ pub(crate) fn tls_failure(text: &str) -> TlsFailure {
         "unable to get local issuer certificate",
         "self signed certificate in certificate chain",
         "self-signed certificate in certificate chain",
+        "self-signed certificate",
+        "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+        "unable to verify the first certificate",
     ]) {
         TlsFailure::UnknownIssuer
     } else if has(&[
@@ -166,7 +191,12 @@ pub(crate) fn tls_failure(text: &str) -> TlsFailure {
 /// How a connection failed, from the OS's, hyper's and Go's words.
 fn connection_failure(text: &str) -> ConnectionFailure {
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-    if has(&["efused", "os error 111", "ConnectionRefused"]) {
+    if has(&[
+        "efused",
+        "os error 111",
+        "ConnectionRefused",
+        "ECONNREFUSED",
+    ]) {
         ConnectionFailure::Refused
     } else if has(&[
         "no such host",
@@ -174,9 +204,11 @@ fn connection_failure(text: &str) -> ConnectionFailure {
         "Name or service not known",
         "name resolution",
         "dns error",
+        "ENOTFOUND",
+        "Failed to resolve",
     ]) {
         ConnectionFailure::Dns
-    } else if has(&["route to host", "nreachable"]) {
+    } else if has(&["route to host", "nreachable", "EHOSTUNREACH"]) {
         ConnectionFailure::Unreachable
     } else if has(&[
         "eset",
@@ -184,6 +216,7 @@ fn connection_failure(text: &str) -> ConnectionFailure {
         "roken pipe",
         "unexpected EOF",
         "closed before message completed",
+        "ECONNRESET",
     ]) {
         ConnectionFailure::Reset
     } else {

@@ -13,8 +13,10 @@ use super::{Answer, code_of_phrase, when};
 /// aiohttp: `ClientResponseError: 429, message='Too Many Requests', url=URL('https://…')` (or `url='https://…'`;
 /// markdown may have put `**` around the first part).
 static AIOHTTP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"ClientResponseError: (\d{3}), message='[^']*',?\**(?:\s*url=(?:URL\()?'([^']+)')?")
-        .expect("the aiohttp pattern is valid")
+    Regex::new(
+        r"ClientResponseError: (\d{3}),\s*message='[^']*',?\**(?:\s*url=(?:URL\()?'([^']+)')?",
+    )
+    .expect("the aiohttp pattern is valid")
 });
 
 /// reqwest (kube-rs before 0.60): `HTTP status client error (404 Not Found) for url (https://…)`.

@@ -71,14 +71,14 @@ fn fabric8_status(text: &str) -> Option<Answer> {
         + "Status(".len();
     let body = &text[open..];
     let value = |key: &str| -> Option<String> {
-        let start = field_start(body, key)?;
+        let (_, start) = field_start(body, key)?;
         let end = FABRIC8_KEYS
             .iter()
-            .filter_map(|k| field_start(&body[start..], k).map(|i| start + i - k.len() - 3))
-            .filter(|&e| e >= start)
+            .filter_map(|k| field_start(&body[start..], k).map(|(key_at, _)| start + key_at))
             .min()
             .unwrap_or_else(|| body[start..].find(')').map_or(body.len(), |i| start + i));
-        let v = body[start..end].trim();
+        // The value runs to the separator before the next key (`, ` or, in a wrapped paste, `,` and a line break).
+        let v = body[start..end].trim_end().trim_end_matches(',').trim();
         (!v.is_empty() && v != "null").then(|| v.to_string())
     };
     Some(Answer {
@@ -89,8 +89,9 @@ fn fabric8_status(text: &str) -> Option<Answer> {
     })
 }
 
-/// Where the value of `key=` starts at depth 0 of fabric8's field list (the key preceded by `(` or `, `).
-fn field_start(body: &str, key: &str) -> Option<usize> {
+/// Where `key=` starts and where its value starts, at depth 0 of fabric8's field list (the key preceded by `(` or
+/// `,` and white space).
+fn field_start(body: &str, key: &str) -> Option<(usize, usize)> {
     let pattern = format!("{key}=");
     let mut depth = 0usize;
     for (i, c) in body.char_indices() {
@@ -104,9 +105,11 @@ fn field_start(body: &str, key: &str) -> Option<usize> {
             }
             _ if depth == 0
                 && body[i..].starts_with(&pattern)
-                && (i == 0 || body[..i].ends_with(", ")) =>
+                && (i == 0
+                    || (body[..i].ends_with(char::is_whitespace)
+                        && body[..i].trim_end().ends_with(','))) =>
             {
-                return Some(i + pattern.len());
+                return Some((i, i + pattern.len()));
             }
             _ => {}
         }

@@ -148,7 +148,7 @@ pub(crate) fn from_status_value(v: &Value) -> Answer {
 /// code) or an HTTP reason phrase (`Not Found`, `Unprocessable Entity`), as clients print them in place of the
 /// code.
 pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
-    const PHRASES: [(&str, u16); 32] = [
+    const PHRASES: [(&str, u16); 33] = [
         ("Bad Request", 400),
         ("BadRequest", 400),
         ("Unauthorized", 401),
@@ -173,6 +173,8 @@ pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
         ("Too Many Requests", 429),
         ("TooManyRequests", 429),
         ("Internal Server Error", 500),
+        // .NET's `HttpStatusCode` name.
+        ("InternalServerError", 500),
         ("InternalError", 500),
         ("ServerTimeout", 500),
         ("StorageReadError", 500),
