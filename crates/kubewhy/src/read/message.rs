@@ -290,7 +290,8 @@ fn clean(s: &str) -> String {
 /// `healthy` when it is a notice that nothing failed).
 pub(crate) fn read(text: &str) -> Facts {
     use super::templates;
-    if templates::is_notice(text) {
+    let anchored = templates::Anchored::of(text);
+    if templates::is_notice(text, &anchored) {
         return Facts {
             healthy: true,
             ..Facts::default()
@@ -298,7 +299,7 @@ pub(crate) fn read(text: &str) -> Facts {
     }
     let mut f = known(text);
     if f.said.is_none() {
-        templates::read(text, &mut f);
+        templates::read(text, &anchored, &mut f);
     }
     // The outermost frame decides when it is one whose content never changes its class: the server's 500 quoting
     // a `not found` is the server's failure, not a missing object.
@@ -317,7 +318,7 @@ pub(crate) fn read(text: &str) -> Facts {
     );
     templates::frame_fields(text, &mut f);
     if f.code.is_none() {
-        f.code = templates::implied_code(text);
+        f.code = templates::implied_code(text, &anchored);
     }
     if let Some((class, framed)) = templates::closed_frame(text) {
         if f.said.and_then(templates::class_of) == Some(class) {

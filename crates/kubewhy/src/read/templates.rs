@@ -588,20 +588,39 @@ fn compile() -> Compiled {
     }
 }
 
+/// The templates whose anchor a text holds, each once, in the order their anchors appear: one overlapping search
+/// of the text, shared by the readings of one message (the notice, the best template, the code a template fixes).
+pub(super) struct Anchored(Vec<usize>);
+
+impl Anchored {
+    pub(super) fn of(text: &str) -> Anchored {
+        let compiled: &'static Compiled = &COMPILED;
+        let mut found: Vec<usize> = Vec::new();
+        for m in compiled.anchors.find_overlapping_iter(text) {
+            let i = m.pattern().as_usize();
+            if !found.contains(&i) {
+                found.push(i);
+            }
+        }
+        Anchored(found)
+    }
+
+    fn templates(&self) -> impl Iterator<Item = &'static Template> + '_ {
+        let compiled: &'static Compiled = &COMPILED;
+        self.0.iter().map(|&i| &compiled.templates[i])
+    }
+}
+
 /// The code the source answers the text with, when the most specific template it matches fixes one (client-go's
 /// `the server has received too many requests …` is its 429; a bare `Unauthorized` is the authentication filter's
-/// 401; `404 page not found` is the 404 of a path nothing serves).
-pub(super) fn implied_code(text: &str) -> Option<u16> {
+/// 401; `404 page not found` is the 404 of a path nothing serves). `anchored`: the text's [`Anchored`].
+pub(super) fn implied_code(text: &str, anchored: &Anchored) -> Option<u16> {
     // The candidates whose anchor the text holds, most specific first; the first that matches decides (a match
     // test, not captures: nothing but the code is wanted).
-    let compiled: &'static Compiled = &COMPILED;
-    let mut candidates: Vec<&Template> = Vec::new();
-    for m in compiled.anchors.find_overlapping_iter(text) {
-        let t = &compiled.templates[m.pattern().as_usize()];
-        if t.reading != Reading::Notice && !candidates.iter().any(|c| std::ptr::eq(*c, t)) {
-            candidates.push(t);
-        }
-    }
+    let mut candidates: Vec<&Template> = anchored
+        .templates()
+        .filter(|t| t.reading != Reading::Notice)
+        .collect();
     candidates.sort_by_key(|t| std::cmp::Reverse(t.fixed));
     candidates.into_iter().find(|t| t.re.is_match(text))?.code
 }
@@ -633,9 +652,9 @@ pub(super) fn frame_fields(text: &str, f: &mut Facts) {
 }
 
 /// Whether a catalog notice says the text is healthy (client-go waited for its own rate limiter, a server's
-/// warning): it is, whatever failure words it quotes.
-pub(super) fn is_notice(text: &str) -> bool {
-    best(text, |r| r == Reading::Notice).is_some()
+/// warning): it is, whatever failure words it quotes. `anchored`: the text's [`Anchored`].
+pub(super) fn is_notice(text: &str, anchored: &Anchored) -> bool {
+    best(text, anchored, |r| r == Reading::Notice).is_some()
 }
 
 /// The class of the outermost closed frame the text is printed in, if any (`Internal error occurred: …`), with the
@@ -662,18 +681,14 @@ pub(super) fn closed_frame(text: &str) -> Option<(Class, Facts)> {
     Some((class, f))
 }
 
-/// The most specific template that matches `text` and `wanted`.
-fn best(text: &str, wanted: impl Fn(Reading) -> bool) -> Option<(&'static Template, Captures<'_>)> {
-    let compiled: &'static Compiled = &COMPILED;
+/// The most specific template that matches `text` (whose [`Anchored`] is `anchored`) and `wanted`.
+fn best<'t>(
+    text: &'t str,
+    anchored: &Anchored,
+    wanted: impl Fn(Reading) -> bool,
+) -> Option<(&'static Template, Captures<'t>)> {
     let mut found: Option<(&Template, Captures<'_>)> = None;
-    let mut tried = Vec::new();
-    for m in compiled.anchors.find_overlapping_iter(text) {
-        let i = m.pattern().as_usize();
-        if tried.contains(&i) {
-            continue;
-        }
-        tried.push(i);
-        let t = &compiled.templates[i];
+    for t in anchored.templates() {
         if !wanted(t.reading) || found.as_ref().is_some_and(|(b, _)| b.fixed >= t.fixed) {
             continue;
         }
@@ -685,8 +700,9 @@ fn best(text: &str, wanted: impl Fn(Reading) -> bool) -> Option<(&'static Templa
 }
 
 /// Reads what the hand-written readers did not: the catalog's class and the fields its placeholders hold.
-pub(super) fn read(text: &str, f: &mut Facts) {
-    let Some((t, c)) = best(text, |r| r != Reading::Notice) else {
+/// `anchored`: the text's [`Anchored`].
+pub(super) fn read(text: &str, anchored: &Anchored, f: &mut Facts) {
+    let Some((t, c)) = best(text, anchored, |r| r != Reading::Notice) else {
         return;
     };
     let Reading::Failure(class) = t.reading else {
@@ -822,10 +838,15 @@ mod tests {
         );
     }
 
+    /// [`read`] with the text's own [`Anchored`].
+    fn read_text(text: &str, f: &mut Facts) {
+        read(text, &Anchored::of(text), f);
+    }
+
     #[test]
     fn a_template_reads_its_class_and_fields() {
         let mut f = Facts::default();
-        read(
+        read_text(
             r#"create is not supported on resources of kind "widgets.example.com""#,
             &mut f,
         );
@@ -834,9 +855,8 @@ mod tests {
             (f.verb.as_deref(), f.resource.as_deref()),
             (Some("create"), Some("widgets"))
         );
-        assert!(is_notice(
-            r#"I0101 request.go:697] Waited for 1.18s due to client-side throttling, not priority and fairness, request: GET:https://10.96.0.1:443/api/v1/pods"#,
-        ));
+        let notice = r#"I0101 request.go:697] Waited for 1.18s due to client-side throttling, not priority and fairness, request: GET:https://10.96.0.1:443/api/v1/pods"#;
+        assert!(is_notice(notice, &Anchored::of(notice)));
         assert_eq!(
             closed_frame("Internal error occurred: pods \"x\" not found").map(|(c, _)| c),
             Some(Class::ServerError)
@@ -850,12 +870,12 @@ mod tests {
     #[test]
     fn a_short_template_is_only_a_whole_message() {
         let mut f = Facts::default();
-        read(
+        read_text(
             "the user is not authorized to see this page, come back later",
             &mut f,
         );
         assert_eq!(f.said, None);
-        read("list pods: not authorized", &mut f);
+        read_text("list pods: not authorized", &mut f);
         assert_eq!(f.said, Some(Said::NotLoggedIn));
     }
 }
