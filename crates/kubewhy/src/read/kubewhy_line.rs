@@ -104,19 +104,10 @@ fn read_request(clause: &str, ev: &mut Evidence) {
         }
     }
     // Without a URL: `verb resource[.group][ in namespace]`.
-    const VERBS: [&str; 8] = [
-        "get",
-        "list",
-        "watch",
-        "create",
-        "update",
-        "patch",
-        "delete",
-        "deletecollection",
-    ];
+    let api_verb = |t: &&str| crate::vocab::ApiVerb::ALL.iter().any(|v| v.as_str() == *t);
     if !url_seen
         && ev.request.url.is_none()
-        && let Some(verb) = tokens.next_if(|t| VERBS.contains(t))
+        && let Some(verb) = tokens.next_if(api_verb)
         && let Some(what) = tokens.next_if(|t| !t.starts_with('('))
     {
         let r = &mut ev.request;
