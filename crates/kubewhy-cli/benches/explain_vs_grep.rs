@@ -350,7 +350,12 @@ fn check_same_report(cmds: &[Cmd], log: &Path) {
         .iter()
         .filter(|c| c.count.is_none())
         .map(|c| {
-            let out = text(c.output.as_deref().unwrap_or_default());
+            // `compare` ran every command at least once (its warm-up round) and kept the first output.
+            let out = text(
+                c.output
+                    .as_deref()
+                    .expect("every command ran before its report is compared"),
+            );
             let normal = match c.input {
                 Input::File => out.replace(&path, "FILE"),
                 Input::Pipe => out.replace("<stdin>", "FILE"),
@@ -367,6 +372,7 @@ fn check_same_report(cmds: &[Cmd], log: &Path) {
             "{name} printed another report than {first_name}:\n{report}\n---\n{first}"
         );
     }
-    let summary = first.lines().last().unwrap_or_default();
+    // An empty report (nothing printed) is shown as such.
+    let summary = first.lines().last().unwrap_or("(nothing printed)");
     println!("  every kubewhy run printed the same report, ending: {summary}");
 }

@@ -117,15 +117,16 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500));
     }
 
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    // The load is context for the figures, not one of them: unreadable, it is said so.
+    let load = match std::fs::read_to_string("/proc/loadavg") {
+        Ok(l) => l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        Err(e) => format!("unknown (/proc/loadavg: {e})"),
+    };
     println!(
         "workload: deployment/big, {PODS} pods × 1 container, {:.1} MiB of log text each ({:.1} MiB in the kubelet's CRI file); load average {}",
         written as f64 / (1 << 20) as f64,
         on_disk as f64 / (1 << 20) as f64,
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load
     );
     let one_pod = runtime
         .block_on(pods.list(&ListParams::default().labels("app=big").limit(1)))
@@ -177,6 +178,7 @@ fn measure(kubeconfig: &Path, ns: &str) -> (f64, u64, String) {
         .output()
         .expect("running kubewhy under /usr/bin/time");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // No line at all fails below, with the whole of stderr.
     let last = stderr.lines().last().unwrap_or_default();
     let mut figures = last.split_whitespace();
     let wall: f64 = figures

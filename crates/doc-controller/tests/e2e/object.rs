@@ -71,7 +71,10 @@ async fn shows(admin: &kube::Client, ns: &str, name: &str, want: Expected<'_>) {
     })
     .await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
-    let note = event.note.clone().unwrap_or_default();
+    let note = event
+        .note
+        .clone()
+        .expect("the Warning event carries a note");
     assert!(note.starts_with(&line) && note.len() <= 1024, "{note}");
 
     let describe = kubectl(&["describe", "document", name, "-n", ns]);

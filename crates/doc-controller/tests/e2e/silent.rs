@@ -533,6 +533,7 @@ async fn the_api_server_killed_under_load_is_one_cause_in_few_lines_and_work_res
         },
     )
     .await;
+    // None only when every Document was Ready at the restart: no work was left to resume (0 s is then the truth).
     let resumed = resumed.into_inner().unwrap().unwrap_or_default();
     let converged = m.recovered(&controller);
     let work = Duration::from_secs_f64(left_at_restart as f64 / throughput);
