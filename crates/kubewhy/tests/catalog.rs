@@ -925,14 +925,14 @@ fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
     names.extend(
         placeholders(printer)
             .into_iter()
-            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk")),
+            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk" | "type")),
     );
     let mut fields = BTreeMap::new();
     let mut put = |k: &'static str, val: &str| {
         fields.insert(k, val.to_string());
     };
-    if let Some(verb) = w.request.get("verb") {
-        put("verb", verb);
+    for (k, v) in &w.request {
+        put(request_field(k), v);
     }
     for n in &names {
         match n.as_str() {
@@ -1013,9 +1013,22 @@ fn code_class(code: u16) -> &'static str {
     }
 }
 
+/// A field a printer's `request:` may name (what its own words say of the request).
+fn request_field(name: &str) -> &'static str {
+    match name {
+        "method" => "method",
+        "verb" => "verb",
+        "resource" => "resource",
+        "namespace" => "namespace",
+        "path" => "path",
+        other => panic!("a wrapper's request names {other}, which the sweep cannot check"),
+    }
+}
+
 fn field<'d>(d: &'d Diagnosis, name: &str) -> Option<&'d str> {
     let r = &d.request;
     match name {
+        "method" => r.method.as_deref(),
         "user" => d.user.as_deref(),
         "verb" => r.verb.as_deref(),
         "resource" => r.resource.as_deref(),
@@ -1356,9 +1369,10 @@ const WRAPPING: &[&str] = &[
     "wrapped at a space",
 ];
 
-/// How many wrapped combinations may still read wrong (of 9,496 wrapped ones: 65 on 2026-12-07); lower it as the reader
-/// mends them, never raise it.
-const WRAPPED_CEILING: usize = 65;
+/// How many wrapped combinations may still read wrong (of 9,704 wrapped ones: 34 on 2026-12-07, after a pane's cut
+/// before `443: …` and `1:443/…` and Argo CD's `… of resource` / `<Kind>: …` stopped splitting records); lower it as
+/// the reader mends them, never raise it.
+const WRAPPED_CEILING: usize = 34;
 
 /// Every row is tested: it yields a message of its own, is printed in another's, or is a printer a wrapper takes.
 #[test]

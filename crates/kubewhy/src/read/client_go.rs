@@ -62,9 +62,13 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
     if let Some(at) = text.find("type=\"*").or_else(|| text.find("type=\\\"*")) {
         go_type(&text[at..], ev);
     }
-    if (text.contains("watch of ") && text.contains(" ended with: "))
-        || text.contains("Watch connection expired")
+    if let Some(at) = text.find("watch of ")
+        && text[at..].contains(" ended with: ")
     {
+        ev.phase.get_or_insert(Phase::WatchEvent);
+        // The reflector names the type it watched: `watch of *v1.Endpoints ended with: …`.
+        go_type(&text[at..], ev);
+    } else if text.contains("Watch connection expired") {
         ev.phase.get_or_insert(Phase::WatchEvent);
     }
     if text.contains("Reconciler error")

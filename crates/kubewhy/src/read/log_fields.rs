@@ -1,6 +1,6 @@
 //! Where a log line names the request it is about: a tracing span's fields (`http.method=`, `http.url=`,
-//! `url.full=`), the URL clients put in their errors (reqwest, fabric8, node-fetch, urllib3), kubectl's trace lines and
-//! a curl command pasted above its answer. What it finds is read by the one URL parser ([`crate::url`]).
+//! `url.full=`), the URL clients put in their errors (reqwest, fabric8, node-fetch, urllib3, Go's `net/url.Error`),
+//! kubectl's trace lines and a curl command pasted above its answer. What it finds is read by the one URL parser ([`crate::url`]).
 
 use crate::diagnosis::Request;
 use crate::url::{fill_from_url, merge_missing};
@@ -55,6 +55,19 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     let method = value_after("http.method=")
         .or_else(|| value_after("http.request.method="))
         .or_else(|| fabric8().map(|(m, _)| m));
+    if url.is_none()
+        && let Some((m, u)) = go_url_error(text)
+    {
+        // Any path the client asked for: discovery's `/version` and `/api` are requests too.
+        let mut parsed = Request {
+            method: Some(m),
+            url: Some(u),
+            ..Request::default()
+        };
+        fill_from_url(&mut parsed);
+        merge_missing(r, &parsed);
+        return;
+    }
     let (method, url) = match (method, url) {
         (m, Some(u)) => (m, u),
         (_, None) => {
@@ -89,6 +102,45 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     };
     fill_from_url(&mut parsed);
     merge_missing(r, &parsed);
+}
+
+/// Go's HTTP client names a failed request in its `*url.Error`: the method with only its first letter capital
+/// (net/http `urlErrorOp`), then the URL, quoted since Go 1.14 (`Get "https://host/api/v1/pods": dial tcp …`) and
+/// bare before (`Get https://host/api/v1/pods: x509: …`), as client-go, helm, kubectl and Terraform print it. The
+/// quotes may be escaped when a structured log quotes the error again. Returns the method in capitals and the URL.
+pub(crate) fn go_url_error(text: &str) -> Option<(String, String)> {
+    const OPS: [&str; 7] = [
+        "Get ", "Post ", "Put ", "Patch ", "Delete ", "Head ", "Options ",
+    ];
+    OPS.iter().find_map(|op| {
+        text.match_indices(op).find_map(|(at, _)| {
+            // The operation is a word of its own (not `forGet `).
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                return None;
+            }
+            let rest = text[at + op.len()..].trim_start_matches('\\');
+            let (quoted, rest) = match rest.strip_prefix('"') {
+                Some(r) => (true, r),
+                None => (false, rest),
+            };
+            if !(rest.starts_with("https://") || rest.starts_with("http://")) {
+                return None;
+            }
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+                .unwrap_or(rest.len());
+            let url = &rest[..end];
+            // The bare form ends with the `: ` before the error; the quoted one with its quote.
+            let url = if quoted {
+                url
+            } else {
+                url.trim_end_matches(':')
+            };
+            let host_and_path = url.split_once("://").map_or("", |(_, r)| r);
+            (!host_and_path.is_empty()).then(|| (op.trim().to_ascii_uppercase(), url.to_string()))
+        })
+    })
 }
 
 /// The URL at the start of `rest` (fabric8 ends it with the sentence's full stop).
@@ -131,6 +183,43 @@ pub(crate) fn curl_command(text: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_names_the_request_its_client_failed() {
+        let read = |t: &str| {
+            let mut r = Request::default();
+            read(t, &mut r);
+            (r.method, r.verb, r.resource, r.namespace, r.path)
+        };
+        let s = |v: &str| Some(v.to_string());
+        // Go 1.14 and later quote the URL; before, it stood bare before the error's `: `.
+        assert_eq!(
+            read(
+                r#"Error: Get "http://localhost/api/v1/namespaces/x": dial tcp 127.0.0.1:80: connect: connection refused"#
+            ),
+            (s("GET"), s("get"), s("namespaces"), s("x"), None)
+        );
+        assert_eq!(
+            read(
+                "Post https://10.0.0.1:6443/api/v1/namespaces/default/configmaps: x509: certificate signed by unknown authority"
+            ),
+            (s("POST"), s("create"), s("configmaps"), s("default"), None)
+        );
+        // Discovery's `/version` is a request too; a klog value escapes the quotes.
+        assert_eq!(
+            read(r#"err="Get "https://h:6443/version?timeout=32s": dial tcp: i/o timeout""#),
+            (s("GET"), s("get"), None, None, s("/version"))
+        );
+        // Not a method: a word that ends with one, or a URL that is not after it.
+        assert_eq!(
+            read("forGet https://h/api/v1/pods: x"),
+            (None, None, None, None, None)
+        );
+        assert_eq!(
+            read("Get the pods from https://h/api/v1/pods"),
+            (None, None, None, None, None)
+        );
+    }
 
     #[test]
     fn a_curl_command_names_its_request() {

@@ -237,7 +237,12 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return Some(Join::Newline);
     }
     if chain_item(n).is_some() {
-        return (is_chain_header(p) || chain_item(p).is_some()).then_some(Join::Newline);
+        if is_chain_header(p) || chain_item(p).is_some() {
+            return Some(Join::Newline);
+        }
+        // A pane cut an address or a word before its digits and a colon (`…10.96.0.1:` / `443: connect: …`, `x50` /
+        // `9: certificate …`): not a numbered cause.
+        return (prev.edge == Edge::Touching).then_some(Join::Glue);
     }
     // A command's answer under it: the JSON curl printed belongs to the request the command names.
     if n.starts_with('{') && super::log_fields::curl_command(p).is_some() {
@@ -496,13 +501,16 @@ const AFTER_NAME: [&str; 8] = [
 
 /// Whether a line ends with a word that never ends an API server message.
 fn ends_inside_message(p: &str) -> bool {
-    let word = p.rsplit(char::is_whitespace).next().unwrap_or(p);
+    let mut words = p.rsplit(char::is_whitespace);
+    let word = words.next().unwrap_or(p);
+    let before = words.next().unwrap_or("");
     p.contains(' ')
         && (INSIDE_TAIL.contains(&word)
             || INSIDE_TAIL
                 .iter()
                 .any(|t| t.eq_ignore_ascii_case(word) && word != "A")
-            || super::templates::words().before_value(word))
+            || super::templates::words().before_value(word)
+            || super::templates::words().before_value_pair(before, word))
 }
 
 /// Whether the line's last quote opens a value it does not close (`err="the` / `server rejected …"`): a quote
@@ -1015,10 +1023,34 @@ fn opens_with_time(t: &str) -> bool {
     };
     (digits(0, 4) && matches!(b.get(4), Some(b'-' | b'/')))
         || (b.first() == Some(&b'[') && digits(1, 2))
-        || (digits(0, 1) && t[..t.len().min(3)].contains(':'))
+        || opens_with_clock(b)
         || (matches!(b.first(), Some(b'I' | b'W' | b'E' | b'F'))
             && digits(1, 4)
             && b.get(5) == Some(&b' '))
+}
+
+/// A clock at the start of a line: `4:54PM`, `10:47:45.481` — not a numbered cause (`4: …`) nor the rest of an
+/// address a wrap cut after its first digit (`1:443/version`: minutes have two digits, `0:53: no such host`).
+fn opens_with_clock(b: &[u8]) -> bool {
+    let digits = |from: usize, n: usize| {
+        b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    let hour = if digits(0, 2) {
+        2
+    } else {
+        usize::from(digits(0, 1))
+    };
+    // After the minutes: the end, the seconds, a fraction, `AM`/`PM` or a space; not a third digit or `: ` (the
+    // port and the colon of `…:53: no such host`).
+    let after = b.get(hour + 3).copied();
+    hour > 0
+        && b.get(hour) == Some(&b':')
+        && digits(hour + 1, 2)
+        && match after {
+            None => true,
+            Some(b':') => digits(hour + 4, 2),
+            Some(c) => !c.is_ascii_digit(),
+        }
 }
 
 /// Whether a line opens a message of its own: a timestamp, a log level, a JSON log object, an error or warning
@@ -1035,13 +1067,7 @@ fn starts_record(t: &str) -> bool {
     if b.first() == Some(&b'[') && digits(1, 2) {
         return true;
     }
-    // A clock: `4:54PM`, `10:47:45.481` (not a numbered cause, `4: …`).
-    let hour = if digits(0, 2) {
-        2
-    } else {
-        usize::from(digits(0, 1))
-    };
-    if hour > 0 && b.get(hour) == Some(&b':') && digits(hour + 1, 2) {
+    if opens_with_clock(b) {
         return true;
     }
     if matches!(b.first(), Some(b'I' | b'W' | b'E' | b'F'))

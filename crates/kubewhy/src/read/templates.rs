@@ -112,6 +112,9 @@ pub(super) struct Words {
     before_number: Vec<&'static str>,
     /// Words a value follows (`operation against {gr}`): a line never ends with one.
     before_value: Vec<&'static str>,
+    /// Two words a value follows (`of resource {gk}`) that end no template (`the requested resource` does): a line
+    /// never ends with them, though it may end with the last alone.
+    before_value_pairs: Vec<(&'static str, &'static str)>,
     /// Words that follow a value (`{gr} could not be …`) and begin no template: a line never begins with one.
     after_value: Vec<&'static str>,
     /// Every word that follows a value in some template, whether or not it also begins one.
@@ -150,6 +153,11 @@ impl Words {
         self.before_value.contains(&word)
     }
 
+    /// Whether a value follows the two words `a b` in some template and no template ends with them.
+    pub(super) fn before_value_pair(&self, a: &str, b: &str) -> bool {
+        self.before_value_pairs.binary_search(&(a, b)).is_ok()
+    }
+
     /// Whether `word` follows a value in some template and begins none (so a line beginning with it goes on).
     pub(super) fn after_value(&self, word: &str) -> bool {
         self.after_value.contains(&word)
@@ -167,9 +175,11 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut before_quoted = Vec::new();
     let mut before_number = Vec::new();
     let mut before_value = Vec::new();
+    let mut before_value_pairs: Vec<(&'static str, &'static str)> = Vec::new();
     let mut after_value = Vec::new();
     let mut first_words = Vec::new();
     let mut last_words = Vec::new();
+    let mut last_pairs: Vec<(String, String)> = Vec::new();
     for text in [GO, CLIENTS] {
         let file: File = serde_yaml::from_str(text)
             .expect("the catalog compiled in is valid (tests/catalog.rs)");
@@ -184,6 +194,10 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
             }
             if let Some(last) = template.split_whitespace().last() {
                 last_words.push(core(last).to_string());
+            }
+            let mut tail = template.split_whitespace().rev();
+            if let (Some(b), Some(a)) = (tail.next(), tail.next()) {
+                last_pairs.push((core(a).to_string(), core(b).to_string()));
             }
             let pieces = pieces(template);
             let count = pieces.len();
@@ -211,6 +225,10 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                 let last_raw = unquoted_end.split_whitespace().last().unwrap_or("");
                 if i + 1 < count && unquoted_end.ends_with(' ') && plain(last_raw) {
                     before_value.push(last_raw);
+                    let mut tail = unquoted_end.split_whitespace().rev().skip(1);
+                    if let Some(a) = tail.next().filter(|a| plain(a)) {
+                        before_value_pairs.push((a, last_raw));
+                    }
                 }
                 let unquoted_start = fixed.trim_start_matches(['"', '\'']);
                 let first_raw = unquoted_start.split_whitespace().next().unwrap_or("");
@@ -230,6 +248,14 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     // A word that ends some message may end a line.
     last_words.sort_unstable();
     before_value.retain(|w| last_words.binary_search_by(|f| f.as_str().cmp(w)).is_err());
+    last_pairs.sort_unstable();
+    before_value_pairs.retain(|(a, b)| {
+        last_pairs
+            .binary_search_by(|(x, y)| (x.as_str(), y.as_str()).cmp(&(*a, *b)))
+            .is_err()
+    });
+    before_value_pairs.sort_unstable();
+    before_value_pairs.dedup();
     for list in [
         &mut before_quoted,
         &mut before_number,
@@ -245,6 +271,7 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         before_quoted,
         before_number,
         before_value,
+        before_value_pairs,
         after_value,
         follows_value,
     }
