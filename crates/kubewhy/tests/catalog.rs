@@ -87,6 +87,9 @@ struct Wrapper {
     /// What the printer's own words say of the request (`cannot patch …`: its verb).
     #[serde(default)]
     request: BTreeMap<String, String>,
+    /// The answer's code the printer's own words state (kubectl's `The request is invalid`: 422).
+    #[serde(default)]
+    code: Option<u16>,
     /// Where the printer was read (checked present, not used).
     #[serde(default)]
     #[allow(dead_code)]
@@ -980,7 +983,7 @@ fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
     }
     Expect {
         class: m.class.clone(),
-        code: if carries("code") { m.code } else { None },
+        code: if carries("code") { m.code } else { w.code },
         reason: if carries("reason") {
             m.reason.clone().filter(|r| !r.is_empty())
         } else {
@@ -1183,6 +1186,7 @@ fn sweep(rounds: usize) -> Tally {
                 template_from: None,
                 covers: vec![],
                 request: BTreeMap::new(),
+                code: None,
                 source: None,
             };
             let mut applicable: Vec<(&Wrapper, String)> = Vec::new();

@@ -37,6 +37,17 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         let url = rest[..end].trim_end_matches(['.', ',', ':']);
         (!url.is_empty()).then(|| url.to_string())
     };
+    // urllib3's retry warning ends with the request's path: `Retrying (Retry(…)) after connection broken by '…': /api/…`
+    // (markdown bold a reporter put around the line may stick to it).
+    let urllib3_retry = || {
+        let at = text.find("after connection broken by ")?;
+        let rest = &text[at..];
+        let path_at = rest.rfind("': /")? + "': ".len();
+        let path = &rest[path_at..];
+        let end = path.find(char::is_whitespace).unwrap_or(path.len());
+        let path = path[..end].trim_end_matches('*');
+        (path.len() > 1).then(|| path.to_string())
+    };
     // fabric8: `Failure executing: GET at: https://…/pods.` / `Error executing: GET at: https://…. Cause: …`.
     let fabric8 = || {
         let at = text.find("executing: ")? + "executing: ".len();
@@ -50,7 +61,8 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         .or_else(|| value_after("url.full="))
         .or_else(in_parens)
         .or_else(|| after("request to "))
-        .or_else(|| after("exceeded with url: "));
+        .or_else(|| after("exceeded with url: "))
+        .or_else(urllib3_retry);
     let url = url.or_else(|| fabric8().map(|(_, u)| u));
     let method = value_after("http.method=")
         .or_else(|| value_after("http.request.method="))
@@ -109,6 +121,10 @@ pub(crate) fn read(text: &str, r: &mut Request) {
 /// bare before (`Get https://host/api/v1/pods: x509: …`), as client-go, helm, kubectl and Terraform print it. The
 /// quotes may be escaped when a structured log quotes the error again. Returns the method in capitals and the URL.
 pub(crate) fn go_url_error(text: &str) -> Option<(String, String)> {
+    /// The first segments of the API server's paths (resources, discovery, health).
+    const API_SERVER_PATHS: [&str; 7] = [
+        "api", "apis", "version", "openapi", "healthz", "livez", "readyz",
+    ];
     const OPS: [&str; 7] = [
         "Get ", "Post ", "Put ", "Patch ", "Delete ", "Head ", "Options ",
     ];
@@ -137,8 +153,16 @@ pub(crate) fn go_url_error(text: &str) -> Option<(String, String)> {
             } else {
                 url.trim_end_matches(':')
             };
-            let host_and_path = url.split_once("://").map_or("", |(_, r)| r);
-            (!host_and_path.is_empty()).then(|| (op.trim().to_ascii_uppercase(), url.to_string()))
+            // Only a request to the API server: not a webhook's own URL (`failed to call webhook: Post
+            // "https://svc.ns.svc:443/validate"`) nor another server's.
+            let path = url
+                .split_once("://")
+                .and_then(|(_, r)| r.find('/').map(|p| &r[p + 1..]))
+                .unwrap_or("");
+            let first = path.split(['/', '?']).next().unwrap_or("");
+            API_SERVER_PATHS
+                .contains(&first)
+                .then(|| (op.trim().to_ascii_uppercase(), url.to_string()))
         })
     })
 }

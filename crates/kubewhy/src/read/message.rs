@@ -113,11 +113,12 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
-/// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, and a message
-/// cut at the end of its namespace may lack the closing quote.
+/// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, a message
+/// cut at the end of its namespace may lack the closing quote, and a quote of it may begin at `cannot` (the subject
+/// left out: `cannot list resource "x" in API group "g" …` says enough on its own).
 static DENIED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+        r#"(?:(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
     )
 });
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -403,7 +404,7 @@ fn known(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = gated(&DENIED, " cannot ", text) {
+    if let Some(c) = gated(&DENIED, "cannot ", text) {
         f.said = Some(Said::Denied);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");

@@ -54,6 +54,8 @@ struct Clean<'a> {
     indent: usize,
     /// Where the content stopped against a pane's right border, if one closed the line.
     edge: Edge,
+    /// The whole line was a markdown code span or emphasis (`` `…` ``, `**…**`): a quote complete in itself.
+    whole_quote: bool,
 }
 
 /// How a line's content met a pane's right border.
@@ -230,6 +232,10 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return (starts_with_closer(n) || next.indent > 0).then_some(Join::Newline);
     }
     if p.is_empty() || n.is_empty() {
+        return None;
+    }
+    // A line a reporter quoted whole (`` `cannot list resource …` `` under a log line) is a message of its own.
+    if prev.whole_quote || next.whole_quote {
         return None;
     }
     // An error chain: `Caused by:` attaches to the error above it, and numbered causes to the chain.
@@ -841,10 +847,13 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
             text: Cow::Borrowed(""),
             indent: 0,
             edge: Edge::Open,
+            whole_quote: false,
         };
     }
+    let mut whole_quote = false;
     if let Some(inner) = strip_emphasis(trimmed) {
         text = Cow::Owned(inner.to_string());
+        whole_quote = true;
     }
     if memchr::memchr(b']', text.as_bytes()).is_some() && text.contains("](http") {
         text = Cow::Owned(unlink(&text));
@@ -854,7 +863,12 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         .take_while(|c| c.is_whitespace())
         .map(|c| if c == '\t' { 8 } else { 1 })
         .sum();
-    Clean { text, indent, edge }
+    Clean {
+        text,
+        indent,
+        edge,
+        whole_quote,
+    }
 }
 
 /// `s` without ANSI escape sequences: tracing's and env_logger's coloured levels, targets and field names (`ESC [`

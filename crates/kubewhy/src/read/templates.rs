@@ -43,6 +43,9 @@ struct Printer {
     /// What the printer says of the request (`cannot patch …`: the verb `patch`).
     #[serde(default)]
     request: Option<PrinterRequest>,
+    /// The answer's code the printer's own words state (kubectl's `The request is invalid` is said of a 422).
+    #[serde(default)]
+    code: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,8 @@ struct Template {
 struct FieldFrame {
     re: Regex,
     verb: Option<String>,
+    /// The answer's code its words state.
+    code: Option<u16>,
     /// Its longest fixed phrase: the pattern is tried only where the text holds it.
     anchor: String,
 }
@@ -590,7 +595,7 @@ fn compile() -> Compiled {
             let names_request = ["{name", "{kind", "{gk", "{gr", "{code"]
                 .iter()
                 .any(|p| template.contains(p));
-            if verb.is_none() && !names_request {
+            if verb.is_none() && w.code.is_none() && !names_request {
                 return None;
             }
             // The printer's own words, up to the error it prints.
@@ -599,6 +604,7 @@ fn compile() -> Compiled {
             (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
                 re: Regex::new(&body).expect("a printer is a valid pattern"),
                 verb,
+                code: w.code,
                 anchor,
             })
         })
@@ -670,6 +676,10 @@ pub(super) fn frame_fields(text: &str, f: &mut Facts) {
             // inside imply.
             if let Some(code) = c.name("code").and_then(|m| m.as_str().parse().ok()) {
                 f.code = Some(code);
+            }
+            // Its words are said of one code only (kubectl's `The request is invalid`: a 422).
+            if let Some(code) = frame.code {
+                f.code.get_or_insert(code);
             }
             if f.verb.is_none() {
                 f.verb.clone_from(&frame.verb);
