@@ -50,9 +50,17 @@ pub struct Finding {
     /// characters).
     pub excerpt: String,
     /// The requests it hit, in order of first appearance, each with its count and lines: one, unless the cause is
-    /// not the request's (an unreachable server, a rejected credential, a throttling server).
+    /// not the request's (an unreachable server, a rejected credential, a throttling server). At most
+    /// [`MAX_REQUESTS`]: the first ones and, last, the latest other one (a log of a million requests to a dead
+    /// server keeps a bounded list).
     pub requests: Vec<Hit>,
+    /// How many of its failures were of requests not in `requests` (0 unless it hit more than [`MAX_REQUESTS`]):
+    /// the counts of `requests` and this add up to `count`.
+    pub unlisted: u64,
 }
+
+/// How many requests a [`Finding`] lists: the first `MAX_REQUESTS - 1` it hit, and the latest of the others.
+pub const MAX_REQUESTS: usize = 64;
 
 /// One request a [`Finding`] hit.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,6 +232,7 @@ impl Folder {
                     first_line: line,
                     last_line: line,
                 }],
+                unlisted: 0,
             });
             self.tallies.push(Tally {
                 forms: vec![vec![form]],
@@ -270,14 +279,25 @@ impl Folder {
                 h.last_line = line;
             }
             None => {
-                tally.named.insert(id, f.requests.len());
-                f.requests.push(Hit {
+                let hit = Hit {
                     request: request.clone(),
                     count: 1,
                     first_line: line,
                     last_line: line,
-                });
-                tally.forms.push(vec![form]);
+                };
+                if f.requests.len() < MAX_REQUESTS {
+                    tally.named.insert(id, f.requests.len());
+                    f.requests.push(hit);
+                    tally.forms.push(vec![form]);
+                } else {
+                    // The list is full: the newest request takes the last place; the one it replaces is counted.
+                    let last = MAX_REQUESTS - 1;
+                    f.unlisted += f.requests[last].count;
+                    tally.named.retain(|_, j| *j != last);
+                    tally.named.insert(id, last);
+                    f.requests[last] = hit;
+                    tally.forms[last] = vec![form];
+                }
                 f.count += 1;
                 narrow(&mut f.diagnosis.request, request);
             }
@@ -712,6 +732,38 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_finding_lists_a_bounded_number_of_requests_and_counts_the_rest() {
+        // One dead server, 1,000 namespaces' pods watched, the first one again at the end.
+        let lines: Vec<String> = (0..1000)
+            .map(|n| refused("Pod", &format!("/api/v1/namespaces/n{n}/pods")))
+            .chain(std::iter::once(refused(
+                "Pod",
+                "/api/v1/namespaces/n0/pods",
+            )))
+            .collect();
+        let log: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let found = fold(&log);
+        assert_eq!(found.len(), 1, "{:#?}", found.len());
+        let f = &found[0];
+        assert_eq!(f.count, 1001);
+        assert_eq!(f.requests.len(), MAX_REQUESTS);
+        // The first ones in order (the first twice), and the latest of the others last.
+        assert_eq!(f.requests[0].request.namespace.as_deref(), Some("n0"));
+        assert_eq!((f.requests[0].count, f.requests[0].last_line), (2, 1001));
+        assert_eq!(
+            f.requests[MAX_REQUESTS - 2].request.namespace.as_deref(),
+            Some("n62")
+        );
+        let last = &f.requests[MAX_REQUESTS - 1];
+        assert_eq!(last.request.namespace.as_deref(), Some("n999"));
+        assert_eq!((last.first_line, last.last_line), (1000, 1000));
+        // Nothing is lost from the count.
+        let listed: u64 = f.requests.iter().map(|h| h.count).sum();
+        assert_eq!((listed, f.unlisted), (65, 936));
+        assert_eq!(listed + f.unlisted, f.count);
     }
 
     #[test]

@@ -372,6 +372,7 @@ impl Finding {
             count: self.count,
             excerpt: &self.excerpt,
             requests: &self.requests,
+            unlisted: self.unlisted,
         }
     }
 }

@@ -132,6 +132,7 @@ fn at(input: &str) -> Location<'_> {
         count: 3,
         excerpt: input,
         requests: &[],
+        unlisted: 0,
     }
 }
 

@@ -61,6 +61,9 @@ fn verbs_text(d: &Diagnosis, denial: &Denial) -> String {
     }
 }
 
+/// Who refused a plain denial: the authorizer, not admission.
+const AUTHORIZATION: &str = "denied by authorization";
+
 fn denied(d: &Diagnosis, denial: &Denial) -> Words {
     let r = &d.request;
     let who = subject_phrase(d.user.as_deref());
@@ -126,15 +129,20 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Words {
     } else if let Some(near) = &denial.near_miss {
         super::near_miss::words(near).0
     } else {
-        "denied by authorization: no Role or ClusterRole bound to the subject grants this verb on this resource \
-         here"
-            .into()
+        format!(
+            "{AUTHORIZATION}: no Role or ClusterRole bound to the subject grants this verb on this resource here"
+        )
     };
     let mut notes = Vec::new();
-    if d.code == Some(403) && r.path.is_none() && !denial.wrong_core_group {
-        notes.push(
-            "denied by authorization; the message names no admission webhook or policy".into(),
-        );
+    // Said once: not again when the cause line opens with it.
+    if d.code == Some(403)
+        && r.path.is_none()
+        && !denial.wrong_core_group
+        && !cause.starts_with(AUTHORIZATION)
+    {
+        notes.push(format!(
+            "{AUTHORIZATION}; the message names no admission webhook or policy"
+        ));
     }
     if r.path.is_none() && r.namespace.is_none() && !denial.wrong_core_group {
         match denial.scope {

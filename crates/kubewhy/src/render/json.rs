@@ -65,6 +65,7 @@ struct WireFinding<'a> {
     first_line: u64,
     last_line: u64,
     requests: Vec<WireHit<'a>>,
+    requests_unlisted: u64,
 }
 
 /// One request a finding hit.
@@ -158,6 +159,7 @@ pub fn finding_value(d: &Diagnosis, at: &Location<'_>) -> serde_json::Value {
         first_line: at.first_line,
         last_line: at.last_line,
         requests: at.requests.iter().map(wire_hit).collect(),
+        requests_unlisted: at.unlisted,
     })
 }
 

@@ -60,6 +60,8 @@ pub struct Location<'a> {
     /// The requests it hit, each with its count and lines (several when the cause is not the request's: an
     /// unreachable server, a rejected credential, a throttling server).
     pub requests: &'a [Hit],
+    /// How many of its failures were of requests `requests` does not list (a bounded list).
+    pub unlisted: u64,
 }
 
 /// How many of a finding's requests the text lists (the rest are counted).
@@ -176,7 +178,7 @@ pub fn write_at(
         writeln!(w, "{eq} {}: {}", p.bold("cause"), described.cause)?;
     }
     if let Some(l) = loc.filter(|l| l.requests.len() > 1) {
-        write_requests(w, l.requests, &pad, &eq, &p)?;
+        write_requests(w, l.requests, l.unlisted, &pad, &eq, &p)?;
     }
     for n in &described.notes {
         writeln!(w, "{eq} {}: {n}", p.bold("note"))?;
@@ -214,15 +216,20 @@ pub fn write_at(
 fn write_requests(
     w: &mut impl Write,
     requests: &[Hit],
+    unlisted: u64,
     pad: &str,
     eq: &str,
     p: &Paint,
 ) -> io::Result<()> {
+    let how_many = if unlisted > 0 {
+        format!("more than {}", requests.len())
+    } else {
+        requests.len().to_string()
+    };
     writeln!(
         w,
-        "{eq} {}: the same cause failed {} requests:",
+        "{eq} {}: the same cause failed {how_many} requests:",
         p.bold("note"),
-        requests.len()
     )?;
     // Under the note's text, as rustc continues a note.
     let indent = format!("{pad}         ");
@@ -242,6 +249,9 @@ fn write_requests(
     }
     if requests.len() > REQUESTS_SHOWN {
         writeln!(w, "{indent}and {} more", requests.len() - REQUESTS_SHOWN)?;
+    }
+    if unlisted > 0 {
+        writeln!(w, "{indent}and {unlisted} failures of requests not listed")?;
     }
     Ok(())
 }
@@ -401,6 +411,7 @@ mod tests {
             count: 10,
             excerpt: input,
             requests: &requests,
+            unlisted: 0,
         };
         let mut out = Vec::new();
         write_at(&mut out, &d, Some(loc), &TextOptions::default()).unwrap();
@@ -415,6 +426,7 @@ mod tests {
         // One request: no list.
         let loc = Location {
             requests: &requests[..1],
+            unlisted: 0,
             ..loc
         };
         let mut out = Vec::new();
