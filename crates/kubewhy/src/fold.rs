@@ -76,7 +76,8 @@ pub struct Hit {
 }
 
 /// What makes two readings the same failure: the class, the answer, the subject and request (without the URL,
-/// whose query changes on every retry) and the cause without its free text (which may run on into the rest of a
+/// whose query changes on every retry, and, for an authorizer's denial, without the object's name: one missing
+/// permission denied on several objects is one failure) and the cause without its free text (which may run on into the rest of a
 /// line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
@@ -107,7 +108,10 @@ impl Key {
                 r.subresource.clone(),
                 r.kind.clone(),
                 r.namespace.clone(),
-                r.name.clone(),
+                // A denial is one per missing permission: the objects it was denied on are its requests.
+                r.name
+                    .clone()
+                    .filter(|_| !matches!(d.cause, Cause::Denied(_))),
                 r.path.clone(),
             ],
             cause: d.cause.without_text(),
@@ -732,6 +736,26 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn one_missing_permission_denied_on_several_objects_is_one_finding() {
+        let denied = |name: &str| {
+            format!(
+                r#"secrets "{name}" is forbidden: User "system:serviceaccount:vault:eso" cannot get resource "secrets" in API group "" in the namespace "team""#
+            )
+        };
+        let (a, b) = (denied("camunda"), denied("gitlab-repo"));
+        let found = fold(&[&a, &b, &a]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!((f.count, f.requests.len()), (3, 2));
+        // The diagnosis keeps the permission, not one object's name.
+        let r = &f.diagnosis.request;
+        assert_eq!((r.verb.as_deref(), r.name.as_deref()), (Some("get"), None));
+        // Another permission is another finding.
+        let other = a.replace("cannot get", "cannot update");
+        assert_eq!(fold(&[&a, &other]).len(), 2);
     }
 
     #[test]

@@ -14,9 +14,10 @@ use crate::cause::{Cause, NotServed};
 use crate::diagnosis::Phase;
 use crate::note::Note;
 
-/// `*v1.Pod`, `*v1alpha2.TLSRoute`, or a dynamic informer's `kube.rs/v1, Kind=Document`.
+/// `*v1.Pod`, `*v1alpha2.TLSRoute`, or a dynamic informer's `kube.rs/v1, Kind=Document` (a GroupVersionKind) or
+/// `/v1, Resource=namespaces` (apimachinery `schema.GroupVersionResource.String`).
 static GO_TYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\*(?P<version>v[0-9]+(?:(?:alpha|beta)[0-9]+)?)\.(?P<kind>[A-Z][A-Za-z0-9]*)|(?P<group>[a-z0-9.\-]*)/(?P<gversion>v[0-9]+(?:(?:alpha|beta)[0-9]+)?), Kind=(?P<gkind>[A-Z][A-Za-z0-9]*)")
+    Regex::new(r"\*(?P<version>v[0-9]+(?:(?:alpha|beta)[0-9]+)?)\.(?P<kind>[A-Z][A-Za-z0-9]*)|(?P<group>[a-z0-9.\-]*)/(?P<gversion>v[0-9]+(?:(?:alpha|beta)[0-9]+)?), (?:Kind=(?P<gkind>[A-Z][A-Za-z0-9]*)|Resource=(?P<gresource>[a-z0-9\-]+))")
         .expect("built-in pattern")
 });
 static THROTTLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -162,6 +163,11 @@ fn go_type(text: &str, ev: &mut Evidence) {
             ev.request
                 .group
                 .get_or_insert_with(|| group.as_str().to_string());
+        }
+        if let Some(resource) = c.name("gresource") {
+            ev.request
+                .resource
+                .get_or_insert_with(|| resource.as_str().to_string());
         }
         // A typed informer of a built-in type: its resource is the kind's plural.
         if let Some(kind) = c.name("kind")

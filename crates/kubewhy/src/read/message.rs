@@ -189,9 +189,10 @@ static NO_RESOURCE_TYPE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EXISTS: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} already exists"#));
+/// (A program that prints the resource as a Go slice, `[deployments.apps]`, keeps it in brackets.)
 static CONFLICT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"Operation cannot be fulfilled on (?P<pres>[a-z0-9.\-]+) {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#,
+        r#"Operation cannot be fulfilled on \[?(?P<pres>[a-z0-9.\-]+)\]? {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#,
     )
 });
 static APPLY_CONFLICT: LazyLock<Regex> = LazyLock::new(|| {

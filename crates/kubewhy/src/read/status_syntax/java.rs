@@ -15,12 +15,13 @@ static FABRIC8_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the fabric8 pattern is valid")
 });
 
-/// The official Java client: the code on a details line, or only the reason phrase after the exception's name.
+/// The official Java client: the code on a details line, or only the reason phrase after the exception's name (then
+/// the end of the line, a colon, or the stack trace's first frame when a paste joined it: `Forbidden at io.…`).
 static JAVA_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"HTTP response code: (\d{3})\b").expect("the Java code pattern is valid")
 });
 static JAVA_PHRASE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"ApiException: ([A-Z][A-Za-z ]+?)\s*(?::|$|\n)")
+    Regex::new(r"ApiException: ([A-Z][A-Za-z ]+?)\s*(?::|$|\n|\sat\s)")
         .expect("the Java phrase pattern is valid")
 });
 
@@ -149,6 +150,13 @@ mod tests {
                 .unwrap()
                 .code,
             Some(422)
+        );
+        // A paste joined the first stack frame to the exception's line.
+        assert_eq!(
+            read("io.kubernetes.client.ApiException: Forbidden at io.kubernetes.client.util.Watch.createWatch(Watch.java:104)")
+                .unwrap()
+                .code,
+            Some(403)
         );
         assert_eq!(
             read("Microsoft.Rest.HttpOperationException: Operation returned an invalid status code 'NotFound'").unwrap().code,
