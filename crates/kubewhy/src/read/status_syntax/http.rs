@@ -40,6 +40,14 @@ static PYTHON_REASON: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Python reason pattern is valid")
 });
 
+/// The Python client's watch, on an `ERROR` event: `ApiException(status=code, reason="%s: %s" % (reason, message))`
+/// (kubernetes-client/python `kubernetes/watch/watch.py` stream), printed `Reason: Expired: too old resource
+/// version: …` — the `Status` reason, then its message.
+static PYTHON_WATCH_REASON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*>?\s*Reason: ([A-Z][A-Za-z]+): (\S.*?)\s*$")
+        .expect("the Python watch reason pattern is valid")
+});
+
 /// JavaScript clients and tools: the code named after a key, with any of their separators.
 static JS_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^A-Za-z0-9_])(?:status code|statusCode|code|status)\s?[:=]\s?(\d{3})\b")
@@ -72,6 +80,15 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
         a.code = c[1].parse().ok();
     }
     a.code = a.code.filter(|c| (400..600).contains(c));
+    if let Some(c) = when(text, "Reason: ", &PYTHON_WATCH_REASON)
+        && let Some(code) = code_of_phrase(&c[1])
+        && a.code.is_none_or(|a| a == code)
+    {
+        // A `Status` reason (one CamelCase word the code agrees with), not an HTTP phrase.
+        a.code = Some(code);
+        a.reason = Some(c[1].to_string());
+        a.message = Some(c[2].to_string());
+    }
     if a.code.is_none() {
         a.code = when(text, "Reason: ", &PYTHON_REASON)
             .or_else(|| when(text, "reason", &JS_REASON))
@@ -86,6 +103,20 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_python_watch_names_the_status_reason() {
+        let a = read("kubernetes.client.exceptions.ApiException: (410)\nReason: Expired: too old resource version: 380528372 (382477719)").unwrap();
+        assert_eq!((a.code, a.reason.as_deref()), (Some(410), Some("Expired")));
+        assert_eq!(
+            a.message.as_deref(),
+            Some("too old resource version: 380528372 (382477719)")
+        );
+        // An HTTP phrase is no reason.
+        let a =
+            read("kubernetes.client.exceptions.ApiException: (404)\nReason: Not Found").unwrap();
+        assert_eq!((a.code, a.reason), (Some(404), None));
+    }
 
     #[test]
     fn python_clients_give_code_and_url() {
