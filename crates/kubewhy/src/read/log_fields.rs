@@ -2,8 +2,21 @@
 //! `url.full=`), the URL clients put in their errors (reqwest, fabric8, node-fetch, urllib3, Go's `net/url.Error`),
 //! kubectl's trace lines and a curl command pasted above its answer. What it finds is read by the one URL parser ([`crate::url`]).
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::diagnosis::Request;
 use crate::url::{fill_from_url, merge_missing};
+
+/// A program's words for the call that failed, before the error it wraps: `failed to delete StatefulSet ns/name:`,
+/// `failed to get ReplicationController "x" in Namespace "ns":` (Go and Rust operators wrap a client's error so).
+static PROGRAM_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"\b[Ff]ailed to (?P<verb>get|list|watch|create|update|patch|delete) (?P<kind>[A-Z][A-Za-z0-9]+)(?: (?:(?P<ns>[a-z0-9][a-z0-9\-]*)/(?P<name>[a-z0-9][a-z0-9.\-]*)|"(?P<qname>[^"\\]+)"(?: in [Nn]amespace "(?P<qns>[^"\\]+)")?))?:\s"#,
+    )
+    .expect("the program call pattern is valid")
+});
 
 /// Reads the request from log fields: kube-rs's `HTTP{http.method=GET http.url=..}` span, OpenTelemetry's
 /// `url.full=`, reqwest's and hyper's `for url (https://..)`, fabric8's `executing: GET at: https://..`, node-fetch's
@@ -67,6 +80,9 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     let method = value_after("http.method=")
         .or_else(|| value_after("http.request.method="))
         .or_else(|| fabric8().map(|(m, _)| m));
+    if url.is_none() {
+        program_call(text, r);
+    }
     if url.is_none()
         && let Some((m, u)) = go_url_error(text)
     {
@@ -114,6 +130,26 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     };
     fill_from_url(&mut parsed);
     merge_missing(r, &parsed);
+}
+
+/// The call a program says failed (`failed to delete StatefulSet ns/name: <error>`): its verb, kind, namespace and
+/// name, where the error does not say them.
+fn program_call(text: &str, r: &mut Request) {
+    if !text.contains("ailed to ") {
+        return;
+    }
+    let Some(c) = PROGRAM_CALL.captures(text) else {
+        return;
+    };
+    let get = |n: &str| c.name(n).map(|m| m.as_str().to_string());
+    let said = Request {
+        verb: get("verb"),
+        kind: get("kind"),
+        namespace: get("ns").or_else(|| get("qns")),
+        name: get("name").or_else(|| get("qname")),
+        ..Request::default()
+    };
+    merge_missing(r, &said);
 }
 
 /// Go's HTTP client names a failed request in its `*url.Error`: the method with only its first letter capital
@@ -207,6 +243,39 @@ pub(crate) fn curl_command(text: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_names_the_call_that_failed() {
+        let read = |t: &str| {
+            let mut r = Request::default();
+            read(t, &mut r);
+            (r.verb, r.kind, r.namespace, r.name)
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            read(
+                "error=failed to delete StatefulSet kanidm-external/kanidm-default: Api(Status { code: 404 })"
+            ),
+            (
+                s("delete"),
+                s("StatefulSet"),
+                s("kanidm-external"),
+                s("kanidm-default")
+            )
+        );
+        assert_eq!(
+            read(
+                r#"detail: failed to get ReplicationController "x-cmd" in Namespace "x": 404 Not Found"#
+            ),
+            (s("get"), s("ReplicationController"), s("x"), s("x-cmd"))
+        );
+        // Not a call: no kind, or no error after it.
+        assert_eq!(read("failed to get pods: x"), (None, None, None, None));
+        assert_eq!(
+            read("failed to get Deployment in time"),
+            (None, None, None, None)
+        );
+    }
 
     #[test]
     fn go_names_the_request_its_client_failed() {
