@@ -18,8 +18,9 @@ use super::message::{Facts, Said, split_resource};
 use crate::cause::Admitter;
 use crate::class::Class;
 
-// The catalog as static tables (`CATALOG`, one `CatalogFile` per YAML file), compiled from `catalog/*.yaml` by
-// build.rs: what recognition reads, without the provenance and without a YAML parser at run time.
+// The catalog as static text (`CATALOG`: each file's rows and printers, a record each), compiled from
+// `catalog/*.yaml` by build.rs: what recognition reads, without the provenance and without a YAML parser at run
+// time.
 include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 
 /// Fixed text at least this long anchors a template anywhere in a line; shorter, the template must be the whole
@@ -30,9 +31,9 @@ const ANCHOR_MIN: usize = 6;
 
 /// One catalog file.
 struct CatalogFile {
-    rows: &'static [Row],
+    rows: Vec<Row>,
     /// How the clients print an answer or an error (clients.yaml): their words wrap like the rest.
-    wrappers: &'static [Printer],
+    wrappers: Vec<Printer>,
 }
 
 struct Printer {
@@ -46,7 +47,7 @@ struct Row {
     kind: &'static str,
     class: Option<&'static str>,
     template: &'static str,
-    within: &'static [&'static str],
+    within: Vec<&'static str>,
     /// An authorizer's reason printed after a denial (the row has `after`).
     after: bool,
     /// The answer's code, where the source fixes it.
@@ -54,6 +55,56 @@ struct Row {
     /// The code is the webhook's or the policy's, not the template's.
     code_varies: bool,
 }
+
+/// The records of build.rs's text (`\u{1e}` after each; fields between `\u{1f}`, list items between `\u{1d}`;
+/// an absent value is empty).
+fn records(text: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    text.split_terminator('\u{1e}')
+        .map(|record| record.split('\u{1f}').collect())
+}
+
+fn present(field: &'static str) -> Option<&'static str> {
+    (!field.is_empty()).then_some(field)
+}
+
+/// The catalog, split once per process.
+static FILES: LazyLock<Vec<CatalogFile>> = LazyLock::new(|| {
+    CATALOG
+        .iter()
+        .map(|(rows, printers)| CatalogFile {
+            rows: records(rows)
+                .map(|f| {
+                    let [id, kind, class, template, within, after, code, code_varies] = f[..]
+                    else {
+                        panic!("build.rs writes 8 fields a catalog row: {f:?}");
+                    };
+                    Row {
+                        id,
+                        kind,
+                        class: present(class),
+                        template,
+                        within: within.split_terminator('\u{1d}').collect(),
+                        after: !after.is_empty(),
+                        code: present(code)
+                            .map(|c| c.parse().expect("build.rs writes a row's code as a number")),
+                        code_varies: !code_varies.is_empty(),
+                    }
+                })
+                .collect(),
+            wrappers: records(printers)
+                .map(|f| {
+                    let [template, verb] = f[..] else {
+                        panic!("build.rs writes 2 fields a catalog printer: {f:?}");
+                    };
+                    Printer {
+                        template: present(template),
+                        verb: present(verb),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+});
 
 /// What one template reads as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +206,7 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut after_value = Vec::new();
     let mut first_words = Vec::new();
     let mut last_words = Vec::new();
-    for file in CATALOG {
+    for file in FILES.iter() {
         let templates = file
             .rows
             .iter()
@@ -464,8 +515,8 @@ const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|â
 fn compile() -> Compiled {
     let mut templates = Vec::new();
     let mut anchors = Vec::new();
-    let files = CATALOG;
-    let rows: Vec<&Row> = files.iter().flat_map(|f| f.rows).collect();
+    let files: &'static [CatalogFile] = &FILES;
+    let rows: Vec<&Row> = files.iter().flat_map(|f| &f.rows).collect();
     let closed_frames = rows
         .iter()
         .filter(|r| {
@@ -496,7 +547,7 @@ fn compile() -> Compiled {
         .map(|(re, class, _)| (re, class))
         .collect();
     for file in files {
-        for row in file.rows {
+        for row in &file.rows {
             // An authorizer's reason after a denial is read with the denial.
             if row.after {
                 continue;
@@ -531,7 +582,7 @@ fn compile() -> Compiled {
     }
     let field_frames = files
         .iter()
-        .flat_map(|f| f.wrappers)
+        .flat_map(|f| &f.wrappers)
         .filter_map(|w| {
             let template = w.template?;
             let verb = w.verb.map(str::to_string);
