@@ -89,9 +89,11 @@ const PROGRAMS: &[&str] = &[
     "other",
 ];
 
-/// The held-out part's first score, read right of total, taken on the baseline before any code changed for issue
-/// 19 (main at 895edb0; recorded in CHANGELOG.md). The held-out test fails only if the score falls below it.
-const HELD_OUT_FIRST_SCORE: (usize, usize) = (33, 79);
+/// The held-out part's floor, read right of total: the first score of each collection, taken before any code changed
+/// for it (recorded in CHANGELOG.md). The first 79 cases scored 33 on main at 895edb0 (48 by e9363e8); with the 50 of
+/// the second collection (2026-12-07) the whole part scored 89 of 129 on e9363e8, the floor kept here. The held-out
+/// test fails only if the score falls below it.
+const HELD_OUT_FIRST_SCORE: (usize, usize) = (89, 129);
 
 /// The fields a world case's `expect` compares: the diagnosis's, not the wording's.
 const WORLD_FIELDS: &[&str] = &[
