@@ -530,7 +530,7 @@ fn compile() -> Compiled {
                 .iter()
                 .filter(|r| r.within.contains(&frame.id))
                 .all(|k| k.class == frame.class);
-            let (body, anchor, _) = pattern(&frame.template)?;
+            let (body, anchor, _) = pattern(frame.template)?;
             (closed && class != Class::Unknown && anchor.len() >= 8).then(|| {
                 (
                     Regex::new(&format!("{BEFORE}{body}")).expect("a frame is a valid pattern"),
@@ -555,7 +555,7 @@ fn compile() -> Compiled {
             let Some(reading) = reading_of(row) else {
                 continue;
             };
-            let Some((body, anchor, fixed)) = pattern(&row.template) else {
+            let Some((body, anchor, fixed)) = pattern(row.template) else {
                 continue;
             };
             let re = if anchor.len() >= ANCHOR_ANYWHERE {
