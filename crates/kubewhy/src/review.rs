@@ -4,13 +4,16 @@
 //! `kubewhy explain --live` all ask through it, so one question gets one answer. Likewise the one "who am I"
 //! ([`whoami`], a SelfSubjectReview) that preflight, the RBAC diff and the watchers ask.
 
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::authentication::v1::{SelfSubjectReview, SelfSubjectReviewStatus};
 use k8s_openapi::api::authorization::v1::{
     NonResourceAttributes, ResourceAttributes, SelfSubjectAccessReview,
     SelfSubjectAccessReviewSpec, SubjectAccessReview, SubjectAccessReviewSpec,
     SubjectAccessReviewStatus,
 };
-use kube::api::{Api, PostParams};
+use kube::Resource;
+use kube::api::PostParams;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::diagnosis::Request;
 use crate::vocab::groups_of;
@@ -79,6 +82,28 @@ fn attributes(r: &Request) -> (Option<ResourceAttributes>, Option<NonResourceAtt
     }
 }
 
+/// What is read of a review's answer: its status. The rest (the spec sent back, the metadata) is not deserialized,
+/// so every review shares this small type instead of instantiating each review's whole object (`Api::create` would).
+#[derive(Deserialize)]
+struct Answered<S> {
+    status: Option<S>,
+}
+
+/// Creates the review at `url_path` (a JSON body, as `Api::create` sends it) and reads its status.
+async fn create<S: DeserializeOwned>(
+    client: &kube::Client,
+    url_path: &str,
+    body: Result<Vec<u8>, serde_json::Error>,
+) -> Result<Option<S>, kube::Error> {
+    let body = body.map_err(kube::Error::SerdeError)?;
+    let mut req = kube::core::Request::new(url_path)
+        .create(&PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    // The verb kube's own `Api::create` gives the request (its tracing and the request inspector read it).
+    req.extensions_mut().insert("create");
+    Ok(client.request::<Answered<S>>(req).await?.status)
+}
+
 /// Asks whether `request` (its verb, group, version, resource, subresource, name and namespace, or its path) is
 /// allowed for `reviewer`.
 ///
@@ -90,9 +115,8 @@ pub async fn review(
     request: &Request,
 ) -> Result<Answer, kube::Error> {
     let (resource_attributes, non_resource_attributes) = attributes(request);
-    let status = match reviewer {
+    let (url_path, body) = match reviewer {
         Reviewer::Caller => {
-            let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes,
@@ -100,10 +124,12 @@ pub async fn review(
                 },
                 ..SelfSubjectAccessReview::default()
             };
-            api.create(&PostParams::default(), &review).await?.status
+            (
+                SelfSubjectAccessReview::url_path(&(), None),
+                serde_json::to_vec(&review),
+            )
         }
         Reviewer::Subject { user, groups } => {
-            let api: Api<SubjectAccessReview> = Api::all(client.clone());
             let review = SubjectAccessReview {
                 spec: SubjectAccessReviewSpec {
                     resource_attributes,
@@ -114,9 +140,13 @@ pub async fn review(
                 },
                 ..SubjectAccessReview::default()
             };
-            api.create(&PostParams::default(), &review).await?.status
+            (
+                SubjectAccessReview::url_path(&(), None),
+                serde_json::to_vec(&review),
+            )
         }
     };
+    let status: Option<SubjectAccessReviewStatus> = create(client, &url_path, body).await?;
     // The API server always fills `status`; a missing one reads as "no opinion", i.e. not allowed.
     Ok(status.map(Answer::from).unwrap_or_default())
 }
@@ -137,11 +167,13 @@ pub struct Whoami {
 /// # Errors
 /// When the review fails (not served before 1.28, the credentials not accepted, the server not reached).
 pub async fn whoami(client: &kube::Client) -> Result<Whoami, kube::Error> {
-    let api: Api<SelfSubjectReview> = Api::all(client.clone());
-    let answer = api
-        .create(&PostParams::default(), &SelfSubjectReview::default())
-        .await?;
-    let info = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+    let status: Option<SelfSubjectReviewStatus> = create(
+        client,
+        &SelfSubjectReview::url_path(&(), None),
+        serde_json::to_vec(&SelfSubjectReview::default()),
+    )
+    .await?;
+    let info = status.and_then(|s| s.user_info).unwrap_or_default();
     Ok(Whoami {
         user: info.username.unwrap_or_default(),
         groups: info

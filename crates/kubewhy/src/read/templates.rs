@@ -13,14 +13,15 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use regex::{Captures, Regex};
-use serde::Deserialize;
 
 use super::message::{Facts, Said, split_resource};
 use crate::cause::Admitter;
 use crate::class::Class;
 
-const GO: &str = include_str!("../../catalog/go.yaml");
-const CLIENTS: &str = include_str!("../../catalog/clients.yaml");
+// The catalog as static text (`CATALOG`: each file's rows and printers, a record each), compiled from
+// `catalog/*.yaml` by build.rs: what recognition reads, without the provenance and without a YAML parser at run
+// time.
+include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 
 /// Fixed text at least this long anchors a template anywhere in a line; shorter, the template must be the whole
 /// message (or its last `: ` part).
@@ -28,50 +29,88 @@ const ANCHOR_ANYWHERE: usize = 16;
 /// Fixed text shorter than this says too little to recognise anything.
 const ANCHOR_MIN: usize = 6;
 
-#[derive(Deserialize)]
-struct File {
+/// One catalog file.
+struct CatalogFile {
     rows: Vec<Row>,
     /// How the clients print an answer or an error (clients.yaml): their words wrap like the rest.
-    #[serde(default)]
     wrappers: Vec<Printer>,
 }
 
-#[derive(Deserialize)]
 struct Printer {
-    #[serde(default)]
-    template: Option<String>,
+    template: Option<&'static str>,
     /// What the printer says of the request (`cannot patch â€¦`: the verb `patch`).
-    #[serde(default)]
-    request: Option<PrinterRequest>,
+    verb: Option<&'static str>,
     /// The answer's code the printer's own words state (kubectl's `The request is invalid` is said of a 422).
-    #[serde(default)]
     code: Option<u16>,
 }
 
-#[derive(Deserialize)]
-struct PrinterRequest {
-    #[serde(default)]
-    verb: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct Row {
-    id: String,
-    kind: String,
-    #[serde(default)]
-    class: Option<String>,
-    template: String,
-    #[serde(default)]
-    within: Vec<String>,
-    #[serde(default)]
-    after: Vec<String>,
+    id: &'static str,
+    kind: &'static str,
+    class: Option<&'static str>,
+    template: &'static str,
+    within: Vec<&'static str>,
+    /// An authorizer's reason printed after a denial (the row has `after`).
+    after: bool,
     /// The answer's code, where the source fixes it.
-    #[serde(default)]
     code: Option<u16>,
     /// The code is the webhook's or the policy's, not the template's.
-    #[serde(default)]
     code_varies: bool,
 }
+
+/// The records of build.rs's text (`\u{1e}` after each; fields between `\u{1f}`, list items between `\u{1d}`;
+/// an absent value is empty).
+fn records(text: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    text.split_terminator('\u{1e}')
+        .map(|record| record.split('\u{1f}').collect())
+}
+
+fn present(field: &'static str) -> Option<&'static str> {
+    (!field.is_empty()).then_some(field)
+}
+
+/// The catalog, split once per process.
+static FILES: LazyLock<Vec<CatalogFile>> = LazyLock::new(|| {
+    CATALOG
+        .iter()
+        .map(|(rows, printers)| CatalogFile {
+            rows: records(rows)
+                .map(|f| {
+                    let [id, kind, class, template, within, after, code, code_varies] = f[..]
+                    else {
+                        panic!("build.rs writes 8 fields a catalog row: {f:?}");
+                    };
+                    Row {
+                        id,
+                        kind,
+                        class: present(class),
+                        template,
+                        within: within.split_terminator('\u{1d}').collect(),
+                        after: !after.is_empty(),
+                        code: present(code)
+                            .map(|c| c.parse().expect("build.rs writes a row's code as a number")),
+                        code_varies: !code_varies.is_empty(),
+                    }
+                })
+                .collect(),
+            wrappers: records(printers)
+                .map(|f| {
+                    let [template, verb, code] = f[..] else {
+                        panic!("build.rs writes 3 fields a catalog printer: {f:?}");
+                    };
+                    Printer {
+                        template: present(template),
+                        verb: present(verb),
+                        code: present(code).map(|c| {
+                            c.parse()
+                                .expect("build.rs writes a printer's code as a number")
+                        }),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+});
 
 /// What one template reads as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +123,7 @@ enum Reading {
 
 struct Template {
     #[allow(dead_code)] // named in test failures
-    id: String,
+    id: &'static str,
     reading: Reading,
     re: Regex,
     /// How much fixed text it has: the more, the more specific.
@@ -185,14 +224,12 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut first_words = Vec::new();
     let mut last_words = Vec::new();
     let mut last_pairs: Vec<(String, String)> = Vec::new();
-    for text in [GO, CLIENTS] {
-        let file: File = serde_yaml::from_str(text)
-            .expect("the catalog compiled in is valid (tests/catalog.rs)");
+    for file in FILES.iter() {
         let templates = file
             .rows
             .iter()
-            .map(|r| r.template.as_str())
-            .chain(file.wrappers.iter().filter_map(|w| w.template.as_deref()));
+            .map(|r| r.template)
+            .chain(file.wrappers.iter().filter_map(|w| w.template));
         for template in templates {
             if let Some(first) = template.split_whitespace().next() {
                 first_words.push(first.to_string());
@@ -495,13 +532,10 @@ fn reading_of(row: &Row) -> Option<Reading> {
     if row.kind == "notice" {
         return Some(Reading::Notice);
     }
-    if !matches!(
-        row.kind.as_str(),
-        "status" | "frame" | "inner" | "text" | "plain"
-    ) {
+    if !matches!(row.kind, "status" | "frame" | "inner" | "text" | "plain") {
         return None;
     }
-    let class: Class = row.class.as_deref()?.parse().ok()?;
+    let class: Class = row.class?.parse().ok()?;
     // Transport failures (and a client's own time-outs) are read by their words (`transport`), which are broader
     // than any template.
     let transport = matches!(class, Class::Connection | Class::Tls)
@@ -516,27 +550,22 @@ const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|â
 fn compile() -> Compiled {
     let mut templates = Vec::new();
     let mut anchors = Vec::new();
-    let files: Vec<File> = [GO, CLIENTS]
-        .iter()
-        .map(|text| {
-            serde_yaml::from_str(text).expect("the catalog compiled in is valid (tests/catalog.rs)")
-        })
-        .collect();
+    let files: &'static [CatalogFile] = &FILES;
     let rows: Vec<&Row> = files.iter().flat_map(|f| &f.rows).collect();
     let closed_frames = rows
         .iter()
         .filter(|r| {
-            matches!(r.kind.as_str(), "frame" | "status" | "inner")
+            matches!(r.kind, "frame" | "status" | "inner")
                 && (r.template.contains("{err}") || r.template.contains("{err:q}"))
         })
         .filter_map(|frame| {
-            let class: Class = frame.class.as_deref()?.parse().ok()?;
+            let class: Class = frame.class?.parse().ok()?;
             // Closed: every row printed in it has its class (or none is).
             let closed = rows
                 .iter()
                 .filter(|r| r.within.contains(&frame.id))
-                .all(|k| k.class.as_deref() == frame.class.as_deref());
-            let (body, anchor, _) = pattern(&frame.template)?;
+                .all(|k| k.class == frame.class);
+            let (body, anchor, _) = pattern(frame.template)?;
             (closed && class != Class::Unknown && anchor.len() >= 8).then(|| {
                 (
                     Regex::new(&format!("{BEFORE}{body}")).expect("a frame is a valid pattern"),
@@ -552,16 +581,16 @@ fn compile() -> Compiled {
         .into_iter()
         .map(|(re, class, _)| (re, class))
         .collect();
-    for file in &files {
+    for file in files {
         for row in &file.rows {
             // An authorizer's reason after a denial is read with the denial.
-            if !row.after.is_empty() {
+            if row.after {
                 continue;
             }
             let Some(reading) = reading_of(row) else {
                 continue;
             };
-            let Some((body, anchor, fixed)) = pattern(&row.template) else {
+            let Some((body, anchor, fixed)) = pattern(row.template) else {
                 continue;
             };
             let re = if anchor.len() >= ANCHOR_ANYWHERE {
@@ -578,7 +607,7 @@ fn compile() -> Compiled {
                 .to_string();
             anchors.push(word);
             templates.push(Template {
-                id: row.id.clone(),
+                id: row.id,
                 reading,
                 re,
                 fixed,
@@ -590,8 +619,8 @@ fn compile() -> Compiled {
         .iter()
         .flat_map(|f| &f.wrappers)
         .filter_map(|w| {
-            let template = w.template.as_deref()?;
-            let verb = w.request.as_ref().and_then(|r| r.verb.clone());
+            let template = w.template?;
+            let verb = w.verb.map(str::to_string);
             let names_request = ["{name", "{kind", "{gk", "{gr", "{code"]
                 .iter()
                 .any(|p| template.contains(p));
