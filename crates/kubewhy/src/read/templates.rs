@@ -369,6 +369,8 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
         "verb" | "http_verb" | "subresource" => r"[a-z]+",
         "group" | "version" => r"[a-z0-9.\-]*",
         "path" => r"/[^\s\x22\\]*",
+        // A field's path (`spec.containers[0].image`, `.spec.replicas`): a word alone before `: ` is not one.
+        "field_path" => r#"[^\s"':]*[.\[][^\s"':]*"#,
         "type" => r"\*[a-z0-9]+\.[A-Z][A-Za-z0-9]*",
         "code" | "count" | "rv" => r"\d+",
         // A slot holds any text, quotes included (escaped inside a quoted slot).
@@ -477,6 +479,28 @@ fn reading_of(row: &Row) -> Option<Reading> {
     (!transport).then_some(Reading::Failure(class))
 }
 
+/// The template a row is recognised by: an inner row printed only in one frame that has no words of its own (a
+/// field error's type in `{field_path}: {err}`) is that frame around it, since its words alone say too little: a
+/// bare `Forbidden` after a `: ` is an HTTP reason phrase (`Post "…": Forbidden`), a field's `Forbidden` follows
+/// the field's path (`spec.x: Forbidden`).
+fn in_wordless_frame(row: &Row, rows: &[&Row]) -> String {
+    let [frame] = row.within.as_slice() else {
+        return row.template.clone();
+    };
+    let wordless = |t: &str| {
+        tokens(t).0.iter().all(|token| match token {
+            Token::Fixed(f) => !f.chars().any(char::is_alphanumeric),
+            Token::Slot(_) => true,
+        })
+    };
+    match rows.iter().find(|r| &r.id == frame) {
+        Some(f) if row.kind == "inner" && f.template.contains("{err}") && wordless(&f.template) => {
+            f.template.replacen("{err}", &row.template, 1)
+        }
+        _ => row.template.clone(),
+    }
+}
+
 /// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
 const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+)"#;
 const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|│])"#;
@@ -529,7 +553,8 @@ fn compile() -> Compiled {
             let Some(reading) = reading_of(row) else {
                 continue;
             };
-            let Some((body, anchor, fixed)) = pattern(&row.template) else {
+            let template = in_wordless_frame(row, &rows);
+            let Some((body, anchor, fixed)) = pattern(&template) else {
                 continue;
             };
             let re = if anchor.len() >= ANCHOR_ANYWHERE {
@@ -877,5 +902,28 @@ mod tests {
         assert_eq!(f.said, None);
         read_text("list pods: not authorized", &mut f);
         assert_eq!(f.said, Some(Said::NotLoggedIn));
+    }
+
+    #[test]
+    fn a_field_error_s_type_follows_a_field_path_and_a_bare_reason_phrase_is_the_answer_s() {
+        let said = |text: &str| {
+            let mut f = Facts::default();
+            read_text(text, &mut f);
+            f.said
+        };
+        assert_eq!(
+            said("spec.template.spec.containers[0].image: Forbidden"),
+            Some(Said::BadObject)
+        );
+        assert_eq!(
+            said(
+                r#"Post "https://10.0.0.1/apis/apps/v1/namespaces/default/deployments": Forbidden"#
+            ),
+            Some(Said::Denied)
+        );
+        assert_eq!(
+            said("failed to create deployment: Forbidden"),
+            Some(Said::Denied)
+        );
     }
 }

@@ -24,9 +24,9 @@ static JAVA_PHRASE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Java phrase pattern is valid")
 });
 
-/// The .NET client: the status code's name.
+/// The .NET client: the status code's name, in single quotes (a paste's markdown may turn them double).
 static DOTNET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"invalid status code '([A-Za-z]+)'").expect("the .NET pattern is valid")
+    Regex::new(r#"invalid status code ['"]([A-Za-z]+)['"]"#).expect("the .NET pattern is valid")
 });
 
 /// The fields of fabric8's `Status(…)`, in the order it prints them.
@@ -153,6 +153,11 @@ mod tests {
         assert_eq!(
             read("Microsoft.Rest.HttpOperationException: Operation returned an invalid status code 'NotFound'").unwrap().code,
             Some(404)
+        );
+        // Markdown turned the quotes double (azure-pipelines-orchestrator#4).
+        assert_eq!(
+            read(r#"k8s.Autorest.HttpOperationException: Operation returned an invalid status code "Forbidden""#).unwrap().code,
+            Some(403)
         );
         assert_eq!(
             read("io.kubernetes.client.ApiException: Something Odd"),
