@@ -1118,6 +1118,22 @@ struct Tally {
     unwrapped: Vec<String>,
 }
 
+/// FNV-1a of a text: a seed that stays the same from run to run and release to release.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A ChaCha seed from a 64-bit one.
+fn seed_bytes(seed: u64) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&(seed.rotate_left(i as u32 * 16) ^ i as u64).to_le_bytes());
+    }
+    out
+}
+
 fn sweep(rounds: usize) -> Tally {
     let (go, clients) = read_catalog();
     let rows: Vec<Row> = go.rows.iter().chain(&clients.rows).cloned().collect();
@@ -1144,10 +1160,6 @@ fn sweep(rounds: usize) -> Tally {
             (w.clone(), t)
         })
         .collect();
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
-    );
     let strategy = values_strategy();
     let mut tally = Tally::default();
     // KUBEWHY_CATALOG_REPORT=<file>: every failure, one per line (message, wrapper, damage, what, text), for mending.
@@ -1191,6 +1203,14 @@ fn sweep(rounds: usize) -> Tally {
                     if WRAPPING.contains(&DAMAGES[di]) {
                         tally.wrapped_cases += 1;
                     }
+                    // Each combination draws from its own seed (its row ids, printer, damage and round): a row or
+                    // printer added to the catalog draws new values for its own combinations only, so the
+                    // wrapped failures below (WRAPPED_CEILING) count the same draws before and after it.
+                    let seed = fnv1a(&format!("{round}|{}|{}|{di}", m.ids.join(">"), w.id));
+                    let mut runner = TestRunner::new_with_rng(
+                        Config::default(),
+                        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
+                    );
                     let mut v = strategy.new_tree(&mut runner).expect("values").current();
                     for id in &m.ids {
                         for (field, want) in &templates[id.as_str()].requires {
@@ -1202,7 +1222,7 @@ fn sweep(rounds: usize) -> Tally {
                         v.verb.clone_from(verb);
                     }
                     let trap = strategy.new_tree(&mut runner).expect("values").current();
-                    let width = 30 + (tally.cases * 7) % 70;
+                    let width = 30 + (seed % 70) as usize;
                     let text = quote_marked(&render_message(&m.template, &v, &trap));
                     let fields = placeholders(&m.template);
                     let answer = Answer {
@@ -1358,7 +1378,7 @@ const WRAPPING: &[&str] = &[
 
 /// How many wrapped combinations may still read wrong (of 9,496 wrapped ones: 65 on 2026-12-07); lower it as the reader
 /// mends them, never raise it.
-const WRAPPED_CEILING: usize = 65;
+const WRAPPED_CEILING: usize = 64;
 
 /// Every row is tested: it yields a message of its own, is printed in another's, or is a printer a wrapper takes.
 #[test]

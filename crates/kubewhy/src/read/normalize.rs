@@ -313,6 +313,11 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if is_json_member_opening(n) && !ends_with_opener(p) && !p.ends_with(',') {
         return None;
     }
+    // A Java stack frame under its exception (`\tat io.x.Watch.createWatch(Watch.java:104) ~[app.jar:1.0]`): the
+    // exception's message ended with its line (`ApiException: Forbidden` is the reason phrase alone).
+    if is_java_frame(n) {
+        return Some(Join::Newline);
+    }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
     if next.indent >= 8 {
         return Some(Join::Space);
@@ -686,6 +691,7 @@ fn straddles_message(p: &str, n: &str) -> bool {
         || word_follows_value
         || INSIDE_PAIRS.contains(&(last, first))
         || words.pair(last, first)
+        || super::status_syntax::phrase_pair(last, first)
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
@@ -697,6 +703,23 @@ fn is_resource_word(w: &str) -> bool {
         && w.starts_with(|c: char| c.is_ascii_lowercase())
         && w.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// Whether a line is a JVM stack frame: `at`, a qualified method, and its place in parentheses (`(Watch.java:104)`,
+/// `(Unknown Source)`, `(Native Method)`), then at most the jar logback names (`~[app.jar:1.0]`).
+fn is_java_frame(line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix("at ") else {
+        return false;
+    };
+    let Some((method, place)) = rest.split_once('(') else {
+        return false;
+    };
+    let qualified = method.contains('.')
+        && !method.contains(char::is_whitespace)
+        && method.starts_with(|c: char| c.is_ascii_alphabetic());
+    let after = place.split_once(')').map(|(_, a)| a.trim());
+    qualified
+        && after.is_some_and(|a| a.is_empty() || (a.starts_with(['~', '[']) && a.ends_with(']')))
 }
 
 /// The detail lines the Python and Java clients print under an `ApiException`.
@@ -1556,6 +1579,21 @@ mod tests {
         let input = "kubernetes.client.exceptions.ApiException: (404)\nReason: Not Found\nHTTP response headers: HTTPHeaderDict({})\nHTTP response body: {\"kind\":\"Status\",\"code\":404}\n\nnext";
         let rs = records(input.as_bytes());
         assert_eq!(rs[0].lines, 4, "{rs:#?}");
+    }
+
+    #[test]
+    fn a_java_stack_frame_ends_its_exception_s_line_and_a_wrapped_reason_phrase_is_joined() {
+        // flink-controller#43: the reason phrase alone, then the frames.
+        let input = "io.kubernetes.client.ApiException: Forbidden\n\tat io.kubernetes.client.util.Watch.createWatch(Watch.java:104) ~[app.jar:1.3.5]\n\tat x.Y.run(Unknown Source)";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs.len(), 1, "{rs:#?}");
+        assert!(rs[0].logical[0].contains("Forbidden\n"), "{rs:#?}");
+        let rs = records(b"io.kubernetes.client.ApiException: Unprocessable\nEntity");
+        assert_eq!(rs.len(), 1, "{rs:#?}");
+        assert!(
+            rs[0].logical[0].ends_with("Unprocessable Entity"),
+            "{rs:#?}"
+        );
     }
 
     #[test]
