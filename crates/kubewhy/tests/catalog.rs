@@ -817,6 +817,7 @@ impl Answer<'_> {
                 "host" => "10.96.0.1:443".into(),
                 "namespace" => v.namespace.clone(),
                 "kind" => v.kind.clone(),
+                "verb" => v.verb.clone(),
                 "gk" if v.group.is_empty() => v.kind.clone(),
                 "gk" => format!("{}.{}", v.kind, v.group),
                 // kubectl prints an Invalid's causes after its own opening (the text after `is invalid: `).
@@ -925,7 +926,7 @@ fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
     names.extend(
         placeholders(printer)
             .into_iter()
-            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk")),
+            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk" | "verb")),
     );
     let mut fields = BTreeMap::new();
     let mut put = |k: &'static str, val: &str| {

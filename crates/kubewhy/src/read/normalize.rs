@@ -158,20 +158,35 @@ fn joined(region: &[u8], starts: &[usize], a: usize, b: usize) -> bool {
 fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> {
     let prev = clean(line_bytes(region, starts, a));
     let next = clean(line_bytes(region, starts, b));
-    // A blank line joins an error to the `Caused by:` that follows it, and only that.
+    // A blank line joins an error to the `Caused by:` that follows it, and a servlet container's `… threw exception
+    // […] with root cause` to the root cause it prints below; only those.
     if next.is_blank() && !prev.is_blank() && !next.is_soft_blank() {
         let after = (b + 1 < starts.len()).then(|| clean(line_bytes(region, starts, b + 1)));
         return after
-            .is_some_and(|c| is_chain_header(c.text.trim()))
+            .is_some_and(|c| {
+                is_chain_header(c.text.trim()) || announces_root_cause(&prev.text) && !c.is_blank()
+            })
             .then_some(Join::Newline);
     }
-    if prev.is_blank() && !prev.is_soft_blank() && is_chain_header(next.text.trim()) {
+    if prev.is_blank() && !prev.is_soft_blank() && !next.is_blank() {
         let before = (a > 0).then(|| clean(line_bytes(region, starts, a - 1)));
-        return before
-            .is_some_and(|c| !c.is_blank())
-            .then_some(Join::Newline);
+        let chain =
+            is_chain_header(next.text.trim()) && before.as_ref().is_some_and(|c| !c.is_blank());
+        let root = before.is_some_and(|c| announces_root_cause(&c.text));
+        return (chain || root).then_some(Join::Newline);
+    }
+    if announces_root_cause(&prev.text) && !next.is_blank() {
+        return Some(Join::Newline);
     }
     join(&prev, &next).or_else(|| inside_quotes_from_above(region, starts, a, &prev, &next))
+}
+
+/// Whether a line announces the root cause printed below it: Tomcat's `Servlet.service() for servlet [x] in context
+/// with path [] threw exception [<message>] with root cause` (apache/tomcat 9.0.x
+/// java/org/apache/catalina/core/LocalStrings.properties `standardWrapper.serviceExceptionRoot`, logged by
+/// StandardWrapperValve with the root cause as the throwable).
+fn announces_root_cause(line: &str) -> bool {
+    line.trim_end().ends_with("] with root cause")
 }
 
 /// How many lines above a pair of lines a join may look: a quoted value wrapped over several lines is still open
@@ -1594,6 +1609,15 @@ mod tests {
             rs[0].logical[0].ends_with("Unprocessable Entity"),
             "{rs:#?}"
         );
+    }
+
+    #[test]
+    fn a_servlet_s_root_cause_stays_with_the_exception_that_announces_it() {
+        // fabric8 kubernetes-client#3554: Spring's servlet error, a blank line, then the root cause.
+        let input = "ERROR --- [exec-2] : Servlet.service() for servlet [dispatcherServlet] threw exception [nested exception is x.KubernetesClientException: Operation: [get]  for kind: [Pod]  failed.] with root cause\n\njava.net.ConnectException: Connection refused (Connection refused)\n\nnext";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs[0].lines, 3, "{rs:#?}");
+        assert_eq!(rs.last().map(|r| r.logical[0].as_str()), Some("next"));
     }
 
     #[test]

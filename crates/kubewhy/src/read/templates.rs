@@ -206,15 +206,26 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                 }
                 // Plain words around a value (not punctuation: `error:` may end a line of its own).
                 let plain = |w: &str| w.len() > 1 && w.chars().all(|c| c.is_ascii_alphabetic());
-                // A quote around the value is the value's (`'{policy}' with binding`).
-                let unquoted_end = fixed.trim_end_matches(['"', '\'']);
+                // A quote or bracket around the value is the value's (`'{policy}' with binding`, fabric8's
+                // `[{kind}]  with name`).
+                let unquoted_end = fixed.trim_end_matches(['"', '\'', '[']);
                 let last_raw = unquoted_end.split_whitespace().last().unwrap_or("");
                 if i + 1 < count && unquoted_end.ends_with(' ') && plain(last_raw) {
                     before_value.push(last_raw);
                 }
-                let unquoted_start = fixed.trim_start_matches(['"', '\'']);
+                let unquoted_start = fixed.trim_start_matches(['"', '\'', ']']);
                 let first_raw = unquoted_start.split_whitespace().next().unwrap_or("");
-                if i > 0 && unquoted_start.starts_with(' ') && plain(first_raw) {
+                // A word may be glued to the next by the printer's punctuation (fabric8's `failed.Reason:`).
+                let glued = |w: &str| {
+                    w.len() > 1
+                        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && w.chars()
+                            .all(|c| c.is_ascii_alphabetic() || matches!(c, '.' | ':'))
+                };
+                if i > 0
+                    && unquoted_start.starts_with(' ')
+                    && (plain(first_raw) || glued(first_raw))
+                {
                     after_value.push(first_raw);
                 }
             }
@@ -427,8 +438,8 @@ fn pattern(template: &str) -> Option<(String, String, usize)> {
             *longest = fixed.trim().to_string();
         }
         for (i, word) in fixed.split(char::is_whitespace).enumerate() {
-            if i > 0 {
-                // A paste may wrap or pad at any space.
+            if i > 0 && !out.ends_with(r"\s+") {
+                // A paste may wrap or pad at any space (and collapse a printer's double space).
                 out.push_str(r"\s+");
             }
             for (j, piece) in word.split('"').enumerate() {
@@ -591,8 +602,20 @@ fn compile() -> Compiled {
             if verb.is_none() && !names_request {
                 return None;
             }
-            // The printer's own words, up to the error it prints.
+            // The printer's own words, up to the error it prints, and only to the word that ends the last value
+            // they name when they name one: what follows it may be cut or joined to the next line (fabric8's `… in
+            // namespace: [ns]  failed.` then `Reason: …` or the cause's stack trace).
             let prefix = template.split("{message").next()?;
+            let prefix = match prefix.rfind('{') {
+                Some(open) if names_request => prefix[open..].find('}').map_or(prefix, |close| {
+                    let after = open + close + 1;
+                    let word_end = prefix[after..]
+                        .find(|c: char| c.is_whitespace() || c == '{')
+                        .map_or(prefix.len(), |i| after + i);
+                    &prefix[..word_end]
+                }),
+                _ => prefix,
+            };
             let (body, anchor, _) = pattern(prefix)?;
             (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
                 re: Regex::new(&body).expect("a printer is a valid pattern"),
