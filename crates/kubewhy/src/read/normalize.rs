@@ -181,6 +181,14 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
     join(&prev, &next).or_else(|| inside_quotes_from_above(region, starts, a, &prev, &next))
 }
 
+/// Whether the last word of `p` and the first of `n` are two words of one printer's phrase that a value does not
+/// separate (`failed` / `error:`), the first of them a word that ends no message.
+fn continues_printer_phrase(p: &str, n: &str) -> bool {
+    let last = p.rsplit(char::is_whitespace).next().unwrap_or(p);
+    let first = n.split(char::is_whitespace).next().unwrap_or(n);
+    last.chars().all(|c| c.is_ascii_alphabetic()) && super::templates::words().pair(last, first)
+}
+
 /// Whether a line announces the root cause printed below it: Tomcat's `Servlet.service() for servlet [x] in context
 /// with path [] threw exception [<message>] with root cause` (apache/tomcat 9.0.x
 /// java/org/apache/catalina/core/LocalStrings.properties `standardWrapper.serviceExceptionRoot`, logged by
@@ -279,6 +287,11 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     // A word that may open a record (`Error`, `{"`) does not when the line above left a quoted value open: only a
     // time stamp or a log header always opens one.
     if starts_record(n) && !opens_with_time(n) && ends_inside_quotes(p) {
+        return Some(Join::Space);
+    }
+    // A word that opens records (`error:`) after the word a printer puts before it (the StatefulSet controller's
+    // `… failed` / `error: …`): the printer's phrase goes on.
+    if starts_record(n) && !opens_with_time(n) && continues_printer_phrase(p, n) {
         return Some(Join::Space);
     }
     if starts_record(n) {
@@ -677,7 +690,13 @@ fn is_klog_header_without_file(p: &str) -> bool {
 fn goes_on_with_message(n: &str) -> bool {
     let mut words = n.split_whitespace();
     let first = words.next().unwrap_or("");
-    if INSIDE_HEAD.contains(&first) || super::templates::words().after_value(first) {
+    let catalog = super::templates::words();
+    if INSIDE_HEAD.contains(&first) || catalog.after_value(first) {
+        return true;
+    }
+    if let Some(second) = n.split_whitespace().nth(1)
+        && catalog.after_value_pair(first, second)
+    {
         return true;
     }
     let bare = first.trim_matches('\\');

@@ -25,6 +25,9 @@ const CLIENTS: &str = include_str!("../../catalog/clients.yaml");
 /// Fixed text at least this long anchors a template anywhere in a line; shorter, the template must be the whole
 /// message (or its last `: ` part).
 const ANCHOR_ANYWHERE: usize = 16;
+/// A printer's words around an error are tried where the text holds a fixed phrase of theirs at least this long
+/// (`in StatefulSet`): they only fill what the error leaves unsaid, never its class.
+const FRAME_ANCHOR: usize = 12;
 /// Fixed text shorter than this says too little to recognise anything.
 const ANCHOR_MIN: usize = 6;
 
@@ -116,6 +119,9 @@ pub(super) struct Words {
     after_value: Vec<&'static str>,
     /// Every word that follows a value in some template, whether or not it also begins one.
     follows_value: Vec<&'static str>,
+    /// Two words that follow a value and begin no template as a pair (`failed error:`, where `failed to` begins
+    /// some): a line beginning with them goes on.
+    after_value_pairs: Vec<(&'static str, &'static str)>,
 }
 
 /// The word in a token, without the quotes, brackets, escapes and punctuation around it (`\"The` is `The`,
@@ -155,6 +161,11 @@ impl Words {
         self.after_value.contains(&word)
     }
 
+    /// Whether `a` then `b` follow a value in some template and begin none (so a line beginning with them goes on).
+    pub(super) fn after_value_pair(&self, a: &str, b: &str) -> bool {
+        self.after_value_pairs.contains(&(a, b))
+    }
+
     /// Whether `word` follows a value in some template (a line beginning with it goes on after a line that ends
     /// with a value: a resource, a quoted name).
     pub(super) fn follows_value(&self, word: &str) -> bool {
@@ -169,6 +180,8 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut before_value = Vec::new();
     let mut after_value = Vec::new();
     let mut first_words = Vec::new();
+    let mut first_pairs: Vec<(String, String)> = Vec::new();
+    let mut after_value_pairs: Vec<(&'static str, &'static str)> = Vec::new();
     let mut last_words = Vec::new();
     for text in [GO, CLIENTS] {
         let file: File = serde_yaml::from_str(text)
@@ -179,8 +192,12 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
             .map(|r| r.template.as_str())
             .chain(file.wrappers.iter().filter_map(|w| w.template.as_deref()));
         for template in templates {
-            if let Some(first) = template.split_whitespace().next() {
+            let mut opening = template.split_whitespace();
+            if let Some(first) = opening.next() {
                 first_words.push(first.to_string());
+                if let Some(second) = opening.next() {
+                    first_pairs.push((first.to_string(), second.to_string()));
+                }
             }
             if let Some(last) = template.split_whitespace().last() {
                 last_words.push(core(last).to_string());
@@ -227,6 +244,10 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                     && (plain(first_raw) || glued(first_raw))
                 {
                     after_value.push(first_raw);
+                    let mut two = unquoted_start.split_whitespace();
+                    if let (Some(a), Some(b)) = (two.next(), two.next()) {
+                        after_value_pairs.push((a, b));
+                    }
                 }
             }
         }
@@ -235,6 +256,9 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         next.sort_unstable();
         next.dedup();
     }
+    after_value_pairs.retain(|(a, b)| !first_pairs.iter().any(|(x, y)| x == a && y == b));
+    after_value_pairs.sort_unstable();
+    after_value_pairs.dedup();
     first_words.sort_unstable();
     let mut follows_value = after_value.clone();
     after_value.retain(|w| first_words.binary_search_by(|f| f.as_str().cmp(w)).is_err());
@@ -258,6 +282,7 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         before_value,
         after_value,
         follows_value,
+        after_value_pairs,
     }
 });
 
@@ -377,7 +402,9 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
                 r"[^\s,)]+"
             }
         }
-        "verb" | "http_verb" | "subresource" => r"[a-z]+",
+        // A verb may be title-cased by its printer (the StatefulSet controller's `Create Pod …`).
+        "verb" => r"[A-Za-z]+",
+        "http_verb" | "subresource" => r"[a-z]+",
         "group" | "version" => r"[a-z0-9.\-]*",
         "path" => r"/[^\s\x22\\]*",
         // A field's path (`spec.containers[0].image`, `.spec.replicas`): a word alone before `: ` is not one.
@@ -416,6 +443,9 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
     };
     if quoted {
         format!("{Q}{inner}{Q}")
+    } else if name == "gr" {
+        // A markdown link whose target a paste lost keeps its text in brackets (`on [pods.example.com] "x"`).
+        format!(r"\[?{inner}\]?")
     } else {
         inner
     }
@@ -617,7 +647,7 @@ fn compile() -> Compiled {
                 _ => prefix,
             };
             let (body, anchor, _) = pattern(prefix)?;
-            (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
+            (anchor.len() >= FRAME_ANCHOR).then(|| FieldFrame {
                 re: Regex::new(&body).expect("a printer is a valid pattern"),
                 verb,
                 anchor,
@@ -833,7 +863,7 @@ fn fields(c: &Captures<'_>, f: &mut Facts) {
     set(&mut f.name, get("name"));
     set(&mut f.namespace, get("namespace"));
     set(&mut f.user, get("user"));
-    set(&mut f.verb, get("verb"));
+    set(&mut f.verb, get("verb").map(|v| v.to_ascii_lowercase()));
     set(&mut f.path, get("path"));
 }
 
