@@ -1119,13 +1119,6 @@ struct Tally {
     unwrapped: Vec<String>,
 }
 
-/// FNV-1a of a text: a seed that stays the same from run to run and release to release.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// A ChaCha seed from a 64-bit one.
 fn seed_bytes(seed: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -1207,7 +1200,10 @@ fn sweep(rounds: usize) -> Tally {
                     // Each combination draws from its own seed (its row ids, printer, damage and round): a row or
                     // printer added to the catalog draws new values for its own combinations only, so the
                     // wrapped failures below (WRAPPED_CEILING) count the same draws before and after it.
-                    let seed = fnv1a(&format!("{round}|{}|{}|{di}", m.ids.join(">"), w.id));
+                    // FNV-1a: the same from run to run and release to release.
+                    let seed = kubewhy::hash::fnv1a64(
+                        format!("{round}|{}|{}|{di}", m.ids.join(">"), w.id).as_bytes(),
+                    );
                     let mut runner = TestRunner::new_with_rng(
                         Config::default(),
                         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
