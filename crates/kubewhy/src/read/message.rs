@@ -190,7 +190,7 @@ static EXISTS: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} already exists"#));
 static CONFLICT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"Operation cannot be fulfilled on (?P<pres>[a-z0-9.\-]+) {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#,
+        r#"Operation cannot be fulfilled on \[?(?P<pres>[a-z0-9.\-]+)\]? {Q}(?P<name>{V}){Q}:\s*(?P<why>.*)"#,
     )
 });
 static APPLY_CONFLICT: LazyLock<Regex> = LazyLock::new(|| {
@@ -843,6 +843,23 @@ mod tests {
         assert_eq!(
             read("Testing value /resourceVersion failed").said,
             Some(Said::PatchFailed)
+        );
+    }
+
+    #[test]
+    fn a_conflict_s_resource_in_a_link_s_brackets_is_read() {
+        // dell/csm#1670: a markdown link that lost its target keeps the brackets.
+        let f = read(
+            r#"Failed install: Operation cannot be fulfilled on [containerstoragemodules.storage.dell.com] "powerflex": the object has been modified; please apply your changes to the latest version and try again"#,
+        );
+        assert_eq!(f.said, Some(Said::Conflict));
+        assert_eq!(
+            (f.resource.as_deref(), f.group.as_deref(), f.name.as_deref()),
+            (
+                Some("containerstoragemodules"),
+                Some("storage.dell.com"),
+                Some("powerflex")
+            )
         );
     }
 

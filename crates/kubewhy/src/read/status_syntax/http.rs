@@ -40,6 +40,13 @@ static PYTHON_REASON: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Python reason pattern is valid")
 });
 
+/// The Python client's watch: a Status in the stream becomes `ApiException(status=code, reason="<reason>:
+/// <message>")`, so its `Reason:` line holds the Status reason, a colon and the message.
+static PYTHON_STATUS_REASON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)(?:^|\(\d{3}\))\s*>?\s*Reason: ([A-Z][A-Za-z]+): (.+?)\s*$")
+        .expect("the Python watch reason pattern is valid")
+});
+
 /// JavaScript clients and tools: the code named after a key, with any of their separators.
 static JS_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^A-Za-z0-9_])(?:status code|statusCode|code|status)\s?[:=]\s?(\d{3})\b")
@@ -72,6 +79,13 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
         a.code = c[1].parse().ok();
     }
     a.code = a.code.filter(|c| (400..600).contains(c));
+    if let Some(c) = when(text, "Reason: ", &PYTHON_STATUS_REASON)
+        && code_of_phrase(&c[1]).is_some()
+    {
+        a.reason = Some(c[1].to_string());
+        a.message = Some(c[2].to_string());
+        a.code = a.code.or_else(|| code_of_phrase(&c[1]));
+    }
     if a.code.is_none() {
         a.code = when(text, "Reason: ", &PYTHON_REASON)
             .or_else(|| when(text, "reason", &JS_REASON))
@@ -86,6 +100,17 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_python_watch_s_reason_line_holds_the_status_reason_and_message() {
+        // apache/airflow#23521.
+        let a = read("kubernetes.client.exceptions.ApiException: (410)\nReason: Expired: too old resource version: 380528372 (382477719)").unwrap();
+        assert_eq!((a.code, a.reason.as_deref()), (Some(410), Some("Expired")));
+        assert_eq!(
+            a.message.as_deref(),
+            Some("too old resource version: 380528372 (382477719)")
+        );
+    }
 
     #[test]
     fn python_clients_give_code_and_url() {
