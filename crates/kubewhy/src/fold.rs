@@ -188,6 +188,42 @@ pub(crate) struct Folder {
     by_cause: HashMap<(Class, &'static str), Vec<usize>>,
     /// The findings seen most recently, newest last.
     recent: VecDeque<usize>,
+    /// The denials, by the permission each lacks ([`Permission`]).
+    by_permission: HashMap<Permission, usize>,
+}
+
+/// The permission a denial says is missing: who, which verb on which resource (and subresource) of which group,
+/// in which namespace. The object's name is not part of it: one missing permission denied on several objects is
+/// one diagnosis (issue 19: "Forbidden stays one diagnosis per missing permission").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Permission {
+    source: String,
+    user: String,
+    verb: String,
+    group: Option<String>,
+    resource: String,
+    subresource: Option<String>,
+    namespace: Option<String>,
+}
+
+impl Permission {
+    /// The permission a reading lacks, when it is an authorizer's denial that names the subject, the verb and the
+    /// resource (what a denial without them lacks cannot be told apart from another's).
+    fn of(source: &str, d: &Diagnosis) -> Option<Permission> {
+        if d.class != Class::Forbidden || !matches!(d.cause, Cause::Denied(_)) {
+            return None;
+        }
+        let r = &d.request;
+        Some(Permission {
+            source: source.to_string(),
+            user: d.user.clone()?,
+            verb: r.verb.clone()?,
+            group: r.group.clone(),
+            resource: r.resource.clone()?,
+            subresource: r.subresource.clone(),
+            namespace: r.namespace.clone(),
+        })
+    }
 }
 
 impl Folder {
@@ -217,6 +253,14 @@ impl Folder {
             self.register(i);
             i
         } else if let Some(i) = self.same_cause(source, &d) {
+            self.join(i, &d);
+            self.index.insert(key, i);
+            i
+        } else if let Some(&i) = Permission::of(source, &d)
+            .as_ref()
+            .and_then(|p| self.by_permission.get(p))
+        {
+            // The same missing permission, denied on another object.
             self.join(i, &d);
             self.index.insert(key, i);
             i
@@ -320,6 +364,9 @@ impl Folder {
     /// Files finding `i` under its cause when that is not the request's.
     fn register(&mut self, i: usize) {
         let d = &self.findings[i].diagnosis;
+        if let Some(p) = Permission::of(&self.findings[i].source, d) {
+            self.by_permission.entry(p).or_insert(i);
+        }
         if is_the_servers(&d.cause) {
             let at = self.by_cause.entry((d.class, d.cause.kind())).or_default();
             if !at.contains(&i) {
@@ -905,6 +952,32 @@ mod tests {
         let found = fold(&[&denied("pods"), &denied("services"), &denied("secrets")]);
         assert_eq!(found.len(), 3, "{found:#?}");
         assert!(found.iter().all(|f| f.requests.len() == 1 && f.count == 1));
+        // One missing permission denied on several named objects is one finding listing them (linode/apl-core#743);
+        // another subject's denial is another.
+        let named = |name: &str, user: &str| {
+            format!(
+                r#"secrets "{name}" is forbidden: User "{user}" cannot get resource "secrets" in API group "" in the namespace "team-a""#
+            )
+        };
+        let found = fold(&[
+            &named("a", "system:serviceaccount:x:y"),
+            &named("b", "system:serviceaccount:x:y"),
+            &named("c", "system:serviceaccount:x:z"),
+        ]);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!((found[0].count, found[0].requests.len()), (2, 2));
+        let names: Vec<_> = found[0]
+            .requests
+            .iter()
+            .map(|h| h.request.name.as_deref())
+            .collect();
+        assert_eq!(names, vec![Some("a"), Some("b")]);
+        // What the two share: not one object's name.
+        assert_eq!(found[0].diagnosis.request.name, None);
+        assert_eq!(
+            found[0].diagnosis.request.resource.as_deref(),
+            Some("secrets")
+        );
     }
 
     #[test]

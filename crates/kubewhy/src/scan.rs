@@ -157,6 +157,8 @@ pub const PREFILTER: &[&str] = &[
     "try again",
     // apiserver's transformDecodeError (`the object provided is unrecognized (must be of type …)`).
     "unrecognized",
+    // The Java client's exception when it names only the reason phrase (`ApiException: Method Not Allowed`, `Gone`).
+    "piException",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

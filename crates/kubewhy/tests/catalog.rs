@@ -820,6 +820,7 @@ impl Answer<'_> {
                 "host" => "10.96.0.1:443".into(),
                 "namespace" => v.namespace.clone(),
                 "kind" => v.kind.clone(),
+                "verb" => v.verb.clone(),
                 "gk" if v.group.is_empty() => v.kind.clone(),
                 "gk" => format!("{}.{}", v.kind, v.group),
                 // kubectl prints an Invalid's causes after its own opening (the text after `is invalid: `).
@@ -928,7 +929,7 @@ fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
     names.extend(
         placeholders(printer)
             .into_iter()
-            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk" | "type")),
+            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk" | "type" | "verb")),
     );
     let mut fields = BTreeMap::new();
     let mut put = |k: &'static str, val: &str| {
@@ -1134,6 +1135,15 @@ struct Tally {
     unwrapped: Vec<String>,
 }
 
+/// A ChaCha seed from a 64-bit one.
+fn seed_bytes(seed: u64) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&(seed.rotate_left(i as u32 * 16) ^ i as u64).to_le_bytes());
+    }
+    out
+}
+
 fn sweep(rounds: usize) -> Tally {
     let (go, clients) = read_catalog();
     let rows: Vec<Row> = go.rows.iter().chain(&clients.rows).cloned().collect();
@@ -1160,10 +1170,6 @@ fn sweep(rounds: usize) -> Tally {
             (w.clone(), t)
         })
         .collect();
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]),
-    );
     let strategy = values_strategy();
     let mut tally = Tally::default();
     // KUBEWHY_CATALOG_REPORT=<file>: every failure, one per line (message, wrapper, damage, what, text), for mending.
@@ -1208,6 +1214,17 @@ fn sweep(rounds: usize) -> Tally {
                     if WRAPPING.contains(&DAMAGES[di]) {
                         tally.wrapped_cases += 1;
                     }
+                    // Each combination draws from its own seed (its row ids, printer, damage and round): a row or
+                    // printer added to the catalog draws new values for its own combinations only, so the
+                    // wrapped failures below (WRAPPED_CEILING) count the same draws before and after it.
+                    // FNV-1a: the same from run to run and release to release.
+                    let seed = kubewhy::hash::fnv1a64(
+                        format!("{round}|{}|{}|{di}", m.ids.join(">"), w.id).as_bytes(),
+                    );
+                    let mut runner = TestRunner::new_with_rng(
+                        Config::default(),
+                        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
+                    );
                     let mut v = strategy.new_tree(&mut runner).expect("values").current();
                     for id in &m.ids {
                         for (field, want) in &templates[id.as_str()].requires {
@@ -1219,7 +1236,7 @@ fn sweep(rounds: usize) -> Tally {
                         v.verb.clone_from(verb);
                     }
                     let trap = strategy.new_tree(&mut runner).expect("values").current();
-                    let width = 30 + (tally.cases * 7) % 70;
+                    let width = 30 + (seed % 70) as usize;
                     let text = quote_marked(&render_message(&m.template, &v, &trap));
                     let fields = placeholders(&m.template);
                     let answer = Answer {
@@ -1373,12 +1390,10 @@ const WRAPPING: &[&str] = &[
     "wrapped at a space",
 ];
 
-/// How many wrapped combinations may still read wrong (of 9,704 wrapped ones: 35 on 2026-12-07, down from 65 after a
-/// pane's cut before `443: …` and `1:443/…` and Argo CD's `… of resource` / `<Kind>: …` stopped splitting records;
-/// one of the 35, the Java client's `ApiException: B│ad Request` joined by a pane to its stack frames, is read apart
-/// from its response body since the phrase is read before a joined frame); lower it as the reader mends them, never
-/// raise it.
-const WRAPPED_CEILING: usize = 35;
+/// How many wrapped combinations may still read wrong (of 10,088 wrapped ones: 28 on 2026-12-07, each combination
+/// drawn from its own seed; 65 before a pane's cut before `443: …` and `1:443/…` and Argo CD's `… of resource` /
+/// `<Kind>: …` stopped splitting records); lower it as the reader mends them, never raise it.
+const WRAPPED_CEILING: usize = 28;
 
 /// Every row is tested: it yields a message of its own, is printed in another's, or is a printer a wrapper takes.
 #[test]

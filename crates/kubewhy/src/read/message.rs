@@ -849,6 +849,23 @@ mod tests {
     }
 
     #[test]
+    fn a_conflict_s_resource_in_a_link_s_brackets_is_read() {
+        // dell/csm#1670: a markdown link that lost its target keeps the brackets.
+        let f = read(
+            r#"Failed install: Operation cannot be fulfilled on [containerstoragemodules.storage.dell.com] "powerflex": the object has been modified; please apply your changes to the latest version and try again"#,
+        );
+        assert_eq!(f.said, Some(Said::Conflict));
+        assert_eq!(
+            (f.resource.as_deref(), f.group.as_deref(), f.name.as_deref()),
+            (
+                Some("containerstoragemodules"),
+                Some("storage.dell.com"),
+                Some("powerflex")
+            )
+        );
+    }
+
+    #[test]
     fn only_a_resource_before_a_name_makes_already_exists() {
         assert_eq!(
             read(r#"statefulsets.apps "b" already exists"#).said,

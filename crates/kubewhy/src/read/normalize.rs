@@ -160,20 +160,43 @@ fn joined(region: &[u8], starts: &[usize], a: usize, b: usize) -> bool {
 fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> {
     let prev = clean(line_bytes(region, starts, a));
     let next = clean(line_bytes(region, starts, b));
-    // A blank line joins an error to the `Caused by:` that follows it, and only that.
+    // A blank line joins an error to the `Caused by:` that follows it, and a servlet container's `… threw exception
+    // […] with root cause` to the root cause it prints below; only those.
     if next.is_blank() && !prev.is_blank() && !next.is_soft_blank() {
         let after = (b + 1 < starts.len()).then(|| clean(line_bytes(region, starts, b + 1)));
         return after
-            .is_some_and(|c| is_chain_header(c.text.trim()))
+            .is_some_and(|c| {
+                is_chain_header(c.text.trim()) || announces_root_cause(&prev.text) && !c.is_blank()
+            })
             .then_some(Join::Newline);
     }
-    if prev.is_blank() && !prev.is_soft_blank() && is_chain_header(next.text.trim()) {
+    if prev.is_blank() && !prev.is_soft_blank() && !next.is_blank() {
         let before = (a > 0).then(|| clean(line_bytes(region, starts, a - 1)));
-        return before
-            .is_some_and(|c| !c.is_blank())
-            .then_some(Join::Newline);
+        let chain =
+            is_chain_header(next.text.trim()) && before.as_ref().is_some_and(|c| !c.is_blank());
+        let root = before.is_some_and(|c| announces_root_cause(&c.text));
+        return (chain || root).then_some(Join::Newline);
+    }
+    if announces_root_cause(&prev.text) && !next.is_blank() {
+        return Some(Join::Newline);
     }
     join(&prev, &next).or_else(|| inside_quotes_from_above(region, starts, a, &prev, &next))
+}
+
+/// Whether the last word of `p` and the first of `n` are two words of one printer's phrase that a value does not
+/// separate (`failed` / `error:`), the first of them a word that ends no message.
+fn continues_printer_phrase(p: &str, n: &str) -> bool {
+    let last = p.rsplit(char::is_whitespace).next().unwrap_or(p);
+    let first = n.split(char::is_whitespace).next().unwrap_or(n);
+    last.chars().all(|c| c.is_ascii_alphabetic()) && super::templates::words().pair(last, first)
+}
+
+/// Whether a line announces the root cause printed below it: Tomcat's `Servlet.service() for servlet [x] in context
+/// with path [] threw exception [<message>] with root cause` (apache/tomcat 9.0.x
+/// java/org/apache/catalina/core/LocalStrings.properties `standardWrapper.serviceExceptionRoot`, logged by
+/// StandardWrapperValve with the root cause as the throwable).
+fn announces_root_cause(line: &str) -> bool {
+    line.trim_end().ends_with("] with root cause")
 }
 
 /// How many lines above a pair of lines a join may look: a quoted value wrapped over several lines is still open
@@ -277,6 +300,11 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     if starts_record(n) && !opens_with_time(n) && ends_inside_quotes(p) {
         return Some(Join::Space);
     }
+    // A word that opens records (`error:`) after the word a printer puts before it (the StatefulSet controller's
+    // `… failed` / `error: …`): the printer's phrase goes on.
+    if starts_record(n) && !opens_with_time(n) && continues_printer_phrase(p, n) {
+        return Some(Join::Space);
+    }
     if starts_record(n) {
         // A klog header cut after its process id (`I0701 10:00:00.000000       1` / `reflector.go:816] …`).
         return is_klog_header_without_file(p).then_some(Join::Space);
@@ -323,6 +351,11 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     // of one begins the structure, not the line's hanging indent.
     if is_json_member_opening(n) && !ends_with_opener(p) && !p.ends_with(',') {
         return None;
+    }
+    // A Java stack frame under its exception (`\tat io.x.Watch.createWatch(Watch.java:104) ~[app.jar:1.0]`): the
+    // exception's message ended with its line (`ApiException: Forbidden` is the reason phrase alone).
+    if is_java_frame(n) {
+        return Some(Join::Newline);
     }
     // A hanging indent: the rest of the message under its first line (Rich, stack frames).
     if next.indent >= 8 {
@@ -671,7 +704,13 @@ fn is_klog_header_without_file(p: &str) -> bool {
 fn goes_on_with_message(n: &str) -> bool {
     let mut words = n.split_whitespace();
     let first = words.next().unwrap_or("");
-    if INSIDE_HEAD.contains(&first) || super::templates::words().after_value(first) {
+    let catalog = super::templates::words();
+    if INSIDE_HEAD.contains(&first) || catalog.after_value(first) {
+        return true;
+    }
+    if let Some(second) = n.split_whitespace().nth(1)
+        && catalog.after_value_pair(first, second)
+    {
         return true;
     }
     let bare = first.trim_matches('\\');
@@ -700,6 +739,7 @@ fn straddles_message(p: &str, n: &str) -> bool {
         || word_follows_value
         || INSIDE_PAIRS.contains(&(last, first))
         || words.pair(last, first)
+        || super::status_syntax::phrase_pair(last, first)
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
@@ -711,6 +751,23 @@ fn is_resource_word(w: &str) -> bool {
         && w.starts_with(|c: char| c.is_ascii_lowercase())
         && w.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// Whether a line is a JVM stack frame: `at`, a qualified method, and its place in parentheses (`(Watch.java:104)`,
+/// `(Unknown Source)`, `(Native Method)`), then at most the jar logback names (`~[app.jar:1.0]`).
+fn is_java_frame(line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix("at ") else {
+        return false;
+    };
+    let Some((method, place)) = rest.split_once('(') else {
+        return false;
+    };
+    let qualified = method.contains('.')
+        && !method.contains(char::is_whitespace)
+        && method.starts_with(|c: char| c.is_ascii_alphabetic());
+    let after = place.split_once(')').map(|(_, a)| a.trim());
+    qualified
+        && after.is_some_and(|a| a.is_empty() || (a.starts_with(['~', '[']) && a.ends_with(']')))
 }
 
 /// The detail lines the Python and Java clients print under an `ApiException`.
@@ -1596,6 +1653,30 @@ mod tests {
         let input = "kubernetes.client.exceptions.ApiException: (404)\nReason: Not Found\nHTTP response headers: HTTPHeaderDict({})\nHTTP response body: {\"kind\":\"Status\",\"code\":404}\n\nnext";
         let rs = records(input.as_bytes());
         assert_eq!(rs[0].lines, 4, "{rs:#?}");
+    }
+
+    #[test]
+    fn a_java_stack_frame_ends_its_exception_s_line_and_a_wrapped_reason_phrase_is_joined() {
+        // flink-controller#43: the reason phrase alone, then the frames.
+        let input = "io.kubernetes.client.ApiException: Forbidden\n\tat io.kubernetes.client.util.Watch.createWatch(Watch.java:104) ~[app.jar:1.3.5]\n\tat x.Y.run(Unknown Source)";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs.len(), 1, "{rs:#?}");
+        assert!(rs[0].logical[0].contains("Forbidden\n"), "{rs:#?}");
+        let rs = records(b"io.kubernetes.client.ApiException: Unprocessable\nEntity");
+        assert_eq!(rs.len(), 1, "{rs:#?}");
+        assert!(
+            rs[0].logical[0].ends_with("Unprocessable Entity"),
+            "{rs:#?}"
+        );
+    }
+
+    #[test]
+    fn a_servlet_s_root_cause_stays_with_the_exception_that_announces_it() {
+        // fabric8 kubernetes-client#3554: Spring's servlet error, a blank line, then the root cause.
+        let input = "ERROR --- [exec-2] : Servlet.service() for servlet [dispatcherServlet] threw exception [nested exception is x.KubernetesClientException: Operation: [get]  for kind: [Pod]  failed.] with root cause\n\njava.net.ConnectException: Connection refused (Connection refused)\n\nnext";
+        let rs = records(input.as_bytes());
+        assert_eq!(rs[0].lines, 3, "{rs:#?}");
+        assert_eq!(rs.last().map(|r| r.logical[0].as_str()), Some("next"));
     }
 
     #[test]

@@ -26,6 +26,9 @@ include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 /// Fixed text at least this long anchors a template anywhere in a line; shorter, the template must be the whole
 /// message (or its last `: ` part).
 const ANCHOR_ANYWHERE: usize = 16;
+/// A printer's words around an error are tried where the text holds a fixed phrase of theirs at least this long
+/// (`in StatefulSet`): they only fill what the error leaves unsaid, never its class.
+const FRAME_ANCHOR: usize = 12;
 /// Fixed text shorter than this says too little to recognise anything.
 const ANCHOR_MIN: usize = 6;
 
@@ -163,6 +166,9 @@ pub(super) struct Words {
     after_value: Vec<&'static str>,
     /// Every word that follows a value in some template, whether or not it also begins one.
     follows_value: Vec<&'static str>,
+    /// Two words that follow a value and begin no template as a pair (`failed error:`, where `failed to` begins
+    /// some): a line beginning with them goes on.
+    after_value_pairs: Vec<(&'static str, &'static str)>,
 }
 
 /// The word in a token, without the quotes, brackets, escapes and punctuation around it (`\"The` is `The`,
@@ -207,6 +213,11 @@ impl Words {
         self.after_value.contains(&word)
     }
 
+    /// Whether `a` then `b` follow a value in some template and begin none (so a line beginning with them goes on).
+    pub(super) fn after_value_pair(&self, a: &str, b: &str) -> bool {
+        self.after_value_pairs.contains(&(a, b))
+    }
+
     /// Whether `word` follows a value in some template (a line beginning with it goes on after a line that ends
     /// with a value: a resource, a quoted name).
     pub(super) fn follows_value(&self, word: &str) -> bool {
@@ -222,6 +233,8 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
     let mut before_value_pairs: Vec<(&'static str, &'static str)> = Vec::new();
     let mut after_value = Vec::new();
     let mut first_words = Vec::new();
+    let mut first_pairs: Vec<(String, String)> = Vec::new();
+    let mut after_value_pairs: Vec<(&'static str, &'static str)> = Vec::new();
     let mut last_words = Vec::new();
     let mut last_pairs: Vec<(String, String)> = Vec::new();
     for file in FILES.iter() {
@@ -231,8 +244,12 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
             .map(|r| r.template)
             .chain(file.wrappers.iter().filter_map(|w| w.template));
         for template in templates {
-            if let Some(first) = template.split_whitespace().next() {
+            let mut opening = template.split_whitespace();
+            if let Some(first) = opening.next() {
                 first_words.push(first.to_string());
+                if let Some(second) = opening.next() {
+                    first_pairs.push((first.to_string(), second.to_string()));
+                }
             }
             if let Some(last) = template.split_whitespace().last() {
                 last_words.push(core(last).to_string());
@@ -262,8 +279,9 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                 }
                 // Plain words around a value (not punctuation: `error:` may end a line of its own).
                 let plain = |w: &str| w.len() > 1 && w.chars().all(|c| c.is_ascii_alphabetic());
-                // A quote around the value is the value's (`'{policy}' with binding`).
-                let unquoted_end = fixed.trim_end_matches(['"', '\'']);
+                // A quote or bracket around the value is the value's (`'{policy}' with binding`, fabric8's
+                // `[{kind}]  with name`).
+                let unquoted_end = fixed.trim_end_matches(['"', '\'', '[']);
                 let last_raw = unquoted_end.split_whitespace().last().unwrap_or("");
                 if i + 1 < count && unquoted_end.ends_with(' ') && plain(last_raw) {
                     before_value.push(last_raw);
@@ -272,10 +290,24 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                         before_value_pairs.push((a, last_raw));
                     }
                 }
-                let unquoted_start = fixed.trim_start_matches(['"', '\'']);
+                let unquoted_start = fixed.trim_start_matches(['"', '\'', ']']);
                 let first_raw = unquoted_start.split_whitespace().next().unwrap_or("");
-                if i > 0 && unquoted_start.starts_with(' ') && plain(first_raw) {
+                // A word may be glued to the next by the printer's punctuation (fabric8's `failed.Reason:`).
+                let glued = |w: &str| {
+                    w.len() > 1
+                        && w.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && w.chars()
+                            .all(|c| c.is_ascii_alphabetic() || matches!(c, '.' | ':'))
+                };
+                if i > 0
+                    && unquoted_start.starts_with(' ')
+                    && (plain(first_raw) || glued(first_raw))
+                {
                     after_value.push(first_raw);
+                    let mut two = unquoted_start.split_whitespace();
+                    if let (Some(a), Some(b)) = (two.next(), two.next()) {
+                        after_value_pairs.push((a, b));
+                    }
                 }
             }
         }
@@ -284,6 +316,9 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         next.sort_unstable();
         next.dedup();
     }
+    after_value_pairs.retain(|(a, b)| !first_pairs.iter().any(|(x, y)| x == a && y == b));
+    after_value_pairs.sort_unstable();
+    after_value_pairs.dedup();
     first_words.sort_unstable();
     let mut follows_value = after_value.clone();
     after_value.retain(|w| first_words.binary_search_by(|f| f.as_str().cmp(w)).is_err());
@@ -316,6 +351,7 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
         before_value_pairs,
         after_value,
         follows_value,
+        after_value_pairs,
     }
 });
 
@@ -435,9 +471,13 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
                 r"[^\s,)]+"
             }
         }
-        "verb" | "http_verb" | "subresource" => r"[a-z]+",
+        // A verb may be title-cased by its printer (the StatefulSet controller's `Create Pod …`).
+        "verb" => r"[A-Za-z]+",
+        "http_verb" | "subresource" => r"[a-z]+",
         "group" | "version" => r"[a-z0-9.\-]*",
         "path" => r"/[^\s\x22\\]*",
+        // A field's path (`spec.containers[0].image`, `.spec.replicas`): a word alone before `: ` is not one.
+        "field_path" => r#"[^\s"':]*[.\[][^\s"':]*"#,
         "type" => r"\*[a-z0-9]+\.[A-Z][A-Za-z0-9]*",
         "code" | "count" | "rv" => r"\d+",
         // A slot holds any text, quotes included (escaped inside a quoted slot).
@@ -472,6 +512,9 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
     };
     if quoted {
         format!("{Q}{inner}{Q}")
+    } else if name == "gr" {
+        // A markdown link whose target a paste lost keeps its text in brackets (`on [pods.example.com] "x"`).
+        format!(r"\[?{inner}\]?")
     } else {
         inner
     }
@@ -494,8 +537,8 @@ fn pattern(template: &str) -> Option<(String, String, usize)> {
             *longest = fixed.trim().to_string();
         }
         for (i, word) in fixed.split(char::is_whitespace).enumerate() {
-            if i > 0 {
-                // A paste may wrap or pad at any space.
+            if i > 0 && !out.ends_with(r"\s+") {
+                // A paste may wrap or pad at any space (and collapse a printer's double space).
                 out.push_str(r"\s+");
             }
             for (j, piece) in word.split('"').enumerate() {
@@ -541,6 +584,28 @@ fn reading_of(row: &Row) -> Option<Reading> {
     let transport = matches!(class, Class::Connection | Class::Tls)
         || (row.kind == "text" && class == Class::Timeout);
     (!transport).then_some(Reading::Failure(class))
+}
+
+/// The template a row is recognised by: an inner row printed only in one frame that has no words of its own (a
+/// field error's type in `{field_path}: {err}`) is that frame around it, since its words alone say too little: a
+/// bare `Forbidden` after a `: ` is an HTTP reason phrase (`Post "…": Forbidden`), a field's `Forbidden` follows
+/// the field's path (`spec.x: Forbidden`).
+fn in_wordless_frame(row: &Row, rows: &[&Row]) -> String {
+    let [frame] = row.within.as_slice() else {
+        return row.template.to_string();
+    };
+    let wordless = |t: &str| {
+        tokens(t).0.iter().all(|token| match token {
+            Token::Fixed(f) => !f.chars().any(char::is_alphanumeric),
+            Token::Slot(_) => true,
+        })
+    };
+    match rows.iter().find(|r| r.id == *frame) {
+        Some(f) if row.kind == "inner" && f.template.contains("{err}") && wordless(f.template) => {
+            f.template.replacen("{err}", row.template, 1)
+        }
+        _ => row.template.to_string(),
+    }
 }
 
 /// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
@@ -590,7 +655,8 @@ fn compile() -> Compiled {
             let Some(reading) = reading_of(row) else {
                 continue;
             };
-            let Some((body, anchor, fixed)) = pattern(row.template) else {
+            let template = in_wordless_frame(row, &rows);
+            let Some((body, anchor, fixed)) = pattern(&template) else {
                 continue;
             };
             let re = if anchor.len() >= ANCHOR_ANYWHERE {
@@ -627,10 +693,22 @@ fn compile() -> Compiled {
             if verb.is_none() && w.code.is_none() && !names_request {
                 return None;
             }
-            // The printer's own words, up to the error it prints.
+            // The printer's own words, up to the error it prints, and only to the word that ends the last value
+            // they name when they name one: what follows it may be cut or joined to the next line (fabric8's `… in
+            // namespace: [ns]  failed.` then `Reason: …` or the cause's stack trace).
             let prefix = template.split("{message").next()?;
+            let prefix = match prefix.rfind('{') {
+                Some(open) if names_request => prefix[open..].find('}').map_or(prefix, |close| {
+                    let after = open + close + 1;
+                    let word_end = prefix[after..]
+                        .find(|c: char| c.is_whitespace() || c == '{')
+                        .map_or(prefix.len(), |i| after + i);
+                    &prefix[..word_end]
+                }),
+                _ => prefix,
+            };
             let (body, anchor, _) = pattern(prefix)?;
-            (anchor.len() >= ANCHOR_ANYWHERE).then(|| FieldFrame {
+            (anchor.len() >= FRAME_ANCHOR).then(|| FieldFrame {
                 re: Regex::new(&body).expect("a printer is a valid pattern"),
                 verb,
                 code: w.code,
@@ -851,7 +929,7 @@ fn fields(c: &Captures<'_>, f: &mut Facts) {
     set(&mut f.name, get("name"));
     set(&mut f.namespace, get("namespace"));
     set(&mut f.user, get("user"));
-    set(&mut f.verb, get("verb"));
+    set(&mut f.verb, get("verb").map(|v| v.to_ascii_lowercase()));
     set(&mut f.path, get("path"));
 }
 
@@ -943,5 +1021,28 @@ mod tests {
         assert_eq!(f.said, None);
         read_text("list pods: not authorized", &mut f);
         assert_eq!(f.said, Some(Said::NotLoggedIn));
+    }
+
+    #[test]
+    fn a_field_error_s_type_follows_a_field_path_and_a_bare_reason_phrase_is_the_answer_s() {
+        let said = |text: &str| {
+            let mut f = Facts::default();
+            read_text(text, &mut f);
+            f.said
+        };
+        assert_eq!(
+            said("spec.template.spec.containers[0].image: Forbidden"),
+            Some(Said::BadObject)
+        );
+        assert_eq!(
+            said(
+                r#"Post "https://10.0.0.1/apis/apps/v1/namespaces/default/deployments": Forbidden"#
+            ),
+            Some(Said::Denied)
+        );
+        assert_eq!(
+            said("failed to create deployment: Forbidden"),
+            Some(Said::Denied)
+        );
     }
 }

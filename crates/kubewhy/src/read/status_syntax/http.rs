@@ -40,11 +40,10 @@ static PYTHON_REASON: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the Python reason pattern is valid")
 });
 
-/// The Python client's watch, on an `ERROR` event: `ApiException(status=code, reason="%s: %s" % (reason, message))`
-/// (kubernetes-client/python `kubernetes/watch/watch.py` stream), printed `Reason: Expired: too old resource
-/// version: …` — the `Status` reason, then its message.
-static PYTHON_WATCH_REASON: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*>?\s*Reason: ([A-Z][A-Za-z]+): (\S.*?)\s*$")
+/// The Python client's watch: a Status in the stream becomes `ApiException(status=code, reason="<reason>:
+/// <message>")`, so its `Reason:` line holds the Status reason, a colon and the message.
+static PYTHON_STATUS_REASON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)(?:^|\(\d{3}\))\s*>?\s*Reason: ([A-Z][A-Za-z]+): (.+?)\s*$")
         .expect("the Python watch reason pattern is valid")
 });
 
@@ -80,14 +79,12 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
         a.code = c[1].parse().ok();
     }
     a.code = a.code.filter(|c| (400..600).contains(c));
-    if let Some(c) = when(text, "Reason: ", &PYTHON_WATCH_REASON)
-        && let Some(code) = code_of_phrase(&c[1])
-        && a.code.is_none_or(|a| a == code)
+    if let Some(c) = when(text, "Reason: ", &PYTHON_STATUS_REASON)
+        && code_of_phrase(&c[1]).is_some()
     {
-        // A `Status` reason (one CamelCase word the code agrees with), not an HTTP phrase.
-        a.code = Some(code);
         a.reason = Some(c[1].to_string());
         a.message = Some(c[2].to_string());
+        a.code = a.code.or_else(|| code_of_phrase(&c[1]));
     }
     if a.code.is_none() {
         a.code = when(text, "Reason: ", &PYTHON_REASON)
@@ -105,17 +102,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_python_watch_names_the_status_reason() {
+    fn the_python_watch_s_reason_line_holds_the_status_reason_and_message() {
+        // apache/airflow#23521.
         let a = read("kubernetes.client.exceptions.ApiException: (410)\nReason: Expired: too old resource version: 380528372 (382477719)").unwrap();
         assert_eq!((a.code, a.reason.as_deref()), (Some(410), Some("Expired")));
         assert_eq!(
             a.message.as_deref(),
             Some("too old resource version: 380528372 (382477719)")
         );
-        // An HTTP phrase is no reason.
-        let a =
-            read("kubernetes.client.exceptions.ApiException: (404)\nReason: Not Found").unwrap();
-        assert_eq!((a.code, a.reason), (Some(404), None));
     }
 
     #[test]

@@ -15,19 +15,20 @@ static FABRIC8_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the fabric8 pattern is valid")
 });
 
-/// The official Java client: the code on a details line, or only the reason phrase after the exception's name (then
-/// the end of the line, a colon, or the stack trace's first frame when a paste joined it: `Forbidden at io.…`).
+/// The official Java client: the code on a details line, or only the reason phrase after the exception's name (its
+/// words capitalised, `Method Not Allowed`; a stack frame's `at …` may follow on the same line once a paste joined
+/// them).
 static JAVA_CODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"HTTP response code: (\d{3})\b").expect("the Java code pattern is valid")
 });
 static JAVA_PHRASE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"ApiException: ([A-Z][A-Za-z ]+?)\s*(?::|$|\n|\sat\s)")
+    Regex::new(r"ApiException:\s*([A-Z][A-Za-z]*(?:\s+[A-Z][A-Za-z]*)*)(?:\s*(?::|$)|\s+[^A-Z\s])")
         .expect("the Java phrase pattern is valid")
 });
 
-/// The .NET client: the status code's name.
+/// The .NET client: the status code's name, in single quotes (a paste's markdown may turn them double).
 static DOTNET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"invalid status code '([A-Za-z]+)'").expect("the .NET pattern is valid")
+    Regex::new(r#"invalid status code ['"]([A-Za-z]+)['"]"#).expect("the .NET pattern is valid")
 });
 
 /// The fields of fabric8's `Status(…)`, in the order it prints them.
@@ -151,16 +152,25 @@ mod tests {
                 .code,
             Some(422)
         );
-        // A paste joined the first stack frame to the exception's line.
-        assert_eq!(
-            read("io.kubernetes.client.ApiException: Forbidden at io.kubernetes.client.util.Watch.createWatch(Watch.java:104)")
-                .unwrap()
-                .code,
-            Some(403)
-        );
         assert_eq!(
             read("Microsoft.Rest.HttpOperationException: Operation returned an invalid status code 'NotFound'").unwrap().code,
             Some(404)
+        );
+        // Markdown turned the quotes double (azure-pipelines-orchestrator#4).
+        assert_eq!(
+            read(r#"k8s.Autorest.HttpOperationException: Operation returned an invalid status code "Forbidden""#).unwrap().code,
+            Some(403)
+        );
+        // The stack frame joined to it, or the phrase wrapped (flink-controller#43).
+        assert_eq!(
+            read("io.kubernetes.client.ApiException: Forbidden at io.kubernetes.client.util.Watch.createWatch(Watch.java:104) ~[x.jar:1.3.5]").unwrap().code,
+            Some(403)
+        );
+        assert_eq!(
+            read("io.kubernetes.client.ApiException:\nMethod\nNot Allowed\n\tat x.Y.z(Y.java:1)")
+                .unwrap()
+                .code,
+            Some(405)
         );
         assert_eq!(
             read("io.kubernetes.client.ApiException: Something Odd"),

@@ -148,48 +148,60 @@ pub(crate) fn from_status_value(v: &Value) -> Answer {
 /// code) or an HTTP reason phrase (`Not Found`, `Unprocessable Entity`), as clients print them in place of the
 /// code.
 pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
-    const PHRASES: [(&str, u16); 33] = [
-        ("Bad Request", 400),
-        ("BadRequest", 400),
-        ("Unauthorized", 401),
-        ("Forbidden", 403),
-        ("Not Found", 404),
-        ("NotFound", 404),
-        ("Method Not Allowed", 405),
-        ("MethodNotAllowed", 405),
-        ("Not Acceptable", 406),
-        ("NotAcceptable", 406),
-        ("Conflict", 409),
-        ("AlreadyExists", 409),
-        ("Gone", 410),
-        ("Expired", 410),
-        ("Request Entity Too Large", 413),
-        ("RequestEntityTooLarge", 413),
-        ("Unsupported Media Type", 415),
-        ("UnsupportedMediaType", 415),
-        ("Unprocessable Entity", 422),
-        ("UnprocessableEntity", 422),
-        ("Invalid", 422),
-        ("Too Many Requests", 429),
-        ("TooManyRequests", 429),
-        ("Internal Server Error", 500),
-        // .NET's `HttpStatusCode` name.
-        ("InternalServerError", 500),
-        ("InternalError", 500),
-        ("ServerTimeout", 500),
-        ("StorageReadError", 500),
-        ("Service Unavailable", 503),
-        ("ServiceUnavailable", 503),
-        ("Gateway Timeout", 504),
-        ("GatewayTimeout", 504),
-        ("Timeout", 504),
-    ];
-    let p = phrase.trim();
+    // A paste may have wrapped the phrase between its words (`Method` / `Not Allowed`).
+    let p = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
     PHRASES
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(p))
+        .find(|(name, _)| name.eq_ignore_ascii_case(&p))
         .map(|(_, code)| *code)
 }
+
+/// Whether `a` then `b` are two words of one HTTP reason phrase (`Unprocessable` / `Entity`): a line ending with
+/// the one goes on with the other.
+pub(crate) fn phrase_pair(a: &str, b: &str) -> bool {
+    PHRASES.iter().any(|(name, _)| {
+        let words: Vec<&str> = name.split(' ').collect();
+        words.windows(2).any(|w| w[0] == a && w[1] == b)
+    })
+}
+
+/// The `Status` reasons and HTTP reason phrases a client prints in place of the code, with their codes.
+const PHRASES: [(&str, u16); 33] = [
+    ("Bad Request", 400),
+    ("BadRequest", 400),
+    ("Unauthorized", 401),
+    ("Forbidden", 403),
+    ("Not Found", 404),
+    ("NotFound", 404),
+    ("Method Not Allowed", 405),
+    ("MethodNotAllowed", 405),
+    ("Not Acceptable", 406),
+    ("NotAcceptable", 406),
+    ("Conflict", 409),
+    ("AlreadyExists", 409),
+    ("Gone", 410),
+    ("Expired", 410),
+    ("Request Entity Too Large", 413),
+    ("RequestEntityTooLarge", 413),
+    ("Unsupported Media Type", 415),
+    ("UnsupportedMediaType", 415),
+    ("Unprocessable Entity", 422),
+    ("UnprocessableEntity", 422),
+    ("Invalid", 422),
+    ("Too Many Requests", 429),
+    ("TooManyRequests", 429),
+    ("Internal Server Error", 500),
+    // .NET's `HttpStatusCode` name.
+    ("InternalServerError", 500),
+    ("InternalError", 500),
+    ("ServerTimeout", 500),
+    ("StorageReadError", 500),
+    ("Service Unavailable", 503),
+    ("ServiceUnavailable", 503),
+    ("Gateway Timeout", 504),
+    ("GatewayTimeout", 504),
+    ("Timeout", 504),
+];
 
 #[cfg(test)]
 mod tests {
