@@ -76,8 +76,7 @@ pub struct Hit {
 }
 
 /// What makes two readings the same failure: the class, the answer, the subject and request (without the URL,
-/// whose query changes on every retry, and, for an authorizer's denial, without the object's name: one missing
-/// permission denied on several objects is one failure) and the cause without its free text (which may run on into the rest of a
+/// whose query changes on every retry) and the cause without its free text (which may run on into the rest of a
 /// line); for unrecognised failures also the message with digits folded (timestamps, resource versions).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
@@ -108,10 +107,7 @@ impl Key {
                 r.subresource.clone(),
                 r.kind.clone(),
                 r.namespace.clone(),
-                // A denial is one per missing permission: the objects it was denied on are its requests.
-                r.name
-                    .clone()
-                    .filter(|_| !matches!(d.cause, Cause::Denied(_))),
+                r.name.clone(),
                 r.path.clone(),
             ],
             cause: d.cause.without_text(),
