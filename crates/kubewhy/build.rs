@@ -79,6 +79,7 @@ fn rows(file: &File) -> String {
             r.id
         );
         let within: Vec<&str> = r.within.iter().map(|w| field(w)).collect();
+        // No code in the row (the source does not fix it) is an empty field, as the comment above says.
         let code = r.code.map(|c| c.to_string()).unwrap_or_default();
         let fields = [
             field(&r.id),
@@ -105,6 +106,7 @@ fn printers(file: &File) -> String {
         out.push(US);
         out.push_str(field(verb.unwrap_or("")));
         out.push(US);
+        // No code stated by the printer's words: an empty field.
         out.push_str(&w.code.map(|c| c.to_string()).unwrap_or_default());
         out.push(RS);
     }

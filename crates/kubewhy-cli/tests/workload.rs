@@ -149,7 +149,12 @@ async fn wait_logs_served(ns: &str, pods: &[Pod]) {
     let api: Api<Pod> = Api::namespaced(admin, ns);
     let started = Instant::now();
     for pod in pods {
-        let name = pod.metadata.name.clone().unwrap_or_default();
+        let name = pod
+            .metadata
+            .name
+            .clone()
+            .expect("a pod listed by the API server has a name");
+        // A pod without a spec has no container whose log could be waited for.
         let containers = pod.spec.as_ref().map(|s| s.containers.clone());
         for c in containers.unwrap_or_default() {
             let lp = LogParams {

@@ -173,6 +173,7 @@ pub async fn whoami(client: &kube::Client) -> Result<Whoami, kube::Error> {
         serde_json::to_vec(&SelfSubjectReview::default()),
     )
     .await?;
+    // No status or no userInfo: the server named nobody, an empty user and no groups (as `Whoami` documents).
     let info = status.and_then(|s| s.user_info).unwrap_or_default();
     Ok(Whoami {
         user: info.username.unwrap_or_default(),

@@ -704,19 +704,18 @@ fn is_klog_header_without_file(p: &str) -> bool {
 fn goes_on_with_message(n: &str) -> bool {
     let mut words = n.split_whitespace();
     let first = words.next().unwrap_or("");
+    let second = words.next();
     let catalog = super::templates::words();
     if INSIDE_HEAD.contains(&first) || catalog.after_value(first) {
         return true;
     }
-    if let Some(second) = n.split_whitespace().nth(1)
-        && catalog.after_value_pair(first, second)
-    {
+    if second.is_some_and(|s| catalog.after_value_pair(first, s)) {
         return true;
     }
     let bare = first.trim_matches('\\');
     let quoted =
         bare.len() >= 2 && first.trim_start_matches('\\').starts_with('"') && bare.ends_with('"');
-    quoted && words.next().is_some_and(|w| AFTER_NAME.contains(&w))
+    quoted && second.is_some_and(|w| AFTER_NAME.contains(&w))
 }
 
 /// Whether the last word of `p` and the first of `n` are two words of one API server message.

@@ -215,7 +215,7 @@ impl Words {
 
     /// Whether `a` then `b` follow a value in some template and begin none (so a line beginning with them goes on).
     pub(super) fn after_value_pair(&self, a: &str, b: &str) -> bool {
-        self.after_value_pairs.contains(&(a, b))
+        self.after_value_pairs.binary_search(&(a, b)).is_ok()
     }
 
     /// Whether `word` follows a value in some template (a line beginning with it goes on after a line that ends

@@ -159,9 +159,11 @@ pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
 /// Whether `a` then `b` are two words of one HTTP reason phrase (`Unprocessable` / `Entity`): a line ending with
 /// the one goes on with the other.
 pub(crate) fn phrase_pair(a: &str, b: &str) -> bool {
+    // Asked for line pairs as the normaliser joins them: the phrases' word pairs without an allocation.
     PHRASES.iter().any(|(name, _)| {
-        let words: Vec<&str> = name.split(' ').collect();
-        words.windows(2).any(|w| w[0] == a && w[1] == b)
+        name.split(' ')
+            .zip(name.split(' ').skip(1))
+            .any(|(x, y)| x == a && y == b)
     })
 }
 
