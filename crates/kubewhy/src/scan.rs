@@ -159,6 +159,16 @@ pub const PREFILTER: &[&str] = &[
     "unrecognized",
     // The Java client's exception when it names only the reason phrase (`ApiException: Method Not Allowed`, `Gone`).
     "piException",
+    // The API server's access log (read::status_syntax::request): a failure's code after the latency (`: (12.2s)
+    // 500`) or as `resp=`/`"resp":` (a 2xx or 3xx answer holds neither).
+    "s) 4",
+    "s) 5",
+    "esp=4",
+    "esp=5",
+    "esp\":4",
+    "esp\":5",
+    // Go's HTTP/2 stream reset (`stream error: stream ID 1359; INTERNAL_ERROR`).
+    "am ID",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",
