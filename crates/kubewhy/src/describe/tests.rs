@@ -172,6 +172,7 @@ fn a_webhook_whose_service_is_missing_is_down_not_the_user_s_object() {
                 r#"failed to call webhook: Post "https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s": service "kyverno-svc" not found"#
                     .into()
             ),
+            conversion: None,
         }
     );
     assert_eq!(d.class, Class::ServerError);

@@ -85,6 +85,8 @@ pub(crate) struct Facts {
     pub admission: Option<Admitter>,
     /// The webhook that could not be called, and its Service (`ns/name`) when the message names it.
     pub webhook: Option<(String, Option<String>)>,
+    /// The webhook that could not be called is a CRD's conversion webhook for this kind (`Kind.group`).
+    pub conversion: Option<String>,
     /// The message says a token has expired.
     pub expired: bool,
     /// Why the admission plugin or validation refused (the text after `denied the request:` / the causes).
@@ -303,6 +305,12 @@ pub(crate) fn read(text: &str) -> Facts {
     if f.said.is_none() {
         templates::read(text, &anchored, &mut f);
     }
+    if f.said.is_none() {
+        f.said = super::server_words::read(text).map(|failed| match failed {
+            super::server_words::Failed::Server => Said::ServerFailed,
+            super::server_words::Failed::Calm => Said::TooMany,
+        });
+    }
     // The outermost frame decides when it is one whose content never changes its class: the server's 500 quoting
     // a `not found` is the server's failure, not a missing object.
     let quotable = matches!(
@@ -381,6 +389,21 @@ fn known(text: &str) -> Facts {
         f.webhook = Some((cap(&c, "name").unwrap_or_default(), service));
         f.detail = why;
         admission_target(text, &mut f);
+        return f;
+    }
+
+    // A CRD's conversion webhook that could not be called: likewise the webhook's failure, for the kind it converts.
+    if let Some(c) = super::server_words::conversion_webhook(text) {
+        f.said = Some(Said::WebhookUnreachable);
+        f.conversion = Some(if c.group.is_empty() {
+            c.kind.clone()
+        } else {
+            format!("{}.{}", c.kind, c.group)
+        });
+        f.webhook = Some((String::new(), c.service));
+        f.kind = Some(c.kind);
+        f.group = Some(c.group);
+        f.detail = c.detail;
         return f;
     }
 

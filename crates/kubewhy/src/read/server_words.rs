@@ -1,0 +1,144 @@
+//! Failures the API server and Go's HTTP/2 transport word without a `Status` reason or an apimachinery
+//! constructor: a CRD's conversion webhook the server could not call (k8s.io/apiextensions-apiserver
+//! `pkg/apiserver/conversion/webhook_converter.go`), an HTTP/2 stream the server reset (golang.org/x/net `http2`
+//! `StreamError.Error`), and the server's own log of an error it could not turn into a `Status` (k8s.io/apiserver
+//! `responsewriters/status.go` `ErrorToAPIStatus`, `api.Status` before v1.6). [`crate::read::message`] takes what
+//! they say into its facts.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A CRD's conversion webhook the API server could not call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Conversion {
+    /// The kind whose objects it converts (`NodeClaim`).
+    pub kind: String,
+    /// Its API group (empty: the core group).
+    pub group: String,
+    /// The webhook's Service (`ns/name`), when the error names its host.
+    pub service: Option<String>,
+    /// What the call failed with.
+    pub detail: Option<String>,
+}
+
+/// What else a text may say failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failed {
+    /// The server failed: it reset the request's stream, or logged the error it answered with a 500.
+    Server,
+    /// The server reset the stream because the client sent too much (`ENHANCE_YOUR_CALM`).
+    Calm,
+}
+
+/// `conversion webhook for <group/version>, Kind=<Kind> failed: <error>` (the GroupVersionKind's `String()`; the
+/// core group prints nothing before `/`), and `… failed, no objects returned`.
+static CONVERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"conversion webhook for (?:(?P<group>[a-z0-9.\-]+)/)?/?(?P<version>v[a-z0-9]+), Kind=(?P<kind>[A-Za-z0-9]+) failed(?::\s*(?P<why>.*)|,)"#,
+    )
+    .expect("the conversion webhook pattern is valid")
+});
+
+/// `stream error: stream ID <n>; <ErrCode>` and `…; <ErrCode>; <cause>`.
+static STREAM_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"stream error: stream ID [0-9]+; (?P<code>[A-Z_0-9]+)")
+        .expect("the stream error pattern is valid")
+});
+
+/// A webhook Service's in-cluster host name: `https://<service>.<namespace>.svc`.
+static SERVICE_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"https://(?P<svc>[a-z0-9\-]+)\.(?P<ns>[a-z0-9\-]+)\.svc\b")
+        .expect("the service host pattern is valid")
+});
+
+/// A CRD's conversion webhook the API server could not call: its `service "x" not found` is the webhook's Service,
+/// not the request's object. `None` when the text says no such thing.
+pub(crate) fn conversion_webhook(text: &str) -> Option<Conversion> {
+    if !text.contains("conversion webhook for") {
+        return None;
+    }
+    let c = CONVERSION.captures(text)?;
+    let why = c.name("why").map(|w| w.as_str().trim().to_string());
+    let service = why.as_deref().and_then(|w| {
+        let h = SERVICE_HOST.captures(w)?;
+        Some(format!("{}/{}", &h["ns"], &h["svc"]))
+    });
+    Some(Conversion {
+        kind: c["kind"].to_string(),
+        group: c.name("group").map_or("", |g| g.as_str()).to_string(),
+        service,
+        detail: why.filter(|w| !w.is_empty()),
+    })
+}
+
+/// What a text says that no other rule read: an HTTP/2 stream the server reset, or the API server's log of an
+/// error it answered with a 500.
+pub(crate) fn read(text: &str) -> Option<Failed> {
+    if text.contains("stream error")
+        && let Some(c) = STREAM_ERROR.captures(text)
+    {
+        // The server ended the request's stream without an answer: `REFUSED_STREAM` before processing it,
+        // `ENHANCE_YOUR_CALM` because the client sent too much, any other code because it failed.
+        return Some(match &c["code"] {
+            "ENHANCE_YOUR_CALM" => Failed::Calm,
+            _ => Failed::Server,
+        });
+    }
+    // The error went to the client as a 500 with the error's text as its message (a 409 for a storage conflict,
+    // which the error's own words say).
+    text.contains("apiserver received an error that is not an")
+        .then_some(Failed::Server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conversion_webhook_names_its_kind_and_service_not_an_object() {
+        // aws-samples/karpenter-blueprints#17.
+        let f = conversion_webhook(r#"failed to list *v1beta1.NodeClaim: conversion webhook for karpenter.sh/v1, Kind=NodeClaim failed: Post "https://karpenter.kube-system.svc:8443/conversion/karpenter.sh?timeout=30s": service "karpenter" not found"#).unwrap();
+        assert_eq!(
+            (f.kind.as_str(), f.group.as_str()),
+            ("NodeClaim", "karpenter.sh")
+        );
+        assert_eq!(f.service.as_deref(), Some("kube-system/karpenter"));
+        assert!(
+            f.detail
+                .unwrap()
+                .ends_with(r#"service "karpenter" not found"#)
+        );
+        let core = conversion_webhook(
+            "conversion webhook for /v1, Kind=Widget failed, no objects returned",
+        )
+        .unwrap();
+        assert_eq!((core.kind.as_str(), core.group.as_str()), ("Widget", ""));
+        assert_eq!(
+            conversion_webhook("the conversion webhook for x is fine"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_reset_stream_and_the_server_s_own_log_are_server_failures() {
+        for (text, said) in [
+            (
+                r#"Get "https://10.0.0.1:443/apis/monitoring.coreos.com/v1/thanosrulers?limit=500": stream error: stream ID 1359; INTERNAL_ERROR"#,
+                Failed::Server,
+            ),
+            (
+                "stream error: stream ID 3; REFUSED_STREAM; received from peer",
+                Failed::Server,
+            ),
+            ("stream error: stream ID 7; ENHANCE_YOUR_CALM", Failed::Calm),
+            (
+                "E0619 20:37:50.685032       5 errors.go:62] apiserver received an error that is not an api.Status: 501: All the given peers are not reachable",
+                Failed::Server,
+            ),
+        ] {
+            assert_eq!(read(text), Some(said), "{text}");
+        }
+        assert_eq!(read("the stream ended; nothing failed"), None);
+    }
+}
