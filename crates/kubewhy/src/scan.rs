@@ -167,8 +167,11 @@ pub const PREFILTER: &[&str] = &[
     "esp=5",
     "esp\":4",
     "esp\":5",
-    // Go's HTTP/2 stream reset (`stream error: stream ID 1359; INTERNAL_ERROR`).
-    "am ID",
+    // Go's HTTP/2 stream reset (`stream error: stream ID 1359; INTERNAL_ERROR`): the error code's name, a word a
+    // wrap cannot split (`…_ERROR`, `REFUSED_STREAM`, `ENHANCE_YOUR_CALM`).
+    "_ERROR",
+    "_STREAM",
+    "YOUR_CALM",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

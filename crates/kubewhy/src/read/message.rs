@@ -392,8 +392,18 @@ fn known(text: &str) -> Facts {
         return f;
     }
 
-    // A CRD's conversion webhook that could not be called: likewise the webhook's failure, for the kind it converts.
+    // A CRD's conversion webhook that could not be called: likewise the webhook's failure, for the kind it converts
+    // (one that answered wrongly made the server fail).
     if let Some(c) = super::server_words::conversion_webhook(text) {
+        if c.answered {
+            // The 500 the server answers it with; an answer the webhook's text quotes is not the request's.
+            f.said = Some(Said::ServerFailed);
+            f.code = Some(500);
+            f.kind = Some(c.kind);
+            f.group = Some(c.group);
+            f.detail = c.detail;
+            return f;
+        }
         f.said = Some(Said::WebhookUnreachable);
         f.conversion = Some(if c.group.is_empty() {
             c.kind.clone()

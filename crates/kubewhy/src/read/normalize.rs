@@ -737,8 +737,19 @@ fn straddles_message(p: &str, n: &str) -> bool {
         || number_follows
         || word_follows_value
         || INSIDE_PAIRS.contains(&(last, first))
+        || (last.ends_with(';') && is_error_code_name(first))
         || words.pair(last, first)
         || super::status_syntax::phrase_pair(last, first)
+}
+
+/// An HTTP/2 error code's name after the stream ID it reset (`stream error: stream ID 2;` / `INTERNAL_ERROR`,
+/// golang.org/x/net http2 `ErrCode.String`): capitals, digits and underscores, an underscore among them.
+fn is_error_code_name(w: &str) -> bool {
+    let w = w.trim_end_matches(';');
+    w.len() > 3
+        && w.contains('_')
+        && w.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's

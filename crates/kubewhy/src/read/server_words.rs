@@ -1,9 +1,8 @@
 //! Failures the API server and Go's HTTP/2 transport word without a `Status` reason or an apimachinery
 //! constructor: a CRD's conversion webhook the server could not call (k8s.io/apiextensions-apiserver
 //! `pkg/apiserver/conversion/webhook_converter.go`), an HTTP/2 stream the server reset (golang.org/x/net `http2`
-//! `StreamError.Error`), and the server's own log of an error it could not turn into a `Status` (k8s.io/apiserver
-//! `responsewriters/status.go` `ErrorToAPIStatus`, `api.Status` before v1.6). [`crate::read::message`] takes what
-//! they say into its facts.
+//! `StreamError.Error`), whatever the error code it names (the catalog's rows, `go/http2-stream-*`, are two of
+//! them). [`crate::read::message`] takes what they say into its facts.
 
 use std::sync::LazyLock;
 
@@ -20,29 +19,32 @@ pub(crate) struct Conversion {
     pub service: Option<String>,
     /// What the call failed with.
     pub detail: Option<String>,
+    /// The webhook answered, wrongly (`returned 2 objects, expected 3`): it is not down, its answer is bad.
+    pub answered: bool,
 }
 
 /// What else a text may say failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failed {
-    /// The server failed: it reset the request's stream, or logged the error it answered with a 500.
+    /// The server failed: it reset the request's stream.
     Server,
     /// The server reset the stream because the client sent too much (`ENHANCE_YOUR_CALM`).
     Calm,
 }
 
 /// `conversion webhook for <group/version>, Kind=<Kind> failed: <error>` (the GroupVersionKind's `String()`; the
-/// core group prints nothing before `/`), and `… failed, no objects returned`.
+/// core group prints nothing before `/`), `… failed, no objects returned`, and the webhook's wrong answers
+/// (`… returned 2 objects, expected 3`, `… returned invalid converted object at index 0: …`).
 static CONVERSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"conversion webhook for (?:(?P<group>[a-z0-9.\-]+)/)?/?(?P<version>v[a-z0-9]+), Kind=(?P<kind>[A-Za-z0-9]+) failed(?::\s*(?P<why>.*)|,)"#,
+        r#"(?s)conversion\s+webhook\s+for\s+(?:(?P<group>[a-z0-9.\-]+)/)?/?(?P<version>v[a-z0-9]+),\s*Kind=(?P<kind>[A-Za-z0-9]+)\s+(?:failed(?::\s*(?P<why>.*)|,)|(?P<answered>returned)\s*(?P<what>.*))"#,
     )
     .expect("the conversion webhook pattern is valid")
 });
 
 /// `stream error: stream ID <n>; <ErrCode>` and `…; <ErrCode>; <cause>`.
 static STREAM_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"stream error: stream ID [0-9]+; (?P<code>[A-Z_0-9]+)")
+    Regex::new(r"stream\s+error:\s+stream\s+ID\s+[0-9]+;\s+(?P<code>[A-Z_0-9]+)")
         .expect("the stream error pattern is valid")
 });
 
@@ -55,11 +57,14 @@ static SERVICE_HOST: LazyLock<Regex> = LazyLock::new(|| {
 /// A CRD's conversion webhook the API server could not call: its `service "x" not found` is the webhook's Service,
 /// not the request's object. `None` when the text says no such thing.
 pub(crate) fn conversion_webhook(text: &str) -> Option<Conversion> {
-    if !text.contains("conversion webhook for") {
+    if !text.contains("Kind=") || !text.contains("webhook") {
         return None;
     }
     let c = CONVERSION.captures(text)?;
-    let why = c.name("why").map(|w| w.as_str().trim().to_string());
+    let why = c
+        .name("why")
+        .or(c.name("what"))
+        .map(|w| w.as_str().split_whitespace().collect::<Vec<_>>().join(" "));
     let service = why.as_deref().and_then(|w| {
         let h = SERVICE_HOST.captures(w)?;
         Some(format!("{}/{}", &h["ns"], &h["svc"]))
@@ -69,13 +74,13 @@ pub(crate) fn conversion_webhook(text: &str) -> Option<Conversion> {
         group: c.name("group").map_or("", |g| g.as_str()).to_string(),
         service,
         detail: why.filter(|w| !w.is_empty()),
+        answered: c.name("answered").is_some(),
     })
 }
 
-/// What a text says that no other rule read: an HTTP/2 stream the server reset, or the API server's log of an
-/// error it answered with a 500.
+/// What a text says that no other rule read: an HTTP/2 stream the server reset.
 pub(crate) fn read(text: &str) -> Option<Failed> {
-    if text.contains("stream error")
+    if text.contains("stream")
         && let Some(c) = STREAM_ERROR.captures(text)
     {
         // The server ended the request's stream without an answer: `REFUSED_STREAM` before processing it,
@@ -85,10 +90,7 @@ pub(crate) fn read(text: &str) -> Option<Failed> {
             _ => Failed::Server,
         });
     }
-    // The error went to the client as a 500 with the error's text as its message (a 409 for a storage conflict,
-    // which the error's own words say).
-    text.contains("apiserver received an error that is not an")
-        .then_some(Failed::Server)
+    None
 }
 
 #[cfg(test)]
@@ -114,6 +116,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!((core.kind.as_str(), core.group.as_str()), ("Widget", ""));
+        assert!(!core.answered);
+        let wrong = conversion_webhook(
+            "conversion webhook for stable.example.com/v1, Kind=Widget returned 2 objects, expected 3",
+        )
+        .unwrap();
+        assert!(wrong.answered);
+        assert_eq!(wrong.detail.as_deref(), Some("2 objects, expected 3"));
         assert_eq!(
             conversion_webhook("the conversion webhook for x is fine"),
             None
@@ -121,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_stream_and_the_server_s_own_log_are_server_failures() {
+    fn a_reset_stream_is_the_server_s_failure() {
         for (text, said) in [
             (
                 r#"Get "https://10.0.0.1:443/apis/monitoring.coreos.com/v1/thanosrulers?limit=500": stream error: stream ID 1359; INTERNAL_ERROR"#,
@@ -132,10 +141,7 @@ mod tests {
                 Failed::Server,
             ),
             ("stream error: stream ID 7; ENHANCE_YOUR_CALM", Failed::Calm),
-            (
-                "E0619 20:37:50.685032       5 errors.go:62] apiserver received an error that is not an api.Status: 501: All the given peers are not reachable",
-                Failed::Server,
-            ),
+            ("stream error: stream ID 9; PROTOCOL_ERROR", Failed::Server),
         ] {
             assert_eq!(read(text), Some(said), "{text}");
         }
