@@ -155,6 +155,8 @@ pub const PREFILTER: &[&str] = &[
     "continue parameter",
     "could not be",
     "try again",
+    // APF's plain 429 (`Too many requests, please try again later.`) with a code span or a wrap inside its phrases.
+    "again later",
     // apiserver's transformDecodeError (`the object provided is unrecognized (must be of type …)`).
     "unrecognized",
     // The Java client's exception when it names only the reason phrase (`ApiException: Method Not Allowed`, `Gone`).
