@@ -290,6 +290,20 @@ fn clean(s: &str) -> String {
     t.replace("\\\"", "\"")
 }
 
+/// The Service behind a webhook the API server could not call, from the call's error (`Post
+/// "https://<svc>.<ns>.svc:443/…": service "<svc>" not found`): `ns/name`, or the name alone.
+fn webhook_service(why: &str) -> Option<String> {
+    let host = SERVICE_HOST.captures(why);
+    let ns = host.as_ref().and_then(|h| cap(h, "ns"));
+    let svc = gated(&SERVICE_NOT_FOUND, "not found", why)
+        .and_then(|c| cap(&c, "svc"))
+        .or_else(|| host.as_ref().and_then(|h| cap(h, "svc")))?;
+    Some(match ns {
+        Some(ns) => format!("{ns}/{svc}"),
+        None => svc,
+    })
+}
+
 /// Reads a server message. Returns facts with `said == None` when the text says none of the known things (and
 /// `healthy` when it is a notice that nothing failed).
 pub(crate) fn read(text: &str) -> Facts {
@@ -375,17 +389,7 @@ fn known(text: &str) -> Facts {
     if let Some(c) = gated(&WEBHOOK_CALL, "failed calling webhook", text) {
         f.said = Some(Said::WebhookUnreachable);
         let why = c.name("why").map(|m| clean(m.as_str()));
-        let service = why.as_deref().and_then(|w| {
-            let host = SERVICE_HOST.captures(w);
-            let ns = host.as_ref().and_then(|h| cap(h, "ns"));
-            let svc = gated(&SERVICE_NOT_FOUND, "not found", w)
-                .and_then(|c| cap(&c, "svc"))
-                .or_else(|| host.as_ref().and_then(|h| cap(h, "svc")))?;
-            Some(match ns {
-                Some(ns) => format!("{ns}/{svc}"),
-                None => svc,
-            })
-        });
+        let service = why.as_deref().and_then(webhook_service);
         f.webhook = Some((cap(&c, "name").unwrap_or_default(), service));
         f.detail = why;
         admission_target(text, &mut f);
@@ -410,7 +414,7 @@ fn known(text: &str) -> Facts {
         } else {
             format!("{}.{}", c.kind, c.group)
         });
-        f.webhook = Some((String::new(), c.service));
+        f.webhook = Some((String::new(), c.detail.as_deref().and_then(webhook_service)));
         f.kind = Some(c.kind);
         f.group = Some(c.group);
         f.detail = c.detail;

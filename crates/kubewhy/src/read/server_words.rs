@@ -15,8 +15,6 @@ pub(crate) struct Conversion {
     pub kind: String,
     /// Its API group (empty: the core group).
     pub group: String,
-    /// The webhook's Service (`ns/name`), when the error names its host.
-    pub service: Option<String>,
     /// What the call failed with.
     pub detail: Option<String>,
     /// The webhook answered, wrongly (`returned 2 objects, expected 3`): it is not down, its answer is bad.
@@ -48,12 +46,6 @@ static STREAM_ERROR: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the stream error pattern is valid")
 });
 
-/// A webhook Service's in-cluster host name: `https://<service>.<namespace>.svc`.
-static SERVICE_HOST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"https://(?P<svc>[a-z0-9\-]+)\.(?P<ns>[a-z0-9\-]+)\.svc\b")
-        .expect("the service host pattern is valid")
-});
-
 /// A CRD's conversion webhook the API server could not call: its `service "x" not found` is the webhook's Service,
 /// not the request's object. `None` when the text says no such thing.
 pub(crate) fn conversion_webhook(text: &str) -> Option<Conversion> {
@@ -65,14 +57,9 @@ pub(crate) fn conversion_webhook(text: &str) -> Option<Conversion> {
         .name("why")
         .or(c.name("what"))
         .map(|w| w.as_str().split_whitespace().collect::<Vec<_>>().join(" "));
-    let service = why.as_deref().and_then(|w| {
-        let h = SERVICE_HOST.captures(w)?;
-        Some(format!("{}/{}", &h["ns"], &h["svc"]))
-    });
     Some(Conversion {
         kind: c["kind"].to_string(),
         group: c.name("group").map_or("", |g| g.as_str()).to_string(),
-        service,
         detail: why.filter(|w| !w.is_empty()),
         answered: c.name("answered").is_some(),
     })
@@ -105,7 +92,6 @@ mod tests {
             (f.kind.as_str(), f.group.as_str()),
             ("NodeClaim", "karpenter.sh")
         );
-        assert_eq!(f.service.as_deref(), Some("kube-system/karpenter"));
         assert!(
             f.detail
                 .unwrap()
