@@ -96,14 +96,17 @@ impl Merger {
             }
         };
         let e = &mut self.entries[i];
-        // Creates of objects of several names (generated ones) are one failure of none of them.
-        let names = (
-            &e.finding.diagnosis.request.name,
-            &finding.diagnosis.request.name,
-        );
-        if let (Some(kept), Some(other)) = names
-            && kept != other
-        {
+        // Creates of objects of several names (generated ones) are one failure of none of them: the names of both
+        // findings' requests (a finding the reader folded over several objects lists them) and the diagnoses'.
+        let several = {
+            let mut names = [&e.finding, &finding].into_iter().flat_map(|f| {
+                std::iter::once(&f.diagnosis.request.name)
+                    .chain(f.requests.iter().map(|h| &h.request.name))
+                    .flatten()
+            });
+            names.next().is_some_and(|first| names.any(|n| n != first))
+        };
+        if several {
             e.unnamed = true;
         }
         if e.unnamed {
