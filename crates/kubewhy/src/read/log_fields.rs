@@ -13,7 +13,7 @@ use crate::url::{fill_from_url, merge_missing};
 /// `failed to get ReplicationController "x" in Namespace "ns":` (Go and Rust operators wrap a client's error so).
 static PROGRAM_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"\b[Ff]ailed to (?P<verb>get|list|watch|create|update|patch|delete) (?P<kind>[A-Z][A-Za-z0-9]+)(?: (?:(?P<ns>[a-z0-9][a-z0-9\-]*)/(?P<name>[a-z0-9][a-z0-9.\-]*)|"(?P<qname>[^"\\]+)"(?: in [Nn]amespace "(?P<qns>[^"\\]+)")?))?:\s"#,
+        r#"\b[Ff]ailed\s+to\s+(?P<verb>get|list|watch|create|update|patch|delete)\s+(?P<kind>[A-Z][A-Za-z0-9]+)(?:\s+(?:(?P<ns>[a-z0-9][a-z0-9\-]*)/(?P<name>[a-z0-9][a-z0-9.\-]*)|"(?P<qname>[^"\\]+)"(?:\s+in\s+[Nn]amespace\s+"(?P<qns>[^"\\]+)")?))?:\s"#,
     )
     .expect("the program call pattern is valid")
 });
@@ -135,7 +135,7 @@ pub(crate) fn read(text: &str, r: &mut Request) {
 /// The call a program says failed (`failed to delete StatefulSet ns/name: <error>`): its verb, kind, namespace and
 /// name, where the error does not say them.
 fn program_call(text: &str, r: &mut Request) {
-    if !text.contains("ailed to ") {
+    if !text.contains("ailed") {
         return;
     }
     let Some(c) = PROGRAM_CALL.captures(text) else {

@@ -118,7 +118,7 @@ fn re(pattern: &str) -> Regex {
 /// left out: `cannot list resource "x" in API group "g" …` says enough on its own).
 static DENIED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+        r#"(?:(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
     )
 });
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -130,12 +130,12 @@ static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
 /// at the cluster scope`.
 static DENIED_OLD: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) (?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
+        r#"(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) \[?(?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?\]?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
     )
 });
 static ESCALATION: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]+) {Q}(?P<pname>{V}){Q} is forbidden: )?user {Q}(?P<user>{V}){Q} \(groups=\[(?P<groups>[^\]]*)\]\) is attempting to grant RBAC permissions not currently held"#,
+        r#"(?:\[?(?P<pres>[A-Za-z0-9.\-]+)\]? {Q}(?P<pname>{V}){Q} is forbidden: )?user {Q}(?P<user>{V}){Q} \(groups=\[(?P<groups>[^\]]*)\]\) is attempting to grant RBAC permissions not currently held"#,
     )
 });
 static RULE: LazyLock<Regex> = LazyLock::new(|| re(r#"\{APIGroups:\[[^}]*\}"#));
@@ -165,7 +165,7 @@ static TERMINATING: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// `<res>[.<group>] ["<name>"] is forbidden: <text>` where the text is not an authorizer's.
 static FORBIDDEN_OTHER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?P<pres>[a-z0-9.\-]+)(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
+    re(r#"\[?(?P<pres>[a-z0-9.\-]+)\]?(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
 });
 /// The text after `is forbidden:` opens with the subject: an authorizer's words.
 static USER_FIRST: LazyLock<Regex> =

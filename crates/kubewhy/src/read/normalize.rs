@@ -395,6 +395,7 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         || ends_inside_brackets(p)
         || starts_with_key_value(n)
         || starts_with_go_type(n)
+        || ends_inside_program_call(p)
         || (p.ends_with([',', '(', '{']) && starts_with_field(n))
         || starts_with_resource_then_scope(n)
         || starts_with_request_trailer(n)
@@ -677,11 +678,49 @@ fn starts_with_key_value(n: &str) -> bool {
         && n[..1].chars().all(|c| c.is_ascii_lowercase())
 }
 
-/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`).
+/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`) or the second half of a dynamic informer's
+/// (`apps/v1,` / `Resource=deployments: …`, apimachinery's `GroupVersionResource.String()`; `Kind=` for a kind's).
 fn starts_with_go_type(n: &str) -> bool {
     n.strip_prefix('*').is_some_and(|t| {
         t.starts_with('v') && t[1..].starts_with(|c: char| c.is_ascii_digit()) && t.contains('.')
-    })
+    }) || n.starts_with("Resource=")
+        || n.starts_with("Kind=")
+        || starts_with_group_version(n)
+}
+
+/// Whether a line opens with the first half of a dynamic informer's type (`apps/v1,`, `/v1,`).
+fn starts_with_group_version(n: &str) -> bool {
+    let first = n.split(char::is_whitespace).next().unwrap_or(n);
+    let Some((group, version)) = first.strip_suffix(',').and_then(|t| t.split_once('/')) else {
+        return false;
+    };
+    version.starts_with('v')
+        && version[1..].starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+}
+
+/// Whether a line ends inside a program's words for the call that failed (`failed to delete` / `StatefulSet ns/x:
+/// …`, `failed to delete StatefulSet` / `ns/x: …`): the verb, or the verb and the kind, end no message.
+fn ends_inside_program_call(p: &str) -> bool {
+    const VERBS: [&str; 7] = [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    let mut words = p.rsplit(char::is_whitespace);
+    let (Some(last), Some(before)) = (words.next(), words.next()) else {
+        return false;
+    };
+    if before == "to" {
+        return VERBS.contains(&last);
+    }
+    words.next() == Some("to")
+        && VERBS.contains(&before)
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && last.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A klog header cut after its process id: `I0701 10:00:00.000000       1`.
@@ -730,7 +769,9 @@ fn straddles_message(p: &str, n: &str) -> bool {
         && (BEFORE_NAME.contains(&last) || is_resource_word(last) || words.before_quoted(last));
     let number_follows =
         first.starts_with(|c: char| c.is_ascii_digit()) && words.before_number(last);
-    let value_ends = is_resource_word(last) || (last.ends_with('"') && last.len() > 1);
+    // (A quoted value may close a bracket too: client-go's `("<the body>")` / `has prevented …`.)
+    let value_ends =
+        is_resource_word(last) || (last.trim_end_matches(')').ends_with('"') && last.len() > 1);
     let word_follows_value = value_ends && words.follows_value(first);
     named
         || name_follows

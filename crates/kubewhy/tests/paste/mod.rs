@@ -16,6 +16,7 @@ pub const DAMAGES: &[&str] = &[
     "line prefix",
     "wrapped at a space",
     "CRLF line ends",
+    "markdown links that lost their target",
 ];
 
 /// Greedy word wrap at `width` columns.
@@ -107,24 +108,7 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
             }
         }
         // A tracker's auto-links: every dotted host-like word becomes `[word](http://word)`.
-        8 => m
-            .split(' ')
-            .map(|w| {
-                let host_like = w.len() > 3
-                    && w.contains('.')
-                    && w.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
-                    })
-                    && !w.starts_with('.')
-                    && !w.ends_with('.');
-                if host_like {
-                    format!("[{w}](http://{w})")
-                } else {
-                    w.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        8 => auto_linked(m, |w| format!("[{w}](http://{w})")),
         // A markdown table's cell: one row, the message's lines joined by HTML line breaks.
         9 => format!(
             "| 2026-07-01 10:00:00 | {} |",
@@ -135,6 +119,25 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
         // Wrapped at a space by a terminal or a person, nothing else.
         11 => per_line(m, |line| word_wrap(line, width).join("\n")),
         // Windows line ends.
-        _ => m.replace('\n', "\r\n"),
+        12 => m.replace('\n', "\r\n"),
+        // Auto-links copied from a page that dropped their targets: every dotted host-like word keeps the link's
+        // brackets (`on [deployments.apps] "x"`, dell/csm#1670).
+        _ => auto_linked(m, |w| format!("[{w}]")),
     }
+}
+
+/// The message with every dotted host-like word (`pods.example.com`, `deployments.apps`) made a link by `link`.
+fn auto_linked(m: &str, link: impl Fn(&str) -> String) -> String {
+    m.split(' ')
+        .map(|w| {
+            let host_like = w.len() > 3
+                && w.contains('.')
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && !w.starts_with('.')
+                && !w.ends_with('.');
+            if host_like { link(w) } else { w.to_string() }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
