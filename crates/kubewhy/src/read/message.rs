@@ -113,6 +113,15 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
+/// An authorizer's denial pasted without its quotes, where escaped ones left their backslashes or nothing
+/// (`User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns`, as
+/// bitnami/charts#13544 shows a Python exception's body): tried only on a text without a double quote.
+static DENIED_UNQUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<pres>[a-z0-9.\-]+)\s+is forbidden:\s*)?[Uu]ser \\*(?P<user>[^\s\\]+)\\* cannot (?P<verb>[a-z*]+) resource \\*(?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?\\* in API group \\*(?P<group>[a-z0-9.\-]*)\\*(?: (?:in the namespace \\*(?P<ns>[^\s\\,]+)|(?P<cluster>at the cluster scope)))?"#,
+    )
+});
+
 /// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, a message
 /// cut at the end of its namespace may lack the closing quote, and a quote of it may begin at `cannot` (the subject
 /// left out: `cannot list resource "x" in API group "g" …` says enough on its own).
@@ -170,8 +179,9 @@ static FORBIDDEN_OTHER: LazyLock<Regex> = LazyLock::new(|| {
 /// The text after `is forbidden:` opens with the subject: an authorizer's words.
 static USER_FIRST: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^[Uu]ser ?(?:{Q})?(?P<user>[^"\\\s]+){Q}"#));
+/// (Kubernetes before 1.9 named some resources in camel case: `replicationControllers "x" not found`.)
 static OBJECT_MISSING: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
+    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][A-Za-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
 static NOT_SERVED_GET: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"the server could not find the requested resource(?: \((?P<verb>[a-z]+) (?P<pres>[a-z0-9.\-]+)(?: (?P<name>[^)]*))?\))?"#,
@@ -405,7 +415,12 @@ fn known(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = gated(&DENIED, "cannot ", text) {
+    let unquoted = || {
+        (!text.contains('"'))
+            .then(|| gated(&DENIED_UNQUOTED, " cannot ", text))
+            .flatten()
+    };
+    if let Some(c) = gated(&DENIED, "cannot ", text).or_else(unquoted) {
         f.said = Some(Said::Denied);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");
@@ -695,7 +710,8 @@ fn admission_target(text: &str, f: &mut Facts) {
 fn named_resource(c: &Captures<'_>, f: &mut Facts) {
     if let Some(pres) = c.name("pres") {
         let (res, group) = split_resource(pres.as_str());
-        f.resource = Some(res);
+        // Kubernetes before 1.9 named some resources in camel case (`replicationControllers`).
+        f.resource = Some(res.to_ascii_lowercase());
         f.group = Some(group.unwrap_or_default());
     }
     f.name = cap(c, "name").filter(|n| !n.is_empty());
@@ -846,6 +862,21 @@ mod tests {
             read("Testing value /resourceVersion failed").said,
             Some(Said::PatchFailed)
         );
+    }
+
+    #[test]
+    fn a_denial_that_lost_its_quotes_is_read() {
+        // bitnami/charts#13544: backslashes left where escaped quotes were, or nothing.
+        let f = read(
+            r"pods is forbidden: User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns",
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(f.user.as_deref(), Some("system:serviceaccount:ns:default"));
+        assert_eq!(
+            (f.verb.as_deref(), f.resource.as_deref(), f.group.as_deref()),
+            (Some("list"), Some("pods"), Some(""))
+        );
+        assert_eq!(f.namespace.as_deref(), Some("ns"));
     }
 
     #[test]

@@ -291,6 +291,23 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     {
         return Some(Join::Space);
     }
+    // A program's error that ends with the answer's status line, then the message or the body it printed after it
+    // (`failed to get … : 404 Not Found` / `{'reason': 'NotFound', …}`, deis/controller's KubeHTTPException).
+    if status_line_goes_on(p, n) {
+        return Some(Join::Space);
+    }
+    // (A wrap may have left the phrase, or its end, alone on the line above the body: `Error`, a pane's `flict`.)
+    let phrase_then_body = n.starts_with('{') && {
+        let t = p.trim();
+        t.len() >= 3 && HTTP_PHRASES.iter().any(|ph| ph.ends_with(t))
+    };
+    if (ends_with_status_line(p) || phrase_then_body) && !starts_record(n) {
+        return Some(if n.starts_with('{') {
+            Join::Newline
+        } else {
+            Join::Space
+        });
+    }
     // A pane cut the line where a JSON object goes on (`"details": │` / `│ {"group":…`).
     if prev.edge == Edge::Touching && n.starts_with(['{', '[']) {
         return Some(Join::Glue);
@@ -676,6 +693,67 @@ fn starts_with_key_value(n: &str) -> bool {
     key_len > 0
         && n.as_bytes().get(key_len) == Some(&b'=')
         && n[..1].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// HTTP reason phrases of the failures' codes (RFC 9110), which a wrap may cut between the code and the phrase or
+/// inside the phrase (`…: 500 Internal Server` / `Error …`).
+const HTTP_PHRASES: [&str; 17] = [
+    "Bad Request",
+    "Unauthorized",
+    "Forbidden",
+    "Not Found",
+    "Method Not Allowed",
+    "Not Acceptable",
+    "Conflict",
+    "Gone",
+    "Request Entity Too Large",
+    "Unsupported Media Type",
+    "Unprocessable Entity",
+    "Too Many Requests",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+    "I'm a teapot",
+];
+
+/// What follows an answer's code at the end of a line (`…: 404 Not Found` gives `Not Found`, `…: 500` gives ``),
+/// the code after a colon or opening the line.
+fn status_tail(p: &str) -> Option<&str> {
+    let after = p.rsplit_once(": ").map_or(p.trim_start(), |(_, t)| t);
+    let code = after.get(..3)?;
+    let rest = &after[3..];
+    (code.starts_with(['4', '5'])
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && (rest.is_empty() || rest.starts_with(' ')))
+    .then(|| rest.trim_start())
+}
+
+/// Whether a line ends with an HTTP answer's status line (`…: 404 Not Found`, `409 Conflict`): a failure's code and
+/// its reason phrase.
+fn ends_with_status_line(p: &str) -> bool {
+    status_tail(p).is_some_and(|t| HTTP_PHRASES.contains(&t))
+}
+
+/// Whether a wrap cut an answer's status line between its code and its phrase, or inside the phrase (`…: 404` /
+/// `Not Found`, `…: 500 Internal Server` / `Error …`).
+fn status_line_goes_on(p: &str, n: &str) -> bool {
+    let Some(tail) = status_tail(p) else {
+        return false;
+    };
+    let starts_word = |rest: &str| {
+        n.starts_with(rest) && !n[rest.len()..].starts_with(|c: char| c.is_alphanumeric())
+    };
+    HTTP_PHRASES.iter().any(|phrase| {
+        if tail.is_empty() {
+            starts_word(phrase)
+        } else {
+            phrase.len() > tail.len()
+                && phrase.starts_with(tail)
+                && phrase[tail.len()..].starts_with(' ')
+                && starts_word(&phrase[tail.len() + 1..])
+        }
+    })
 }
 
 /// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`) or the second half of a dynamic informer's

@@ -28,15 +28,62 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
             None => continue,
         };
         let candidate = normalize_from(text, open, first_quote);
-        let mut stream = serde_json::Deserializer::from_str(&candidate).into_iter::<Value>();
-        if let Some(Ok(value)) = stream.next()
-            && value.get("kind").and_then(Value::as_str) == Some("Status")
-        {
+        if let Some(value) = status(&candidate).or_else(|| {
+            // A paste that lost the escapes of the message's own quotes (`"message":"deployments.extensions
+            // "x" Forbidden","reason":…`): the message is the text up to the next Status key.
+            requoted_message(&candidate).and_then(|c| status(&c))
+        }) {
             fill(&value, ev);
             return true;
         }
     }
     false
+}
+
+/// The Status object at the start of `candidate`, if it is one.
+fn status(candidate: &str) -> Option<Value> {
+    let mut stream = serde_json::Deserializer::from_str(candidate).into_iter::<Value>();
+    match stream.next() {
+        Some(Ok(value)) if value.get("kind").and_then(Value::as_str) == Some("Status") => {
+            Some(value)
+        }
+        _ => None,
+    }
+}
+
+/// `candidate` with the quotes inside its `message` value escaped again, when a paste lost their escapes: the
+/// value ends where the next key of a Status begins (`","reason":`), or the object ends. `None` when there is no
+/// such message or nothing to mend.
+fn requoted_message(candidate: &str) -> Option<String> {
+    const KEY: &str = r#""message":""#;
+    const NEXT: [&str; 7] = [
+        r#"","reason":"#,
+        r#"","details":"#,
+        r#"","code":"#,
+        r#"","status":"#,
+        r#"","metadata":"#,
+        r#"","apiVersion":"#,
+        r#""}"#,
+    ];
+    let start = candidate.find(KEY)? + KEY.len();
+    let rest = &candidate[start..];
+    let end = NEXT.iter().filter_map(|n| rest.find(n)).min()?;
+    let value = &rest[..end];
+    if !value.contains('"') {
+        return None;
+    }
+    let mut mended = String::with_capacity(candidate.len() + 8);
+    mended.push_str(&candidate[..start]);
+    let mut escaped = false;
+    for c in value.chars() {
+        if c == '"' && !escaped {
+            mended.push('\\');
+        }
+        escaped = c == '\\' && !escaped;
+        mended.push(c);
+    }
+    mended.push_str(&rest[end..]);
+    Some(mended)
 }
 
 /// The offset of a `"kind": "Status"` key (quotes escaped or not).
@@ -94,6 +141,19 @@ fn fill(v: &Value, ev: &mut Evidence) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_whose_quotes_lost_their_escapes_is_mended() {
+        // kubernetes-client/python#1045, as pasted.
+        let body = r#"HTTP response body: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.extensions "nfs-x" Forbidden","reason":"NotFound","details":{"name":"nfs-x","group":"extensions","kind":"deployments"},"code":403}"#;
+        let mut ev = Evidence::default();
+        assert!(read(body, &mut ev));
+        assert_eq!(ev.message, r#"deployments.extensions "nfs-x" Forbidden"#);
+        assert_eq!(
+            (ev.code, ev.detail_group.as_deref()),
+            (Some(403), Some("extensions"))
+        );
+    }
 
     #[test]
     fn reads_a_status_body_and_an_escaped_one() {

@@ -612,8 +612,10 @@ fn in_wordless_frame(row: &Row, rows: &[&Row]) -> String {
     }
 }
 
-/// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
-const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+)"#;
+/// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it,
+/// or (before it) the answer's status line a client printed first (`…: 422 Unprocessable Entity <message>`).
+const BEFORE: &str =
+    r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+|\b[45]\d\d(?:\s[A-Z][A-Za-z']*)+\s)"#;
 const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|│])"#;
 
 fn compile() -> Compiled {
