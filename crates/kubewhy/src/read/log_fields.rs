@@ -20,7 +20,7 @@ static PROGRAM_CALL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Reads the request from log fields: kube-rs's `HTTP{http.method=GET http.url=..}` span, OpenTelemetry's
 /// `url.full=`, reqwest's and hyper's `for url (https://..)`, fabric8's `executing: GET at: https://..`, node-fetch's
-/// `request to https://.. failed`, urllib3's `Max retries exceeded with url: /..`, and kubectl's `GET https://.. 403
+/// `request to https://.. failed`, fabric8 2.x's `Error accessing: https://..,due to:`, urllib3's `Max retries exceeded with url: /..`, and kubectl's `GET https://.. 403
 /// Forbidden` trace lines. Only fills fields that are missing.
 pub(crate) fn read(text: &str, r: &mut Request) {
     let value_after = |key: &str| -> Option<String> {
@@ -75,6 +75,8 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         .or_else(in_parens)
         .or_else(|| after("request to "))
         .or_else(|| after("exceeded with url: "))
+        // fabric8 2.x: `Error accessing: https://…/namespaces/default,due to:Unauthorized! …`.
+        .or_else(|| value_after("Error accessing: "))
         .or_else(urllib3_retry);
     let url = url.or_else(|| fabric8().map(|(_, u)| u));
     let method = value_after("http.method=")

@@ -213,6 +213,11 @@ static INVALID: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?:(?P<kind>[A-Za-z0-9]+)(?:\.(?P<group>[a-z0-9.\-]+))? )?{Q}(?P<name>{V}){Q} is invalid:\s*(?P<why>.*)"#,
     )
 });
+/// kubectl's opening of an Invalid answer whose details name a resource (`The galaxies "x" is invalid: : …`, a
+/// ValidatingAdmissionPolicy's 422: kubernetes/kubectl v0.36.3 pkg/cmd/util/helpers.go checkErr prints
+/// `The %s %q is invalid` with `details.Kind` and `details.Name`, then the causes, here one with an empty field).
+static KUBECTL_INVALID: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"\bThe (?P<res>[a-z][a-z0-9\-]*) {Q}(?P<name>{V}){Q} is invalid:"#));
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"(?:^|[\[, ]\s*)(?P<field>[A-Za-z][A-Za-z0-9_.\[\]\-]*): (?:Required|Invalid|Unsupported|Forbidden|Duplicate|Not found|Too long|Too many|Internal error)"#,
@@ -704,6 +709,10 @@ fn admission_target(text: &str, f: &mut Facts) {
             f.group = Some(group.unwrap_or_default());
         }
         f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+    } else if let Some(c) = gated(&KUBECTL_INVALID, "is invalid", text) {
+        // kubectl names the answer's `details.kind`: a policy's 422 names the resource, not its group.
+        f.resource = cap(&c, "res");
+        f.name = cap(&c, "name").filter(|n| !n.is_empty());
     }
 }
 

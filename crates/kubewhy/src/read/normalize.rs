@@ -299,7 +299,10 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     // (A wrap may have left the phrase, or its end, alone on the line above the body: `Error`, a pane's `flict`.)
     let phrase_then_body = n.starts_with('{') && {
         let t = p.trim();
-        t.len() >= 3 && HTTP_PHRASES.iter().any(|ph| ph.ends_with(t))
+        t.len() >= 3
+            && HTTP_PHRASES
+                .iter()
+                .any(|ph| ph.ends_with(t) || (t.ends_with(ph) && status_tail(p).is_none()))
     };
     if (ends_with_status_line(p) || phrase_then_body) && !starts_record(n) {
         return Some(if n.starts_with('{') {
@@ -402,7 +405,12 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return Some(Join::Space);
     }
     // A Kubernetes message wrapped at a space: the line ends inside the message or the next one goes on with it.
-    if ends_inside_message(p) || goes_on_with_message(n) || straddles_message(p, n) {
+    // (A slash alone as a word never opens a message: fabric8's `kubectl login` / `/ oc login`.)
+    if ends_inside_message(p)
+        || goes_on_with_message(n)
+        || straddles_message(p, n)
+        || n.starts_with("/ ")
+    {
         return Some(Join::Space);
     }
     // A structured line wrapped at a space: inside a quoted value, inside brackets, before the next `key=value`, or
