@@ -147,6 +147,11 @@ fn trailer(text: &str, ev: &mut Evidence) {
     }
 }
 
+/// Reads a type client-go or cli-runtime prints (`*v1.Pod`, `apps/v1, Kind=Deployment`, `/v1, Resource=pods`).
+pub(super) fn read_type(text: &str, ev: &mut Evidence) {
+    go_type(text, ev);
+}
+
 fn go_type(text: &str, ev: &mut Evidence) {
     if let Some(c) = GO_TYPE.captures(text) {
         if let Some(kind) = c.name("kind").or(c.name("gkind")) {

@@ -311,6 +311,12 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
             Join::Space
         });
     }
+    // kubectl apply's block naming the object it could not read (`error when retrieving current configuration
+    // of:` / `Resource: "…", GroupVersionKind: "…"` / `Name: "…", Namespace: "…"` / `Object: &{…}` / `from server
+    // for: "<file>": <error>`, kubectl pkg/cmd/apply/apply.go with cli-runtime's `Info.String()`).
+    if kubectl_object_block(n) {
+        return Some(Join::Newline);
+    }
     // A pane cut the line where a JSON object goes on (`"details": │` / `│ {"group":…`).
     if prev.edge == Edge::Touching && n.starts_with(['{', '[']) {
         return Some(Join::Glue);
@@ -701,6 +707,22 @@ fn starts_with_key_value(n: &str) -> bool {
     key_len > 0
         && n.as_bytes().get(key_len) == Some(&b'=')
         && n[..1].chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Whether a line is one of kubectl's lines naming an object under `error when retrieving current configuration
+/// of:` (cli-runtime `Info.String()`, the object kubectl printed, its source).
+fn kubectl_object_block(t: &str) -> bool {
+    let t = t.trim_start();
+    [
+        "Resource: \"",
+        "GroupVersionKind:",
+        "Name: \"",
+        "Namespace: \"",
+        "Object: &",
+        "from server for:",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
 }
 
 /// HTTP reason phrases of the failures' codes (RFC 9110), which a wrap may cut between the code and the phrase or
