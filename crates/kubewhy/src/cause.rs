@@ -5,6 +5,8 @@
 //!
 //! Each variant maps to exactly one [`Class`] ([`Cause::class`]), the stable contract of JSON and text output.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::class::Class;
@@ -25,7 +27,7 @@ pub enum Cause {
         /// Why no binding of the creator grants `escalate` on the roles, and the smallest fix (when the RBAC
         /// objects could be read: [`crate::rbac::NearMisses`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        near_miss: Option<Box<NearMiss>>,
+        near_miss: Option<Arc<NearMiss>>,
     },
     /// The request was authorized, then admission refused it.
     Admission {
@@ -247,7 +249,7 @@ pub struct Denial {
     /// Why each binding that names the subject does not grant the request, and the smallest fix (when the RBAC
     /// objects could be read: [`crate::rbac::NearMisses`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub near_miss: Option<Box<NearMiss>>,
+    pub near_miss: Option<Arc<NearMiss>>,
 }
 
 /// Where a request was denied.

@@ -162,7 +162,7 @@ impl Parts {
         Parts {
             summary: one_line(&words.summary),
             cause: one_line(&words.cause),
-            help: one_line(&d.remedy().summary),
+            help: one_line(&d.help()),
             request: request(d),
         }
     }

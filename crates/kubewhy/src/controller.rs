@@ -67,6 +67,10 @@ pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(25);
 
 type Trigger<K> = BoxStream<'static, Result<ReconcileRequest<K>, watcher::Error>>;
 
+/// Publishes a failed reconcile's Warning event about an object ([`Controller::warning_events`]). Made only when
+/// events are asked for, so a program without them carries no event publisher.
+type Events = Arc<dyn Fn(&crate::Diagnosis, ObjectReference) + Send + Sync>;
+
 /// A controller of `K` (see the module docs): kube's `Controller` builder, diagnosed.
 pub struct Controller<K: Resource<DynamicType = ()> + 'static> {
     health: Health,
@@ -84,7 +88,7 @@ pub struct Controller<K: Resource<DynamicType = ()> + 'static> {
     deadline: Duration,
     config: controller::Config,
     /// Where a failed reconcile's Warning event goes; None: no events.
-    events: Option<Recorder>,
+    events: Option<Events>,
 }
 
 /// The watcher name of a type: `documents.kube.rs`, `configmaps`.
@@ -264,7 +268,12 @@ where
     /// `events.k8s.io` `events`; while publishing fails, one WARN line says why (the rest at DEBUG).
     #[must_use]
     pub fn warning_events(mut self, reporter: impl Into<Reporter>) -> Self {
-        self.events = Some(Recorder::new(self.client.clone(), reporter.into()));
+        let recorder = Recorder::new(self.client.clone(), reporter.into());
+        let failing = Arc::new(AtomicBool::new(false));
+        self.events = Some(Arc::new(move |d: &crate::Diagnosis, reference| {
+            let event = crate::condition::warning(d, "Reconciling");
+            publish(recorder.clone(), event, reference, failing.clone());
+        }));
         self
     }
 
@@ -304,9 +313,7 @@ where
         let health = self.health.clone();
         let (graceful, forceful) = shutdown(self.graceful, self.signals, self.deadline, &health);
         let recheck = health.clone();
-        let events = self
-            .events
-            .map(|recorder| (recorder, Arc::new(AtomicBool::new(false))));
+        let events = self.events;
         let error_policy = move |obj: Arc<K>, err: &ReconcilerFut::Error, ctx: Arc<Ctx>| {
             // A denied request: has the program lost a permission? (The watchdog spaces its rechecks.)
             if crate::chain::find::<kube::Error>(err)
@@ -314,14 +321,8 @@ where
             {
                 recheck.recheck_access();
             }
-            if let Some((recorder, failing)) = &events {
-                let event = crate::condition::warning(&crate::diagnose_error(err), "Reconciling");
-                publish(
-                    recorder.clone(),
-                    event,
-                    obj.object_ref(&()),
-                    failing.clone(),
-                );
+            if let Some(events) = &events {
+                events(&crate::diagnose_error(err), obj.object_ref(&()));
             }
             error_policy(obj, err, ctx)
         };

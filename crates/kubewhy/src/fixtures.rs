@@ -136,7 +136,7 @@ fn fixtures() -> Vec<Fixture> {
                     not_held: vec![
                         "{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}".into(),
                     ],
-                    near_miss: None::<Box<NearMiss>>,
+                    near_miss: None::<std::sync::Arc<NearMiss>>,
                 },
                 403,
                 "Forbidden",

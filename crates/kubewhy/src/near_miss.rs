@@ -10,13 +10,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A near miss: the explanation of a denied request and the fix chosen for it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NearMiss {
     /// Why each binding that names the identity does not grant the request.
     pub explanation: Explanation,
     /// The smallest fix (`None` when RBAC already grants the request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
+}
+
+/// A near miss hashes as nothing: it is context a live check adds to a cause, never what tells two causes apart
+/// (`Cause::without_text` drops it), and equal near misses still hash equal, as `Hash` asks. Hashing the whole
+/// model put its hash code into every program that keys causes (the log's one line per cause), ~17 KB of it.
+impl std::hash::Hash for NearMiss {
+    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
 }
 
 /// Who makes a request, as the authenticator reports it: the user name and the groups.

@@ -475,7 +475,7 @@ where
             r.delay.as_secs_f64()
         );
         let req = &d.request;
-        let help = d.remedy().summary;
+        let help = d.help();
         macro_rules! emit {
             ($level:expr) => {
                 tracing::event!(

@@ -92,7 +92,7 @@ impl fmt::Display for Diagnosis {
             if !d.cause.is_empty() {
                 write!(f, "; cause: {}", d.cause)?;
             }
-            let help = self.remedy().summary;
+            let help = self.help();
             if !help.is_empty() {
                 write!(f, "; help: {help}")?;
             }

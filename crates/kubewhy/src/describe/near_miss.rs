@@ -319,7 +319,10 @@ mod tests {
         let fix = fix(&explanation, &rbac);
         let mut d = Diagnosis::new(
             Cause::Denied(Denial {
-                near_miss: Some(Box::new(crate::near_miss::NearMiss { explanation, fix })),
+                near_miss: Some(std::sync::Arc::new(crate::near_miss::NearMiss {
+                    explanation,
+                    fix,
+                })),
                 ..Denial::default()
             }),
             "documents.kube.rs is forbidden",

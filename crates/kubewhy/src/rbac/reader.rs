@@ -97,7 +97,7 @@ impl NearMisses {
         let identity = Identity::new(user.clone(), groups_of(&user, &d.groups));
         let explanation = explain(&identity, &request, &objects);
         let fix = fix(&explanation, &objects);
-        let near = Some(Box::new(NearMiss { explanation, fix }));
+        let near = Some(std::sync::Arc::new(NearMiss { explanation, fix }));
         match &mut d.cause {
             Cause::Denied(denial) => denial.near_miss = near,
             Cause::Escalation { near_miss, .. } => *near_miss = near,

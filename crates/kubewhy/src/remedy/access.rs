@@ -2,23 +2,24 @@
 //! escalation prevention, admission (webhooks, ValidatingAdmissionPolicy, Pod Security, quota), an unreachable
 //! webhook, credentials.
 
-use super::{Remedy, near_miss, rbac};
+use super::{Manifest, Remedy, near_miss, rbac};
 use crate::cause::{Admitter, Cause, Denial};
 use crate::diagnosis::{Diagnosis, Request};
 use crate::rbac::Subject;
 use crate::vocab::{builtin_group, can_i};
 
-pub(super) fn remedy(d: &Diagnosis) -> Remedy {
+pub(super) fn remedy(d: &Diagnosis) -> (Remedy, Manifest<'_>) {
     let r = &d.request;
-    match &d.cause {
-    Cause::Denied(denial) => denied(d, denial),
+    let m = match &d.cause {
+    Cause::Denied(denial) => return denied(d, denial),
     Cause::Escalation { near_miss, .. } => {
         let mut m = Remedy::new(
             "let a cluster admin create the role or binding, or grant the creator the permissions it tries \
              to hand out — or the `escalate` verb on roles/clusterroles (for roles) or `bind` (for \
              bindings)",
         );
-        if let Some(edit) = near_miss
+        let mut manifest = Manifest::None;
+        if let Some((edit, object)) = near_miss
             .as_ref()
             .and_then(|n| n.fix.as_ref())
             .and_then(near_miss::remedy)
@@ -28,14 +29,14 @@ pub(super) fn remedy(d: &Diagnosis) -> Remedy {
                 "; for `escalate`: {} (it lets the creator grant any permission in its scope)",
                 edit.text
             ));
-            m.yaml = edit.yaml;
+            manifest = object;
             m.commands.extend(edit.commands);
         }
         if let Some(user) = &d.user {
             m.commands
                 .push(format!("kubectl auth can-i --list --as={user}"));
         }
-        m
+        return (m, manifest);
     }
     Cause::Admission { by, .. } => admission(r, by),
     Cause::WebhookUnreachable { service, .. } => {
@@ -65,7 +66,8 @@ pub(super) fn remedy(d: &Diagnosis) -> Remedy {
     )
     .command("kubectl config view --minify"),
         _ => unreachable!("remedy::access is given access causes only"),
-    }
+    };
+    (m, Manifest::None)
 }
 
 fn admission(r: &Request, by: &Admitter) -> Remedy {
@@ -117,17 +119,17 @@ fn admission(r: &Request, by: &Admitter) -> Remedy {
     }
 }
 
-fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
+fn denied<'a>(d: &'a Diagnosis, denial: &'a Denial) -> (Remedy, Manifest<'a>) {
     let r = &d.request;
     let as_user = d.user.as_deref().filter(|_| !denial.caller);
     let fix = denial.near_miss.as_ref().and_then(|n| n.fix.as_ref());
     if !denial.wrong_core_group
-        && let Some(mut m) = fix.and_then(near_miss::remedy)
+        && let Some((mut m, manifest)) = fix.and_then(near_miss::remedy)
     {
         if let Some(cmd) = can_i(r, denial.scope, as_user, &d.groups) {
             m.commands.push(cmd);
         }
-        return m;
+        return (m, manifest);
     }
     let mut m = Remedy::default();
     if denial.near_miss.is_some() {
@@ -141,11 +143,10 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
             role.name
         ));
     }
+    // The manifest is written when the whole remedy is asked for (`Manifest::write_into`): the words only need
+    // to know there is one.
     let grants = rbac::grants(d);
-    match rbac::grants_yaml(&grants) {
-        Ok(yaml) => m.yaml = yaml,
-        Err(e) => m.text = format!("(the RBAC manifest could not be rendered: {e}) "),
-    }
+    let has_manifest = !grants.is_empty();
     let scope_words = if r.path.is_some() || r.namespace.is_none() {
         "a ClusterRole and ClusterRoleBinding"
     } else {
@@ -172,14 +173,14 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
         m.summary = format!("fix the client to request `{res}` in its real API group");
         m.commands
             .push(format!("kubectl api-resources | grep -w {res}"));
-        return m;
+        return (m, manifest(grants));
     }
     if grants.len() > 1 && grants.iter().any(|g| !g.permission.verb.is_api_verb()) {
         m.text.push_str(&format!(
             "grant both rules of constrained impersonation to {subject_kind}: the action on the target and \
              whom it may impersonate (narrow the second with `resourceNames`)"
         ));
-    } else if m.yaml.is_some() {
+    } else if has_manifest {
         m.text.push_str(&format!(
             "grant exactly this verb with {scope_words} bound to {subject_kind}"
         ));
@@ -195,5 +196,14 @@ fn denied(d: &Diagnosis, denial: &Denial) -> Remedy {
     if let Some(cmd) = can_i(r, denial.scope, as_user, &d.groups) {
         m.commands.push(cmd);
     }
-    m
+    (m, manifest(grants))
+}
+
+/// The manifest of `grants`: none when there are none.
+fn manifest<'a>(grants: Vec<rbac::Grant>) -> Manifest<'a> {
+    if grants.is_empty() {
+        Manifest::None
+    } else {
+        Manifest::Grants(grants)
+    }
 }

@@ -2,12 +2,13 @@
 //! changes, what else it grants, who else it affects), the `kubectl patch` command, and the object as it will be
 //! — or the object to create. A new role (`NewRole`) and a client-side group fix keep the remedy of a plain denial.
 
-use super::Remedy;
+use super::{Manifest, Remedy};
 use crate::describe::near_miss::{binding_text, groups_text, role_text};
 use crate::near_miss::{Fix, FixKind, Rule, RuleEdit};
 
-/// The remedy for `fix`, `None` when the plain denial's remedy applies (a new role, or the client's group).
-pub(super) fn remedy(fix: &Fix) -> Option<Remedy> {
+/// The remedy for `fix` and the object as the fix leaves it, `None` when the plain denial's remedy applies (a new
+/// role, or the client's group).
+pub(super) fn remedy(fix: &Fix) -> Option<(Remedy, Manifest<'_>)> {
     let (summary, mut text) = match &fix.kind {
         FixKind::EditRule {
             role,
@@ -112,7 +113,7 @@ pub(super) fn remedy(fix: &Fix) -> Option<Remedy> {
     let mut remedy = Remedy {
         summary,
         text,
-        yaml: fix.object().and_then(|o| serde_yaml::to_string(o).ok()),
+        yaml: None,
         commands: Vec::new(),
     };
     if let Some(args) = fix.kubectl_patch() {
@@ -122,7 +123,8 @@ pub(super) fn remedy(fix: &Fix) -> Option<Remedy> {
             .collect();
         remedy.commands.push(format!("kubectl {}", words.join(" ")));
     }
-    Some(remedy)
+    let manifest = fix.object().map_or(Manifest::None, Manifest::Object);
+    Some((remedy, manifest))
 }
 
 /// What an edit does, in words.

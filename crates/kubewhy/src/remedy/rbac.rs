@@ -134,7 +134,7 @@ pub fn object_changes<'a>(diagnoses: impl IntoIterator<Item = &'a Diagnosis>) ->
         let Some(object) = fix.object() else { continue };
         let meta = &object["metadata"];
         let key = format!("{}/{}/{}", object["kind"], meta["namespace"], meta["name"]);
-        let what = d.remedy().summary;
+        let what = d.help();
         match out.iter_mut().find(|(k, ..)| *k == key) {
             Some((_, merged, change)) => {
                 if let FixKind::EditRule { edit, .. } = &fix.kind {

@@ -112,8 +112,6 @@ struct Counts {
 #[derive(Debug, Default)]
 struct State {
     permissions: BTreeMap<(Base, Scope), Counts>,
-    /// Namespaces kept per base (until it becomes [`Scope::ManyNamespaces`]).
-    namespaces: BTreeMap<Base, usize>,
     paths: BTreeMap<(String, String), (u64, u64)>,
     dropped: u64,
     undecided: u64,
@@ -266,12 +264,10 @@ impl State {
         };
         let key = (base, scope);
         if !self.permissions.contains_key(&key) {
-            if let Scope::Namespace(_) = key.1 {
-                let seen = self.namespaces.entry(key.0.clone()).or_default();
-                if *seen >= MAX_NAMESPACES {
-                    return self.collapse(key.0, version, allowed);
-                }
-                *seen += 1;
+            if let Scope::Namespace(_) = key.1
+                && self.namespaced(&key.0).count() >= MAX_NAMESPACES
+            {
+                return self.collapse(key.0, version, allowed);
             }
             if self.permissions.len() >= MAX_PERMISSIONS {
                 return true;
@@ -287,15 +283,19 @@ impl State {
         false
     }
 
+    /// The per-namespace entries of `base` (the namespaces it is kept in, until it becomes
+    /// [`Scope::ManyNamespaces`]): counted from the record itself, not from a second map of its own.
+    fn namespaced<'a>(&'a self, base: &'a Base) -> impl Iterator<Item = &'a (Base, Scope)> {
+        self.permissions
+            .range((base.clone(), Scope::Cluster)..)
+            .map(|(k, _)| k)
+            .take_while(move |(b, _)| b == base)
+            .filter(|(_, s)| matches!(s, Scope::Namespace(_)))
+    }
+
     /// Replaces the per-namespace entries of `base` by one [`Scope::ManyNamespaces`] entry.
     fn collapse(&mut self, base: Base, version: String, allowed: bool) -> bool {
-        let keys: Vec<(Base, Scope)> = self
-            .permissions
-            .range((base.clone(), Scope::Cluster)..)
-            .take_while(|((b, _), _)| *b == base)
-            .filter(|((_, s), _)| matches!(s, Scope::Namespace(_)))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let keys: Vec<(Base, Scope)> = self.namespaced(&base).cloned().collect();
         let mut many = Counts {
             version,
             allowed: u64::from(allowed),
@@ -307,7 +307,6 @@ impl State {
                 many.denied += c.denied;
             }
         }
-        self.namespaces.remove(&base);
         self.permissions.insert((base, Scope::ManyNamespaces), many);
         false
     }
