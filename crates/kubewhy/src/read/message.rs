@@ -462,6 +462,18 @@ fn known(text: &str) -> Facts {
         f.namespace = cap(&c, "ns");
         f.cluster_scope = c.name("cluster").is_some();
         f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+        if f.resource.as_deref() == Some("resource") {
+            // Today's wording cut before its resource's closing quote (`cannot list resource \"nodeclaims\`,
+            // aws/karpenter-provider-aws#5424): not the old shape. The subject names the resource and its group.
+            let (res, group) = c
+                .name("pres")
+                .map(|p| split_resource(p.as_str()))
+                .filter(|(r, _)| !r.is_empty())
+                .unzip();
+            f.resource = res;
+            f.group = group.flatten();
+            f.subresource = None;
+        }
         return f;
     }
 
@@ -870,6 +882,19 @@ mod tests {
         assert_eq!(
             read("Testing value /resourceVersion failed").said,
             Some(Said::PatchFailed)
+        );
+    }
+
+    #[test]
+    fn a_denial_cut_inside_its_resource_s_quotes_takes_the_subject_s_resource() {
+        // aws/karpenter-provider-aws#5424: escaped quotes, the line cut after `resource \"nodeclaims\`.
+        let f = read(
+            r#"nodeclaims.karpenter.sh is forbidden: User \"system:serviceaccount:kube-system:karpenter\" cannot list resource \"nodeclaims\"#,
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(
+            (f.resource.as_deref(), f.group.as_deref(), f.verb.as_deref()),
+            (Some("nodeclaims"), Some("karpenter.sh"), Some("list"))
         );
     }
 
