@@ -378,7 +378,9 @@ var rules = []rule{
 	{file: "pkg/storage/cacher/watch_cache.go", format: "too old resource version: %d", id: "cacher/too-old", kind: "status", class: "expired", code: 410, reason: "Expired"},
 	{file: "pkg/storage/cacher/watch_cache.go", format: "too old resource version: %d (%d)", id: "cacher/too-old#oldest", kind: "status", class: "expired", code: 410, reason: "Expired"},
 	{file: "pkg/registry/generic/registry/store.go", format: "the object has been modified; please apply your changes to the latest version and try again", id: "registry/OptimisticLockErrorMsg", kind: "inner", class: "conflict", within: []string{"apimachinery/NewConflict"}},
-	{file: "pkg/endpoints/handlers/responsewriters/status.go", format: "apiserver received an error that is not an metav1.Status: %#+v: %v", kind: "ignore", why: "the API server's own log line (the error's text goes to the client as a 500)"},
+	// The API server's own log line, written as it answers the error with a 500 (its text as the message): a
+	// server failure, whatever the error it quotes says.
+	{file: "pkg/endpoints/handlers/responsewriters/status.go", format: "apiserver received an error that is not an metav1.Status: %#+v: %v", id: "apiserver/ErrorToAPIStatus#log", kind: "frame", class: "server-error"},
 	{file: "pkg/endpoints/handlers/responsewriters/status.go", format: "apiserver received an error with wrong status field : %#+v", kind: "ignore", why: "the API server's own log line"},
 	{file: "pkg/server/filters/timeout.go", format: "request did not complete within the allotted timeout", id: "apiserver/timeout-filter", kind: "inner", class: "timeout", within: []string{"apimachinery/NewTimeoutError"}},
 	{file: "pkg/server/filters/timeout.go", format: "no request info found for request during timeout", kind: "ignore", why: "an internal failure of the API server"},

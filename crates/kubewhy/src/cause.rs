@@ -36,15 +36,19 @@ pub enum Cause {
         /// Its reason, as it gave it.
         detail: Option<String>,
     },
-    /// An admission webhook could not be called (a 500 from the API server): the webhook is down, not an object of
-    /// the request.
+    /// An admission webhook, or a CRD's conversion webhook, could not be called (a 500 from the API server): the
+    /// webhook is down, not an object of the request.
     WebhookUnreachable {
-        /// The webhook's name (`validate.example.com`).
+        /// The webhook's name (`validate.example.com`); empty for a conversion webhook, which has none.
         webhook: String,
         /// The Service behind it (`ns/name`), when the message names it.
         service: Option<String>,
         /// What the call failed with.
         detail: Option<String>,
+        /// For a CRD's conversion webhook (not an admission webhook): the kind and group whose objects it converts
+        /// (`NodeClaim.karpenter.sh`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversion: Option<String>,
     },
     /// The server did not accept the client's credentials (401).
     Unauthenticated {

@@ -174,6 +174,7 @@ fn fixtures() -> Vec<Fixture> {
                     webhook: "validate.example.com".into(),
                     service: Some("webhooks/validator".into()),
                     detail: Some("connect: connection refused".into()),
+                    conversion: None,
                 },
                 500,
                 "InternalError",

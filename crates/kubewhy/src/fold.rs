@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::cause::{Cause, ConnectionFailure, TlsFailure};
+use crate::cause::{Admitter, Cause, ConnectionFailure, TlsFailure};
 use crate::diagnosis::{Class, Diagnosis, Request};
 use crate::url::{merge_missing, origin};
 
@@ -186,6 +186,50 @@ pub(crate) struct Folder {
     recent: VecDeque<usize>,
     /// The denials, by the permission each lacks ([`Permission`]).
     by_permission: HashMap<Permission, usize>,
+    /// The admission refusals, by the rule each broke ([`Refusal`]).
+    by_refusal: HashMap<Refusal, usize>,
+}
+
+/// The rule an admission refusal says was broken, without the object it was broken by: which admission plugin,
+/// webhook or policy refused which verb on which resource in which namespace, and why, with the object's own name
+/// taken out. One ReplicaSet's pods refused by one Pod Security level for the same fields are one cause, the pod
+/// template's (issue 19: "fold by cause, not by request, where the cause is not the request's").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Refusal {
+    source: String,
+    verb: Option<String>,
+    group: Option<String>,
+    resource: String,
+    namespace: Option<String>,
+    by: Admitter,
+    detail: String,
+}
+
+impl Refusal {
+    /// The rule a reading broke, when it is an admission refusal that names its resource and why.
+    fn of(source: &str, d: &Diagnosis) -> Option<Refusal> {
+        let Cause::Admission {
+            by,
+            detail: Some(detail),
+        } = &d.cause
+        else {
+            return None;
+        };
+        let r = &d.request;
+        let detail = match r.name.as_deref() {
+            Some(name) if !name.is_empty() => detail.replace(name, "\u{1}"),
+            _ => detail.clone(),
+        };
+        Some(Refusal {
+            source: source.to_string(),
+            verb: r.verb.clone(),
+            group: r.group.clone(),
+            resource: r.resource.clone()?,
+            namespace: r.namespace.clone(),
+            by: by.clone(),
+            detail,
+        })
+    }
 }
 
 /// The permission a denial says is missing: who, which verb on which resource (and subresource) of which group,
@@ -257,6 +301,14 @@ impl Folder {
             .and_then(|p| self.by_permission.get(p))
         {
             // The same missing permission, denied on another object.
+            self.join(i, &d);
+            self.index.insert(key, i);
+            i
+        } else if let Some(&i) = Refusal::of(source, &d)
+            .as_ref()
+            .and_then(|r| self.by_refusal.get(r))
+        {
+            // The same admission rule, broken by another object of the same kind (another pod of one template).
             self.join(i, &d);
             self.index.insert(key, i);
             i
@@ -362,6 +414,9 @@ impl Folder {
         let d = &self.findings[i].diagnosis;
         if let Some(p) = Permission::of(&self.findings[i].source, d) {
             self.by_permission.entry(p).or_insert(i);
+        }
+        if let Some(r) = Refusal::of(&self.findings[i].source, d) {
+            self.by_refusal.entry(r).or_insert(i);
         }
         if is_the_servers(&d.cause) {
             let at = self.by_cause.entry((d.class, d.cause.kind())).or_default();
@@ -765,6 +820,48 @@ mod tests {
         format!(
             "E0105 14:31:49.596625       1 reflector.go:126] pkg/mod/k8s.io/client-go@v0.16.8/tools/cache/reflector.go:94: Failed to list *v1.{kind}: Unauthorized"
         )
+    }
+
+    fn pod_security(pod: &str, container: &str) -> String {
+        format!(
+            r#"Warning  FailedCreate  2m6s  replicaset-controller  Error creating: pods "{pod}" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "{container}" must set securityContext.allowPrivilegeEscalation=false)"#
+        )
+    }
+
+    #[test]
+    fn pods_of_one_template_refused_by_one_rule_are_one_finding() {
+        // redhat-developer/odo#6847: one ReplicaSet's pods, one Pod Security level, the same violations.
+        let found = fold(&[
+            &pod_security("web-8665bd77fb-2dd4n", "runtime"),
+            &pod_security("web-8665bd77fb-kpvmf", "runtime"),
+        ]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!((f.count, f.requests.len()), (2, 2));
+        let names: Vec<_> = f
+            .requests
+            .iter()
+            .map(|h| h.request.name.as_deref())
+            .collect();
+        assert_eq!(
+            names,
+            [Some("web-8665bd77fb-2dd4n"), Some("web-8665bd77fb-kpvmf")]
+        );
+        // What the requests share: the verb and resource, not one pod's name.
+        assert_eq!(
+            (
+                f.diagnosis.request.verb.as_deref(),
+                f.diagnosis.request.resource.as_deref(),
+                f.diagnosis.request.name.as_deref()
+            ),
+            (Some("create"), Some("pods"), None)
+        );
+        // Another violation is another rule broken: two findings.
+        let apart = fold(&[
+            &pod_security("web-8665bd77fb-2dd4n", "runtime"),
+            &pod_security("web-8665bd77fb-kpvmf", "sidecar"),
+        ]);
+        assert_eq!(apart.len(), 2, "{apart:#?}");
     }
 
     fn shown(f: &Finding) -> Vec<(Option<&str>, u64, u64, u64)> {

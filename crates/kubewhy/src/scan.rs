@@ -155,10 +155,25 @@ pub const PREFILTER: &[&str] = &[
     "continue parameter",
     "could not be",
     "try again",
+    // APF's plain 429 (`Too many requests, please try again later.`) with a code span or a wrap inside its phrases.
+    "again later",
     // apiserver's transformDecodeError (`the object provided is unrecognized (must be of type …)`).
     "unrecognized",
     // The Java client's exception when it names only the reason phrase (`ApiException: Method Not Allowed`, `Gone`).
     "piException",
+    // The API server's access log (read::status_syntax::request): a failure's code after the latency (`: (12.2s)
+    // 500`) or as `resp=`/`"resp":` (a 2xx or 3xx answer holds neither).
+    "s) 4",
+    "s) 5",
+    "esp=4",
+    "esp=5",
+    "esp\":4",
+    "esp\":5",
+    // Go's HTTP/2 stream reset (`stream error: stream ID 1359; INTERNAL_ERROR`): the error code's name, a word a
+    // wrap cannot split (`…_ERROR`, `REFUSED_STREAM`, `ENHANCE_YOUR_CALM`).
+    "_ERROR",
+    "_STREAM",
+    "YOUR_CALM",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

@@ -27,6 +27,7 @@ pub(super) fn cause(ev: &Evidence, facts: &Facts, r: &Request) -> Cause {
                 webhook,
                 service,
                 detail: facts.detail.clone(),
+                conversion: facts.conversion.clone(),
             };
         }
         Some(Said::Admission) => {

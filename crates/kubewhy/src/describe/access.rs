@@ -19,7 +19,14 @@ pub(super) fn words(d: &Diagnosis) -> Words {
             webhook,
             service,
             detail,
-        } => webhook_unreachable(d, webhook, service.as_deref(), detail.as_deref()),
+            conversion,
+        } => webhook_unreachable(
+            d,
+            webhook,
+            service.as_deref(),
+            detail.as_deref(),
+            conversion.as_deref(),
+        ),
         Cause::Unauthenticated { expired } => {
             let r = &d.request;
             let asked = match (&r.verb, quoted_resource(r)) {
@@ -314,6 +321,7 @@ fn webhook_unreachable(
     webhook: &str,
     service: Option<&str>,
     detail: Option<&str>,
+    conversion: Option<&str>,
 ) -> Words {
     let r = &d.request;
     let request = match &r.verb {
@@ -324,6 +332,21 @@ fn webhook_unreachable(
         .map(|s| format!(" (its Service `{s}`)"))
         .unwrap_or_default();
     let failed = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+    if let Some(kind) = conversion {
+        return Words {
+            summary: format!("the conversion webhook of `{kind}` could not be called{request}"),
+            cause: format!(
+                "the API server could not call the CustomResourceDefinition's conversion webhook{behind}{failed} \
+                 to convert the stored objects to the version asked for: the webhook is down or unreachable; \
+                 nothing is wrong with the request"
+            ),
+            notes: vec![
+                "every request for this kind in a version other than the stored one fails until the webhook \
+                 answers again (watchers and controllers of it see no objects)"
+                    .into(),
+            ],
+        };
+    }
     Words {
         summary: format!("the admission webhook `{webhook}` could not be called{request}"),
         cause: format!(

@@ -158,6 +158,50 @@ fn credentials_asked_for_keep_the_resource_and_group() {
 }
 
 #[test]
+fn a_conversion_webhook_whose_service_is_missing_is_down_not_the_user_s_object() {
+    // aws-samples/karpenter-blueprints#17: the reflector's error, no `Internal error occurred:` before it.
+    let d = diagnose_text(
+        r#"failed to list *v1beta1.NodeClaim: conversion webhook for karpenter.sh/v1, Kind=NodeClaim failed: Post "https://karpenter.kube-system.svc:8443/conversion/karpenter.sh?timeout=30s": service "karpenter" not found"#,
+    )
+    .unwrap();
+    assert_eq!(d.class, Class::ServerError);
+    let Cause::WebhookUnreachable {
+        webhook,
+        service,
+        conversion,
+        ..
+    } = &d.cause
+    else {
+        panic!("{:?}", d.cause);
+    };
+    assert_eq!(
+        (webhook.as_str(), service.as_deref(), conversion.as_deref()),
+        (
+            "",
+            Some("kube-system/karpenter"),
+            Some("NodeClaim.karpenter.sh")
+        )
+    );
+    assert_eq!(
+        (d.request.kind.as_deref(), d.request.version.as_deref()),
+        (Some("NodeClaim"), Some("v1beta1"))
+    );
+    assert!(
+        d.summary()
+            .starts_with("the conversion webhook of `NodeClaim.karpenter.sh` could not be called"),
+        "{}",
+        d.summary()
+    );
+    let commands = d.remedy().commands;
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("spec.names.kind==\"NodeClaim\""))
+    );
+    assert!(!commands.iter().any(|c| c.contains("webhookconfigurations")));
+}
+
+#[test]
 fn a_webhook_whose_service_is_missing_is_down_not_the_user_s_object() {
     let d = diagnose_text(
         r#"Internal error occurred: failed calling webhook "validate.kyverno.svc-fail": failed to call webhook: Post "https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s": service "kyverno-svc" not found"#,
@@ -172,6 +216,7 @@ fn a_webhook_whose_service_is_missing_is_down_not_the_user_s_object() {
                 r#"failed to call webhook: Post "https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s": service "kyverno-svc" not found"#
                     .into()
             ),
+            conversion: None,
         }
     );
     assert_eq!(d.class, Class::ServerError);

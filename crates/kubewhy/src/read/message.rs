@@ -85,6 +85,8 @@ pub(crate) struct Facts {
     pub admission: Option<Admitter>,
     /// The webhook that could not be called, and its Service (`ns/name`) when the message names it.
     pub webhook: Option<(String, Option<String>)>,
+    /// The webhook that could not be called is a CRD's conversion webhook for this kind (`Kind.group`).
+    pub conversion: Option<String>,
     /// The message says a token has expired.
     pub expired: bool,
     /// Why the admission plugin or validation refused (the text after `denied the request:` / the causes).
@@ -303,6 +305,20 @@ fn clean(s: &str) -> String {
     t.replace("\\\"", "\"")
 }
 
+/// The Service behind a webhook the API server could not call, from the call's error (`Post
+/// "https://<svc>.<ns>.svc:443/…": service "<svc>" not found`): `ns/name`, or the name alone.
+fn webhook_service(why: &str) -> Option<String> {
+    let host = SERVICE_HOST.captures(why);
+    let ns = host.as_ref().and_then(|h| cap(h, "ns"));
+    let svc = gated(&SERVICE_NOT_FOUND, "not found", why)
+        .and_then(|c| cap(&c, "svc"))
+        .or_else(|| host.as_ref().and_then(|h| cap(h, "svc")))?;
+    Some(match ns {
+        Some(ns) => format!("{ns}/{svc}"),
+        None => svc,
+    })
+}
+
 /// Reads a server message. Returns facts with `said == None` when the text says none of the known things (and
 /// `healthy` when it is a notice that nothing failed).
 pub(crate) fn read(text: &str) -> Facts {
@@ -317,6 +333,12 @@ pub(crate) fn read(text: &str) -> Facts {
     let mut f = known(text);
     if f.said.is_none() {
         templates::read(text, &anchored, &mut f);
+    }
+    if f.said.is_none() {
+        f.said = super::server_words::read(text).map(|failed| match failed {
+            super::server_words::Failed::Server => Said::ServerFailed,
+            super::server_words::Failed::Calm => Said::TooMany,
+        });
     }
     // The outermost frame decides when it is one whose content never changes its class: the server's 500 quoting
     // a `not found` is the server's failure, not a missing object.
@@ -382,20 +404,35 @@ fn known(text: &str) -> Facts {
     if let Some(c) = gated(&WEBHOOK_CALL, "failed calling webhook", text) {
         f.said = Some(Said::WebhookUnreachable);
         let why = c.name("why").map(|m| clean(m.as_str()));
-        let service = why.as_deref().and_then(|w| {
-            let host = SERVICE_HOST.captures(w);
-            let ns = host.as_ref().and_then(|h| cap(h, "ns"));
-            let svc = gated(&SERVICE_NOT_FOUND, "not found", w)
-                .and_then(|c| cap(&c, "svc"))
-                .or_else(|| host.as_ref().and_then(|h| cap(h, "svc")))?;
-            Some(match ns {
-                Some(ns) => format!("{ns}/{svc}"),
-                None => svc,
-            })
-        });
+        let service = why.as_deref().and_then(webhook_service);
         f.webhook = Some((cap(&c, "name").unwrap_or_default(), service));
         f.detail = why;
         admission_target(text, &mut f);
+        return f;
+    }
+
+    // A CRD's conversion webhook that could not be called: likewise the webhook's failure, for the kind it converts
+    // (one that answered wrongly made the server fail).
+    if let Some(c) = super::server_words::conversion_webhook(text) {
+        if c.answered {
+            // The 500 the server answers it with; an answer the webhook's text quotes is not the request's.
+            f.said = Some(Said::ServerFailed);
+            f.code = Some(500);
+            f.kind = Some(c.kind);
+            f.group = Some(c.group);
+            f.detail = c.detail;
+            return f;
+        }
+        f.said = Some(Said::WebhookUnreachable);
+        f.conversion = Some(if c.group.is_empty() {
+            c.kind.clone()
+        } else {
+            format!("{}.{}", c.kind, c.group)
+        });
+        f.webhook = Some((String::new(), c.detail.as_deref().and_then(webhook_service)));
+        f.kind = Some(c.kind);
+        f.group = Some(c.group);
+        f.detail = c.detail;
         return f;
     }
 

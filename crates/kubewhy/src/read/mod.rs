@@ -15,6 +15,7 @@ pub(crate) mod kubewhy_line;
 pub(crate) mod log_fields;
 pub(crate) mod message;
 pub(crate) mod normalize;
+pub(crate) mod server_words;
 pub(crate) mod status_json;
 pub(crate) mod status_syntax;
 pub(crate) mod templates;

@@ -886,8 +886,19 @@ fn straddles_message(p: &str, n: &str) -> bool {
         || number_follows
         || word_follows_value
         || INSIDE_PAIRS.contains(&(last, first))
+        || (last.ends_with(';') && is_error_code_name(first))
         || words.pair(last, first)
         || super::status_syntax::phrase_pair(last, first)
+}
+
+/// An HTTP/2 error code's name after the stream ID it reset (`stream error: stream ID 2;` / `INTERNAL_ERROR`,
+/// golang.org/x/net http2 `ErrCode.String`): capitals, digits and underscores, an underscore among them.
+fn is_error_code_name(w: &str) -> bool {
+    let w = w.trim_end_matches(';');
+    w.len() > 3
+        && w.contains('_')
+        && w.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A plural resource, maybe with its group (`configmaps`, `documents.kube.rs`): the noun before an object's
@@ -1060,6 +1071,9 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         text = Cow::Owned(inner.to_string());
         whole_quote = true;
     }
+    if let Some(plain) = strip_code_spans(&text) {
+        text = Cow::Owned(plain);
+    }
     if memchr::memchr(b']', text.as_bytes()).is_some() && text.contains("](http") {
         text = Cow::Owned(unlink(&text));
     }
@@ -1194,6 +1208,15 @@ fn strip_emphasis(t: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// The line without the backticks of markdown code spans opened and closed inside it (`` error ` "admission
+/// webhook "x"` does not support dry run" ``): a span a person put around part of a message splits the message's
+/// phrases. Only a line that holds two or more backticks is copied (no log line or message holds them in pairs).
+fn strip_code_spans(t: &str) -> Option<String> {
+    let first = memchr::memchr(b'`', t.as_bytes())?;
+    memchr::memchr(b'`', &t.as_bytes()[first + 1..])?;
+    Some(t.replace('`', ""))
 }
 
 /// Markdown auto-links a tracker or chat made of a plain name (`[k8s.io/x](http://k8s.io/x)`) as the name.
@@ -1634,6 +1657,19 @@ mod tests {
         let rs = records(input.as_bytes());
         assert_eq!(rs.len(), 7, "{rs:#?}");
         assert!(rs.iter().all(|r| r.lines == 1));
+    }
+
+    #[test]
+    fn code_spans_inside_a_line_lose_their_backticks() {
+        // kubernetes-sigs/controller-tools#197: the span closes inside the quoted message.
+        let line = r#"In my CRD I will return this error ` "admission webhook "v.kubesphere.io"` does not support dry run", is there any plan support?"#;
+        assert_eq!(
+            clean(line.as_bytes()).text,
+            r#"In my CRD I will return this error  "admission webhook "v.kubesphere.io" does not support dry run", is there any plan support?"#
+        );
+        // A lone backtick (a span going on over lines) and a line without any are left as they are.
+        assert_eq!(clean(b"`").text, "`");
+        assert!(matches!(clean(b"no spans").text, Cow::Borrowed(_)));
     }
 
     #[test]

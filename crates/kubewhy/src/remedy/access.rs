@@ -39,14 +39,29 @@ pub(super) fn remedy(d: &Diagnosis) -> (Remedy, Manifest<'_>) {
         return (m, manifest);
     }
     Cause::Admission { by, .. } => admission(r, by),
-    Cause::WebhookUnreachable { service, .. } => {
-        let mut m = Remedy::new(
-            "bring the webhook back (its Service needs a ready endpoint), or — if skipping it is safe — \
-             set its `failurePolicy: Ignore`; the request and RBAC are not the problem",
-        )
-        .command(
-            "kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -o yaml",
-        );
+    Cause::WebhookUnreachable {
+        service,
+        conversion,
+        ..
+    } => {
+        let mut m = match conversion {
+            Some(kind) => Remedy::new(
+                "bring the conversion webhook back (its Service needs a ready endpoint and must live where the \
+                 CustomResourceDefinition's `spec.conversion.webhook.clientConfig` says), or ask for the stored \
+                 version; the request and RBAC are not the problem",
+            )
+            .command(format!(
+                "kubectl get crd -o jsonpath='{{range .items[?(@.spec.names.kind==\"{}\")]}}{{.spec.conversion}}{{\"\\n\"}}{{end}}'",
+                kind.split('.').next().unwrap_or(kind)
+            )),
+            None => Remedy::new(
+                "bring the webhook back (its Service needs a ready endpoint), or — if skipping it is safe — \
+                 set its `failurePolicy: Ignore`; the request and RBAC are not the problem",
+            )
+            .command(
+                "kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -o yaml",
+            ),
+        };
         if let Some((ns, name)) = service.as_deref().and_then(|s| s.split_once('/')) {
             m.commands.push(format!(
                 "kubectl get endpointslices -n {ns} -l kubernetes.io/service-name={name}"

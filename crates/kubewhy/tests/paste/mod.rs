@@ -16,6 +16,7 @@ pub const DAMAGES: &[&str] = &[
     "line prefix",
     "wrapped at a space",
     "CRLF line ends",
+    "code span inside a line",
     "markdown links that lost their target",
 ];
 
@@ -120,6 +121,31 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
         11 => per_line(m, |line| word_wrap(line, width).join("\n")),
         // Windows line ends.
         12 => m.replace('\n', "\r\n"),
+        // A person put an inline-code span around part of the first line, from a word in its first third to a word
+        // in its last (kubernetes-sigs/controller-tools#197: `` error ` "admission webhook "x"` does not … ``).
+        13 => {
+            let (first, rest) = m.split_once('\n').map_or((m, None), |(f, r)| (f, Some(r)));
+            let n = first.len();
+            let boundary = |at: usize| {
+                (0..=at)
+                    .rev()
+                    .find(|&i| first.is_char_boundary(i))
+                    .unwrap_or(0)
+            };
+            let (third, two_thirds) = (boundary(n / 3), boundary(2 * n / 3));
+            let open = first[..third].rfind(' ').map_or(0, |i| i + 1);
+            let close = first[two_thirds..].find(' ').map_or(n, |i| two_thirds + i);
+            let line = format!(
+                "{}`{}`{}",
+                &first[..open],
+                &first[open..close],
+                &first[close..]
+            );
+            match rest {
+                Some(r) => format!("{line}\n{r}"),
+                None => line,
+            }
+        }
         // Auto-links copied from a page that dropped their targets: every dotted host-like word keeps the link's
         // brackets (`on [deployments.apps] "x"`, dell/csm#1670).
         _ => auto_linked(m, |w| format!("[{w}]")),

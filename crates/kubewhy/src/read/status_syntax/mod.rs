@@ -2,7 +2,8 @@
 //! when it is neither a JSON `Status` nor a kube-rs struct: a Python dict or a JavaScript object literal
 //! ([`literal`]), a Go `%#v` dump, gomega's pretty form or a Go map ([`go`]), Java's `toString` and the Java and
 //! .NET clients' exception texts ([`java`]), and the HTTP status lines of client exceptions — aiohttp, requests,
-//! the Python client's `(404)`, `status code: 403` ([`http`]).
+//! the Python client's `(404)`, `status code: 403` ([`http`]), and a request beside the code it was answered with
+//! (the API server's access log, a status line after a URL: [`request`]).
 //!
 //! Each reader is a pure function from text to an [`Answer`]; [`read`] tries them all and keeps what each adds.
 
@@ -10,6 +11,7 @@ pub(crate) mod go;
 pub(crate) mod http;
 pub(crate) mod java;
 pub(crate) mod literal;
+pub(crate) mod request;
 
 use serde_json::Value;
 
@@ -87,6 +89,7 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
         go::read(text),
         java::read(text),
         http::read(text),
+        request::read(text),
     ]
     .into_iter()
     .flatten()
