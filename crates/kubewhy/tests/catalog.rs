@@ -823,6 +823,10 @@ impl Answer<'_> {
                 "verb" => v.verb.clone(),
                 "gk" if v.group.is_empty() => v.kind.clone(),
                 "gk" => format!("{}.{}", v.kind, v.group),
+                "group" => v.group.clone(),
+                "version" => v.version.clone(),
+                // A dynamic informer's type: apimachinery's `GroupVersionResource.String()`.
+                "gvr" => format!("{}/{}, Resource={}", v.group, v.version, v.resource),
                 // kubectl prints an Invalid's causes after its own opening (the text after `is invalid: `).
                 "causes" => self
                     .text
@@ -925,12 +929,14 @@ struct Expect {
 
 fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
     let mut names = placeholders(&m.template);
-    // What the printer's own words name of the request (helm's `cannot patch "<name>" with kind <kind>`).
-    names.extend(
-        placeholders(printer)
-            .into_iter()
-            .filter(|n| matches!(n.as_str(), "name" | "kind" | "gk" | "type" | "verb")),
-    );
+    // What the printer's own words name of the request (helm's `cannot patch "<name>" with kind <kind>`, a dynamic
+    // informer's `/v1, Resource=pods`, a program's `failed to delete StatefulSet <namespace>/<name>`).
+    names.extend(placeholders(printer).into_iter().filter(|n| {
+        matches!(
+            n.as_str(),
+            "name" | "kind" | "gk" | "type" | "gvr" | "verb" | "namespace"
+        )
+    }));
     let mut fields = BTreeMap::new();
     let mut put = |k: &'static str, val: &str| {
         fields.insert(k, val.to_string());
@@ -956,6 +962,11 @@ fn expectation(m: &Message, w: &Wrapper, printer: &str, v: &Values) -> Expect {
             }
             "type" => {
                 put("kind", &v.kind);
+                put("version", &v.version);
+            }
+            "gvr" => {
+                put("resource", &v.resource);
+                put("group", &v.group);
                 put("version", &v.version);
             }
             "resource" => put("resource", &v.resource),
@@ -1390,7 +1401,7 @@ const WRAPPING: &[&str] = &[
     "wrapped at a space",
 ];
 
-/// How many wrapped combinations may still read wrong (of 10,208 wrapped ones: 28 on 2026-12-07, each combination
+/// How many wrapped combinations may still read wrong (of 11,380 wrapped ones: 28 on 2026-12-07, each combination
 /// drawn from its own seed; 65 before a pane's cut before `443: …` and `1:443/…` and Argo CD's `… of resource` /
 /// `<Kind>: …` stopped splitting records); lower it as the reader mends them, never raise it.
 const WRAPPED_CEILING: usize = 28;

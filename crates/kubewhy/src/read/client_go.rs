@@ -17,7 +17,7 @@ use crate::note::Note;
 /// `*v1.Pod`, `*v1alpha2.TLSRoute`, or a dynamic informer's `kube.rs/v1, Kind=Document` (a GroupVersionKind) or
 /// `/v1, Resource=namespaces` (apimachinery `schema.GroupVersionResource.String`).
 static GO_TYPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\*(?P<version>v[0-9]+(?:(?:alpha|beta)[0-9]+)?)\.(?P<kind>[A-Z][A-Za-z0-9]*)|(?P<group>[a-z0-9.\-]*)/(?P<gversion>v[0-9]+(?:(?:alpha|beta)[0-9]+)?), (?:Kind=(?P<gkind>[A-Z][A-Za-z0-9]*)|Resource=(?P<gresource>[a-z0-9\-]+))")
+    Regex::new(r"\*(?P<version>v[0-9]+(?:(?:alpha|beta)[0-9]+)?)\.(?P<kind>[A-Z][A-Za-z0-9]*)|(?P<group>[a-z0-9.\-]*)/(?P<gversion>v[0-9]+(?:(?:alpha|beta)[0-9]+)?),\s+(?:Kind=(?P<gkind>[A-Z][A-Za-z0-9]*)|Resource=(?P<gresource>[a-z0-9\-]+))")
         .expect("built-in pattern")
 });
 static THROTTLED: LazyLock<Regex> = LazyLock::new(|| {
@@ -30,9 +30,9 @@ static DISCOVERY: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// The request client-go appends to an error it builds from an answer without a `Status`
 /// (apimachinery `NewGenericServerResponse`): `(get pods.metrics.k8s.io)`, `(get services http:heapster:)`. The
-/// verb is the HTTP method's.
+/// verb is the HTTP method's. (A link that lost its target keeps the resource in brackets: `(get [pods.x.io] p)`.)
 static TRAILER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\((?P<method>get|post|put|patch|delete) (?P<res>[A-Za-z][A-Za-z0-9\-]*(?:\.[a-z0-9\-.]+)?)(?: (?P<name>[^()\s]+))?\)")
+    Regex::new(r"\((?P<method>get|post|put|patch|delete) \[?(?P<res>[A-Za-z][A-Za-z0-9\-]*(?:\.[a-z0-9\-.]+)?)\]?(?: (?P<name>[^()\s]+))?\)")
         .expect("built-in pattern")
 });
 /// controller-runtime's `Reconciler error` names the object reconciled (zap's JSON or console encoding).
@@ -145,6 +145,11 @@ fn trailer(text: &str, ev: &mut Evidence) {
     if r.name.is_none() {
         r.name = name;
     }
+}
+
+/// Reads a type client-go or cli-runtime prints (`*v1.Pod`, `apps/v1, Kind=Deployment`, `/v1, Resource=pods`).
+pub(super) fn read_type(text: &str, ev: &mut Evidence) {
+    go_type(text, ev);
 }
 
 fn go_type(text: &str, ev: &mut Evidence) {

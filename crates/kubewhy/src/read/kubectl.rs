@@ -27,6 +27,16 @@ static LOGGED_IN: LazyLock<Regex> = LazyLock::new(|| {
         .expect("built-in pattern")
 });
 
+/// kubectl apply's `error when retrieving current configuration of:` block (kubernetes/kubectl v0.36.3
+/// pkg/cmd/apply/apply.go, `AddSourceToErr` of cli-runtime's `Info.String()`): the object it names, then the
+/// error after `from server for: "<file>": `. Quotes may be escaped (the block inside a JSON string).
+static CURRENT_CONFIG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?s)retrieving\s+current\s+configuration\s+of:(?:\s|\\n)*(?:Resource:\s+\\*"(?P<gvr>[^"\\]*)\\*",\s+GroupVersionKind:\s+\\*"(?P<gvk>[^"\\]*)\\*"(?:\s|\\n)*)?Name:\s+\\*"(?P<name>[^"\\]*)\\*",\s+Namespace:\s+\\*"(?P<ns>[^"\\]*)\\*".*?from\s+server\s+for:\s+\\*"[^"\\]*\\*":\s+(?P<msg>.*)"#,
+    )
+    .expect("built-in pattern")
+});
+
 /// The verbs of kubectl's `error when <doing> "<source>": ..` (`cmdutil.AddSourceToErr`), of `kubectl create
 /// <kind>` and of controllers' `Error creating:` events.
 const FRAMING_VERBS: [(&str, &str); 8] = [
@@ -46,6 +56,44 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         && let Some((_, verb)) = FRAMING_VERBS.iter().find(|(f, _)| text.contains(f))
     {
         ev.request.verb = Some(verb.to_string());
+    }
+    if text.contains("current configuration")
+        && let Some(c) = CURRENT_CONFIG.captures(text)
+    {
+        let get = |n: &str| {
+            c.name(n)
+                .map(|m| m.as_str().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let r = &mut ev.request;
+        r.name = r.name.take().or_else(|| get("name"));
+        r.namespace = r.namespace.take().or_else(|| get("ns"));
+        if let Some(gvr) = c.name("gvr") {
+            super::client_go::read_type(gvr.as_str(), ev);
+        }
+        if let Some(gvk) = c.name("gvk") {
+            super::client_go::read_type(gvk.as_str(), ev);
+        }
+        if ev.message.is_empty()
+            && let Some(msg) = get("msg")
+        {
+            ev.message = if c[0].contains("Name: \\\"") {
+                // The block inside a JSON string: the error ends with the string.
+                let end = msg
+                    .char_indices()
+                    .find(|&(i, ch)| ch == '"' && !msg[..i].ends_with('\\'))
+                    .map_or(msg.len(), |(i, _)| i);
+                super::escape::unescape_once(&msg[..end]).trim().to_string()
+            } else {
+                msg.trim().to_string()
+            };
+        }
+        ev.reason = ev.reason.take().or_else(|| {
+            FROM_SERVER
+                .captures(text)
+                .and_then(|c| c.name("reason").map(|m| m.as_str().to_string()))
+        });
+        ev.is_failure = true;
     }
     if text.contains("Error from server")
         && let Some(c) = FROM_SERVER.captures(text)
@@ -97,6 +145,31 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apply_s_current_configuration_block_names_the_object_escaped_or_not() {
+        let block = "Error from server: error when retrieving current configuration of:\nResource: \"/v1, Resource=serviceaccounts\", GroupVersionKind: \"/v1, Kind=ServiceAccount\"\nName: \"admin\", Namespace: \"kube-system\"\nfrom server for: \"users.yml\": etcdserver: request timed out";
+        // hitachienergy/epiphany#1085: the same block inside Ansible's JSON (`\n`, `\"`).
+        let escaped = serde_json::to_string(block).expect("a string serializes");
+        for text in [
+            block.to_string(),
+            format!("{{\"stderr\": {escaped}, \"rc\": 1}}"),
+        ] {
+            let mut ev = Evidence::default();
+            read(&text, &mut ev);
+            let r = &ev.request;
+            assert_eq!(r.verb.as_deref(), Some("get"), "{text}");
+            assert_eq!(
+                (r.resource.as_deref(), r.group.as_deref(), r.kind.as_deref()),
+                (Some("serviceaccounts"), Some(""), Some("ServiceAccount"))
+            );
+            assert_eq!(
+                (r.name.as_deref(), r.namespace.as_deref()),
+                (Some("admin"), Some("kube-system"))
+            );
+            assert_eq!(ev.message, "etcdserver: request timed out");
+        }
+    }
 
     #[test]
     fn the_framing_names_the_verb() {

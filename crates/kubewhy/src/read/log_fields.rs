@@ -13,14 +13,14 @@ use crate::url::{fill_from_url, merge_missing};
 /// `failed to get ReplicationController "x" in Namespace "ns":` (Go and Rust operators wrap a client's error so).
 static PROGRAM_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"\b[Ff]ailed to (?P<verb>get|list|watch|create|update|patch|delete) (?P<kind>[A-Z][A-Za-z0-9]+)(?: (?:(?P<ns>[a-z0-9][a-z0-9\-]*)/(?P<name>[a-z0-9][a-z0-9.\-]*)|"(?P<qname>[^"\\]+)"(?: in [Nn]amespace "(?P<qns>[^"\\]+)")?))?:\s"#,
+        r#"\b[Ff]ailed\s+to\s+(?P<verb>get|list|watch|create|update|patch|delete)\s+(?P<kind>[A-Z][A-Za-z0-9]+)(?:\s+(?:(?P<ns>[a-z0-9][a-z0-9\-]*)/(?P<name>[a-z0-9][a-z0-9.\-]*)|"(?P<qname>[^"\\]+)"(?:\s+in\s+[Nn]amespace\s+"(?P<qns>[^"\\]+)")?))?:\s"#,
     )
     .expect("the program call pattern is valid")
 });
 
 /// Reads the request from log fields: kube-rs's `HTTP{http.method=GET http.url=..}` span, OpenTelemetry's
 /// `url.full=`, reqwest's and hyper's `for url (https://..)`, fabric8's `executing: GET at: https://..`, node-fetch's
-/// `request to https://.. failed`, urllib3's `Max retries exceeded with url: /..`, and kubectl's `GET https://.. 403
+/// `request to https://.. failed`, fabric8 2.x's `Error accessing: https://..,due to:`, urllib3's `Max retries exceeded with url: /..`, and kubectl's `GET https://.. 403
 /// Forbidden` trace lines. Only fills fields that are missing.
 pub(crate) fn read(text: &str, r: &mut Request) {
     let value_after = |key: &str| -> Option<String> {
@@ -75,6 +75,8 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         .or_else(in_parens)
         .or_else(|| after("request to "))
         .or_else(|| after("exceeded with url: "))
+        // fabric8 2.x: `Error accessing: https://…/namespaces/default,due to:Unauthorized! …`.
+        .or_else(|| value_after("Error accessing: "))
         .or_else(urllib3_retry);
     let url = url.or_else(|| fabric8().map(|(_, u)| u));
     let method = value_after("http.method=")
@@ -135,7 +137,7 @@ pub(crate) fn read(text: &str, r: &mut Request) {
 /// The call a program says failed (`failed to delete StatefulSet ns/name: <error>`): its verb, kind, namespace and
 /// name, where the error does not say them.
 fn program_call(text: &str, r: &mut Request) {
-    if !text.contains("ailed to ") {
+    if !text.contains("ailed") {
         return;
     }
     let Some(c) = PROGRAM_CALL.captures(text) else {

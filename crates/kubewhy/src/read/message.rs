@@ -115,12 +115,21 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
+/// An authorizer's denial pasted without its quotes, where escaped ones left their backslashes or nothing
+/// (`User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns`, as
+/// bitnami/charts#13544 shows a Python exception's body): tried only on a text without a double quote.
+static DENIED_UNQUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r#"(?:(?P<pres>[a-z0-9.\-]+)\s+is forbidden:\s*)?[Uu]ser \\*(?P<user>[^\s\\]+)\\* cannot (?P<verb>[a-z*]+) resource \\*(?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?\\* in API group \\*(?P<group>[a-z0-9.\-]*)\\*(?: (?:in the namespace \\*(?P<ns>[^\s\\,]+)|(?P<cluster>at the cluster scope)))?"#,
+    )
+});
+
 /// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, a message
 /// cut at the end of its namespace may lack the closing quote, and a quote of it may begin at `cannot` (the subject
 /// left out: `cannot list resource "x" in API group "g" …` says enough on its own).
 static DENIED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
+        r#"(?:(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
     )
 });
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
@@ -132,12 +141,12 @@ static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
 /// at the cluster scope`.
 static DENIED_OLD: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]*)(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) (?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
+        r#"(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*]+) \[?(?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?(?:\.(?P<group>[a-z0-9.\-]+))?\]?(?: (?:in the namespace {Q}(?P<ns>{V}){Q}|(?P<cluster>at the cluster scope)))?"#,
     )
 });
 static ESCALATION: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?:(?P<pres>[A-Za-z0-9.\-]+) {Q}(?P<pname>{V}){Q} is forbidden: )?user {Q}(?P<user>{V}){Q} \(groups=\[(?P<groups>[^\]]*)\]\) is attempting to grant RBAC permissions not currently held"#,
+        r#"(?:\[?(?P<pres>[A-Za-z0-9.\-]+)\]? {Q}(?P<pname>{V}){Q} is forbidden: )?user {Q}(?P<user>{V}){Q} \(groups=\[(?P<groups>[^\]]*)\]\) is attempting to grant RBAC permissions not currently held"#,
     )
 });
 static RULE: LazyLock<Regex> = LazyLock::new(|| re(r#"\{APIGroups:\[[^}]*\}"#));
@@ -167,13 +176,14 @@ static TERMINATING: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// `<res>[.<group>] ["<name>"] is forbidden: <text>` where the text is not an authorizer's.
 static FORBIDDEN_OTHER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r#"(?P<pres>[a-z0-9.\-]+)(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
+    re(r#"\[?(?P<pres>[a-z0-9.\-]+)\]?(?: {Q}(?P<pname>{V}){Q})? is forbidden: (?P<why>.*)"#)
 });
 /// The text after `is forbidden:` opens with the subject: an authorizer's words.
 static USER_FIRST: LazyLock<Regex> =
     LazyLock::new(|| re(r#"^[Uu]ser ?(?:{Q})?(?P<user>[^"\\\s]+){Q}"#));
+/// (Kubernetes before 1.9 named some resources in camel case: `replicationControllers "x" not found`.)
 static OBJECT_MISSING: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][a-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
+    LazyLock::new(|| re(r#"(?P<pres>[a-z0-9][A-Za-z0-9.\-]*) {Q}(?P<name>{V}){Q} not found"#));
 static NOT_SERVED_GET: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"the server could not find the requested resource(?: \((?P<verb>[a-z]+) (?P<pres>[a-z0-9.\-]+)(?: (?P<name>[^)]*))?\))?"#,
@@ -205,6 +215,11 @@ static INVALID: LazyLock<Regex> = LazyLock::new(|| {
         r#"(?:(?P<kind>[A-Za-z0-9]+)(?:\.(?P<group>[a-z0-9.\-]+))? )?{Q}(?P<name>{V}){Q} is invalid:\s*(?P<why>.*)"#,
     )
 });
+/// kubectl's opening of an Invalid answer whose details name a resource (`The galaxies "x" is invalid: : …`, a
+/// ValidatingAdmissionPolicy's 422: kubernetes/kubectl v0.36.3 pkg/cmd/util/helpers.go checkErr prints
+/// `The %s %q is invalid` with `details.Kind` and `details.Name`, then the causes, here one with an empty field).
+static KUBECTL_INVALID: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"\bThe (?P<res>[a-z][a-z0-9\-]*) {Q}(?P<name>{V}){Q} is invalid:"#));
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"(?:^|[\[, ]\s*)(?P<field>[A-Za-z][A-Za-z0-9_.\[\]\-]*): (?:Required|Invalid|Unsupported|Forbidden|Duplicate|Not found|Too long|Too many|Internal error)"#,
@@ -442,7 +457,12 @@ fn known(text: &str) -> Facts {
         return f;
     }
 
-    if let Some(c) = gated(&DENIED, "cannot ", text) {
+    let unquoted = || {
+        (!text.contains('"'))
+            .then(|| gated(&DENIED_UNQUOTED, " cannot ", text))
+            .flatten()
+    };
+    if let Some(c) = gated(&DENIED, "cannot ", text).or_else(unquoted) {
         f.said = Some(Said::Denied);
         f.user = cap(&c, "user");
         f.verb = cap(&c, "verb");
@@ -479,6 +499,18 @@ fn known(text: &str) -> Facts {
         f.namespace = cap(&c, "ns");
         f.cluster_scope = c.name("cluster").is_some();
         f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+        if f.resource.as_deref() == Some("resource") {
+            // Today's wording cut before its resource's closing quote (`cannot list resource \"nodeclaims\`,
+            // aws/karpenter-provider-aws#5424): not the old shape. The subject names the resource and its group.
+            let (res, group) = c
+                .name("pres")
+                .map(|p| split_resource(p.as_str()))
+                .filter(|(r, _)| !r.is_empty())
+                .unzip();
+            f.resource = res;
+            f.group = group.flatten();
+            f.subresource = None;
+        }
         return f;
     }
 
@@ -726,13 +758,18 @@ fn admission_target(text: &str, f: &mut Facts) {
             f.group = Some(group.unwrap_or_default());
         }
         f.name = cap(&c, "pname").filter(|n| !n.is_empty());
+    } else if let Some(c) = gated(&KUBECTL_INVALID, "is invalid", text) {
+        // kubectl names the answer's `details.kind`: a policy's 422 names the resource, not its group.
+        f.resource = cap(&c, "res");
+        f.name = cap(&c, "name").filter(|n| !n.is_empty());
     }
 }
 
 fn named_resource(c: &Captures<'_>, f: &mut Facts) {
     if let Some(pres) = c.name("pres") {
         let (res, group) = split_resource(pres.as_str());
-        f.resource = Some(res);
+        // Kubernetes before 1.9 named some resources in camel case (`replicationControllers`).
+        f.resource = Some(res.to_ascii_lowercase());
         f.group = Some(group.unwrap_or_default());
     }
     f.name = cap(c, "name").filter(|n| !n.is_empty());
@@ -883,6 +920,34 @@ mod tests {
             read("Testing value /resourceVersion failed").said,
             Some(Said::PatchFailed)
         );
+    }
+
+    #[test]
+    fn a_denial_cut_inside_its_resource_s_quotes_takes_the_subject_s_resource() {
+        // aws/karpenter-provider-aws#5424: escaped quotes, the line cut after `resource \"nodeclaims\`.
+        let f = read(
+            r#"nodeclaims.karpenter.sh is forbidden: User \"system:serviceaccount:kube-system:karpenter\" cannot list resource \"nodeclaims\"#,
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(
+            (f.resource.as_deref(), f.group.as_deref(), f.verb.as_deref()),
+            (Some("nodeclaims"), Some("karpenter.sh"), Some("list"))
+        );
+    }
+
+    #[test]
+    fn a_denial_that_lost_its_quotes_is_read() {
+        // bitnami/charts#13544: backslashes left where escaped quotes were, or nothing.
+        let f = read(
+            r"pods is forbidden: User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns",
+        );
+        assert_eq!(f.said, Some(Said::Denied));
+        assert_eq!(f.user.as_deref(), Some("system:serviceaccount:ns:default"));
+        assert_eq!(
+            (f.verb.as_deref(), f.resource.as_deref(), f.group.as_deref()),
+            (Some("list"), Some("pods"), Some(""))
+        );
+        assert_eq!(f.namespace.as_deref(), Some("ns"));
     }
 
     #[test]

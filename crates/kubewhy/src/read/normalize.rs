@@ -291,6 +291,32 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     {
         return Some(Join::Space);
     }
+    // A program's error that ends with the answer's status line, then the message or the body it printed after it
+    // (`failed to get … : 404 Not Found` / `{'reason': 'NotFound', …}`, deis/controller's KubeHTTPException).
+    if status_line_goes_on(p, n) {
+        return Some(Join::Space);
+    }
+    // (A wrap may have left the phrase, or its end, alone on the line above the body: `Error`, a pane's `flict`.)
+    let phrase_then_body = n.starts_with('{') && {
+        let t = p.trim();
+        t.len() >= 3
+            && HTTP_PHRASES
+                .iter()
+                .any(|ph| ph.ends_with(t) || (t.ends_with(ph) && status_tail(p).is_none()))
+    };
+    if (ends_with_status_line(p) || phrase_then_body) && !starts_record(n) {
+        return Some(if n.starts_with('{') {
+            Join::Newline
+        } else {
+            Join::Space
+        });
+    }
+    // kubectl apply's block naming the object it could not read (`error when retrieving current configuration
+    // of:` / `Resource: "…", GroupVersionKind: "…"` / `Name: "…", Namespace: "…"` / `Object: &{…}` / `from server
+    // for: "<file>": <error>`, kubectl pkg/cmd/apply/apply.go with cli-runtime's `Info.String()`).
+    if kubectl_object_block(n) {
+        return Some(Join::Newline);
+    }
     // A pane cut the line where a JSON object goes on (`"details": │` / `│ {"group":…`).
     if prev.edge == Edge::Touching && n.starts_with(['{', '[']) {
         return Some(Join::Glue);
@@ -385,7 +411,12 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         return Some(Join::Space);
     }
     // A Kubernetes message wrapped at a space: the line ends inside the message or the next one goes on with it.
-    if ends_inside_message(p) || goes_on_with_message(n) || straddles_message(p, n) {
+    // (A slash alone as a word never opens a message: fabric8's `kubectl login` / `/ oc login`.)
+    if ends_inside_message(p)
+        || goes_on_with_message(n)
+        || straddles_message(p, n)
+        || n.starts_with("/ ")
+    {
         return Some(Join::Space);
     }
     // A structured line wrapped at a space: inside a quoted value, inside brackets, before the next `key=value`, or
@@ -395,6 +426,7 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
         || ends_inside_brackets(p)
         || starts_with_key_value(n)
         || starts_with_go_type(n)
+        || ends_inside_program_call(p)
         || (p.ends_with([',', '(', '{']) && starts_with_field(n))
         || starts_with_resource_then_scope(n)
         || starts_with_request_trailer(n)
@@ -677,11 +709,126 @@ fn starts_with_key_value(n: &str) -> bool {
         && n[..1].chars().all(|c| c.is_ascii_lowercase())
 }
 
-/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`).
+/// Whether a line is one of kubectl's lines naming an object under `error when retrieving current configuration
+/// of:` (cli-runtime `Info.String()`, the object kubectl printed, its source).
+fn kubectl_object_block(t: &str) -> bool {
+    let t = t.trim_start();
+    [
+        "Resource: \"",
+        "GroupVersionKind:",
+        "Name: \"",
+        "Namespace: \"",
+        "Object: &",
+        "from server for:",
+    ]
+    .iter()
+    .any(|p| t.starts_with(p))
+}
+
+/// HTTP reason phrases of the failures' codes (RFC 9110), which a wrap may cut between the code and the phrase or
+/// inside the phrase (`…: 500 Internal Server` / `Error …`).
+const HTTP_PHRASES: [&str; 17] = [
+    "Bad Request",
+    "Unauthorized",
+    "Forbidden",
+    "Not Found",
+    "Method Not Allowed",
+    "Not Acceptable",
+    "Conflict",
+    "Gone",
+    "Request Entity Too Large",
+    "Unsupported Media Type",
+    "Unprocessable Entity",
+    "Too Many Requests",
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+    "I'm a teapot",
+];
+
+/// What follows an answer's code at the end of a line (`…: 404 Not Found` gives `Not Found`, `…: 500` gives ``),
+/// the code after a colon or opening the line.
+fn status_tail(p: &str) -> Option<&str> {
+    let after = p.rsplit_once(": ").map_or(p.trim_start(), |(_, t)| t);
+    let code = after.get(..3)?;
+    let rest = &after[3..];
+    (code.starts_with(['4', '5'])
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && (rest.is_empty() || rest.starts_with(' ')))
+    .then(|| rest.trim_start())
+}
+
+/// Whether a line ends with an HTTP answer's status line (`…: 404 Not Found`, `409 Conflict`): a failure's code and
+/// its reason phrase.
+fn ends_with_status_line(p: &str) -> bool {
+    status_tail(p).is_some_and(|t| HTTP_PHRASES.contains(&t))
+}
+
+/// Whether a wrap cut an answer's status line between its code and its phrase, or inside the phrase (`…: 404` /
+/// `Not Found`, `…: 500 Internal Server` / `Error …`).
+fn status_line_goes_on(p: &str, n: &str) -> bool {
+    let Some(tail) = status_tail(p) else {
+        return false;
+    };
+    let starts_word = |rest: &str| {
+        n.starts_with(rest) && !n[rest.len()..].starts_with(|c: char| c.is_alphanumeric())
+    };
+    HTTP_PHRASES.iter().any(|phrase| {
+        if tail.is_empty() {
+            starts_word(phrase)
+        } else {
+            phrase.len() > tail.len()
+                && phrase.starts_with(tail)
+                && phrase[tail.len()..].starts_with(' ')
+                && starts_word(&phrase[tail.len() + 1..])
+        }
+    })
+}
+
+/// Whether a line opens with a Go type (`*v1.Pod:`, `*v1beta1.Ingress`) or the second half of a dynamic informer's
+/// (`apps/v1,` / `Resource=deployments: …`, apimachinery's `GroupVersionResource.String()`; `Kind=` for a kind's).
 fn starts_with_go_type(n: &str) -> bool {
     n.strip_prefix('*').is_some_and(|t| {
         t.starts_with('v') && t[1..].starts_with(|c: char| c.is_ascii_digit()) && t.contains('.')
-    })
+    }) || n.starts_with("Resource=")
+        || n.starts_with("Kind=")
+        || starts_with_group_version(n)
+}
+
+/// Whether a line opens with the first half of a dynamic informer's type (`apps/v1,`, `/v1,`).
+fn starts_with_group_version(n: &str) -> bool {
+    let first = n.split(char::is_whitespace).next().unwrap_or(n);
+    let Some((group, version)) = first.strip_suffix(',').and_then(|t| t.split_once('/')) else {
+        return false;
+    };
+    version.starts_with('v')
+        && version[1..].starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+}
+
+/// Whether a line ends inside a program's words for the call that failed (`failed to delete` / `StatefulSet ns/x:
+/// …`, `failed to delete StatefulSet` / `ns/x: …`): the verb, or the verb and the kind, end no message.
+fn ends_inside_program_call(p: &str) -> bool {
+    const VERBS: [&str; 7] = [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ];
+    let mut words = p.rsplit(char::is_whitespace);
+    let (Some(last), Some(before)) = (words.next(), words.next()) else {
+        return false;
+    };
+    if before == "to" {
+        return VERBS.contains(&last);
+    }
+    words.next() == Some("to")
+        && VERBS.contains(&before)
+        && last.starts_with(|c: char| c.is_ascii_uppercase())
+        && last.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A klog header cut after its process id: `I0701 10:00:00.000000       1`.
@@ -730,7 +877,9 @@ fn straddles_message(p: &str, n: &str) -> bool {
         && (BEFORE_NAME.contains(&last) || is_resource_word(last) || words.before_quoted(last));
     let number_follows =
         first.starts_with(|c: char| c.is_ascii_digit()) && words.before_number(last);
-    let value_ends = is_resource_word(last) || (last.ends_with('"') && last.len() > 1);
+    // (A quoted value may close a bracket too: client-go's `("<the body>")` / `has prevented …`.)
+    let value_ends =
+        is_resource_word(last) || (last.trim_end_matches(')').ends_with('"') && last.len() > 1);
     let word_follows_value = value_ends && words.follows_value(first);
     named
         || name_follows

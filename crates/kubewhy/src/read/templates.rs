@@ -290,7 +290,8 @@ static WORDS: LazyLock<Words> = LazyLock::new(|| {
                         before_value_pairs.push((a, last_raw));
                     }
                 }
-                let unquoted_start = fixed.trim_start_matches(['"', '\'', ']']);
+                // (And a bracket closed around it: client-go's `({err:q}) has prevented`.)
+                let unquoted_start = fixed.trim_start_matches(['"', '\'', ']', ')']);
                 let first_raw = unquoted_start.split_whitespace().next().unwrap_or("");
                 // A word may be glued to the next by the printer's punctuation (fabric8's `failed.Reason:`).
                 let glued = |w: &str| {
@@ -479,6 +480,8 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
         // A field's path (`spec.containers[0].image`, `.spec.replicas`): a word alone before `: ` is not one.
         "field_path" => r#"[^\s"':]*[.\[][^\s"':]*"#,
         "type" => r"\*[a-z0-9]+\.[A-Z][A-Za-z0-9]*",
+        // apimachinery's `GroupVersionResource.String()`: `apps/v1, Resource=deployments`, `/v1, Resource=pods`.
+        "gvr" => r"[a-z0-9.\-]*/v[0-9a-z]+,\s+Resource=[a-z0-9\-]+",
         "code" | "count" | "rv" => r"\d+",
         // A slot holds any text, quotes included (escaped inside a quoted slot).
         "err" if last && !quoted => ".*",
@@ -502,6 +505,7 @@ fn placeholder(name: &str, quoted: bool, last: bool, seen: &mut Vec<String>) -> 
             | "verb"
             | "path"
             | "type"
+            | "gvr"
             | "code"
     ) && !seen.iter().any(|s| s == name);
     let inner = if capture {
@@ -608,8 +612,10 @@ fn in_wordless_frame(row: &Row, rows: &[&Row]) -> String {
     }
 }
 
-/// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it.
-const BEFORE: &str = r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+)"#;
+/// Where a message can start and end: the line's ends, a `: ` of an error chain, a quote or a bracket around it,
+/// or (before it) the answer's status line a client printed first (`…: 422 Unprocessable Entity <message>`).
+const BEFORE: &str =
+    r#"(?:^|:\s|[\"'(\[{=]\s*|\]\s+|\s[-|>]\s+|\b[45]\d\d(?:\s[A-Z][A-Za-z']*)+\s)"#;
 const AFTER: &str = r#"(?:\s*$|\\*["',;)}\]]|\.(?:\s|$|\\*["'}\])])|\s+\(|\s+[|│])"#;
 
 fn compile() -> Compiled {
@@ -921,6 +927,14 @@ fn fields(c: &Captures<'_>, f: &mut Facts) {
     {
         set(&mut f.version, Some(version.to_string()));
         set(&mut f.kind, Some(kind.to_string()));
+    }
+    if let Some(gvr) = get("gvr")
+        && let Some((gv, resource)) = gvr.split_once("Resource=")
+        && let Some((group, version)) = gv.trim_end().trim_end_matches(',').split_once('/')
+    {
+        set(&mut f.resource, Some(resource.to_string()));
+        set(&mut f.group, Some(group.to_string()));
+        set(&mut f.version, Some(version.to_string()));
     }
     set(&mut f.kind, get("kind"));
     set(&mut f.subresource, get("subresource"));

@@ -17,6 +17,7 @@ pub const DAMAGES: &[&str] = &[
     "wrapped at a space",
     "CRLF line ends",
     "code span inside a line",
+    "markdown links that lost their target",
 ];
 
 /// Greedy word wrap at `width` columns.
@@ -108,24 +109,7 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
             }
         }
         // A tracker's auto-links: every dotted host-like word becomes `[word](http://word)`.
-        8 => m
-            .split(' ')
-            .map(|w| {
-                let host_like = w.len() > 3
-                    && w.contains('.')
-                    && w.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
-                    })
-                    && !w.starts_with('.')
-                    && !w.ends_with('.');
-                if host_like {
-                    format!("[{w}](http://{w})")
-                } else {
-                    w.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        8 => auto_linked(m, |w| format!("[{w}](http://{w})")),
         // A markdown table's cell: one row, the message's lines joined by HTML line breaks.
         9 => format!(
             "| 2026-07-01 10:00:00 | {} |",
@@ -139,7 +123,7 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
         12 => m.replace('\n', "\r\n"),
         // A person put an inline-code span around part of the first line, from a word in its first third to a word
         // in its last (kubernetes-sigs/controller-tools#197: `` error ` "admission webhook "x"` does not … ``).
-        _ => {
+        13 => {
             let (first, rest) = m.split_once('\n').map_or((m, None), |(f, r)| (f, Some(r)));
             let n = first.len();
             let boundary = |at: usize| {
@@ -162,5 +146,24 @@ pub fn damaged(m: &str, damage: usize, width: usize) -> String {
                 None => line,
             }
         }
+        // Auto-links copied from a page that dropped their targets: every dotted host-like word keeps the link's
+        // brackets (`on [deployments.apps] "x"`, dell/csm#1670).
+        _ => auto_linked(m, |w| format!("[{w}]")),
     }
+}
+
+/// The message with every dotted host-like word (`pods.example.com`, `deployments.apps`) made a link by `link`.
+fn auto_linked(m: &str, link: impl Fn(&str) -> String) -> String {
+    m.split(' ')
+        .map(|w| {
+            let host_like = w.len() > 3
+                && w.contains('.')
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && !w.starts_with('.')
+                && !w.ends_with('.');
+            if host_like { link(w) } else { w.to_string() }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -112,6 +112,16 @@ impl Parser<'_> {
                         self.skip_ws();
                         (self.peek()? == b':').then_some(())?;
                         self.i += 1;
+                        self.skip_ws();
+                        // A message that lost its quotes (bitnami/charts#13544) runs to the next key.
+                        let bytes_literal = self.peek() == Some(b'b')
+                            && matches!(self.s.get(self.i + 1), Some(b'\'' | b'"'));
+                        if key == "message"
+                            && !bytes_literal
+                            && self.peek().is_some_and(|b| b.is_ascii_alphabetic())
+                        {
+                            return Some((key, self.unquoted_message()));
+                        }
                         Some((key, self.value()?))
                     });
                     match entry {
@@ -139,6 +149,38 @@ impl Parser<'_> {
                 (self.i > start)
                     .then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
             }
+        }
+    }
+
+    /// A message printed without its quotes: the text up to the next key of a `Status` (`reason:`, `details:`,
+    /// `code:`, …, after a space or a comma) or the end of the object.
+    fn unquoted_message(&mut self) -> Value {
+        const KEYS: [&[u8]; 6] = [
+            b"reason:",
+            b"details:",
+            b"code:",
+            b"status:",
+            b"metadata:",
+            b"apiVersion:",
+        ];
+        let start = self.i;
+        let rest = &self.s[start..];
+        let mut end = rest.len();
+        for (at, &b) in rest.iter().enumerate() {
+            if b == b'}' {
+                end = at;
+                break;
+            }
+            if matches!(b, b' ' | b',') && KEYS.iter().any(|k| rest[at + 1..].starts_with(k)) {
+                end = at;
+                break;
+            }
+        }
+        self.i = start + end;
+        let text = String::from_utf8_lossy(&rest[..end]);
+        match text.trim_end_matches([' ', ',']) {
+            "None" | "null" | "undefined" => Value::Null,
+            message => Value::String(message.to_string()),
         }
     }
 
@@ -241,6 +283,19 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_whose_quotes_were_lost_keeps_its_fields() {
+        // bitnami/charts#13544, as pasted: no quote left, the message runs to the next key.
+        let text = r"HTTP response body: {kind:Status, apiVersion:v1,metadata:{},status:failure,message:pods is forbidden: User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns reason: Forbidden, details: {kind:pods} code: 403";
+        let a = read(text).unwrap();
+        assert_eq!(
+            (a.code, a.reason.as_deref()),
+            (Some(403), Some("Forbidden"))
+        );
+        assert_eq!(a.kind.as_deref(), Some("pods"));
+        assert!(a.message.unwrap().ends_with("in the namespace ns"));
+    }
 
     #[test]
     fn a_kopf_tuple_gives_the_status_in_its_dict() {
