@@ -300,8 +300,7 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     let phrase_then_body = n.starts_with('{') && {
         let t = p.trim();
         t.len() >= 3
-            && HTTP_PHRASES
-                .iter()
+            && http_phrases()
                 .any(|ph| ph.ends_with(t) || (t.ends_with(ph) && status_tail(p).is_none()))
     };
     if (ends_with_status_line(p) || phrase_then_body) && !starts_record(n) {
@@ -725,27 +724,13 @@ fn kubectl_object_block(t: &str) -> bool {
     .any(|p| t.starts_with(p))
 }
 
-/// HTTP reason phrases of the failures' codes (RFC 9110), which a wrap may cut between the code and the phrase or
-/// inside the phrase (`…: 500 Internal Server` / `Error …`).
-const HTTP_PHRASES: [&str; 17] = [
-    "Bad Request",
-    "Unauthorized",
-    "Forbidden",
-    "Not Found",
-    "Method Not Allowed",
-    "Not Acceptable",
-    "Conflict",
-    "Gone",
-    "Request Entity Too Large",
-    "Unsupported Media Type",
-    "Unprocessable Entity",
-    "Too Many Requests",
-    "Internal Server Error",
-    "Bad Gateway",
-    "Service Unavailable",
-    "Gateway Timeout",
-    "I'm a teapot",
-];
+/// The HTTP reason phrases of the failures' codes, which a wrap may cut between the code and the phrase or inside
+/// the phrase (`…: 500 Internal Server` / `Error …`): the status readers' list.
+fn http_phrases() -> impl Iterator<Item = &'static str> {
+    super::status_syntax::HTTP_PHRASES
+        .iter()
+        .map(|(phrase, _)| *phrase)
+}
 
 /// What follows an answer's code at the end of a line (`…: 404 Not Found` gives `Not Found`, `…: 500` gives ``),
 /// the code after a colon or opening the line.
@@ -762,7 +747,7 @@ fn status_tail(p: &str) -> Option<&str> {
 /// Whether a line ends with an HTTP answer's status line (`…: 404 Not Found`, `409 Conflict`): a failure's code and
 /// its reason phrase.
 fn ends_with_status_line(p: &str) -> bool {
-    status_tail(p).is_some_and(|t| HTTP_PHRASES.contains(&t))
+    status_tail(p).is_some_and(|t| http_phrases().any(|ph| ph == t))
 }
 
 /// Whether a wrap cut an answer's status line between its code and its phrase, or inside the phrase (`…: 404` /
@@ -774,7 +759,7 @@ fn status_line_goes_on(p: &str, n: &str) -> bool {
     let starts_word = |rest: &str| {
         n.starts_with(rest) && !n[rest.len()..].starts_with(|c: char| c.is_alphanumeric())
     };
-    HTTP_PHRASES.iter().any(|phrase| {
+    http_phrases().any(|phrase| {
         if tail.is_empty() {
             starts_word(phrase)
         } else {

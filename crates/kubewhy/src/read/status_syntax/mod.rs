@@ -153,8 +153,9 @@ pub(crate) fn from_status_value(v: &Value) -> Answer {
 pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
     // A paste may have wrapped the phrase between its words (`Method` / `Not Allowed`).
     let p = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
-    PHRASES
+    HTTP_PHRASES
         .iter()
+        .chain(&REASONS)
         .find(|(name, _)| name.eq_ignore_ascii_case(&p))
         .map(|(_, code)| *code)
 }
@@ -163,47 +164,54 @@ pub(crate) fn code_of_phrase(phrase: &str) -> Option<u16> {
 /// the one goes on with the other.
 pub(crate) fn phrase_pair(a: &str, b: &str) -> bool {
     // Asked for line pairs as the normaliser joins them: the phrases' word pairs without an allocation.
-    PHRASES.iter().any(|(name, _)| {
+    HTTP_PHRASES.iter().any(|(name, _)| {
         name.split(' ')
             .zip(name.split(' ').skip(1))
             .any(|(x, y)| x == a && y == b)
     })
 }
 
-/// The `Status` reasons and HTTP reason phrases a client prints in place of the code, with their codes.
-const PHRASES: [(&str, u16); 33] = [
+/// The HTTP reason phrases of the failures' codes (RFC 9110), as a client prints them after the code or in its place.
+/// The normaliser joins a status line a wrap cut inside one of them.
+pub(crate) const HTTP_PHRASES: [(&str, u16); 17] = [
     ("Bad Request", 400),
-    ("BadRequest", 400),
     ("Unauthorized", 401),
     ("Forbidden", 403),
     ("Not Found", 404),
-    ("NotFound", 404),
     ("Method Not Allowed", 405),
-    ("MethodNotAllowed", 405),
     ("Not Acceptable", 406),
-    ("NotAcceptable", 406),
     ("Conflict", 409),
-    ("AlreadyExists", 409),
     ("Gone", 410),
-    ("Expired", 410),
     ("Request Entity Too Large", 413),
-    ("RequestEntityTooLarge", 413),
     ("Unsupported Media Type", 415),
-    ("UnsupportedMediaType", 415),
+    ("I'm a teapot", 418),
     ("Unprocessable Entity", 422),
+    ("Too Many Requests", 429),
+    ("Internal Server Error", 500),
+    ("Bad Gateway", 502),
+    ("Service Unavailable", 503),
+    ("Gateway Timeout", 504),
+];
+
+/// The `Status` reasons and other clients' names of the codes (.NET's `HttpStatusCode`), printed in place of the code.
+const REASONS: [(&str, u16); 18] = [
+    ("BadRequest", 400),
+    ("NotFound", 404),
+    ("MethodNotAllowed", 405),
+    ("NotAcceptable", 406),
+    ("AlreadyExists", 409),
+    ("Expired", 410),
+    ("RequestEntityTooLarge", 413),
+    ("UnsupportedMediaType", 415),
     ("UnprocessableEntity", 422),
     ("Invalid", 422),
-    ("Too Many Requests", 429),
     ("TooManyRequests", 429),
-    ("Internal Server Error", 500),
     // .NET's `HttpStatusCode` name.
     ("InternalServerError", 500),
     ("InternalError", 500),
     ("ServerTimeout", 500),
     ("StorageReadError", 500),
-    ("Service Unavailable", 503),
     ("ServiceUnavailable", 503),
-    ("Gateway Timeout", 504),
     ("GatewayTimeout", 504),
     ("Timeout", 504),
 ];
@@ -231,6 +239,8 @@ mod tests {
         assert_eq!(code_of_phrase("Unprocessable Entity"), Some(422));
         assert_eq!(code_of_phrase("too many requests"), Some(429));
         assert_eq!(code_of_phrase("Gateway Timeout"), Some(504));
+        // The normaliser's phrases are the same list: every one has its code.
+        assert_eq!(code_of_phrase("Bad Gateway"), Some(502));
         assert_eq!(code_of_phrase("Teapot"), None);
     }
 
