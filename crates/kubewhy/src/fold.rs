@@ -184,10 +184,25 @@ pub(crate) struct Folder {
     by_cause: HashMap<(Class, &'static str), Vec<usize>>,
     /// The findings seen most recently, newest last.
     recent: VecDeque<usize>,
-    /// The denials, by the permission each lacks ([`Permission`]).
-    by_permission: HashMap<Permission, usize>,
-    /// The admission refusals, by the rule each broke ([`Refusal`]).
-    by_refusal: HashMap<Refusal, usize>,
+    /// The denials and admission refusals, by the permission each lacks or the rule each broke ([`Shared`]).
+    by_shared: HashMap<Shared, usize>,
+}
+
+/// A cause several objects' requests share though each request names its own object: a missing permission
+/// ([`Permission`]) or a broken admission rule ([`Refusal`]). Readings with the same one are one finding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Shared {
+    Permission(Permission),
+    Refusal(Refusal),
+}
+
+impl Shared {
+    /// The shared cause of a reading from `source`, when it has one.
+    fn of(source: &str, d: &Diagnosis) -> Option<Shared> {
+        Permission::of(source, d)
+            .map(Shared::Permission)
+            .or_else(|| Refusal::of(source, d).map(Shared::Refusal))
+    }
 }
 
 /// The rule an admission refusal says was broken, without the object it was broken by: which admission plugin,
@@ -296,19 +311,12 @@ impl Folder {
             self.join(i, &d);
             self.index.insert(key, i);
             i
-        } else if let Some(&i) = Permission::of(source, &d)
+        } else if let Some(&i) = Shared::of(source, &d)
             .as_ref()
-            .and_then(|p| self.by_permission.get(p))
+            .and_then(|c| self.by_shared.get(c))
         {
-            // The same missing permission, denied on another object.
-            self.join(i, &d);
-            self.index.insert(key, i);
-            i
-        } else if let Some(&i) = Refusal::of(source, &d)
-            .as_ref()
-            .and_then(|r| self.by_refusal.get(r))
-        {
-            // The same admission rule, broken by another object of the same kind (another pod of one template).
+            // The same missing permission denied on another object, or the same admission rule broken by another
+            // object of the same kind (another pod of one template).
             self.join(i, &d);
             self.index.insert(key, i);
             i
@@ -412,11 +420,8 @@ impl Folder {
     /// Files finding `i` under its cause when that is not the request's.
     fn register(&mut self, i: usize) {
         let d = &self.findings[i].diagnosis;
-        if let Some(p) = Permission::of(&self.findings[i].source, d) {
-            self.by_permission.entry(p).or_insert(i);
-        }
-        if let Some(r) = Refusal::of(&self.findings[i].source, d) {
-            self.by_refusal.entry(r).or_insert(i);
+        if let Some(c) = Shared::of(&self.findings[i].source, d) {
+            self.by_shared.entry(c).or_insert(i);
         }
         if is_the_servers(&d.cause) {
             let at = self.by_cause.entry((d.class, d.cause.kind())).or_default();
