@@ -177,7 +177,7 @@ pub(crate) fn go_url_error(text: &str) -> Option<(String, String)> {
     ];
     // Searchers built once (see `finder!`), one for each operation.
     static SEARCHERS: LazyLock<Vec<Finder<'static>>> =
-        LazyLock::new(|| OPS.iter().map(|op| Finder::new(op)).collect());
+        LazyLock::new(|| OPS.iter().map(Finder::new).collect());
     OPS.iter().zip(SEARCHERS.iter()).find_map(|(op, searcher)| {
         searcher.find_iter(text.as_bytes()).find_map(|at| {
             // The operation is a word of its own (not `forGet `).
