@@ -294,21 +294,21 @@ where
 
     /// Runs the controller (kube's `Controller::run`): each reconcile in a task of its own, the access watchdog
     /// beside them. The stream yields each reconcile's object and action, or the error ([`crate::diagnose_controller`]
-    /// reads it), and ends after a shutdown.
+    /// reads it), and ends after a shutdown. The stream is boxed (and `Send`, so a program can spawn it): the
+    /// program's combinators over it are compiled for one short type, not for the whole applier's.
     pub fn run<ReconcilerFut, Ctx>(
         self,
-        mut reconciler: impl FnMut(Arc<K>, Arc<Ctx>) -> ReconcilerFut,
-        error_policy: impl Fn(Arc<K>, &ReconcilerFut::Error, Arc<Ctx>) -> Action,
+        mut reconciler: impl FnMut(Arc<K>, Arc<Ctx>) -> ReconcilerFut + Send + 'static,
+        error_policy: impl Fn(Arc<K>, &ReconcilerFut::Error, Arc<Ctx>) -> Action + Send + Sync + 'static,
         context: Arc<Ctx>,
-    ) -> impl Stream<
-        Item = Result<
-            (ObjectRef<K>, Action),
-            controller::Error<ReconcilerFut::Error, watcher::Error>,
-        >,
+    ) -> BoxStream<
+        'static,
+        Result<(ObjectRef<K>, Action), controller::Error<ReconcilerFut::Error, watcher::Error>>,
     >
     where
         ReconcilerFut: TryFuture<Ok = Action> + Send + 'static,
         ReconcilerFut::Error: std::error::Error + Send + 'static,
+        Ctx: Send + Sync + 'static,
     {
         let health = self.health.clone();
         let (graceful, forceful) = shutdown(self.graceful, self.signals, self.deadline, &health);
@@ -340,7 +340,7 @@ where
             self.config,
         )
         .take_until(forceful);
-        let applied = Box::pin(applied);
+        let applied = applied.boxed();
         let watchdog = self.watchdog.map(|interval| {
             let plan = Plan {
                 declared: self.declared,
@@ -361,6 +361,7 @@ where
                 Some((item, (applied, watchdog, running)))
             },
         )
+        .boxed()
     }
 }
 
