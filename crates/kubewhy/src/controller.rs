@@ -67,6 +67,10 @@ pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(25);
 
 type Trigger<K> = BoxStream<'static, Result<ReconcileRequest<K>, watcher::Error>>;
 
+/// What [`Controller::run`] yields: each reconcile's object and action, or the error.
+pub type Reconciled<K, E> =
+    BoxStream<'static, Result<(ObjectRef<K>, Action), controller::Error<E, watcher::Error>>>;
+
 /// Publishes a failed reconcile's Warning event about an object ([`Controller::warning_events`]). Made only when
 /// events are asked for, so a program without them carries no event publisher.
 type Events = Arc<dyn Fn(&crate::Diagnosis, ObjectReference) + Send + Sync>;
@@ -301,10 +305,7 @@ where
         mut reconciler: impl FnMut(Arc<K>, Arc<Ctx>) -> ReconcilerFut + Send + 'static,
         error_policy: impl Fn(Arc<K>, &ReconcilerFut::Error, Arc<Ctx>) -> Action + Send + Sync + 'static,
         context: Arc<Ctx>,
-    ) -> BoxStream<
-        'static,
-        Result<(ObjectRef<K>, Action), controller::Error<ReconcilerFut::Error, watcher::Error>>,
-    >
+    ) -> Reconciled<K, ReconcilerFut::Error>
     where
         ReconcilerFut: TryFuture<Ok = Action> + Send + 'static,
         ReconcilerFut::Error: std::error::Error + Send + 'static,
