@@ -1,7 +1,7 @@
 //! A small ordered map kept as a sorted `Vec`: for the library's own maps of tens of entries (the permissions a
 //! program used, the needs grouped from them). It orders and looks up like a `BTreeMap`, but its code per key and
 //! value type is a binary search and a `Vec` insert, not a B-tree's node handling — which a program would carry
-//! once for each such map.
+//! once for each such map. (With `trace`, for the inspector's record; `watch` reads its maps by key and value too.)
 
 use std::borrow::Borrow;
 
@@ -41,6 +41,7 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).is_ok()
     }
 
+    #[cfg(feature = "watch")]
     /// The value of `key`.
     pub(crate) fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where
@@ -77,16 +78,19 @@ impl<K: Ord, V> SortedMap<K, V> {
         self.find(key).ok().map(|at| self.entries.remove(at).1)
     }
 
+    #[cfg(feature = "watch")]
     /// Keeps only the entries `keep` says yes to.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.entries.retain_mut(|(k, v)| keep(k, v));
     }
 
+    #[cfg(feature = "watch")]
     /// The keys in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
         self.entries.iter().map(|(k, _)| k)
     }
 
+    #[cfg(feature = "watch")]
     /// The values in key order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
@@ -137,10 +141,13 @@ mod tests {
         assert_eq!(m.remove(&3), None);
         assert_eq!(m.len(), b.len());
         assert!(m.contains_key(&4) && !m.contains_key(&3));
-        assert_eq!((m.get(&4), m.get(&3)), (b.get(&4), b.get(&3)));
-        m.retain(|k, _| k % 2 == 1);
-        b.retain(|k, _| k % 2 == 1);
-        assert!(m.keys().eq(b.keys()) && m.values().eq(b.values()));
+        #[cfg(feature = "watch")]
+        {
+            assert_eq!((m.get(&4), m.get(&3)), (b.get(&4), b.get(&3)));
+            m.retain(|k, _| k % 2 == 1);
+            b.retain(|k, _| k % 2 == 1);
+            assert!(m.keys().eq(b.keys()) && m.values().eq(b.values()));
+        }
         let from: Vec<_> = m.from(&3).map(|(k, v)| (*k, *v)).collect();
         let want: Vec<_> = b.range(3..).map(|(k, v)| (*k, *v)).collect();
         assert_eq!(from, want);
