@@ -2,6 +2,10 @@
 //! program used, the needs grouped from them). It orders and looks up like a `BTreeMap`, but its code per key and
 //! value type is a binary search and a `Vec` insert, not a B-tree's node handling — which a program would carry
 //! once for each such map. (With `trace`, for the inspector's record; `watch` reads its maps by key and value too.)
+//!
+//! Not `litemap` (ICU4X's sorted-`Vec` map, the same idea as a crate): measured in controller-rs's release binary it
+//! added 28 KB more than this module (its store traits are generic code too: 19,054,600 against 19,026,480 bytes)
+//! and one more package to an adopting program's lock, which issue 22 counts against the recipe.
 
 use std::borrow::Borrow;
 
