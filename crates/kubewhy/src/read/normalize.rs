@@ -885,6 +885,12 @@ fn goes_on_with_message(n: &str) -> bool {
     let first = words.next().unwrap_or("");
     let second = words.next();
     let catalog = super::templates::words();
+    // helm's opening (`cannot patch "<name>" with kind <Kind>: …`, helm v3 pkg/kube/client.go updateResource) begins
+    // a message: the authorizer's `cannot` goes on with a verb and a resource, never a quoted name.
+    let third = n.split_whitespace().nth(2);
+    if first == "cannot" && third.is_some_and(|t| t.starts_with('"')) && n.contains(" with kind ") {
+        return false;
+    }
     if INSIDE_HEAD.contains(&first) || catalog.after_value(first) {
         return true;
     }
