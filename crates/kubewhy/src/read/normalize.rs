@@ -166,7 +166,9 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
         let after = (b + 1 < starts.len()).then(|| clean(line_bytes(region, starts, b + 1)));
         return after
             .is_some_and(|c| {
-                is_chain_header(c.text.trim()) || announces_root_cause(&prev.text) && !c.is_blank()
+                is_chain_header(c.text.trim())
+                    || announces_root_cause(&prev.text) && !c.is_blank()
+                    || is_debugger_field(prev.text.trim()) && is_debugger_field(c.text.trim())
             })
             .then_some(Join::Newline);
     }
@@ -174,8 +176,15 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
         let before = (a > 0).then(|| clean(line_bytes(region, starts, a - 1)));
         let chain =
             is_chain_header(next.text.trim()) && before.as_ref().is_some_and(|c| !c.is_blank());
+        let fields = is_debugger_field(next.text.trim())
+            && before
+                .as_ref()
+                .is_some_and(|c| is_debugger_field(c.text.trim()));
         let root = before.is_some_and(|c| announces_root_cause(&c.text));
-        return (chain || root).then_some(Join::Newline);
+        return (chain || root || fields).then_some(Join::Newline);
+    }
+    if is_debugger_field(prev.text.trim()) && is_debugger_field(next.text.trim()) {
+        return Some(Join::Newline);
     }
     if announces_root_cause(&prev.text) && !next.is_blank() {
         return Some(Join::Newline);
@@ -716,6 +725,23 @@ const STORAGE_ERROR_LABELS: [&str; 4] = [
 /// that never opens a record).
 fn storage_error_goes_on(p: &str, n: &str) -> bool {
     p.ends_with(',') && STORAGE_ERROR_LABELS.iter().any(|l| n.starts_with(l))
+}
+
+/// Whether a line is one field of an object as a debugger's variables view shows it (`reason:'Bad Request'`,
+/// `status:400`, `body:'{"kind":"Status",…`, kubernetes-client/python#858): a lower-case key, a colon and at once
+/// a quoted string, a number or an opening bracket. A view's fields stand on lines of their own, blank lines
+/// between some of them: they are one object.
+fn is_debugger_field(t: &str) -> bool {
+    let key_len = t
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    key_len > 0
+        && t.as_bytes()[0].is_ascii_lowercase()
+        && t.as_bytes().get(key_len) == Some(&b':')
+        && t.as_bytes()
+            .get(key_len + 1)
+            .is_some_and(|b| matches!(b, b'\'' | b'0'..=b'9' | b'{' | b'['))
 }
 
 /// Whether a line opens a `Status` that lost its quotes (`kind:Status` bare) and leaves a brace open.
@@ -1672,6 +1698,17 @@ mod tests {
             one(storage),
             "Internal error occurred: StorageError: invalid object, Code: 2, Key: /registry/pods/a/b, ResourceVersion: 12345, AdditionalErrorMsg: x509: certificate signed by unknown authority"
         );
+    }
+
+    #[test]
+    fn a_debugger_s_view_of_an_object_is_one_record() {
+        // kubernetes-client/python#858: fields on lines of their own, a blank line between two of them.
+        let t = texts(
+            "body:'{\"kind\":\"Status\"\n\nmessage:''\nreason:'Bad Request'\nstatus:400\nDone.",
+        );
+        assert_eq!(t.len(), 2, "{t:#?}");
+        // Words with a colon and a space are not a view's fields.
+        assert_eq!(texts("note: one\n\nnote: two").len(), 2);
     }
 
     #[test]
