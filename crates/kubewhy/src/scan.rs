@@ -182,6 +182,9 @@ pub const PREFILTER: &[&str] = &[
     "lient Error",
     "lient error",
     "al Server Error",
+    // The API server's authentication filter (`Unable to authenticate the request due to an error: …`): a 401,
+    // whatever the error it quotes (an expired client certificate's `x509: …`).
+    "Unable to authenticate",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

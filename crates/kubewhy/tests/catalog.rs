@@ -1443,7 +1443,7 @@ const WRAPPING: &[&str] = &[
     "wrapped at a space",
 ];
 
-/// How many wrapped combinations may still read wrong (of 12,348 wrapped ones: 24 on 2026-12-08, each combination
+/// How many wrapped combinations may still read wrong (of 12,360 wrapped ones: 24 on 2026-12-08, each combination
 /// drawn from its own seed; 28 of 11,380 before the sweep took kubectl's policy opening, the Python bodies that lost
 /// their escapes or quotes, kubectl 1.1's Status without its kind, the API server's access lines, requests',
 /// reqwest's and axios's status words, and the storage error's labels stopped splitting records; 65 before a pane's
