@@ -179,48 +179,36 @@ fn unquoted_value<'s>(s: &'s str, key: &str, out: &mut String, depth: usize) -> 
         return None;
     }
     let s = s.trim_start();
-    if let Some(mut rest) = s.strip_prefix('{') {
-        out.push('{');
+    // An object (its keys bare words before a colon) or an array; a paste cut at its end closes what is open.
+    for (open, close) in [('{', '}'), ('[', ']')] {
+        let Some(mut rest) = s.strip_prefix(open) else {
+            continue;
+        };
+        out.push(open);
         let mut first = true;
         loop {
             rest = rest.trim_start().trim_start_matches(',').trim_start();
-            // A paste cut at its end closes what is open.
-            if let Some(after) = rest.strip_prefix('}').or(rest.is_empty().then_some(rest)) {
-                out.push('}');
-                return Some(after);
-            }
-            let colon = rest.find(':')?;
-            let name = rest[..colon].trim();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return None;
-            }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(&serde_json::to_string(name).ok()?);
-            out.push(':');
-            rest = unquoted_value(&rest[colon + 1..], name, out, depth + 1)?;
-        }
-    }
-    if let Some(mut rest) = s.strip_prefix('[') {
-        out.push('[');
-        let mut first = true;
-        loop {
-            rest = rest.trim_start().trim_start_matches(',').trim_start();
-            if let Some(after) = rest.strip_prefix(']').or(rest.is_empty().then_some(rest)) {
-                out.push(']');
+            if let Some(after) = rest.strip_prefix(close).or(rest.is_empty().then_some(rest)) {
+                out.push(close);
                 return Some(after);
             }
             if !first {
                 out.push(',');
             }
             first = false;
-            rest = unquoted_value(rest, "", out, depth + 1)?;
+            let mut name = "";
+            if open == '{' {
+                let colon = rest.find(':')?;
+                name = rest[..colon].trim();
+                let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+                if name.is_empty() || !name.chars().all(word) {
+                    return None;
+                }
+                out.push_str(&serde_json::to_string(name).ok()?);
+                out.push(':');
+                rest = &rest[colon + 1..];
+            }
+            rest = unquoted_value(rest, name, out, depth + 1)?;
         }
     }
     let end = if key == "message" {
