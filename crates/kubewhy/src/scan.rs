@@ -5,7 +5,7 @@
 //!
 //! Speed comes from a cheap pre-filter: a search over whole buffers for the words every recognised failure
 //! contains ([`PREFILTER`]; how to add one is said there), with aho-corasick's SIMD searchers (Teddy, a few
-//! passes of at most 16 words each); only around the lines it hits is the text normalised
+//! passes of at most 40 words each); only around the lines it hits is the text normalised
 //! ([`crate::read::normalize`]: the message that holds the hit, re-joined from the lines a paste wrapped it over
 //! and cleaned of quotes, borders and escapes) and parsed. A message that may go on past the end of a buffer is
 //! read with the next one. Lines longer than the buffer are read in overlapping windows, so a 100 MB line costs
@@ -33,10 +33,11 @@ use crate::read::normalize::{self, Record};
 /// two of its words; the phrases kept are those whose words are too common alone and whose messages hold
 /// another of these words too.
 ///
-/// To add a word, append it. The search (`Filter`) looks for all of them at once with SIMD and costs about 0.06
-/// instructions a byte of input for each word (callgrind, the explain bench's log); a word that holds another one
-/// costs nothing, and words of four bytes or more keep out of the slower searcher of the short ones (`EOF`). Two
-/// things keep a word cheap:
+/// To add a word, append it. The search (`Filter`) looks for all of them at once with SIMD and costs about 0.07
+/// instructions a byte of input for each word (callgrind, the explain bench's log: 116 words, 7.8 a byte); a word
+/// that holds another one costs nothing, and words of four bytes or more keep out of the searcher of the short ones
+/// (`EOF`), whose masks are a byte shorter. Every 40 words of four bytes or more are one more pass over the input
+/// ([`WORDS_PER_SEARCHER`]). Two things keep a word cheap:
 /// - the word itself is rare in ordinary log lines: every line that holds it is normalised and parsed (some
 ///   100,000 instructions, as for a failure; [`Stats::candidates`] counts them, the explain benches print it);
 /// - its first four bytes are rare too: where they are found, the rest of the word is compared. Cutting the front
@@ -192,33 +193,18 @@ pub const PREFILTER: &[&str] = &[
     "║",
 ];
 
-/// How the words are shared out between packed searchers. Teddy puts a searcher's words in buckets and finds
-/// where some bucket's words may start by the low and high four bits of their first bytes (three or four); a
-/// log is mostly lower-case letters, whose high four bits are all alike, so every word more in a bucket makes it
-/// stop and verify more often. About two words a bucket balance that against the passes over the input (one a
-/// searcher): measured with callgrind on the explain bench's log and the API server's, 2 fat searchers of 37 words
-/// read 4.6 and 3.0 instructions a byte where 5 slim ones of 16 read 6.6 and 4.2.
-#[derive(Debug, Clone, Copy)]
-struct Packing {
-    /// Fat Teddy (AVX2: 16 buckets, 16 bytes a step) rather than slim (SSSE3 or NEON: 8 buckets, 32 bytes).
-    fat: bool,
-    /// The most words one searcher looks for.
-    words: usize,
-    /// Its buckets.
-    buckets: usize,
-}
-
-const FAT: Packing = Packing {
-    fat: true,
-    words: 40,
-    buckets: 16,
-};
-
-const SLIM: Packing = Packing {
-    fat: false,
-    words: 16,
-    buckets: 8,
-};
+/// How the words are shared out between packed searchers: slim Teddy (SSSE3, AVX2 or NEON: 8 buckets, 32 bytes a
+/// step with AVX2), at most this many words a searcher, one pass over the input a searcher. Teddy puts a
+/// searcher's words in buckets and finds where some bucket's words may start by the low and high four bits of
+/// their first four bytes; a log is mostly lower-case letters, whose high four bits are all alike, so every word
+/// more in a bucket makes it stop and verify more often, and every searcher more is another pass. Measured with
+/// callgrind over 109 words of four bytes or more (instructions for the explain bench's 16 MiB log, the API
+/// server's 4.4 MB log, a 13 MB klog log): slim of 40 (3 passes, ~5 words a bucket) 133M, 32M, 73M; fat (AVX2, 16
+/// buckets, 16 bytes a step) of 40 (3 passes) 149M, 39M, 109M; fat of 56 (2 passes) 138M, 35M, 92M; slim of 16
+/// (7 passes) 175M; slim of 56 (2 passes) 233M.
+const WORDS_PER_SEARCHER: usize = 40;
+/// A slim searcher's buckets.
+const BUCKETS: usize = 8;
 
 /// The pre-filter: [`PREFILTER`]'s words, searched with SIMD where the CPU has it.
 #[derive(Debug)]
@@ -234,7 +220,7 @@ static FILTER: LazyLock<Filter> = LazyLock::new(|| Filter::new(PREFILTER));
 impl Filter {
     fn new(words: &[&str]) -> Filter {
         let words = distinct_words(words);
-        match Filter::packed(&words, FAT).or_else(|| Filter::packed(&words, SLIM)) {
+        match Filter::packed(&words) {
             Some(searchers) => Filter::Packed(searchers),
             None => Filter::Automaton(
                 AhoCorasick::new(&words).expect("the pre-filter's patterns are valid"),
@@ -242,39 +228,30 @@ impl Filter {
         }
     }
 
-    /// Packed searchers for `words`, if the CPU has what `packing` needs.
-    fn packed(words: &[&str], packing: Packing) -> Option<Vec<packed::Searcher>> {
+    /// Packed searchers for `words`, if the CPU has the SIMD they need.
+    fn packed(words: &[&str]) -> Option<Vec<packed::Searcher>> {
         // Words shorter than four bytes make their searcher look at three (`EOF`, `tls`, a border): they go in a
-        // slim searcher of their own, so that every other one looks at four.
+        // searcher of their own, so that every other one looks at four.
         let (short, mut long): (Vec<&str>, Vec<&str>) = words.iter().partition(|w| w.len() < 4);
         // Words whose first bytes look alike share a bucket; the words are split evenly between the searchers.
         long.sort_by_key(|w| {
             let head: [u8; 4] = w.as_bytes()[..4].try_into().expect("four bytes or more");
             (head.map(|b| b & 0xf), head.map(|b| b >> 4))
         });
-        let searchers = long.len().div_ceil(packing.words).max(1);
+        let searchers = long.len().div_ceil(WORDS_PER_SEARCHER).max(1);
         let size = long.len().div_ceil(searchers).max(1);
-        let slim = |group: &[&str]| {
+        let searcher = |group: &[&str]| {
             packed::Config::new()
                 .match_kind(packed::MatchKind::LeftmostFirst)
                 .only_teddy_fat(Some(false))
                 .builder()
-                .extend(group)
-                .build()
-        };
-        let shared = |group: &[&str]| {
-            let group = bucketed(group, packing.buckets);
-            packed::Config::new()
-                .match_kind(packed::MatchKind::LeftmostFirst)
-                .only_teddy_fat(Some(packing.fat))
-                .builder()
-                .extend(group)
+                .extend(bucketed(group, BUCKETS))
                 .build()
         };
         short
-            .chunks(SLIM.words)
-            .map(slim)
-            .chain(long.chunks(size).map(shared))
+            .chunks(WORDS_PER_SEARCHER)
+            .chain(long.chunks(size))
+            .map(searcher)
             .collect()
     }
 
@@ -1087,20 +1064,18 @@ mod tests {
     }
 
     /// Every word is found wherever it stands (at a buffer's start and end, and past the SIMD searchers' block
-    /// size), in every search a CPU can have: fat and slim packed searchers, and the automaton.
+    /// size), in every search a CPU can have: the packed searchers and the automaton.
     #[test]
     fn every_word_is_found_wherever_it_stands() {
         let words = distinct_words(PREFILTER);
         let mut filters = vec![Filter::Automaton(AhoCorasick::new(PREFILTER).unwrap())];
-        for packing in [FAT, SLIM] {
-            let searchers = Filter::packed(&words, packing);
-            // Fat searchers need AVX2; every x86-64 CPU this runs on has SSSE3.
-            assert!(
-                searchers.is_some() || packing.fat || !cfg!(target_arch = "x86_64"),
-                "no slim searchers on x86-64"
-            );
-            filters.extend(searchers.map(Filter::Packed));
-        }
+        let searchers = Filter::packed(&words);
+        // Every x86-64 CPU this runs on has SSSE3.
+        assert!(
+            searchers.is_some() || !cfg!(target_arch = "x86_64"),
+            "no packed searchers on x86-64"
+        );
+        filters.extend(searchers.map(Filter::Packed));
         for word in PREFILTER {
             for before in [0usize, 1, 15, 31, 33, 64, 100] {
                 for after in [0usize, 1, 17, 70] {

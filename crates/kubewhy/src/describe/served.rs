@@ -243,11 +243,16 @@ fn not_served(d: &Diagnosis, ns: &NotServed) -> Words {
         );
     }
     if name.is_none() && r.kind.is_none() {
-        notes.push(
-            "a kube-rs error does not say which URL failed: pass the request to `kubewhy::diagnose_in` (or use \
-             kubewhy's request tracing) to name the resource"
-                .into(),
-        );
+        notes.push(if d.notes.contains(&Note::LoggedByReflector) {
+            // A dynamic informer's reflector prints `*unstructured.Unstructured`, not the type it lists.
+            "the line does not name the type the reflector lists (a dynamic informer prints \
+             `*unstructured.Unstructured`): the program's informer for that resource is the one failing"
+                .into()
+        } else {
+            "the error does not say which URL failed (kube-rs's errors never do: pass the request to \
+             `kubewhy::diagnose_in`, or use kubewhy's request tracing, to name the resource)"
+                .into()
+        });
     }
     Words {
         summary,

@@ -49,30 +49,28 @@ static CRD_KIND: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Reads client-go and controller-runtime framing into `ev` (phase, kind, version, hints).
 pub(crate) fn read(text: &str, ev: &mut Evidence) {
-    let list_at = text
-        .find("failed to list ")
-        .or_else(|| text.find("Failed to list "));
+    let list_at = find!(text, "failed to list ").or_else(|| find!(text, "Failed to list "));
     if let Some(at) = list_at {
         ev.phase.get_or_insert(Phase::InitialList);
         go_type(&text[at..], ev);
-    } else if let Some(at) = text.find("Failed to watch") {
+    } else if let Some(at) = find!(text, "Failed to watch") {
         ev.phase.get_or_insert(Phase::WatchStart);
         go_type(&text[at..], ev);
     }
     // klog's structured lines name the informer's type as a key (`type="*v1.Pod"`), whatever their message.
-    if let Some(at) = text.find("type=\"*").or_else(|| text.find("type=\\\"*")) {
+    if let Some(at) = find!(text, "type=\"*").or_else(|| find!(text, "type=\\\"*")) {
         go_type(&text[at..], ev);
     }
-    if let Some(at) = text.find("watch of ")
-        && text[at..].contains(" ended with: ")
+    if let Some(at) = find!(text, "watch of ")
+        && contains!(&text[at..], " ended with: ")
     {
         ev.phase.get_or_insert(Phase::WatchEvent);
         // The reflector names the type it watched: `watch of *v1.Endpoints ended with: …`.
         go_type(&text[at..], ev);
-    } else if text.contains("Watch connection expired") {
+    } else if contains!(text, "Watch connection expired") {
         ev.phase.get_or_insert(Phase::WatchEvent);
     }
-    if text.contains("Reconciler error")
+    if contains!(text, "Reconciler error")
         && let Some(c) = RECONCILED.captures(text)
     {
         ev.reconciled = Some(crate::diagnosis::Request {
@@ -82,28 +80,31 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         });
     }
     trailer(text, ev);
-    if text.contains("Failed to watch") || text.contains("reflector.go") {
+    if contains!(text, "Failed to watch") || contains!(text, "reflector.go") {
         ev.notes.push(Note::LoggedByReflector);
     }
-    if let Some(at) = text.find("timed out waiting for cache to be synced") {
+    if let Some(at) = find!(text, "timed out waiting for cache to be synced") {
         ev.phase = Some(Phase::CacheSync);
         ev.hint.get_or_insert(Cause::CacheSyncTimeout);
         go_type(&text[at..], ev);
     }
-    if text.contains("if kind is a CRD, it should be installed before calling Start") {
+    if contains!(
+        text,
+        "if kind is a CRD, it should be installed before calling Start"
+    ) {
         ev.hint = Some(Cause::NotServed(NotServed::default()));
         if let Some(c) = CRD_KIND.captures(text) {
             ev.request.kind = c.name("kind").map(|m| m.as_str().to_string());
             ev.request.group = c.name("group").map(|m| m.as_str().to_string());
         }
     }
-    if text.contains("client-side throttling")
+    if contains!(text, "client-side throttling")
         && let Some(c) = THROTTLED.captures(text)
     {
         ev.request.method = c.name("method").map(|m| m.as_str().to_string());
         ev.request.url = c.name("url").map(|m| m.as_str().to_string());
     }
-    if text.contains("server APIs")
+    if contains!(text, "server APIs")
         && let Some(c) = DISCOVERY.captures(text)
     {
         ev.request.group = c.name("group").map(|m| m.as_str().to_string());

@@ -57,19 +57,20 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
             .min()
             .map(|i| PHASES[i].1);
     }
-    if framing.contains("kube_runtime::watcher") || framing.contains("kube_runtime::controller") {
+    if contains!(framing, "kube_runtime::watcher") || contains!(framing, "kube_runtime::controller")
+    {
         ev.notes.push(Note::LoggedByKubeRuntime);
     }
     ev.reconciled = object_ref(text);
     // kube_runtime's finalizer helper patches the reconciled object's finalizers (a JSON patch with a `test`).
     if [
-        "failed to add finalizer",
-        "failed to remove finalizer",
-        "AddFinalizer(",
-        "RemoveFinalizer(",
+        finder!("failed to add finalizer"),
+        finder!("failed to remove finalizer"),
+        finder!("AddFinalizer("),
+        finder!("RemoveFinalizer("),
     ]
     .iter()
-    .any(|f| framing.contains(f))
+    .any(|f| f.find(framing.as_bytes()).is_some())
     {
         ev.request.verb.get_or_insert_with(|| "patch".to_string());
         ev.on_reconciled = ev.reconciled.is_some();
@@ -93,7 +94,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
 /// cluster-scoped object whose name has dots is read with a namespace it does not have, so only a namespace the
 /// request lacks is ever taken from it.
 fn object_ref(text: &str) -> Option<Request> {
-    let at = text.find("object.ref=")? + "object.ref=".len();
+    let at = find!(text, "object.ref=")? + "object.ref=".len();
     let value = text[at..].split(char::is_whitespace).next()?;
     let (gvk, object) = value.split_once('/')?;
     let mut parts = gvk.splitn(3, '.');
@@ -117,7 +118,7 @@ fn object_ref(text: &str) -> Option<Request> {
 /// The byte offset of `Status {` or `ErrorResponse {` and the length of that opener.
 fn find_struct(text: &str) -> Option<(usize, usize)> {
     let mut from = 0;
-    while let Some(rel) = text[from..].find("Status {") {
+    while let Some(rel) = find!(&text[from..], "Status {") {
         let at = from + rel;
         // `ErrorResponse { ` or a whole word `Status { ` (not `StatusDetails {`, not `PodStatus {`).
         let before = text[..at].chars().next_back();
@@ -126,8 +127,7 @@ fn find_struct(text: &str) -> Option<(usize, usize)> {
         }
         from = at + 1;
     }
-    text.find("ErrorResponse {")
-        .map(|at| (at, "ErrorResponse {".len()))
+    find!(text, "ErrorResponse {").map(|at| (at, "ErrorResponse {".len()))
 }
 
 /// Walks `field: value` pairs of the struct body (strings parsed as literals so their contents cannot confuse

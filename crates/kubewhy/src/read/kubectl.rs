@@ -52,12 +52,23 @@ const FRAMING_VERBS: [(&str, &str); 8] = [
 
 /// Reads kubectl framing into `ev`.
 pub(crate) fn read(text: &str, ev: &mut Evidence) {
+    // Searchers built once (see `finder!`), one for each framing.
+    static FRAMINGS: LazyLock<Vec<memchr::memmem::Finder<'static>>> = LazyLock::new(|| {
+        FRAMING_VERBS
+            .iter()
+            .map(|(f, _)| memchr::memmem::Finder::new(f))
+            .collect()
+    });
     if ev.request.verb.is_none()
-        && let Some((_, verb)) = FRAMING_VERBS.iter().find(|(f, _)| text.contains(f))
+        && let Some((_, verb)) = FRAMING_VERBS
+            .iter()
+            .zip(FRAMINGS.iter())
+            .find(|(_, f)| f.find(text.as_bytes()).is_some())
+            .map(|(v, _)| v)
     {
         ev.request.verb = Some(verb.to_string());
     }
-    if text.contains("current configuration")
+    if contains!(text, "current configuration")
         && let Some(c) = CURRENT_CONFIG.captures(text)
     {
         let get = |n: &str| {
@@ -95,7 +106,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         });
         ev.is_failure = true;
     }
-    if text.contains("Error from server")
+    if contains!(text, "Error from server")
         && let Some(c) = FROM_SERVER.captures(text)
     {
         if ev.reason.is_none() {
@@ -108,7 +119,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
         }
         ev.is_failure = true;
     }
-    if text.contains("logged in")
+    if contains!(text, "logged in")
         && let Some(c) = LOGGED_IN.captures(text)
     {
         ev.reason.get_or_insert_with(|| "Unauthorized".to_string());
@@ -119,7 +130,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
                 .map_or_else(|| "Unauthorized".to_string(), |m| m.as_str().to_string());
         }
     }
-    if text.contains("resource mapping")
+    if contains!(text, "resource mapping")
         && let Some(c) = MAPPING.captures(text)
     {
         ev.request.name = c
@@ -132,7 +143,7 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) {
             .filter(|s| !s.is_empty());
         ev.notes.push(Note::KindNotMapped);
     }
-    if let Some(at) = text.find("Unable to connect to the server") {
+    if let Some(at) = find!(text, "Unable to connect to the server") {
         ev.transport =
             super::transport::classify_text(&text[at + "Unable to connect to the server".len()..])
                 .or(Some(Transport::Connection {

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use memchr::memmem::Finder;
 use regex::Regex;
 
 use crate::diagnosis::Request;
@@ -23,8 +24,8 @@ static PROGRAM_CALL: LazyLock<Regex> = LazyLock::new(|| {
 /// `request to https://.. failed`, fabric8 2.x's `Error accessing: https://..,due to:`, urllib3's `Max retries exceeded with url: /..`, and kubectl's `GET https://.. 403
 /// Forbidden` trace lines. Only fills fields that are missing.
 pub(crate) fn read(text: &str, r: &mut Request) {
-    let value_after = |key: &str| -> Option<String> {
-        let at = text.find(key)? + key.len();
+    let value_after = |key: &Finder| -> Option<String> {
+        let at = key.find(text.as_bytes())? + key.needle().len();
         let rest = text[at..].trim_start_matches(['"', '\\']);
         let end = rest
             .find(|c: char| c.is_whitespace() || c == '"' || c == '\\' || c == '}' || c == ',')
@@ -33,7 +34,7 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     };
     // reqwest and hyper: `error sending request for url (https://…): …`.
     let in_parens = || {
-        let at = text.find("for url (")? + "for url (".len();
+        let at = find!(text, "for url (")? + "for url (".len();
         let rest = &text[at..];
         let end = rest
             .find(|c: char| c == ')' || c.is_whitespace())
@@ -41,8 +42,8 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         (end > 0).then(|| rest[..end].to_string())
     };
     // A URL after a client's words: up to white space or a quote, less the full stop fabric8 ends its sentence with.
-    let after = |marker: &str| -> Option<String> {
-        let at = text.find(marker)? + marker.len();
+    let after = |marker: &Finder| -> Option<String> {
+        let at = marker.find(text.as_bytes())? + marker.needle().len();
         let rest = text[at..].trim_start();
         let end = rest
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\\' | '\'' | ')'))
@@ -53,7 +54,7 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     // urllib3's retry warning ends with the request's path: `Retrying (Retry(…)) after connection broken by '…': /api/…`
     // (markdown bold a reporter put around the line may stick to it).
     let urllib3_retry = || {
-        let at = text.find("after connection broken by ")?;
+        let at = find!(text, "after connection broken by ")?;
         let rest = &text[at..];
         let path_at = rest.rfind("': /")? + "': ".len();
         let path = &rest[path_at..];
@@ -63,24 +64,24 @@ pub(crate) fn read(text: &str, r: &mut Request) {
     };
     // fabric8: `Failure executing: GET at: https://…/pods.` / `Error executing: GET at: https://…. Cause: …`.
     let fabric8 = || {
-        let at = text.find("executing: ")? + "executing: ".len();
+        let at = find!(text, "executing: ")? + "executing: ".len();
         let (method, rest) = text[at..].split_once(" at: ")?;
         let method = method.trim();
         let url = after_in(rest)?;
         (method.chars().all(|c| c.is_ascii_uppercase()) && !method.is_empty())
             .then(|| (method.to_string(), url))
     };
-    let url = value_after("http.url=")
-        .or_else(|| value_after("url.full="))
+    let url = value_after(finder!("http.url="))
+        .or_else(|| value_after(finder!("url.full=")))
         .or_else(in_parens)
-        .or_else(|| after("request to "))
-        .or_else(|| after("exceeded with url: "))
+        .or_else(|| after(finder!("request to ")))
+        .or_else(|| after(finder!("exceeded with url: ")))
         // fabric8 2.x: `Error accessing: https://…/namespaces/default,due to:Unauthorized! …`.
-        .or_else(|| value_after("Error accessing: "))
+        .or_else(|| value_after(finder!("Error accessing: ")))
         .or_else(urllib3_retry);
     let url = url.or_else(|| fabric8().map(|(_, u)| u));
-    let method = value_after("http.method=")
-        .or_else(|| value_after("http.request.method="))
+    let method = value_after(finder!("http.method="))
+        .or_else(|| value_after(finder!("http.request.method=")))
         .or_else(|| fabric8().map(|(m, _)| m));
     if url.is_none() {
         program_call(text, r);
@@ -103,17 +104,25 @@ pub(crate) fn read(text: &str, r: &mut Request) {
         (_, None) => {
             // kubectl -v6: `round_trippers.go:553] GET https://host/api/v1/pods 403 Forbidden in 3 milliseconds`
             let trace_line = || {
-                ["GET ", "POST ", "PUT ", "PATCH ", "DELETE "]
-                    .iter()
-                    .find_map(|m| {
-                        let at = text
-                            .match_indices(m)
-                            .map(|(i, _)| i + m.len())
-                            .find(|&i| text[i..].starts_with("https://"))?;
-                        let rest = &text[at..];
-                        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                        Some((m.trim().to_string(), rest[..end].to_string()))
-                    })
+                [
+                    finder!("GET "),
+                    finder!("POST "),
+                    finder!("PUT "),
+                    finder!("PATCH "),
+                    finder!("DELETE "),
+                ]
+                .iter()
+                .find_map(|m| {
+                    let m_len = m.needle().len();
+                    let at = m
+                        .find_iter(text.as_bytes())
+                        .map(|i| i + m_len)
+                        .find(|&i| text[i..].starts_with("https://"))?;
+                    let rest = &text[at..];
+                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                    let method = &text[at - m_len..at];
+                    Some((method.trim().to_string(), rest[..end].to_string()))
+                })
             };
             // curl's answer under the command that asked for it (the normaliser joins them).
             let Some((m, u)) = trace_line().or_else(|| curl_command(text)) else {
@@ -137,7 +146,7 @@ pub(crate) fn read(text: &str, r: &mut Request) {
 /// The call a program says failed (`failed to delete StatefulSet ns/name: <error>`): its verb, kind, namespace and
 /// name, where the error does not say them.
 fn program_call(text: &str, r: &mut Request) {
-    if !text.contains("ailed") {
+    if !contains!(text, "ailed") {
         return;
     }
     let Some(c) = PROGRAM_CALL.captures(text) else {
@@ -166,8 +175,11 @@ pub(crate) fn go_url_error(text: &str) -> Option<(String, String)> {
     const OPS: [&str; 7] = [
         "Get ", "Post ", "Put ", "Patch ", "Delete ", "Head ", "Options ",
     ];
-    OPS.iter().find_map(|op| {
-        text.match_indices(op).find_map(|(at, _)| {
+    // Searchers built once (see `finder!`), one for each operation.
+    static SEARCHERS: LazyLock<Vec<Finder<'static>>> =
+        LazyLock::new(|| OPS.iter().map(Finder::new).collect());
+    OPS.iter().zip(SEARCHERS.iter()).find_map(|(op, searcher)| {
+        searcher.find_iter(text.as_bytes()).find_map(|at| {
             // The operation is a word of its own (not `forGet `).
             let before = text[..at].chars().next_back();
             if before.is_some_and(|c| c.is_ascii_alphanumeric()) {

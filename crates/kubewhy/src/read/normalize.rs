@@ -808,7 +808,11 @@ fn http_phrases() -> impl Iterator<Item = &'static str> {
 /// What follows an answer's code at the end of a line (`…: 404 Not Found` gives `Not Found`, `…: 500` gives ``),
 /// the code after a colon or opening the line.
 fn status_tail(p: &str) -> Option<&str> {
-    let after = p.rsplit_once(": ").map_or(p.trim_start(), |(_, t)| t);
+    // After the last `: ` (`p.rsplit_once(": ")`, without building a searcher at every call: this runs for every
+    // pair of lines the normaliser looks at).
+    let last_colon_space =
+        memchr::memrchr_iter(b':', p.as_bytes()).find(|&i| p.as_bytes().get(i + 1) == Some(&b' '));
+    let after = last_colon_space.map_or(p.trim_start(), |i| &p[i + 2..]);
     let code = after.get(..3)?;
     let rest = &after[3..];
     (code.starts_with(['4', '5'])
@@ -891,6 +895,10 @@ fn ends_inside_program_call(p: &str) -> bool {
 
 /// A klog header cut after its process id: `I0701 10:00:00.000000       1`.
 fn is_klog_header_without_file(p: &str) -> bool {
+    // The level's letter first: most lines are not split into words at all.
+    if !p.trim_start().starts_with(['I', 'W', 'E', 'F']) {
+        return false;
+    }
     let mut parts = p.split_whitespace();
     let (Some(level), Some(time), Some(pid), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
