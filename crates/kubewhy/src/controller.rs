@@ -67,6 +67,10 @@ pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(25);
 
 type Trigger<K> = BoxStream<'static, Result<ReconcileRequest<K>, watcher::Error>>;
 
+/// What [`Controller::run`] yields: each reconcile's object and action, or the error.
+pub type Reconciled<'a, K, E> =
+    BoxStream<'a, Result<(ObjectRef<K>, Action), controller::Error<E, watcher::Error>>>;
+
 /// Publishes a failed reconcile's Warning event about an object ([`Controller::warning_events`]). Made only when
 /// events are asked for, so a program without them carries no event publisher.
 type Events = Arc<dyn Fn(&crate::Diagnosis, ObjectReference) + Send + Sync>;
@@ -294,21 +298,19 @@ where
 
     /// Runs the controller (kube's `Controller::run`): each reconcile in a task of its own, the access watchdog
     /// beside them. The stream yields each reconcile's object and action, or the error ([`crate::diagnose_controller`]
-    /// reads it), and ends after a shutdown.
-    pub fn run<ReconcilerFut, Ctx>(
+    /// reads it), and ends after a shutdown. The stream is boxed and `Send` (the reconciler and the context are
+    /// `Send`, the policy `Send + Sync`): the program's combinators over it are compiled for one short type, not
+    /// for the whole applier's, and a program can spawn it. It may borrow what the reconciler and the policy borrow.
+    pub fn run<'a, ReconcilerFut, Ctx>(
         self,
-        mut reconciler: impl FnMut(Arc<K>, Arc<Ctx>) -> ReconcilerFut,
-        error_policy: impl Fn(Arc<K>, &ReconcilerFut::Error, Arc<Ctx>) -> Action,
+        mut reconciler: impl FnMut(Arc<K>, Arc<Ctx>) -> ReconcilerFut + Send + 'a,
+        error_policy: impl Fn(Arc<K>, &ReconcilerFut::Error, Arc<Ctx>) -> Action + Send + Sync + 'a,
         context: Arc<Ctx>,
-    ) -> impl Stream<
-        Item = Result<
-            (ObjectRef<K>, Action),
-            controller::Error<ReconcilerFut::Error, watcher::Error>,
-        >,
-    >
+    ) -> Reconciled<'a, K, ReconcilerFut::Error>
     where
         ReconcilerFut: TryFuture<Ok = Action> + Send + 'static,
         ReconcilerFut::Error: std::error::Error + Send + 'static,
+        Ctx: Send + Sync + 'a,
     {
         let health = self.health.clone();
         let (graceful, forceful) = shutdown(self.graceful, self.signals, self.deadline, &health);
@@ -340,7 +342,7 @@ where
             self.config,
         )
         .take_until(forceful);
-        let applied = Box::pin(applied);
+        let applied = applied.boxed();
         let watchdog = self.watchdog.map(|interval| {
             let plan = Plan {
                 declared: self.declared,
@@ -361,6 +363,7 @@ where
                 Some((item, (applied, watchdog, running)))
             },
         )
+        .boxed()
     }
 }
 

@@ -151,7 +151,9 @@ where
 
 /// Diagnoses any error by its `source()` chain — a controller's own error type, `finalizer::Error`, an `anyhow`
 /// error (`err.as_ref()`): a [`Diagnosed`] in it gives its diagnosis as it is (the failure was diagnosed already);
-/// else the first watcher error or `kube::Error` in it, found by type, else its text.
+/// else the first watcher error or `kube::Error` in it, found by type, else its text, read as an error's (kube-rs's
+/// `Debug` or `Display` of an API error, a Status JSON body, a transport's words, the server's message; a log line's
+/// framing is [`diagnose_text`]'s, so a program that only diagnoses errors carries none of the log readers' code).
 ///
 /// ```
 /// #[derive(Debug, thiserror::Error)]
@@ -189,7 +191,7 @@ pub fn diagnose_error_in(
         return diagnose_in(k, request);
     }
     let text = chain::one_line(err);
-    crate::read::read_text(&text)
+    crate::read::read_error_text(&text)
         .map(|ev| classify(with_request(ev, request)))
         .unwrap_or_else(|| {
             classify(with_request(

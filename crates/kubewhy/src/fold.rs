@@ -186,6 +186,10 @@ pub(crate) struct Folder {
     recent: VecDeque<usize>,
     /// The denials and admission refusals, by the permission each lacks or the rule each broke ([`Shared`]).
     by_shared: HashMap<Shared, usize>,
+    /// The findings of a failure the server logged as its own: a server error read from a line that names no
+    /// request (the API server's `apiserver received an error that is not an api.Status: <the storage's error>`).
+    /// The requests failing alike beside it (its access log's 500 lines) are the requests it hit.
+    server_logged: Vec<usize>,
 }
 
 /// A cause several objects' requests share though each request names its own object: a missing permission
@@ -307,7 +311,10 @@ impl Folder {
             self.index.insert(key, i);
             self.register(i);
             i
-        } else if let Some(i) = self.same_cause(source, &d) {
+        } else if let Some(i) = self
+            .same_cause(source, &d)
+            .or_else(|| self.server_failure_beside(source, line, &d))
+        {
             self.join(i, &d);
             self.index.insert(key, i);
             i
@@ -338,6 +345,11 @@ impl Folder {
                 }],
                 unlisted: 0,
             });
+            if self.findings[i].diagnosis.class == Class::ServerError
+                && id == identity(&Request::default())
+            {
+                self.server_logged.push(i);
+            }
             self.tallies.push(Tally {
                 forms: vec![vec![form]],
                 named: HashMap::from([(id, 0)]),
@@ -464,6 +476,20 @@ impl Folder {
                         server.is_none() || theirs.is_none() || theirs == server
                     })
             })
+    }
+
+    /// The finding of a server failure the server logged without a request (see `server_logged`) a few lines
+    /// above `d`, when `d` is a request that failed alike: the server's failure, not the request's.
+    fn server_failure_beside(&self, source: &str, line: u64, d: &Diagnosis) -> Option<usize> {
+        if d.class != Class::ServerError || identity(&d.request) == identity(&Request::default()) {
+            return None;
+        }
+        self.server_logged.iter().rev().copied().find(|&i| {
+            let f = &self.findings[i];
+            f.source == source
+                && line.saturating_sub(f.last_line) <= NEAR_LINES
+                && f.diagnosis.cause.kind() == d.cause.kind()
+        })
     }
 
     /// Keeps the reading of finding `i` or `d`, whichever names more, completed from the other; a finding that
@@ -865,6 +891,26 @@ mod tests {
         let apart = fold(&[
             &pod_security("web-8665bd77fb-2dd4n", "runtime"),
             &pod_security("web-8665bd77fb-kpvmf", "sidecar"),
+        ]);
+        assert_eq!(apart.len(), 2, "{apart:#?}");
+    }
+
+    #[test]
+    fn a_failure_the_server_logged_as_its_own_is_one_finding_listing_the_requests_it_failed() {
+        // kubernetes#10122: the API server's log, etcd unreachable: its own error, then the 500 it answered, twice.
+        let own = "E0619 20:37:50.685032       5 errors.go:62] apiserver received an error that is not an api.Status: 501: All the given peers are not reachable";
+        let found = fold(&[
+            own,
+            "I0619 20:37:50.685229       5 handlers.go:135] POST /api/v1/namespaces: (12.228060557s) 500",
+            own,
+            "I0619 20:37:50.643762       5 handlers.go:135] POST /api/v1/nodes: (12.228247163s) 500",
+        ]);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].requests.len(), 2, "{found:#?}");
+        // Without the server's own line, two requests' 500s are two failures: nothing says the cause is one.
+        let apart = fold(&[
+            "I0619 20:37:50.685229       5 handlers.go:135] POST /api/v1/namespaces: (12.228060557s) 500",
+            "I0619 20:37:50.643762       5 handlers.go:135] POST /api/v1/nodes: (12.228247163s) 500",
         ]);
         assert_eq!(apart.len(), 2, "{apart:#?}");
     }

@@ -74,6 +74,8 @@ pub mod retry;
 pub mod review;
 pub mod scan;
 pub mod shell;
+#[cfg(feature = "trace")]
+mod sorted;
 pub mod stale;
 #[cfg(feature = "trace")]
 pub mod trace;

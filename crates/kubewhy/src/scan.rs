@@ -175,6 +175,17 @@ pub const PREFILTER: &[&str] = &[
     "_ERROR",
     "_STREAM",
     "YOUR_CALM",
+    // A client's words for an answer's code beside the URL it asked (read::status_syntax): Python requests' `405
+    // Client Error: Method Not Allowed for url: https://…`, reqwest's `HTTP status server error (500 Internal Server
+    // Error) for url (https://…)`, whose phrases hold none of the words above; as a wrap may split `for url`, their
+    // words for a 4xx too, and the 500's phrase. (Fronts cut: `for ` and `Inte` are in many lines.)
+    "r url",
+    "lient Error",
+    "lient error",
+    "al Server Error",
+    // The API server's authentication filter (`Unable to authenticate the request due to an error: …`): a 401,
+    // whatever the error it quotes (an expired client certificate's `x509: …`).
+    "Unable to authenticate",
     // A terminal pane's borders (read::normalize's BORDERS): a pane cuts its lines anywhere, inside any of the
     // words above (`not f │` / `│ ound`), so a framed line is a candidate whatever it says.
     "│",

@@ -188,3 +188,48 @@ fn client_side_failures_are_classified_by_type() {
             .any(|n| n.contains("DeserializeGuard"))
     );
 }
+
+/// A program's error that kept only the text of the error underneath (`anyhow!("{e:?}")`, `#[error("{0}")]` of a
+/// `String`): `diagnose_error` reads that text as an error's, to the same diagnosis `diagnose_text` gives the line.
+#[test]
+fn an_error_that_kept_only_the_text_is_read_as_the_text_is() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("reconciling: {0}")]
+    struct Flattened(String);
+    let texts = [
+        // kube-rs's `Debug` of a denial, stringified.
+        format!("{:?}", forbidden_watch()),
+        // Its `Display`.
+        forbidden_watch().to_string(),
+        // A Status JSON body a program logged whole.
+        r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"configmaps \"a\" not found","reason":"NotFound","details":{"name":"a","kind":"configmaps"},"code":404}"#.to_string(),
+        // The transport's words.
+        "error trying to connect: tcp connect error: Connection refused (os error 111)".to_string(),
+    ];
+    for text in texts {
+        let d = diagnose_error(&Flattened(text.clone()));
+        let line = kubewhy::diagnose_text(&format!("reconciling: {text}"))
+            .unwrap_or_else(|| panic!("diagnose_text reads {text}"));
+        assert_ne!(d.class, Class::Unknown, "{text}: {d:#}");
+        assert_eq!(
+            (d.class, d.code, &d.cause, &d.user, &d.request.resource),
+            (
+                line.class,
+                line.code,
+                &line.cause,
+                &line.user,
+                &line.request.resource
+            ),
+            "{text}"
+        );
+    }
+    let denied = diagnose_error(&Flattened(format!("{:?}", forbidden_watch())));
+    assert_eq!(
+        (denied.class, denied.code, denied.user.as_deref()),
+        (
+            Class::Forbidden,
+            Some(403),
+            Some("system:serviceaccount:docs:ctl")
+        )
+    );
+}

@@ -115,23 +115,28 @@ fn re(pattern: &str) -> Regex {
     Regex::new(&pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
-/// An authorizer's denial pasted without its quotes, where escaped ones left their backslashes or nothing
-/// (`User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns`, as
-/// bitnami/charts#13544 shows a Python exception's body): tried only on a text without a double quote.
-static DENIED_UNQUOTED: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r#"(?:(?P<pres>[a-z0-9.\-]+)\s+is forbidden:\s*)?[Uu]ser \\*(?P<user>[^\s\\]+)\\* cannot (?P<verb>[a-z*]+) resource \\*(?P<res>[a-z0-9\-]+)(?:/(?P<sub>[a-z]+))?\\* in API group \\*(?P<group>[a-z0-9.\-]*)\\*(?: (?:in the namespace \\*(?P<ns>[^\s\\,]+)|(?P<cluster>at the cluster scope)))?"#,
+/// An authorizer's denial (the RBAC authorizer's sentence, k8s.io/apiserver v0.36.3
+/// `pkg/endpoints/handlers/responsewriters/errors.go` forbiddenMessage inside apimachinery's `NewForbidden`), written
+/// once for the two ways it is pasted: `quote` is what stands where the sentence quotes a value, `value` what a
+/// quoted value may hold, `resource` what the resource may (not the `/` before a subresource). As pasted, the subject's opening quote or the space before it may be lost, a message cut
+/// at the end of its namespace may lack the closing quote, and a quote of it may begin at `cannot` (the subject left
+/// out: `cannot list resource "x" in API group "g" …` says enough on its own).
+fn denial_pattern(quote: &str, value: &str, resource: &str) -> String {
+    let (q, v, r) = (quote, value, resource);
+    format!(
+        r#"(?:(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{q}(?P<pname>{v}){q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{q})?(?P<user>{v}){q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {q}(?P<res>{r})(?:/(?P<sub>{v}))?{q} in API group {q}(?P<group>{v}){q}(?: (?:in the namespace {q}(?P<ns>{v})(?:{q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#
     )
-});
+}
 
-/// An authorizer's denial. As pasted, the subject's opening quote or the space before it may be lost, a message
-/// cut at the end of its namespace may lack the closing quote, and a quote of it may begin at `cannot` (the subject
-/// left out: `cannot list resource "x" in API group "g" …` says enough on its own).
-static DENIED: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r#"(?:(?:\[?(?P<pres>[A-Za-z0-9.\-]*)\]?(?:\s*{Q}(?P<pname>{V}){Q})?\s*is forbidden:\s*)?[Uu]ser ?(?:{Q})?(?P<user>{V}){Q} |\b)cannot (?P<verb>[a-z*][a-z:\-]*) resource {Q}(?P<res>[^"\\/]*)(?:/(?P<sub>{V}))?{Q} in API group {Q}(?P<group>{V}){Q}(?: (?:in the namespace {Q}(?P<ns>{V})(?:{Q}|$)|(?P<cluster>at the cluster scope)))?(?::\s*(?P<suffix>.*))?"#,
-    )
-});
+/// The denial with its quotes (escaped to any depth).
+static DENIED: LazyLock<Regex> = LazyLock::new(|| re(&denial_pattern(Q, V, r#"[^"\\/]*"#)));
+
+/// The denial pasted without its quotes, where escaped ones left their backslashes or nothing (`User
+/// \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns`, as
+/// bitnami/charts#13544 shows a Python exception's body): tried only on a text without a double quote, a value
+/// ending at a space, a backslash or a comma.
+static DENIED_UNQUOTED: LazyLock<Regex> =
+    LazyLock::new(|| re(&denial_pattern(r"\\*", r"[^\s\\,]*", r"[^\s\\,/]*")));
 static DENIED_PATH: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r#"[Uu]ser {Q}(?P<user>{V}){Q} cannot (?P<verb>[a-z*][a-z:\-]*) path {Q}(?P<path>{V}){Q}(?::\s*(?P<suffix>.*))?"#,

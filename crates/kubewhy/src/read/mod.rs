@@ -151,12 +151,32 @@ pub(crate) fn read_text(text: &str) -> Option<Evidence> {
         ev.facts = Some(message::Facts::default());
         return Some(ev);
     }
+    if ev.request.url.is_none() {
+        log_fields::read(text, &mut ev.request);
+    }
+    judge(ev)
+}
+
+/// Reads the text of an error chain that holds no typed kube error (a program's error that kept only the text of
+/// the one underneath): the answer kube-rs printed (`Debug`/`Display` of `kube::Error::Api`, a Status JSON body),
+/// the transport's words and the message's facts. A log line's framings (client-go, kubectl, flux, log fields,
+/// other languages' Status syntax) are [`read_text`]'s: an error value does not carry them, and a program that
+/// diagnoses errors only (a controller) then carries none of their code.
+pub(crate) fn read_error_text(text: &str) -> Option<Evidence> {
+    let mut ev = Evidence::default();
+    let found_status = kube_debug::read(text, &mut ev) || status_json::read(text, &mut ev);
+    if !found_status && ev.message.is_empty() {
+        ev.message = text.trim().to_string();
+    }
+    judge(ev)
+}
+
+/// The part [`read_text`] and [`read_error_text`] share once the framing is read: a transport failure when no
+/// answer was found, the message's facts, and whether the text is a failure at all.
+fn judge(mut ev: Evidence) -> Option<Evidence> {
     if ev.code.is_none() && ev.reason.is_none() && ev.transport.is_none() {
         // Transport errors: only when no server answer was found.
         ev.transport = transport::classify_text(&ev.message);
-    }
-    if ev.request.url.is_none() {
-        log_fields::read(text, &mut ev.request);
     }
     let facts = message::read(&ev.message);
     if facts.healthy && !ev.is_failure && ev.code.is_none() && ev.reason.is_none() {

@@ -166,7 +166,9 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
         let after = (b + 1 < starts.len()).then(|| clean(line_bytes(region, starts, b + 1)));
         return after
             .is_some_and(|c| {
-                is_chain_header(c.text.trim()) || announces_root_cause(&prev.text) && !c.is_blank()
+                is_chain_header(c.text.trim())
+                    || announces_root_cause(&prev.text) && !c.is_blank()
+                    || is_debugger_field(prev.text.trim()) && is_debugger_field(c.text.trim())
             })
             .then_some(Join::Newline);
     }
@@ -174,8 +176,15 @@ fn join_at(region: &[u8], starts: &[usize], a: usize, b: usize) -> Option<Join> 
         let before = (a > 0).then(|| clean(line_bytes(region, starts, a - 1)));
         let chain =
             is_chain_header(next.text.trim()) && before.as_ref().is_some_and(|c| !c.is_blank());
+        let fields = is_debugger_field(next.text.trim())
+            && before
+                .as_ref()
+                .is_some_and(|c| is_debugger_field(c.text.trim()));
         let root = before.is_some_and(|c| announces_root_cause(&c.text));
-        return (chain || root).then_some(Join::Newline);
+        return (chain || root || fields).then_some(Join::Newline);
+    }
+    if is_debugger_field(prev.text.trim()) && is_debugger_field(next.text.trim()) {
+        return Some(Join::Newline);
     }
     if announces_root_cause(&prev.text) && !next.is_blank() {
         return Some(Join::Newline);
@@ -204,7 +213,8 @@ fn announces_root_cause(line: &str) -> bool {
 const LOOKBACK: usize = 3;
 
 /// Whether line `a` lies inside a quoted value an earlier line opened (`"message":"admission` / `webhook … does` /
-/// `not satisfy the policy of this` / `cluster","metadata":{}`), so `b` goes on with it.
+/// `not satisfy the policy of this` / `cluster","metadata":{}`), or inside a `Status` that lost its quotes, so `b`
+/// goes on with it.
 fn inside_quotes_from_above(
     region: &[u8],
     starts: &[usize],
@@ -238,6 +248,10 @@ fn inside_quotes_from_above(
         }
         if ends_inside_brackets(t) {
             return between(&bracket_free).then_some(Join::Space);
+        }
+        // A `Status` that lost its quotes, still open (`…,message:admission` / `webhook` / `\\x\\` / `does not …`).
+        if opens_bare_status(t) {
+            return between(&|l: &str| !l.contains('}')).then_some(Join::Space);
         }
     }
     None
@@ -291,6 +305,10 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
     {
         return Some(Join::Space);
     }
+    // The storage's error wrapped before one of its labels (`…, Code: 2,` / `Key: /registry/…`).
+    if storage_error_goes_on(p, n) {
+        return Some(Join::Space);
+    }
     // A program's error that ends with the answer's status line, then the message or the body it printed after it
     // (`failed to get … : 404 Not Found` / `{'reason': 'NotFound', …}`, deis/controller's KubeHTTPException).
     if status_line_goes_on(p, n) {
@@ -341,6 +359,10 @@ fn join(prev: &Clean, next: &Clean) -> Option<Join> {
             return Some(Join::Space);
         }
         _ => {}
+    }
+    // A `Status` that lost its quotes, wrapped at a space: its braces left open above, or its keys going on below.
+    if bare_status_goes_on(p, n) {
+        return Some(Join::Space);
     }
     // A structure printed over several lines.
     if ends_with_opener(p) || starts_with_closer(n) {
@@ -677,6 +699,57 @@ fn starts_with_resource_then_scope(n: &str) -> bool {
     is_resource_word(first) && matches!(second, "in" | "at") && third == "the"
 }
 
+/// Whether a line and the next are one `Status` that lost every double quote (`{apiVersion:v1,…,kind:Status,
+/// message:configmaps` / `\\x\\ not found,metadata:{},reason:NotFound,status:Failure}`, bitnami/charts#13544): the
+/// line above opens the object (`kind:Status`) and leaves a brace open, or the line below holds its keys after a
+/// comma. (A paste may have cut the object before it closes: a line that opens a record is never part of it, and
+/// the caller has returned before this for one.)
+fn bare_status_goes_on(p: &str, n: &str) -> bool {
+    opens_bare_status(p)
+        || !n.contains('"')
+            && (n.contains(",reason:")
+                || n.contains(",status:Failure")
+                || n.contains(",metadata:{"))
+}
+
+/// The labels of the API server's storage error (k8s.io/apiserver v0.36.3 pkg/storage/errors.go StorageError.Error:
+/// `StorageError: <what>, Code: <n>, Key: <key>, ResourceVersion: <rv>, AdditionalErrorMsg: <message>`).
+const STORAGE_ERROR_LABELS: [&str; 4] = [
+    "Code: ",
+    "Key: ",
+    "ResourceVersion: ",
+    "AdditionalErrorMsg: ",
+];
+
+/// Whether the next line goes on with a storage error wrapped after the comma before one of its labels (a label
+/// that never opens a record).
+fn storage_error_goes_on(p: &str, n: &str) -> bool {
+    p.ends_with(',') && STORAGE_ERROR_LABELS.iter().any(|l| n.starts_with(l))
+}
+
+/// Whether a line is one field of an object as a debugger's variables view shows it (`reason:'Bad Request'`,
+/// `status:400`, `body:'{"kind":"Status",…`, kubernetes-client/python#858): a lower-case key, a colon and at once
+/// a quoted string, a number or an opening bracket. A view's fields stand on lines of their own, blank lines
+/// between some of them: they are one object.
+fn is_debugger_field(t: &str) -> bool {
+    let key_len = t
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    key_len > 0
+        && t.as_bytes()[0].is_ascii_lowercase()
+        && t.as_bytes().get(key_len) == Some(&b':')
+        && t.as_bytes()
+            .get(key_len + 1)
+            .is_some_and(|b| matches!(b, b'\'' | b'0'..=b'9' | b'{' | b'['))
+}
+
+/// Whether a line opens a `Status` that lost its quotes (`kind:Status` bare) and leaves a brace open.
+fn opens_bare_status(t: &str) -> bool {
+    t.contains("kind:Status")
+        && t.bytes().filter(|b| *b == b'{').count() > t.bytes().filter(|b| *b == b'}').count()
+}
+
 /// Whether the line opens more round or square brackets than it closes (`… supports (put` / `secrets x)`), outside
 /// quoted values.
 fn ends_inside_brackets(p: &str) -> bool {
@@ -846,6 +919,12 @@ fn goes_on_with_message(n: &str) -> bool {
     let first = words.next().unwrap_or("");
     let second = words.next();
     let catalog = super::templates::words();
+    // helm's opening (`cannot patch "<name>" with kind <Kind>: …`, helm v3 pkg/kube/client.go updateResource) begins
+    // a message: the authorizer's `cannot` goes on with a verb and a resource, never a quoted name.
+    let third = n.split_whitespace().nth(2);
+    if first == "cannot" && third.is_some_and(|t| t.starts_with('"')) && n.contains(" with kind ") {
+        return false;
+    }
     if INSIDE_HEAD.contains(&first) || catalog.after_value(first) {
         return true;
     }
@@ -1611,6 +1690,33 @@ mod tests {
         assert_eq!(t.len(), 1, "{t:#?}");
         assert_eq!(t[0].len(), 1, "{t:#?}");
         t[0][0].clone()
+    }
+
+    #[test]
+    fn a_status_that_lost_its_quotes_and_a_storage_error_are_one_record_however_wrapped() {
+        // A Python body without quotes (bitnami/charts#13544's form), wrapped at a space over four lines.
+        let body = "HTTP response body:\n{apiVersion:v1,code:400,kind:Status,message:admission\nwebhook\n\\w.example.com\\\ndoes not support dry\nrun,metadata:{},reason:BadRequest,status:Failure}";
+        assert_eq!(
+            one(body),
+            "HTTP response body: {apiVersion:v1,code:400,kind:Status,message:admission webhook \\w.example.com\\ does not support dry run,metadata:{},reason:BadRequest,status:Failure}"
+        );
+        // k8s.io/apiserver's StorageError wrapped before its labels.
+        let storage = "Internal error occurred: StorageError: invalid object, Code: 2, Key:\n/registry/pods/a/b, ResourceVersion: 12345,\nAdditionalErrorMsg: x509: certificate signed by unknown authority";
+        assert_eq!(
+            one(storage),
+            "Internal error occurred: StorageError: invalid object, Code: 2, Key: /registry/pods/a/b, ResourceVersion: 12345, AdditionalErrorMsg: x509: certificate signed by unknown authority"
+        );
+    }
+
+    #[test]
+    fn a_debugger_s_view_of_an_object_is_one_record() {
+        // kubernetes-client/python#858: fields on lines of their own, a blank line between two of them.
+        let t = texts(
+            "body:'{\"kind\":\"Status\"\n\nmessage:''\nreason:'Bad Request'\nstatus:400\nDone.",
+        );
+        assert_eq!(t.len(), 2, "{t:#?}");
+        // Words with a colon and a space are not a view's fields.
+        assert_eq!(texts("note: one\n\nnote: two").len(), 2);
     }
 
     #[test]

@@ -25,6 +25,18 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
         };
         tried += 1;
         end = open;
+        // A Status that lost every double quote (`{kind:Status,…,message:pods is forbidden: User
+        // \system:serviceaccount:a:b\ cannot …,code:403}`, bitnami/charts#13544): its first key is bare.
+        if text[open + 1..]
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_alphabetic())
+        {
+            if let Some(value) = unquoted(&text[open..]).and_then(|c| status(&c)) {
+                fill(&value, ev);
+                return true;
+            }
+            continue;
+        }
         let first_quote = match text[open..].find('"') {
             Some(q) => open + q,
             None => continue,
@@ -47,6 +59,11 @@ pub(crate) fn read(text: &str, ev: &mut Evidence) -> bool {
 fn status(candidate: &str) -> Option<Value> {
     let mut stream = serde_json::Deserializer::from_str(candidate).into_iter::<Value>();
     match stream.next() {
+        // A pretty-printed Status whose string a wrap broke over lines (a hanging indent under kubectl 1.1's
+        // `server response object: [{`): the line break inside the string was a space.
+        Some(Err(e)) if e.is_syntax() && e.to_string().contains("control character") => {
+            status(&breaks_in_strings_as_spaces(candidate))
+        }
         Some(Ok(value)) => {
             let kind = value.get("kind").and_then(Value::as_str);
             let kindless_failure = kind.is_none()
@@ -56,6 +73,32 @@ fn status(candidate: &str) -> Option<Value> {
         }
         _ => None,
     }
+}
+
+/// `text` with each line break inside a JSON string (and the indent after it) made one space.
+fn breaks_in_strings_as_spaces(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut quoted, mut escaped, mut skip_indent) = (false, false, false);
+    for c in text.chars() {
+        if skip_indent && c == ' ' {
+            continue;
+        }
+        skip_indent = false;
+        match c {
+            '\n' | '\r' if quoted => {
+                if !out.ends_with(' ') {
+                    out.push(' ');
+                }
+                skip_indent = true;
+                continue;
+            }
+            '"' if !escaped => quoted = !quoted,
+            _ => {}
+        }
+        escaped = c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
 }
 
 /// The offset of a `"status": "Failure"` key (quotes escaped or not), for a Status printed without its `kind`.
@@ -105,6 +148,131 @@ fn requoted_message(candidate: &str) -> Option<String> {
     }
     mended.push_str(&rest[end..]);
     Some(mended)
+}
+
+/// The keys of a `Status` (and of its `details` and causes) that end a quote-less message: the message runs to the
+/// first `,<key>:` (or ` reason: `, a paste that lost the comma too) after it.
+const STATUS_KEYS: [&str; 7] = [
+    "reason",
+    "details",
+    "code",
+    "status",
+    "metadata",
+    "apiVersion",
+    "kind",
+];
+
+/// A `Status` object that lost every double quote, as JSON again: keys are words before a `:`, a value runs to the
+/// next `,` or closing bracket, the `message` to the next key of a Status; where an escaped quote was, its
+/// backslashes are left (`User \system:serviceaccount:a:b\ cannot …`), and they are quotes again. `None` when
+/// `text` (from its `{`) is not such an object.
+fn unquoted(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    // What follows the object is not part of it.
+    unquoted_value(text.trim_start(), "", &mut out, 0)?;
+    Some(out)
+}
+
+/// Converts one quote-less JSON value at the start of `s` (the value of `key`) into `out`; returns what follows it.
+fn unquoted_value<'s>(s: &'s str, key: &str, out: &mut String, depth: usize) -> Option<&'s str> {
+    if depth > 8 {
+        return None;
+    }
+    let s = s.trim_start();
+    // An object (its keys bare words before a colon) or an array; a paste cut at its end closes what is open.
+    for (open, close) in [('{', '}'), ('[', ']')] {
+        let Some(mut rest) = s.strip_prefix(open) else {
+            continue;
+        };
+        out.push(open);
+        let mut first = true;
+        loop {
+            rest = rest.trim_start().trim_start_matches(',').trim_start();
+            if let Some(after) = rest.strip_prefix(close).or(rest.is_empty().then_some(rest)) {
+                out.push(close);
+                return Some(after);
+            }
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            let mut name = "";
+            if open == '{' {
+                let colon = rest.find(':')?;
+                name = rest[..colon].trim();
+                let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+                if name.is_empty() || !name.chars().all(word) {
+                    return None;
+                }
+                out.push_str(&serde_json::to_string(name).ok()?);
+                out.push(':');
+                rest = &rest[colon + 1..];
+            }
+            rest = unquoted_value(rest, name, out, depth + 1)?;
+        }
+    }
+    let end = if key == "message" {
+        message_end(s)
+    } else {
+        s.find([',', '}', ']', '\n']).unwrap_or(s.len())
+    };
+    let value = s[..end].trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        out.push_str(value);
+    } else {
+        // Where a quote was escaped, a paste that dropped the quotes left its backslashes: a run of them between
+        // two spaces was an empty value (`in API group \\ in …`), any other an opening or closing quote.
+        let mut text = String::with_capacity(value.len());
+        let mut chars = value.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                while chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                let spaced_before = text.is_empty() || text.ends_with(' ');
+                let spaced_after = chars.peek().is_none_or(|n| *n == ' ');
+                text.push_str(if spaced_before && spaced_after {
+                    "\"\""
+                } else {
+                    "\""
+                });
+            } else {
+                text.push(c);
+            }
+        }
+        out.push_str(&serde_json::to_string(&text).ok()?);
+    }
+    Some(&s[end..])
+}
+
+/// Where a quote-less message ends: at the first `,<key>:` of a Status key after it (or ` reason: `), else at the
+/// object's last closing brace.
+fn message_end(s: &str) -> usize {
+    let mut best = None::<usize>;
+    for key in STATUS_KEYS {
+        let mut from = 0;
+        while let Some(rel) = s[from..].find(key) {
+            let at = from + rel;
+            from = at + key.len();
+            let after = s[from..].trim_start();
+            if !after.starts_with(':') {
+                continue;
+            }
+            let before = s[..at].trim_end();
+            let start = if before.ends_with(',') {
+                Some(before.len() - 1)
+            } else if key == "reason" && at > 0 && s[..at].ends_with(' ') {
+                Some(before.len())
+            } else {
+                None
+            };
+            if let Some(start) = start {
+                best = Some(best.map_or(start, |b| b.min(start)));
+                break;
+            }
+        }
+    }
+    best.unwrap_or_else(|| s.rfind('}').unwrap_or(s.len()))
 }
 
 /// The offset of a `"kind": "Status"` key (quotes escaped or not).
@@ -174,6 +342,46 @@ mod tests {
             (ev.code, ev.detail_group.as_deref()),
             (Some(403), Some("extensions"))
         );
+    }
+
+    #[test]
+    fn a_status_that_lost_its_quotes_is_read() {
+        // bitnami/charts#13544, as pasted: no double quote left, a backslash where an escaped one was, the comma
+        // before `reason` and the one before `code` lost too.
+        let body = r"HTTP response body: {kind:Status, apiVersion:v1,metadata:{},status:failure,message:pods is forbidden: User \system:serviceaccount:ns:default\ cannot list resource pods in API group \ in the namespace ns reason: Forbidden, details: {kind:pods} code: 403";
+        let mut ev = Evidence::default();
+        assert!(read(body, &mut ev), "{body}");
+        assert_eq!(
+            ev.message,
+            r#"pods is forbidden: User "system:serviceaccount:ns:default" cannot list resource pods in API group "" in the namespace ns"#
+        );
+        assert_eq!(
+            (ev.reason.as_deref(), ev.detail_kind.as_deref()),
+            (Some("Forbidden"), Some("pods"))
+        );
+        // Whole, keys in any order, a message with commas and colons of its own.
+        let body = r"{apiVersion:v1,code:409,details:{group:apps,kind:deployments,name:web},kind:Status,message:Operation cannot be fulfilled on deployments.apps \web\: the object has been modified; please apply your changes to the latest version and try again,metadata:{},reason:Conflict,status:Failure}";
+        let mut ev = Evidence::default();
+        assert!(read(body, &mut ev), "{body}");
+        assert_eq!(
+            (
+                ev.code,
+                ev.detail_name.as_deref(),
+                ev.detail_group.as_deref()
+            ),
+            (Some(409), Some("web"), Some("apps"))
+        );
+        assert!(
+            ev.message.starts_with(
+                r#"Operation cannot be fulfilled on deployments.apps "web": the object"#
+            )
+        );
+        assert!(ev.message.ends_with("and try again"), "{}", ev.message);
+        // Words that are not an object are not one.
+        assert!(!read(
+            "kind:Status is what we wanted {not: [a, status",
+            &mut Evidence::default()
+        ));
     }
 
     #[test]

@@ -64,7 +64,7 @@ const TIMEOUT: [&str; 14] = [
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 37] = [
+const CONNECTION: [&str; 38] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -97,6 +97,9 @@ const CONNECTION: [&str; 37] = [
     "client error (Connect)",
     // hyper 0.14's `Debug` of the same (`HyperError(hyper::Error(Connect, …))`).
     "hyper::Error(Connect",
+    // hyper 1.x's body lost mid-stream (`Kind::Body`), as kube-rs's watcher prints it (`watch stream failed: Error
+    // reading events stream: error reading a body from connection`).
+    "error reading a body from connection",
     // Node's system errors (`connect ECONNREFUSED 10.0.0.1:443`, `getaddrinfo ENOTFOUND host`).
     "ECONNREFUSED",
     "ECONNRESET",

@@ -10,7 +10,7 @@
 //! permissions and [`MAX_PATHS`] non-resource paths are kept, and what did not fit is counted in
 //! [`Used::dropped`] (and logged once), never lost silently.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,6 +20,7 @@ use crate::diagnosis::Request;
 use crate::needs::{Need, Needs, ResourceType};
 use crate::rbac::{self, Permission, RbacObject, Subject, Verb};
 use crate::read::message::{self, Said};
+use crate::sorted::SortedMap;
 
 /// Distinct permissions kept (a controller uses tens).
 pub const MAX_PERMISSIONS: usize = 1024;
@@ -111,8 +112,8 @@ struct Counts {
 
 #[derive(Debug, Default)]
 struct State {
-    permissions: BTreeMap<(Base, Scope), Counts>,
-    paths: BTreeMap<(String, String), (u64, u64)>,
+    permissions: SortedMap<(Base, Scope), Counts>,
+    paths: SortedMap<(String, String), (u64, u64)>,
     dropped: u64,
     undecided: u64,
 }
@@ -156,7 +157,7 @@ impl Recorder {
                 if !known && state.paths.len() >= MAX_PATHS {
                     true
                 } else {
-                    let counts = state.paths.entry(key).or_default();
+                    let counts = state.paths.get_or_insert_with(key, <(u64, u64)>::default);
                     if allowed {
                         counts.0 += 1
                     } else {
@@ -273,7 +274,7 @@ impl State {
                 return true;
             }
         }
-        let counts = self.permissions.entry(key).or_default();
+        let counts = self.permissions.get_or_insert_with(key, Counts::default);
         counts.version = version;
         if allowed {
             counts.allowed += 1;
@@ -287,7 +288,7 @@ impl State {
     /// [`Scope::ManyNamespaces`]): counted from the record itself, not from a second map of its own.
     fn namespaced<'a>(&'a self, base: &'a Base) -> impl Iterator<Item = &'a (Base, Scope)> {
         self.permissions
-            .range((base.clone(), Scope::Cluster)..)
+            .from(&(base.clone(), Scope::Cluster))
             .map(|(k, _)| k)
             .take_while(move |(b, _)| b == base)
             .filter(|(_, s)| matches!(s, Scope::Namespace(_)))
@@ -349,14 +350,13 @@ impl Used {
     /// neither); other resources get an empty kind and count as namespaced when seen in a namespace.
     /// Verbs that are not RBAC verbs are left out (none come from the request inspector).
     pub fn needs(&self, name: &str, types: &[ResourceType]) -> Needs {
-        let namespaced: BTreeSet<(&str, &str)> = self
-            .permissions
-            .iter()
-            .filter(|p| !matches!(p.scope, Scope::Cluster))
-            .map(|p| (p.group.as_str(), p.resource.as_str()))
-            .collect();
+        let namespaced = |group: &str, resource: &str| {
+            self.permissions.iter().any(|p| {
+                !matches!(p.scope, Scope::Cluster) && p.group == group && p.resource == resource
+            })
+        };
         // (group, resource, subresource, namespace) -> (version, verbs)
-        let mut grouped: BTreeMap<NeedKey, (String, BTreeSet<Verb>)> = BTreeMap::new();
+        let mut grouped: SortedMap<NeedKey, (String, BTreeSet<Verb>)> = SortedMap::default();
         for p in &self.permissions {
             let Ok(verb) = p.verb.parse::<Verb>() else {
                 continue;
@@ -368,14 +368,15 @@ impl Used {
                 Scope::Namespace(ns) => Some(ns.clone()),
                 Scope::Cluster | Scope::ManyNamespaces => None,
             };
-            let entry = grouped
-                .entry((
+            let entry = grouped.get_or_insert_with(
+                (
                     p.group.clone(),
                     p.resource.clone(),
                     p.subresource.clone(),
                     namespace,
-                ))
-                .or_insert_with(|| (p.version.clone(), BTreeSet::new()));
+                ),
+                || (p.version.clone(), BTreeSet::new()),
+            );
             entry.1.insert(verb);
         }
         let mut needs = Needs::new(name);
@@ -388,7 +389,7 @@ impl Used {
                 version,
                 resource: resource.clone(),
                 kind: String::new(),
-                namespaced: namespaced.contains(&(group.as_str(), resource.as_str())),
+                namespaced: namespaced(&group, &resource),
             });
             let watch = subresource.is_none()
                 && verbs.contains(&Verb::Watch)

@@ -21,7 +21,6 @@
 //! permission every [`DENIED_INTERVAL`] while it stays denied; a review is answered from the API server's RBAC
 //! cache, without etcd.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -35,6 +34,7 @@ use crate::needs::{Needs, need_request, scope, scope_phrase};
 use crate::note::Note;
 use crate::rbac::Verb;
 use crate::review::{Answer, Reviewer, review};
+use crate::sorted::SortedMap;
 use crate::trace::used::{Scope as UsedScope, Used};
 use crate::vocab::request_resource;
 
@@ -75,7 +75,6 @@ struct Permission {
 /// Adds the permissions `needs` asks for (a need that watches also needs `list` and `watch`) to `out`, each once.
 /// `declared`: the program wrote them (its diagnoses say which need).
 fn add_permissions(needs: &Needs, declared: bool, out: &mut Vec<Permission>) {
-    let mut seen: BTreeSet<Key> = out.iter().map(|p| p.key.clone()).collect();
     for (i, need) in needs.needs.iter().enumerate() {
         let mut verbs = need.verbs.clone();
         if need.watch {
@@ -95,7 +94,8 @@ fn add_permissions(needs: &Needs, declared: bool, out: &mut Vec<Permission>) {
                 need.subresource.clone(),
                 request.namespace.clone(),
             );
-            if !seen.insert(key.clone()) {
+            // Tens of permissions: a scan of those kept is all it takes (no set type of its own).
+            if out.iter().any(|p| p.key == key) {
                 continue;
             }
             let resource = request_resource(&request).unwrap_or_default();
@@ -289,7 +289,7 @@ async fn run(health: Health, client: kube::Client, plan: Plan) {
     let mut learned = Needs::new(&plan.derived.name);
     health.set_access_needs(checked_needs(&plan, &learned));
     let mut who = None;
-    let mut found: BTreeMap<String, AccessStatus> = BTreeMap::new();
+    let mut found: SortedMap<String, AccessStatus> = SortedMap::default();
     let mut last_full = Instant::now();
     let mut next_full = Instant::now();
     let mut round = Round::Full;
@@ -376,7 +376,7 @@ async fn check(
     client: &kube::Client,
     checking: &[&Permission],
     who: &Option<(String, Vec<String>)>,
-    found: &mut BTreeMap<String, AccessStatus>,
+    found: &mut SortedMap<String, AccessStatus>,
 ) {
     // One after another: a review is answered from the API server's RBAC cache in about a millisecond, and a loop
     // costs a program's binary less than a join of the review futures.

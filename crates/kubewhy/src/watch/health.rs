@@ -5,7 +5,7 @@
 //! interval), the recovery probes, the request inspector of the program's client ([`Health::try_default_client`])
 //! and kubewhy's metrics ([`Health::append_metrics`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch as signal};
 use crate::diagnosis::Diagnosis;
 use crate::metrics::{Metrics, WatcherLabels};
 use crate::needs::Needs;
+use crate::sorted::SortedMap;
 use crate::trace::Inspector;
 
 use super::policy::{OnPersistent, Policy, counts_at_once, is_persistent};
@@ -96,10 +97,10 @@ struct Inner {
     policy: Policy,
     /// The registry's own, or those [`Health::with_metrics`] gave, for every clone.
     metrics: RwLock<Option<Metrics>>,
-    watchers: Mutex<BTreeMap<String, WatcherStatus>>,
+    watchers: Mutex<SortedMap<String, WatcherStatus>>,
     /// The watchers the program declared (None: it never declared any).
     declared: Mutex<Option<BTreeSet<String>>>,
-    access: Mutex<Option<BTreeMap<String, AccessStatus>>>,
+    access: Mutex<Option<SortedMap<String, AccessStatus>>>,
     /// What the access watchdog checks: declared and derived needs.
     access_needs: Mutex<Option<Needs>>,
     /// Why the access watchdog cannot check at all (its reviews fail for a reason that will not pass by itself).
@@ -128,7 +129,7 @@ impl Inner {
         Inner {
             policy,
             metrics: RwLock::new(Some(Metrics::default())),
-            watchers: Mutex::new(BTreeMap::new()),
+            watchers: Mutex::new(SortedMap::default()),
             declared: Mutex::new(None),
             access: Mutex::new(None),
             access_needs: Mutex::new(None),
@@ -291,8 +292,7 @@ impl Health {
     /// Registers a watcher (not synced yet) so readiness waits for it.
     pub fn register(&self, name: &str) {
         lock(&self.inner.watchers)
-            .entry(name.to_string())
-            .or_insert_with(|| WatcherStatus::new(name));
+            .get_or_insert_with(name.to_string(), || WatcherStatus::new(name));
         if let Some(m) = self.metrics().as_ref() {
             let labels = WatcherLabels {
                 watcher: name.to_string(),
@@ -493,7 +493,7 @@ impl Health {
     }
 
     /// Records the access watchdog's findings.
-    pub(crate) fn set_access(&self, found: BTreeMap<String, AccessStatus>) {
+    pub(crate) fn set_access(&self, found: SortedMap<String, AccessStatus>) {
         *lock(&self.inner.access) = Some(found);
     }
 
@@ -515,9 +515,7 @@ impl Health {
     fn succeeded(&self, name: &str, synced_now: bool, recovered: bool) -> Option<(u64, Duration)> {
         let now = SystemTime::now();
         let mut watchers = lock(&self.inner.watchers);
-        let w = watchers
-            .entry(name.to_string())
-            .or_insert_with(|| WatcherStatus::new(name));
+        let w = watchers.get_or_insert_with(name.to_string(), || WatcherStatus::new(name));
         let ended = (recovered && !w.healthy).then(|| {
             (
                 w.errors,
@@ -555,9 +553,7 @@ impl Health {
     pub(crate) fn failure(&self, name: &str, diagnosis: &Diagnosis) -> Duration {
         let now = Instant::now();
         let mut watchers = lock(&self.inner.watchers);
-        let w = watchers
-            .entry(name.to_string())
-            .or_insert_with(|| WatcherStatus::new(name));
+        let w = watchers.get_or_insert_with(name.to_string(), || WatcherStatus::new(name));
         w.healthy = false;
         w.errors += 1;
         let since = *w.failing_since.get_or_insert(now);

@@ -19,16 +19,22 @@ static AIOHTTP: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the aiohttp pattern is valid")
 });
 
-/// reqwest (kube-rs before 0.60): `HTTP status client error (404 Not Found) for url (https://…)`.
+/// reqwest (kube-rs before 0.60): `HTTP status client error (404 Not Found) for url (https://…)`; a wrap may break
+/// it at any space.
 static REQWEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"HTTP status (?:client|server) error \((\d{3})[^)]*\) for url \((\S+?)\)?(?:\s|$)")
-        .expect("the reqwest pattern is valid")
+    Regex::new(
+        r"HTTP\s+status\s+(?:client|server)\s+error\s+\((\d{3})[^)]*\)\s+for\s+url\s+\((\S+?)\)?(?:\s|$)",
+    )
+    .expect("the reqwest pattern is valid")
 });
 
-/// requests: `403 Client Error: Forbidden for url: https://…`.
+/// requests: `403 Client Error: Forbidden for url: https://…`; a wrap may break it at any space, and a paste that
+/// broke it into records may leave the code in the one before: the reason phrase then gives it.
 static REQUESTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\b(\d{3}) (?:Client|Server) Error: .*? for url: ([^\s"'}\\]+)"#)
-        .expect("the requests pattern is valid")
+    Regex::new(
+        r#"(?:\b(?P<code>\d{3})\s+)?(?:(?:Client|Server)\s+)?Error:\s+(?P<phrase>[^:]*?)\s+for\s+url:\s+(?P<url>[^\s"'}\\]+)"#,
+    )
+    .expect("the requests pattern is valid")
 });
 
 /// The Python client: `ApiException: (404)`, then `Reason: Not Found` on the next line.
@@ -68,11 +74,17 @@ pub(crate) fn read(text: &str) -> Option<Answer> {
     if let Some(c) = when(text, "ClientResponseError", &AIOHTTP) {
         a.code = c[1].parse().ok();
         a.url = c.get(2).map(|u| u.as_str().to_string());
-    } else if let Some(c) =
-        when(text, "HTTP status", &REQWEST).or_else(|| when(text, " Error: ", &REQUESTS))
-    {
+    } else if let Some(c) = when(text, "error (", &REQWEST) {
         a.code = c[1].parse().ok();
         a.url = Some(c[2].to_string());
+    } else if let Some(c) = when(text, "Error:", &REQUESTS)
+        .filter(|c| c.name("code").is_some() || code_of_phrase(&c["phrase"]).is_some())
+    {
+        a.code = c
+            .name("code")
+            .and_then(|n| n.as_str().parse().ok())
+            .or_else(|| code_of_phrase(&c["phrase"]));
+        a.url = Some(c["url"].to_string());
     } else if let Some(c) = when(text, "ApiException", &PYTHON_CODE) {
         a.code = c[1].parse().ok();
     } else if let Some(c) = JS_CODE.captures(text) {
@@ -124,6 +136,18 @@ mod tests {
                 "https://10.32.0.1:443/apis/example.com/v1/grafanaalerts?watch=true&resourceVersion=1"
             )
         );
+        // A wrap between the words, or a record that lost the code to the line before: the phrase gives it.
+        for split in [
+            "HTTPError: 410\nClient Error: Gone for\nurl: https://h/api/v1/pods",
+            "Client Error: Gone for url: https://h/api/v1/pods",
+        ] {
+            let a = read(split).unwrap();
+            assert_eq!(
+                (a.code, a.url.as_deref()),
+                (Some(410), Some("https://h/api/v1/pods"))
+            );
+        }
+        assert!(read("Error: Something odd for url: https://h/api/v1/pods").is_none());
         let requests = "requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: https://kubernetes:443/apis/apps/v1beta1/namespaces/default/statefulsets";
         assert_eq!(
             read(requests).unwrap().url.as_deref(),
