@@ -94,9 +94,10 @@ const PROGRAMS: &[&str] = &[
 /// the second collection (2026-12-07) the whole part scored 89 of 129 on e9363e8; by 786023c those 129 read 108, and
 /// the 34 of the third collection (2026-12-07 evening) scored 28 there, so the whole part scored 136 of 163 on
 /// 786023c. By 21ae20e those 163 read 139, and the 52 of the fourth collection (2026-12-07/08 night) scored 45 there,
-/// so the whole part scored 184 of 215 on 21ae20e, the floor kept here. The held-out test fails only if the score falls
-/// below it.
-const HELD_OUT_FIRST_SCORE: (usize, usize) = (184, 215);
+/// so the whole part scored 184 of 215 on 21ae20e. By 0479278 (main after reader5's merge) those 215 read 185, and the
+/// 34 of the fifth collection (2026-12-08 night) scored 26 there, so the whole part scored 211 of 249 on 0479278, the
+/// floor kept here. The held-out test fails only if the score falls below it.
+const HELD_OUT_FIRST_SCORE: (usize, usize) = (211, 249);
 
 /// The fields a world case's `expect` compares: the diagnosis's, not the wording's.
 const WORLD_FIELDS: &[&str] = &[
