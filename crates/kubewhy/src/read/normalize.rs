@@ -1128,6 +1128,10 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         text = Cow::Owned(rest.to_string());
     }
     let trimmed = text.trim();
+    if let Some(inside) = glued_fence(trimmed) {
+        text = Cow::Owned(inside.to_string());
+        return finish(text, edge);
+    }
     let box_edge = !trimmed.is_empty() && trimmed.chars().all(|c| matches!(c, '╷' | '╵' | '─'));
     if trimmed.starts_with("```") || box_edge {
         // A markdown fence or a box's top or bottom edge: a blank line.
@@ -1160,6 +1164,23 @@ fn finish(mut text: Cow<'_, str>, edge: Edge) -> Clean<'_> {
         edge,
         whole_quote,
     }
+}
+
+/// The text of a line a markdown fence was glued to (```` ```text``` ````, ```` ```text ````, ```` text``` ````: a
+/// one-line block, or a block whose fence the writer put on its first or last line). A fence line proper is the
+/// backticks and at most an info string of one word (```` ```yaml ````): that is not this, and stays a blank line.
+fn glued_fence(trimmed: &str) -> Option<&str> {
+    let (opened, rest) = match trimmed.strip_prefix("```") {
+        Some(rest) => (true, rest.trim_start_matches('`')),
+        None => (false, trimmed),
+    };
+    let closed = rest.strip_suffix("```").map(|r| r.trim_end_matches('`'));
+    if !opened && closed.is_none() {
+        return None;
+    }
+    let inside = closed.unwrap_or(rest).trim();
+    // Text glued to a fence holds a space; an info string does not (`yaml`, `console`, `text`).
+    inside.contains(char::is_whitespace).then_some(inside)
 }
 
 /// `s` without ANSI escape sequences: tracing's and env_logger's coloured levels, targets and field names (`ESC [`
@@ -1672,6 +1693,20 @@ mod tests {
             .filter(|r| r.logical.iter().any(|l| !l.is_empty()))
             .map(|r| r.logical)
             .collect()
+    }
+
+    #[test]
+    fn a_fence_glued_to_the_text_is_taken_off_and_a_fence_line_stays_blank() {
+        let glued = "```E0101 reflector.go:138] pods is forbidden: User \"x\" cannot list resource \"pods\"```";
+        assert_eq!(
+            clean(glued.as_bytes()).text,
+            "E0101 reflector.go:138] pods is forbidden: User \"x\" cannot list resource \"pods\""
+        );
+        assert_eq!(clean(b"```text with words").text, "text with words");
+        assert_eq!(clean(b"  the last line``` ").text, "the last line");
+        for fence in ["```", "```yaml", " ```console ", "````"] {
+            assert_eq!(clean(fence.as_bytes()).text, "", "{fence}");
+        }
     }
 
     #[test]
