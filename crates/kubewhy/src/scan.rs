@@ -175,6 +175,8 @@ pub const PREFILTER: &[&str] = &[
     "_ERROR",
     "_STREAM",
     "YOUR_CALM",
+    // The server closed the HTTP/2 connection (`http2: server sent GOAWAY and closed the connection`).
+    "GOAWAY",
     // A client's words for an answer's code beside the URL it asked (read::status_syntax): Python requests' `405
     // Client Error: Method Not Allowed for url: https://…`, reqwest's `HTTP status server error (500 Internal Server
     // Error) for url (https://…)`, whose phrases hold none of the words above; as a wrap may split `for url`, their

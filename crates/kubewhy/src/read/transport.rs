@@ -64,7 +64,7 @@ const TIMEOUT: [&str; 14] = [
 ];
 
 /// Phrases of a connection that could not be made or was lost.
-const CONNECTION: [&str; 38] = [
+const CONNECTION: [&str; 39] = [
     "connection refused",
     "Connection refused",
     "ConnectionRefused",
@@ -86,6 +86,9 @@ const CONNECTION: [&str; 38] = [
     "Broken pipe",
     "connection closed before message completed",
     "http2: client connection lost",
+    // The server closed the HTTP/2 connection (`http2: server sent GOAWAY and closed the connection; …`: x/net
+    // http2 GoAwayError): an API server shutting down or a proxy in front of it.
+    "server sent GOAWAY",
     "unexpected EOF",
     "tcp connect error",
     "error trying to connect",
