@@ -61,8 +61,10 @@ fn status(candidate: &str) -> Option<Value> {
     match stream.next() {
         // A pretty-printed Status whose string a wrap broke over lines (a hanging indent under kubectl 1.1's
         // `server response object: [{`): the line break inside the string was a space.
+        // (Once: a control character other than a line break, a tab, is still one after it.)
         Some(Err(e)) if e.is_syntax() && e.to_string().contains("control character") => {
-            status(&breaks_in_strings_as_spaces(candidate))
+            let mended = breaks_in_strings_as_spaces(candidate);
+            (mended != candidate).then(|| status(&mended)).flatten()
         }
         Some(Ok(value)) => {
             let kind = value.get("kind").and_then(Value::as_str);
@@ -342,6 +344,19 @@ mod tests {
             (ev.code, ev.detail_group.as_deref()),
             (Some(403), Some("extensions"))
         );
+    }
+
+    #[test]
+    fn a_control_character_that_is_not_a_line_break_ends_the_search() {
+        // A tab inside a string stays a control character once line breaks are spaces: no endless retry.
+        let body =
+            "{\"kind\": \"Status\", \"status\": \"Failure\", \"message\": \"a\tb\", \"code\": 500}";
+        let mut ev = Evidence::default();
+        assert!(!read(body, &mut ev), "{body}");
+        let wrapped = "{\"kind\": \"Status\", \"status\": \"Failure\", \"message\": \"pods is\n   forbidden\", \"code\": 403}";
+        let mut ev = Evidence::default();
+        assert!(read(wrapped, &mut ev), "{wrapped}");
+        assert_eq!(ev.message, "pods is forbidden");
     }
 
     #[test]
